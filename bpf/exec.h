@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* Layouts shared by bpf/exec.bpf.c and the user side (src/collector/exec.ts decodes them). */
+#ifndef EOA_EXEC_H
+#define EOA_EXEC_H
+
+#include <linux/types.h>
+
+#define EXEC_COMM_LEN 16
+#define EXEC_FILENAME_LEN 256
+
+/* One successful execve/execveat, written to the exec_events ring buffer. Size: 320 bytes. */
+struct exec_event {
+	__u64 boot_ns;   /* bpf_ktime_get_boot_ns() at the exec */
+	__u64 cgroup_id; /* cgroup v2 id of the task */
+	__u32 pid;       /* tgid after the exec */
+	__u32 ppid;      /* tgid of the real parent */
+	__u32 uid;
+	__u32 filename_len; /* bytes copied, including the NUL; EXEC_FILENAME_LEN means it may be truncated */
+	char comm[EXEC_COMM_LEN];        /* comm after the exec */
+	char parent_comm[EXEC_COMM_LEN]; /* comm of the real parent */
+	char filename[EXEC_FILENAME_LEN];
+};
+
+/* Slots of the exec_drops per-CPU array. */
+enum exec_drop {
+	EXEC_DROP_RINGBUF_FULL = 0,
+	EXEC_DROP_MAX,
+};
+
+#endif /* EOA_EXEC_H */

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * syscalls: per-process counts of openat, read, write and connect from the syscall entry tracepoints, in a
+ * per-CPU hash keyed by (tgid, syscall), plus each counted process's comm and an event when it ends.
+ */
+#include "common.bpf.h"
+#include "syscalls.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct syscall_key);
+	__type(value, __u64);
+} syscall_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct syscall_proc);
+} syscall_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} proc_exits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYSCALL_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_drops SEC(".maps");
+
+/* First call of this kind by this process: create the key, and remember the comm the first time. */
+static __noinline int count_first(struct syscall_key *key)
+{
+	struct syscall_proc proc = {};
+	__u64 one = 1;
+	__u64 *calls;
+
+	if (bpf_map_update_elem(&syscall_counts, key, &one, BPF_NOEXIST) == 0)
+		goto remember_comm;
+	/* Another CPU created the key between our lookup and update: count on it. */
+	calls = bpf_map_lookup_elem(&syscall_counts, key);
+	if (!calls) {
+		eoa_count_drop(&syscall_drops, SYSCALL_DROP_COUNTS_FULL);
+		return 0;
+	}
+	*calls += 1;
+remember_comm:
+	if (bpf_map_lookup_elem(&syscall_procs, &key->tgid))
+		return 0;
+	bpf_get_current_comm(proc.comm, sizeof(proc.comm));
+	if (bpf_map_update_elem(&syscall_procs, &key->tgid, &proc, BPF_NOEXIST) == -E2BIG)
+		eoa_count_drop(&syscall_drops, SYSCALL_DROP_PROCS_FULL);
+	return 0;
+}
+
+static __always_inline int count_call(__u32 syscall)
+{
+	struct syscall_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.syscall = syscall,
+	};
+	__u64 *calls = bpf_map_lookup_elem(&syscall_counts, &key);
+
+	/* Per-CPU value and tracepoint programs do not migrate: a plain add is exact. */
+	if (calls) {
+		*calls += 1;
+		return 0;
+	}
+	return count_first(&key);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int eoa_sys_openat(void *ctx)
+{
+	return count_call(SYSCALL_OPENAT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int eoa_sys_read(void *ctx)
+{
+	return count_call(SYSCALL_READ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int eoa_sys_write(void *ctx)
+{
+	return count_call(SYSCALL_WRITE);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int eoa_sys_connect(void *ctx)
+{
+	return count_call(SYSCALL_CONNECT);
+}
+
+/* A counted process exec'd: its comm changed. */
+SEC("tracepoint/sched/sched_process_exec")
+int eoa_sys_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct syscall_proc *proc = bpf_map_lookup_elem(&syscall_procs, &tgid);
+
+	if (proc)
+		bpf_get_current_comm(proc->comm, sizeof(proc->comm));
+	return 0;
+}
+
+struct trace_event_raw_sched_process_exit {
+	bool group_dead;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool group_dead(struct trace_event_raw_sched_process_exit *ctx)
+{
+	struct task_struct *task;
+
+	/* Kernels since 6.16 say it in the tracepoint; before, signal->live has already dropped to 0. */
+	if (bpf_core_field_exists(ctx->group_dead))
+		return BPF_CORE_READ(ctx, group_dead);
+	task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, signal, live.counter) == 0;
+}
+
+/* The last thread of a counted process is exiting: tell the user side, which publishes the final counts once
+ * and then deletes the process's keys. */
+SEC("tracepoint/sched/sched_process_exit")
+int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct proc_exit_event *ev;
+
+	if (!group_dead(ctx))
+		return 0;
+	if (!bpf_map_lookup_elem(&syscall_procs, &tgid))
+		return 0;
+	ev = bpf_ringbuf_reserve(&proc_exits, sizeof(*ev), 0);
+	if (!ev) {
+		eoa_count_drop(&syscall_drops, SYSCALL_DROP_EXIT_LOST);
+		return 0;
+	}
+	ev->boot_ns = bpf_ktime_get_boot_ns();
+	ev->tgid = tgid;
+	ev->_pad = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* Layouts shared by bpf/syscalls.bpf.c and the user side (src/collector/syscalls.ts decodes them). */
+#ifndef EOA_SYSCALLS_H
+#define EOA_SYSCALLS_H
+
+#include <linux/types.h>
+
+#define SYSCALLS_COMM_LEN 16
+
+/* The syscalls counted; the value is the `syscall` field of the key. */
+enum counted_syscall {
+	SYSCALL_OPENAT = 0,
+	SYSCALL_READ = 1,
+	SYSCALL_WRITE = 2,
+	SYSCALL_CONNECT = 3,
+	SYSCALL_MAX,
+};
+
+/* Key of syscall_counts (per-CPU hash, value: __u64 calls). Size: 8 bytes. */
+struct syscall_key {
+	__u32 tgid;
+	__u32 syscall;
+};
+
+/* Value of syscall_procs (hash keyed by __u32 tgid): the process's comm as the kernel last saw it. */
+struct syscall_proc {
+	char comm[SYSCALLS_COMM_LEN];
+};
+
+/* A process (thread group) ended; written to the proc_exits ring buffer. Size: 32 bytes. */
+struct proc_exit_event {
+	__u64 boot_ns;
+	__u32 tgid;
+	__u32 _pad;
+	char comm[SYSCALLS_COMM_LEN];
+};
+
+/* Slots of the syscall_drops per-CPU array. */
+enum syscall_drop {
+	SYSCALL_DROP_COUNTS_FULL = 0, /* a new (tgid, syscall) did not fit in syscall_counts: calls not counted */
+	SYSCALL_DROP_PROCS_FULL = 1,  /* a new tgid did not fit in syscall_procs: its comm is unknown */
+	SYSCALL_DROP_EXIT_LOST = 2,   /* proc_exits was full: the user side finds the exit by its /proc sweep */
+	SYSCALL_DROP_MAX,
+};
+
+#endif /* EOA_SYSCALLS_H */

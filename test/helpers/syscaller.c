@@ -1,0 +1,280 @@
+/*
+ * syscaller.c - exact syscall workload generator for the eBPF metrics agent
+ * integration tests.
+ *
+ * Build:  gcc -O2 -Wall -Werror -o syscaller syscaller.c
+ *
+ * Modes:
+ *
+ *   syscaller N
+ *       Setup: opens /dev/zero (read fd) and /dev/null (write fd), creates an
+ *       AF_INET/SOCK_DGRAM socket and a sockaddr_in for 127.0.0.1:9, then
+ *       raise(SIGSTOP).  The test waits for state 'T' in /proc/<pid>/stat,
+ *       takes a baseline and sends SIGCONT.  The program then issues EXACTLY
+ *       N each of the raw syscalls
+ *           openat(AT_FDCWD, "/dev/null", O_RDONLY|O_CLOEXEC)  (+ close)
+ *           read(zerofd, buf, 1)
+ *           write(nullfd, buf, 1)
+ *           connect(udpfd, 127.0.0.1:9)   (UDP connect: no packet sent)
+ *       and nothing else that could issue openat/read/write/connect (no libc
+ *       I/O, no allocation).  Failures are only recorded in a flag.  Then it
+ *       raise(SIGSTOP)s again; after the second SIGCONT it reports failures
+ *       (if any) on stderr and exits 1, otherwise exits 0.
+ *
+ *   syscaller --exit-after N
+ *       No stops and no output: opens /dev/zero, does exactly N raw reads of
+ *       1 byte and _exit(0) immediately (exit 1 if any read failed).  Used to
+ *       check that a process's final count is exported after it exits.
+ *
+ *   syscaller --churn COUNT N
+ *       Opens /dev/zero once in the parent, then forks COUNT children, at
+ *       most 2 alive at any time.  Each child does exactly N raw 1-byte reads
+ *       of the inherited fd and _exit(0) (1 on read failure).  The parent
+ *       reaps every child with waitpid(); exits 0 if all children exited 0,
+ *       else 1.
+ *
+ *   syscaller --exec COUNT PATH
+ *       fork + execv(PATH, {PATH, NULL}) COUNT times, at most 2 children
+ *       alive at once, reaping all of them.  Exits 0 only if every child
+ *       exited with status 0 (a failed execv makes the child _exit(127)).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char buf[64];
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: syscaller N\n"
+		"       syscaller --exit-after N\n"
+		"       syscaller --churn COUNT N\n"
+		"       syscaller --exec COUNT PATH\n");
+	exit(2);
+}
+
+static unsigned long parse_count(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-')
+		usage();
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end)
+		usage();
+	return v;
+}
+
+/* Exactly n raw 1-byte reads of fd; returns 0 if all succeeded. */
+static int do_reads(int fd, unsigned long n)
+{
+	int failed = 0;
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (syscall(SYS_read, fd, buf, 1) != 1)
+			failed = 1;
+	return failed;
+}
+
+static int mode_main(unsigned long n)
+{
+	struct sockaddr_in addr;
+	int zerofd, nullfd, udpfd;
+	/* bitmask of failed syscall kinds, reported after the second stop */
+	unsigned failed = 0;
+	unsigned long i;
+
+	zerofd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	if (zerofd < 0) {
+		perror("open /dev/zero");
+		return 1;
+	}
+	nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (nullfd < 0) {
+		perror("open /dev/null");
+		return 1;
+	}
+	udpfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (udpfd < 0) {
+		perror("socket");
+		return 1;
+	}
+	memset(&addr, 0, sizeof addr);
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(9);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(buf, 'x', sizeof buf);
+
+	raise(SIGSTOP);
+
+	/* ---- measured region: only raw syscalls below ---- */
+	for (i = 0; i < n; i++) {
+		long fd = syscall(SYS_openat, AT_FDCWD, "/dev/null",
+				  O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			failed |= 1;
+		else if (syscall(SYS_close, fd) != 0)
+			failed |= 16;
+	}
+	for (i = 0; i < n; i++)
+		if (syscall(SYS_read, zerofd, buf, 1) != 1)
+			failed |= 2;
+	for (i = 0; i < n; i++)
+		if (syscall(SYS_write, nullfd, buf, 1) != 1)
+			failed |= 4;
+	for (i = 0; i < n; i++)
+		if (syscall(SYS_connect, udpfd, &addr, sizeof addr) != 0)
+			failed |= 8;
+	/* ---- end of measured region ---- */
+
+	raise(SIGSTOP);
+
+	if (failed) {
+		fprintf(stderr, "syscaller: failures:%s%s%s%s%s\n",
+			(failed & 1) ? " openat" : "",
+			(failed & 2) ? " read" : "",
+			(failed & 4) ? " write" : "",
+			(failed & 8) ? " connect" : "",
+			(failed & 16) ? " close" : "");
+		return 1;
+	}
+	return 0;
+}
+
+static int mode_exit_after(unsigned long n)
+{
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		_exit(1);
+	_exit(do_reads(fd, n) ? 1 : 0);
+}
+
+/* Wait for one child; returns 0 if it exited with status 0, 1 otherwise,
+ * -1 if there was no child to wait for. */
+static int reap_one(void)
+{
+	int status;
+	pid_t p;
+
+	do
+		p = waitpid(-1, &status, 0);
+	while (p < 0 && errno == EINTR);
+	if (p < 0)
+		return -1;
+	return (WIFEXITED(status) && WEXITSTATUS(status) == 0) ? 0 : 1;
+}
+
+/*
+ * Fork count children, at most 2 alive at once.  Each child runs
+ * child_fn(arg) which must not return.
+ */
+static int fork_many(unsigned long count, void (*child_fn)(void *), void *arg)
+{
+	unsigned long started = 0;
+	int alive = 0, bad = 0, r;
+
+	while (started < count || alive > 0) {
+		if (started < count && alive < 2) {
+			pid_t pid = fork();
+
+			if (pid < 0) {
+				if (alive == 0) {
+					perror("fork");
+					return 1;
+				}
+				/* transient failure: reap and retry */
+			} else if (pid == 0) {
+				child_fn(arg);
+				_exit(127);
+			} else {
+				started++;
+				alive++;
+				continue;
+			}
+		}
+		r = reap_one();
+		if (r < 0) {
+			perror("waitpid");
+			return 1;
+		}
+		alive--;
+		if (r)
+			bad++;
+	}
+	if (bad) {
+		fprintf(stderr, "syscaller: %d child(ren) failed\n", bad);
+		return 1;
+	}
+	return 0;
+}
+
+struct churn_arg {
+	int fd;
+	unsigned long n;
+};
+
+static void churn_child(void *p)
+{
+	struct churn_arg *a = p;
+
+	_exit(do_reads(a->fd, a->n) ? 1 : 0);
+}
+
+static void exec_child(void *p)
+{
+	char *argv[] = { (char *)p, NULL };
+
+	execv((char *)p, argv);
+	_exit(127);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && argv[1][0] != '-')
+		return mode_main(parse_count(argv[1]));
+
+	if (argc == 3 && strcmp(argv[1], "--exit-after") == 0)
+		mode_exit_after(parse_count(argv[2]));
+
+	if (argc == 4 && strcmp(argv[1], "--churn") == 0) {
+		struct churn_arg a;
+
+		a.n = parse_count(argv[3]);
+		a.fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+		if (a.fd < 0) {
+			perror("open /dev/zero");
+			return 1;
+		}
+		return fork_many(parse_count(argv[2]), churn_child, &a);
+	}
+
+	if (argc == 4 && strcmp(argv[1], "--exec") == 0) {
+		unsigned long count = parse_count(argv[2]);
+
+		if (access(argv[3], X_OK) != 0) {
+			perror(argv[3]);
+			return 1;
+		}
+		return fork_many(count, exec_child, argv[3]);
+	}
+
+	usage();
+	return 2;
+}
