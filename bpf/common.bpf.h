@@ -29,6 +29,7 @@ struct task_struct {
 	int tgid;
 	char comm[TASK_COMM_LEN];
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
 	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
@@ -39,6 +40,15 @@ static __always_inline void eoa_count_drop(void *map, __u32 idx)
 
 	if (slot)
 		*slot += 1;
+}
+
+/* The process's name: the thread group leader's comm (threads may rename themselves). */
+static __always_inline void eoa_process_comm(char (*out)[TASK_COMM_LEN])
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (BPF_CORE_READ_STR_INTO(out, task, group_leader, comm) < 0)
+		bpf_get_current_comm(*out, TASK_COMM_LEN);
 }
 
 #endif /* EOA_COMMON_BPF_H */

@@ -53,7 +53,7 @@ static __noinline int count_first(struct syscall_key *key)
 remember_comm:
 	if (bpf_map_lookup_elem(&syscall_procs, &key->tgid))
 		return 0;
-	bpf_get_current_comm(proc.comm, sizeof(proc.comm));
+	eoa_process_comm(&proc.comm);
 	if (bpf_map_update_elem(&syscall_procs, &key->tgid, &proc, BPF_NOEXIST) == -E2BIG)
 		eoa_count_drop(&syscall_drops, SYSCALL_DROP_PROCS_FULL);
 	return 0;
@@ -107,7 +107,7 @@ int eoa_sys_exec(void *ctx)
 	struct syscall_proc *proc = bpf_map_lookup_elem(&syscall_procs, &tgid);
 
 	if (proc)
-		bpf_get_current_comm(proc->comm, sizeof(proc->comm));
+		eoa_process_comm(&proc->comm);
 	return 0;
 }
 
@@ -146,7 +146,7 @@ int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
 	ev->boot_ns = bpf_ktime_get_boot_ns();
 	ev->tgid = tgid;
 	ev->_pad = 0;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	eoa_process_comm(&ev->comm);
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }

@@ -1,0 +1,84 @@
+// The raw native module and its shape. Private to src/bpf/: everything else uses the typed classes in index.ts.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface RawMapInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  perCpu: boolean;
+  fd: number;
+}
+
+export interface RawProgramInfo {
+  name: string;
+  section: string;
+  fd: number;
+}
+
+export interface RawLink {
+  destroy(): void;
+  readonly fd: number;
+}
+
+export interface RawMapRead {
+  count: number;
+  keys: ArrayBuffer;
+  values: ArrayBuffer;
+}
+
+export interface RawBpfObject {
+  maps(): RawMapInfo[];
+  programs(): RawProgramInfo[];
+  setMaxEntries(map: string, maxEntries: number): void;
+  load(): void;
+  attach(program: string): RawLink;
+  attachXdp(program: string, ifindex: number, flags: number): { link: RawLink; mode: string };
+  readMap(map: string): RawMapRead;
+  lookupMap(map: string, keys: Uint8Array): { found: Uint8Array; values: ArrayBuffer };
+  deleteKeys(map: string, keys: Uint8Array): number;
+  programInfo(program: string): { id: number; runTimeNs: number; runCount: number; verifiedInstructions: number };
+  close(): void;
+}
+
+export interface RawRingBuffer {
+  consume(): void;
+  close(): void;
+}
+
+export interface RawAddon {
+  BpfObject: new (path: string, options?: { btfPath?: string; debug?: boolean }) => RawBpfObject;
+  RingBuffer: new (object: RawBpfObject, map: string, callback: (batch: ArrayBuffer, count: number) => void) => RawRingBuffer;
+  clocks(): { boottimeNs: bigint; realtimeNs: bigint };
+  mountTracefs(path: string): void;
+  ifindex(name: string): number;
+  ifname(ifindex: number): string | undefined;
+  xdpQuery(ifindex: number): { progId: number; mode: number };
+  numPossibleCpus(): number;
+  libbpfVersion(): string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+
+/** Where the addon is looked for: EBPF_OTEL_AGENT_ADDON, then the node-gyp build of this checkout. */
+export function addonPath(): string {
+  return process.env.EBPF_OTEL_AGENT_ADDON ?? path.join(root, 'build', 'Release', 'ebpf_addon.node');
+}
+
+let cached: RawAddon | undefined;
+
+export function loadAddon(): RawAddon {
+  if (cached !== undefined) return cached;
+  const file = addonPath();
+  if (!existsSync(file)) {
+    throw new Error(`the native addon is not built (${file} is missing): run npm run build`);
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(file) as RawAddon;
+  return cached;
+}

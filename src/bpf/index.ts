@@ -1,0 +1,204 @@
+// Typed face of the native libbpf addon. No logic: names, types, and errors that carry errno.
+import { loadAddon, type RawBpfObject, type RawLink, type RawRingBuffer, type RawMapInfo } from './addon.ts';
+
+export { addonPath } from './addon.ts';
+
+/** An error from libbpf or the kernel: errno (positive), its name, and what libbpf printed (verifier log). */
+export interface BpfError extends Error {
+  errno?: number;
+  code?: string;
+  log?: string;
+}
+
+export function isBpfError(error: unknown): error is BpfError {
+  return error instanceof Error && typeof (error as BpfError).errno === 'number';
+}
+
+export type MapInfo = RawMapInfo;
+
+/** Every entry of a map: keys packed at keySize, values at valueSize (per-CPU values already summed). */
+export interface MapSnapshot {
+  readonly count: number;
+  readonly keys: DataView;
+  readonly values: DataView;
+  readonly keySize: number;
+  readonly valueSize: number;
+}
+
+export const XDP_FLAGS_SKB_MODE = 1 << 1;
+export const XDP_FLAGS_DRV_MODE = 1 << 2;
+
+/** XDP attach mode reported by the kernel (XDP_ATTACHED_*). */
+export const XDP_ATTACHED_NONE = 0;
+
+export class Link {
+  #raw: RawLink | undefined;
+  constructor(raw: RawLink) {
+    this.#raw = raw;
+  }
+  get attached(): boolean {
+    return this.#raw !== undefined;
+  }
+  destroy(): void {
+    this.#raw?.destroy();
+    this.#raw = undefined;
+  }
+}
+
+export interface OpenOptions {
+  /** Kernel BTF to use for CO-RE relocations instead of /sys/kernel/btf/vmlinux. */
+  btfPath?: string;
+  /** Print libbpf's debug messages. */
+  debug?: boolean;
+}
+
+export class BpfObject {
+  readonly path: string;
+  #raw: RawBpfObject | undefined;
+  #maps = new Map<string, MapInfo>();
+
+  constructor(path: string, options: OpenOptions = {}) {
+    const addon = loadAddon();
+    this.path = path;
+    this.#raw = new addon.BpfObject(path, options);
+    for (const info of this.#raw.maps()) this.#maps.set(info.name, info);
+  }
+
+  get raw(): RawBpfObject {
+    if (this.#raw === undefined) throw new Error(`BPF object ${this.path} is closed`);
+    return this.#raw;
+  }
+
+  map(name: string): MapInfo {
+    const info = this.#maps.get(name);
+    if (info === undefined) throw new Error(`BPF object ${this.path} has no map named ${name}`);
+    return info;
+  }
+
+  /** Checks the key and value sizes this side was written for against the object's BTF. */
+  expectMap(name: string, keySize: number, valueSize: number): void {
+    const info = this.map(name);
+    if (info.keySize !== keySize || info.valueSize !== valueSize) {
+      throw new Error(
+        `map ${name} in ${this.path} has key/value sizes ${info.keySize}/${info.valueSize}, ` +
+          `this agent expects ${keySize}/${valueSize}: the BPF object and the agent are from different builds`,
+      );
+    }
+  }
+
+  setMaxEntries(map: string, maxEntries: number): void {
+    this.raw.setMaxEntries(map, maxEntries);
+    this.#maps.set(map, { ...this.map(map), maxEntries });
+  }
+
+  load(): void {
+    this.raw.load();
+    for (const info of this.raw.maps()) this.#maps.set(info.name, info);
+  }
+
+  attach(program: string): Link {
+    return new Link(this.raw.attach(program));
+  }
+
+  attachXdp(program: string, ifindex: number, flags: number): { link: Link; mode: string } {
+    const { link, mode } = this.raw.attachXdp(program, ifindex, flags);
+    return { link: new Link(link), mode };
+  }
+
+  readMap(name: string): MapSnapshot {
+    const info = this.map(name);
+    const { count, keys, values } = this.raw.readMap(name);
+    return { count, keys: new DataView(keys), values: new DataView(values), keySize: info.keySize, valueSize: info.valueSize };
+  }
+
+  /** Sum of every slot of a per-CPU u64 array (drop counters), by index. */
+  readCounters(name: string): bigint[] {
+    const snapshot = this.readMap(name);
+    const out: bigint[] = [];
+    for (let i = 0; i < snapshot.count; i++) {
+      const index = snapshot.keys.getUint32(i * snapshot.keySize, true);
+      out[index] = snapshot.values.getBigUint64(i * snapshot.valueSize, true);
+    }
+    return out;
+  }
+
+  lookupMap(name: string, keys: Uint8Array): { found: Uint8Array; values: DataView } {
+    const { found, values } = this.raw.lookupMap(name, keys);
+    return { found, values: new DataView(values) };
+  }
+
+  deleteKeys(name: string, keys: Uint8Array): number {
+    if (keys.byteLength === 0) return 0;
+    return this.raw.deleteKeys(name, keys);
+  }
+
+  programInfo(program: string): { id: number; runTimeNs: number; runCount: number; verifiedInstructions: number } {
+    return this.raw.programInfo(program);
+  }
+
+  close(): void {
+    this.#raw?.close();
+    this.#raw = undefined;
+  }
+}
+
+/** Events of a ring buffer map, delivered on the event loop (and on demand by consume()). */
+export class RingBuffer {
+  #raw: RawRingBuffer | undefined;
+  constructor(object: BpfObject, map: string, onRecords: (records: DataView[]) => void) {
+    const addon = loadAddon();
+    this.#raw = new addon.RingBuffer(object.raw, map, (batch) => onRecords(splitBatch(batch)));
+  }
+  /** Delivers everything already in the ring buffer now, synchronously. */
+  consume(): void {
+    this.#raw?.consume();
+  }
+  close(): void {
+    this.#raw?.close();
+    this.#raw = undefined;
+  }
+}
+
+/** Splits the addon's packed batch: [u32 length, u32 0, payload padded to 8] repeated. */
+export function splitBatch(batch: ArrayBuffer): DataView[] {
+  const view = new DataView(batch);
+  const records: DataView[] = [];
+  let offset = 0;
+  while (offset + 8 <= batch.byteLength) {
+    const length = view.getUint32(offset, true);
+    if (offset + 8 + length > batch.byteLength) throw new Error('ring buffer batch is truncated');
+    records.push(new DataView(batch, offset + 8, length));
+    offset += 8 + Math.ceil(length / 8) * 8;
+  }
+  return records;
+}
+
+/** CLOCK_BOOTTIME and CLOCK_REALTIME read back to back, to turn bpf_ktime_get_boot_ns() into wall time. */
+export function clocks(): { boottimeNs: bigint; realtimeNs: bigint } {
+  return loadAddon().clocks();
+}
+
+export function mountTracefs(path: string): void {
+  loadAddon().mountTracefs(path);
+}
+
+/** Interface index by name; 0 when there is no such interface. */
+export function interfaceIndex(name: string): number {
+  return loadAddon().ifindex(name);
+}
+
+export function interfaceName(ifindex: number): string | undefined {
+  return loadAddon().ifname(ifindex);
+}
+
+export function xdpQuery(ifindex: number): { progId: number; mode: number } {
+  return loadAddon().xdpQuery(ifindex);
+}
+
+export function numPossibleCpus(): number {
+  return loadAddon().numPossibleCpus();
+}
+
+export function libbpfVersion(): string {
+  return loadAddon().libbpfVersion();
+}

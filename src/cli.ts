@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// ebpf-otel-agent: flags (and EBPF_OTEL_AGENT_* environment variables, and a YAML --config file) → a validated
+// configuration → the agent. Precedence: flags > environment > file > defaults.
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { Agent, DEFAULT_BPF_DIR, agentVersion } from './agent.ts';
+import { systemClock } from './collector/types.ts';
+import { DEFAULTS, resolveConfig, type RawOptions } from './config.ts';
+import { UserError } from './errors.ts';
+import { createLogger } from './log.ts';
+
+const PROGRAM = 'ebpf-otel-agent';
+
+const OPTIONS = {
+  host: { type: 'string', default: DEFAULTS.host, describe: 'Address to serve /metrics, /healthz and /readyz on', group: 'Serving:' },
+  port: { type: 'string', default: String(DEFAULTS.port), describe: 'Port to serve on (0 picks a free one)', group: 'Serving:' },
+  interval: { type: 'string', default: DEFAULTS.interval, describe: 'How often the BPF maps are read: 500ms, 1s, 5s, 1m', group: 'Collection:' },
+  programs: {
+    type: 'string',
+    describe: 'Programs to run, comma-separated: exec, syscalls, xdp [default: exec,syscalls, plus xdp when --xdp-interface is given]',
+    group: 'Collection:',
+  },
+  'xdp-interface': { type: 'string', array: true, describe: 'Interface to count packets on (repeatable)', group: 'XDP:' },
+  'xdp-mode': { type: 'string', default: DEFAULTS.xdpMode, choices: ['auto', 'native', 'generic'], describe: 'XDP attach mode; auto tries native, then generic', group: 'XDP:' },
+  'exec-log': { type: 'string', describe: 'Write one JSON line per exec to stdout or to this file (reopened on SIGHUP)', group: 'Exec:' },
+  'exec-ring-bytes': { type: 'string', default: String(DEFAULTS.execRingBytes), describe: 'Size of the exec event ring buffer (power of two)', group: 'Exec:' },
+  'syscalls-max-entries': {
+    type: 'string',
+    default: String(DEFAULTS.syscallsMaxEntries),
+    describe: 'Capacity of the per-process syscall map ((process, syscall) pairs)',
+    group: 'Collection:',
+  },
+  'otlp-endpoint': { type: 'string', describe: 'Also push metrics over OTLP to this collector URL, e.g. http://localhost:4318', group: 'OTLP:' },
+  'otlp-protocol': { type: 'string', default: DEFAULTS.otlpProtocol, choices: ['http/protobuf', 'grpc'], describe: 'OTLP transport', group: 'OTLP:' },
+  'btf-path': { type: 'string', default: DEFAULTS.btfPath, describe: 'Kernel BTF for CO-RE relocations', group: 'Kernel:' },
+  'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR, describe: 'Directory of the compiled BPF objects', group: 'Kernel:' },
+  'mount-tracefs': { type: 'boolean', default: true, describe: 'Mount tracefs at /sys/kernel/tracing when it is missing', group: 'Kernel:' },
+  'log-level': { type: 'string', default: DEFAULTS.logLevel, choices: ['debug', 'info', 'warn', 'error'], describe: 'Log level', group: 'Logging:' },
+  'log-format': { type: 'string', default: DEFAULTS.logFormat, choices: ['text', 'json'], describe: 'Log format', group: 'Logging:' },
+  'print-config': { type: 'boolean', default: false, describe: 'Print the effective configuration as YAML and exit' },
+} as const;
+
+const CONFIG_KEYS = new Set(Object.keys(OPTIONS).filter((k) => k !== 'print-config'));
+
+function camel(key: string): string {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Reads the YAML --config file; an unknown key is an error naming it. */
+export function loadConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UserError(`config file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the --config path`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    throw new UserError(`config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw new UserError(`config file ${file} must be a YAML mapping of option: value`);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    const name = kebab(key);
+    if (!CONFIG_KEYS.has(name)) throw new UserError(`config file ${file}: unknown key ${JSON.stringify(key)} (known: ${[...CONFIG_KEYS].join(', ')})`);
+    out[name] = value;
+  }
+  return out;
+}
+
+export function buildParser(argv: string[]) {
+  return yargs(argv)
+    .scriptName(PROGRAM)
+    .usage('$0 [options]\n\nLoads eBPF programs and serves what they count as OpenTelemetry metrics on /metrics (and OTLP).')
+    .options(OPTIONS)
+    .option('config', { type: 'string', describe: 'YAML file with any of the options above (flags win)', config: true, configParser: loadConfigFile })
+    .env('EBPF_OTEL_AGENT')
+    .example('$0', 'exec and syscall counters on http://0.0.0.0:9464/metrics')
+    .example('$0 --xdp-interface eth0 --interval 1s', 'also count packets received on eth0, read every second')
+    .example('$0 --programs syscalls --port 9500 --host 127.0.0.1', 'only syscall counters, on localhost:9500')
+    .example('$0 --otlp-endpoint http://localhost:4318', 'also push to an OpenTelemetry Collector over OTLP/HTTP')
+    .example('$0 --exec-log /var/log/execs.jsonl', 'log every exec as a JSON line')
+    .strict()
+    .version(agentVersion())
+    .help()
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .fail((message, error) => {
+      throw new UserError(error?.message ?? `${message} (see --help)`, { exitCode: 2 });
+    });
+}
+
+export function toRawOptions(args: Record<string, unknown>): RawOptions {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) raw[camel(key)] = args[key];
+  return raw as RawOptions;
+}
+
+async function main(): Promise<void> {
+  const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
+  const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);
+  if (args['print-config'] === true) {
+    process.stdout.write(stringifyYaml(Object.fromEntries(Object.entries(config).map(([k, v]) => [kebab(k), v]))));
+    return;
+  }
+  const logger = createLogger(config.logLevel, config.logFormat);
+  const agent = new Agent(config, { logger, clock: systemClock });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    agent.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => agent.reopenLogs());
+  await agent.start();
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${PROGRAM}: ${message}\n`);
+  if (!(error instanceof UserError) && error instanceof Error && process.env.EBPF_OTEL_AGENT_DEBUG) process.stderr.write(`${error.stack}\n`);
+  process.exit(error instanceof UserError ? error.exitCode : 1);
+});

@@ -1,0 +1,178 @@
+// exec: every successful execve/execveat (bpf/exec.bpf.c), counted by (executable, parent executable).
+import { BpfObject, RingBuffer, clocks, type Link } from '../bpf/index.ts';
+import { cString, u64 } from './decode.ts';
+import type { Collector, Drops, MapFill } from './types.ts';
+
+// Layout of struct exec_event (bpf/exec.h).
+export const EXEC_EVENT_SIZE = 320;
+const COMM_LEN = 16;
+const FILENAME_LEN = 256;
+const DROP_RINGBUF_FULL = 0;
+
+export interface ExecEvent {
+  /** Wall-clock time of the exec, ms since the epoch. */
+  timeMs: number;
+  cgroupId: bigint;
+  pid: number;
+  ppid: number;
+  uid: number;
+  comm: string;
+  parentComm: string;
+  filename: string;
+  /** The filename filled the kernel's buffer and may be cut short. */
+  filenameTruncated: boolean;
+}
+
+/** `bootToRealNs`: CLOCK_REALTIME - CLOCK_BOOTTIME, to turn the event's boot time into wall time. */
+export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent {
+  if (view.byteLength < EXEC_EVENT_SIZE) throw new Error(`exec_event of ${view.byteLength} bytes`);
+  const bootNs = view.getBigUint64(0, true);
+  const filenameLen = view.getUint32(28, true);
+  return {
+    timeMs: Number((bootNs + bootToRealNs) / 1_000_000n),
+    cgroupId: view.getBigUint64(8, true),
+    pid: view.getUint32(16, true),
+    ppid: view.getUint32(20, true),
+    uid: view.getUint32(24, true),
+    comm: cString(view, 32, COMM_LEN),
+    parentComm: cString(view, 48, COMM_LEN),
+    filename: cString(view, 64, FILENAME_LEN),
+    filenameTruncated: filenameLen >= FILENAME_LEN,
+  };
+}
+
+export interface ExecCount {
+  comm: string;
+  parentComm: string;
+  count: number;
+  startMs: number;
+}
+
+export interface ExecSnapshot {
+  execs: ExecCount[];
+}
+
+export interface ExecSource {
+  /** Delivers pending events to the listener now. */
+  drain(): void;
+  /** exec_drops by slot. */
+  readDrops(): number[];
+  attached(): boolean;
+  close(): void;
+}
+
+export class ExecCollector implements Collector<ExecSnapshot> {
+  readonly program = 'exec' as const;
+  readonly #counts = new Map<string, ExecCount>();
+  readonly #listeners: ((event: ExecEvent) => void)[] = [];
+  #source: ExecSource | undefined;
+  #drops: number[] = [0];
+  #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Connects the source; events it delivers go through onEvent(). */
+  use(source: ExecSource): void {
+    this.#source = source;
+  }
+
+  /** Subscribes to every exec event (the exec log and the exec handler use this). */
+  subscribe(listener: (event: ExecEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  onEvent(event: ExecEvent): void {
+    const key = `${event.comm}\u0000${event.parentComm}`;
+    let entry = this.#counts.get(key);
+    if (entry === undefined) {
+      entry = { comm: event.comm, parentComm: event.parentComm, count: 0, startMs: this.#now() };
+      this.#counts.set(key, entry);
+    }
+    entry.count++;
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  attached(): boolean {
+    return this.#source?.attached() ?? false;
+  }
+
+  collect(_nowMs: number): ExecSnapshot {
+    this.#source?.drain();
+    this.#drops = this.#source?.readDrops() ?? this.#drops;
+    return { execs: [...this.#counts.values()].map((entry) => ({ ...entry })) };
+  }
+
+  drops(): Drops {
+    return { program: this.program, eventsLost: this.#drops[DROP_RINGBUF_FULL] ?? 0, mapFull: {} };
+  }
+
+  mapFill(): MapFill[] {
+    return [];
+  }
+
+  close(): void {
+    this.#source?.close();
+    this.#source = undefined;
+  }
+}
+
+export interface KernelExecSourceOptions {
+  objectPath: string;
+  btfPath?: string;
+  /** Ring buffer size in bytes: a power of two, a multiple of the page size. */
+  ringBytes?: number;
+  debug?: boolean;
+}
+
+export class KernelExecSource implements ExecSource {
+  readonly #object: BpfObject;
+  readonly #ring: RingBuffer;
+  readonly #link: Link;
+
+  constructor(options: KernelExecSourceOptions, onEvent: (event: ExecEvent) => void) {
+    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
+    let ring: RingBuffer | undefined;
+    try {
+      if (options.ringBytes !== undefined) object.setMaxEntries('exec_events', options.ringBytes);
+      object.load();
+      const { boottimeNs, realtimeNs } = clocks();
+      const offset = realtimeNs - boottimeNs;
+      ring = new RingBuffer(object, 'exec_events', (records) => {
+        for (const record of records) onEvent(decodeExecEvent(record, offset));
+      });
+      this.#link = object.attach('eoa_exec');
+    } catch (error) {
+      ring?.close();
+      object.close();
+      throw error;
+    }
+    this.#ring = ring;
+    this.#object = object;
+  }
+
+  drain(): void {
+    this.#ring.consume();
+  }
+
+  readDrops(): number[] {
+    return this.#object.readCounters('exec_drops').map(Number);
+  }
+
+  attached(): boolean {
+    return this.#link.attached;
+  }
+
+  get object(): BpfObject {
+    return this.#object;
+  }
+
+  close(): void {
+    this.#link.destroy();
+    this.#ring.close();
+    this.#object.close();
+  }
+}
+
+export { u64 };

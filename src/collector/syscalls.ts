@@ -1,0 +1,296 @@
+// syscalls: per-process counts of openat, read, write and connect (bpf/syscalls.bpf.c).
+//
+// Series lifecycle: the kernel reports each process's end on the proc_exits ring buffer. The collection after
+// the exit still returns the process with its final counts (marked `exited`), then deletes its keys, so the
+// next collection no longer has it. A lost exit event is caught by a /proc sweep, run only when the kernel
+// counted a lost exit, so a process's series never outlives it.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index.ts';
+import { cString, u64 } from './decode.ts';
+import type { Collector, Drops, MapFill } from './types.ts';
+
+/** The counted syscalls, by the `syscall` field of struct syscall_key (bpf/syscalls.h). */
+export const SYSCALL_NAMES = ['openat', 'read', 'write', 'connect'] as const;
+export type SyscallName = (typeof SYSCALL_NAMES)[number];
+
+// Sizes of the structs in bpf/syscalls.h.
+export const SYSCALL_KEY_SIZE = 8;
+export const SYSCALL_PROC_SIZE = 16;
+export const PROC_EXIT_EVENT_SIZE = 32;
+const COMM_LEN = 16;
+
+// Slots of syscall_drops.
+const DROP_COUNTS_FULL = 0;
+const DROP_PROCS_FULL = 1;
+const DROP_EXIT_LOST = 2;
+
+const PROGRAMS = ['eoa_sys_openat', 'eoa_sys_read', 'eoa_sys_write', 'eoa_sys_connect', 'eoa_sys_exec', 'eoa_sys_exit'];
+
+export interface ExitEvent {
+  tgid: number;
+  comm: string;
+}
+
+export interface ProcessSyscalls {
+  pid: number;
+  comm: string;
+  /** Calls by SYSCALL_NAMES index. */
+  counts: number[];
+  /** When this agent first saw the process (ms): the start of its cumulative counts. */
+  startMs: number;
+  /** The process has ended: these are its final counts, and it will not be returned again. */
+  exited: boolean;
+}
+
+export interface SyscallSnapshot {
+  processes: ProcessSyscalls[];
+}
+
+/** Where the collector's data comes from: the kernel, or a fake in unit tests. */
+export interface SyscallSource {
+  /** Exit events received since the last call (draining the ring buffer first). */
+  drainExits(): ExitEvent[];
+  readCounts(): MapSnapshot;
+  readProcs(): MapSnapshot;
+  /** syscall_drops by slot. */
+  readDrops(): number[];
+  /** Deletes every key of these processes from syscall_counts and syscall_procs. */
+  deleteProcesses(pids: readonly number[]): void;
+  capacity(): { counts: number; procs: number };
+  attached(): boolean;
+  close(): void;
+}
+
+export function decodeExitEvent(view: DataView): ExitEvent {
+  if (view.byteLength < PROC_EXIT_EVENT_SIZE) throw new Error(`proc_exit_event of ${view.byteLength} bytes`);
+  return { tgid: view.getUint32(8, true), comm: cString(view, 16, COMM_LEN) };
+}
+
+/** syscall_counts → calls by process, indexed like SYSCALL_NAMES. Unknown syscall ids are ignored. */
+export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let i = 0; i < snapshot.count; i++) {
+    const tgid = snapshot.keys.getUint32(i * snapshot.keySize, true);
+    const syscall = snapshot.keys.getUint32(i * snapshot.keySize + 4, true);
+    if (syscall >= SYSCALL_NAMES.length) continue;
+    let counts = out.get(tgid);
+    if (counts === undefined) {
+      counts = [0, 0, 0, 0];
+      out.set(tgid, counts);
+    }
+    counts[syscall] = u64(snapshot.values, i * snapshot.valueSize);
+  }
+  return out;
+}
+
+/** syscall_procs → comm by process. */
+export function decodeProcs(snapshot: MapSnapshot): Map<number, string> {
+  const out = new Map<number, string>();
+  for (let i = 0; i < snapshot.count; i++) {
+    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), cString(snapshot.values, i * snapshot.valueSize, COMM_LEN));
+  }
+  return out;
+}
+
+export interface SyscallCollectorOptions {
+  /** Is a process still alive? Used only by the sweep after lost exit events. */
+  processAlive?: (pid: number) => boolean;
+  /** Comm of a live process whose comm the kernel map could not hold. */
+  processComm?: (pid: number) => string | undefined;
+  procRoot?: string;
+}
+
+interface ProcessState {
+  startMs: number;
+  comm: string;
+}
+
+export class SyscallCollector implements Collector<SyscallSnapshot> {
+  readonly program = 'syscalls' as const;
+  readonly #source: SyscallSource;
+  readonly #processAlive: (pid: number) => boolean;
+  readonly #processComm: (pid: number) => string | undefined;
+  readonly #state = new Map<number, ProcessState>();
+  #drops: number[] = [0, 0, 0];
+  #exitsLostSwept = 0;
+  #fill = { counts: 0, procs: 0 };
+
+  constructor(source: SyscallSource, options: SyscallCollectorOptions = {}) {
+    const procRoot = options.procRoot ?? '/proc';
+    this.#source = source;
+    this.#processAlive = options.processAlive ?? ((pid) => existsSync(path.join(procRoot, String(pid))));
+    this.#processComm =
+      options.processComm ??
+      ((pid) => {
+        try {
+          return readFileSync(path.join(procRoot, String(pid), 'comm'), 'utf8').replace(/\n$/, '');
+        } catch {
+          return undefined;
+        }
+      });
+  }
+
+  attached(): boolean {
+    return this.#source.attached();
+  }
+
+  collect(nowMs: number): SyscallSnapshot {
+    const exited = new Map<number, string>();
+    for (const event of this.#source.drainExits()) exited.set(event.tgid, event.comm);
+    const counts = decodeCounts(this.#source.readCounts());
+    const procs = decodeProcs(this.#source.readProcs());
+    this.#fill = { counts: countKeys(counts), procs: procs.size };
+    this.#drops = this.#source.readDrops();
+
+    const exitsLost = this.#drops[DROP_EXIT_LOST] ?? 0;
+    if (exitsLost > this.#exitsLostSwept) {
+      this.#exitsLostSwept = exitsLost;
+      for (const pid of counts.keys()) {
+        if (!exited.has(pid) && !this.#processAlive(pid)) exited.set(pid, procs.get(pid) ?? '');
+      }
+    }
+
+    const processes: ProcessSyscalls[] = [];
+    for (const [pid, calls] of counts) {
+      let state = this.#state.get(pid);
+      if (state === undefined) {
+        state = { startMs: nowMs, comm: '' };
+        this.#state.set(pid, state);
+      }
+      const comm = exited.get(pid) || procs.get(pid) || state.comm || this.#processComm(pid) || '';
+      state.comm = comm;
+      processes.push({ pid, comm, counts: calls, startMs: state.startMs, exited: exited.has(pid) });
+    }
+
+    // The final counts are in this snapshot: forget the ended processes, in the kernel and here.
+    if (exited.size > 0) this.#source.deleteProcesses([...exited.keys()]);
+    for (const pid of this.#state.keys()) {
+      if (exited.has(pid) || !counts.has(pid)) this.#state.delete(pid);
+    }
+    return { processes };
+  }
+
+  drops(): Drops {
+    return {
+      program: this.program,
+      eventsLost: this.#drops[DROP_EXIT_LOST] ?? 0,
+      mapFull: {
+        syscall_counts: this.#drops[DROP_COUNTS_FULL] ?? 0,
+        syscall_procs: this.#drops[DROP_PROCS_FULL] ?? 0,
+      },
+    };
+  }
+
+  mapFill(): MapFill[] {
+    const capacity = this.#source.capacity();
+    return [
+      { program: this.program, map: 'syscall_counts', entries: this.#fill.counts, capacity: capacity.counts },
+      { program: this.program, map: 'syscall_procs', entries: this.#fill.procs, capacity: capacity.procs },
+    ];
+  }
+
+  close(): void {
+    this.#source.close();
+  }
+}
+
+function countKeys(counts: Map<number, number[]>): number {
+  let n = 0;
+  for (const calls of counts.values()) for (const c of calls) if (c > 0) n++;
+  return n;
+}
+
+export interface KernelSourceOptions {
+  objectPath: string;
+  btfPath?: string;
+  /** Capacity of syscall_counts (keys are (process, syscall) pairs). */
+  maxEntries?: number;
+  debug?: boolean;
+}
+
+/** The real source: loads bpf/syscalls.bpf.o and attaches its tracepoints. Nothing stays attached on failure. */
+export class KernelSyscallSource implements SyscallSource {
+  readonly #object: BpfObject;
+  readonly #links: Link[] = [];
+  readonly #ring: RingBuffer;
+  #pending: ExitEvent[] = [];
+
+  constructor(options: KernelSourceOptions) {
+    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
+    try {
+      object.expectMap('syscall_counts', SYSCALL_KEY_SIZE, 8);
+      object.expectMap('syscall_procs', 4, SYSCALL_PROC_SIZE);
+      if (options.maxEntries !== undefined) {
+        object.setMaxEntries('syscall_counts', options.maxEntries);
+        object.setMaxEntries('syscall_procs', Math.max(1024, Math.ceil(options.maxEntries / 2)));
+      }
+      object.load();
+      this.#ring = new RingBuffer(object, 'proc_exits', (records) => {
+        for (const record of records) this.#pending.push(decodeExitEvent(record));
+      });
+      for (const program of PROGRAMS) this.#links.push(object.attach(program));
+    } catch (error) {
+      for (const link of this.#links) link.destroy();
+      object.close();
+      throw error;
+    }
+    this.#object = object;
+  }
+
+  drainExits(): ExitEvent[] {
+    this.#ring.consume();
+    const events = this.#pending;
+    this.#pending = [];
+    return events;
+  }
+
+  readCounts(): MapSnapshot {
+    return this.#object.readMap('syscall_counts');
+  }
+
+  readProcs(): MapSnapshot {
+    return this.#object.readMap('syscall_procs');
+  }
+
+  readDrops(): number[] {
+    return this.#object.readCounters('syscall_drops').map(Number);
+  }
+
+  deleteProcesses(pids: readonly number[]): void {
+    const keys = new DataView(new ArrayBuffer(pids.length * SYSCALL_NAMES.length * SYSCALL_KEY_SIZE));
+    const tgids = new DataView(new ArrayBuffer(pids.length * 4));
+    pids.forEach((pid, i) => {
+      tgids.setUint32(i * 4, pid, true);
+      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
+        const at = (i * SYSCALL_NAMES.length + s) * SYSCALL_KEY_SIZE;
+        keys.setUint32(at, pid, true);
+        keys.setUint32(at + 4, s, true);
+      }
+    });
+    this.#object.deleteKeys('syscall_counts', new Uint8Array(keys.buffer));
+    this.#object.deleteKeys('syscall_procs', new Uint8Array(tgids.buffer));
+  }
+
+  capacity(): { counts: number; procs: number } {
+    return { counts: this.#object.map('syscall_counts').maxEntries, procs: this.#object.map('syscall_procs').maxEntries };
+  }
+
+  attached(): boolean {
+    return this.#links.length === PROGRAMS.length && this.#links.every((link) => link.attached);
+  }
+
+  programs(): string[] {
+    return PROGRAMS;
+  }
+
+  get object(): BpfObject {
+    return this.#object;
+  }
+
+  close(): void {
+    this.#ring.close();
+    for (const link of this.#links) link.destroy();
+    this.#object.close();
+  }
+}

@@ -1,0 +1,39 @@
+// What every collector shares with the poller and the exporter. No OpenTelemetry here.
+
+export type ProgramName = 'exec' | 'syscalls' | 'xdp';
+export const PROGRAM_NAMES: readonly ProgramName[] = ['exec', 'syscalls', 'xdp'];
+
+/** Entries and capacity of a BPF map at the last collection. */
+export interface MapFill {
+  program: ProgramName;
+  map: string;
+  entries: number;
+  capacity: number;
+}
+
+/** Cumulative drop counters of one program. */
+export interface Drops {
+  program: ProgramName;
+  /** Events lost because a ring buffer was full. */
+  eventsLost: number;
+  /** Updates not recorded because a map was full, by map. */
+  mapFull: Record<string, number>;
+}
+
+export interface Collector<S> {
+  readonly program: ProgramName;
+  /** True while every kernel attachment of the collector is in place. */
+  attached(): boolean;
+  /** Reads the kernel state now; `nowMs` is wall-clock time in milliseconds. */
+  collect(nowMs: number): S;
+  drops(): Drops;
+  mapFill(): MapFill[];
+  close(): void;
+}
+
+export interface Clock {
+  /** Wall-clock milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,155 @@
+// xdp: packets and bytes per interface, network layer and transport (bpf/xdp.bpf.c).
+import {
+  BpfObject,
+  interfaceIndex,
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_SKB_MODE,
+  type Link,
+  type MapSnapshot,
+} from '../bpf/index.ts';
+import { u64 } from './decode.ts';
+import type { Collector, Drops, MapFill } from './types.ts';
+
+/** enum xdp_layer and enum xdp_transport (bpf/xdp.h), as exported label values. */
+export const NETWORK_TYPES = ['ipv4', 'ipv6', 'arp', 'other'] as const;
+export const NETWORK_TRANSPORTS = ['tcp', 'udp', 'icmp', 'icmpv6', 'other'] as const;
+export type NetworkType = (typeof NETWORK_TYPES)[number];
+export type NetworkTransport = (typeof NETWORK_TRANSPORTS)[number];
+
+export const XDP_KEY_SIZE = 8;
+export const XDP_VALUE_SIZE = 16;
+const XDP_KEY_TRUNCATED = 0x1;
+const DROP_COUNTS_FULL = 0;
+
+export type XdpMode = 'auto' | 'native' | 'generic';
+
+export interface XdpCount {
+  interfaceName: string;
+  networkType: NetworkType;
+  transport: NetworkTransport;
+  packets: number;
+  bytes: number;
+  /** Of these packets, those cut short inside a header. */
+  truncatedPackets: number;
+}
+
+export interface XdpInterfaceState {
+  name: string;
+  ifindex: number;
+  /** Mode the kernel reports in effect: native, generic, … */
+  mode: string;
+}
+
+export interface XdpSnapshot {
+  counts: XdpCount[];
+  interfaces: XdpInterfaceState[];
+}
+
+export function decodeXdpCounts(snapshot: MapSnapshot, names: ReadonlyMap<number, string>): XdpCount[] {
+  const byKey = new Map<string, XdpCount>();
+  for (let i = 0; i < snapshot.count; i++) {
+    const k = i * snapshot.keySize;
+    const ifindex = snapshot.keys.getUint32(k, true);
+    const layer = snapshot.keys.getUint8(k + 4);
+    const transport = snapshot.keys.getUint8(k + 5);
+    const flags = snapshot.keys.getUint8(k + 6);
+    const interfaceName = names.get(ifindex) ?? `ifindex${ifindex}`;
+    const networkType = NETWORK_TYPES[layer] ?? 'other';
+    const transportName = NETWORK_TRANSPORTS[transport] ?? 'other';
+    const id = `${interfaceName}\u0000${networkType}\u0000${transportName}`;
+    let entry = byKey.get(id);
+    if (entry === undefined) {
+      entry = { interfaceName, networkType, transport: transportName, packets: 0, bytes: 0, truncatedPackets: 0 };
+      byKey.set(id, entry);
+    }
+    const packets = u64(snapshot.values, i * snapshot.valueSize);
+    entry.packets += packets;
+    entry.bytes += u64(snapshot.values, i * snapshot.valueSize + 8);
+    if (flags & XDP_KEY_TRUNCATED) entry.truncatedPackets += packets;
+  }
+  return [...byKey.values()];
+}
+
+export interface XdpSourceOptions {
+  objectPath: string;
+  btfPath?: string;
+  interfaces: readonly string[];
+  mode: XdpMode;
+  debug?: boolean;
+}
+
+export class XdpCollector implements Collector<XdpSnapshot> {
+  readonly program = 'xdp' as const;
+  readonly #object: BpfObject;
+  readonly #attachments: { link: Link; state: XdpInterfaceState }[] = [];
+  readonly #names = new Map<number, string>();
+  #drops: number[] = [0];
+  #entries = 0;
+
+  /** Loads the program and attaches it to every interface, or throws with nothing left attached. */
+  constructor(options: XdpSourceOptions) {
+    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
+    try {
+      object.expectMap('xdp_counts', XDP_KEY_SIZE, XDP_VALUE_SIZE);
+      object.load();
+      for (const name of options.interfaces) {
+        const ifindex = interfaceIndex(name);
+        if (ifindex === 0) throw new Error(`network interface ${name} does not exist (see ip link)`);
+        const { link, mode } = attachWithMode(object, ifindex, options.mode, name);
+        this.#names.set(ifindex, name);
+        this.#attachments.push({ link, state: { name, ifindex, mode } });
+      }
+    } catch (error) {
+      for (const { link } of this.#attachments) link.destroy();
+      object.close();
+      throw error;
+    }
+    this.#object = object;
+  }
+
+  attached(): boolean {
+    return this.#attachments.length > 0 && this.#attachments.every(({ link }) => link.attached);
+  }
+
+  collect(_nowMs: number): XdpSnapshot {
+    const snapshot = this.#object.readMap('xdp_counts');
+    this.#entries = snapshot.count;
+    this.#drops = this.#object.readCounters('xdp_drops').map(Number);
+    return {
+      counts: decodeXdpCounts(snapshot, this.#names),
+      interfaces: this.#attachments.map(({ state }) => ({ ...state })),
+    };
+  }
+
+  drops(): Drops {
+    return { program: this.program, eventsLost: 0, mapFull: { xdp_counts: this.#drops[DROP_COUNTS_FULL] ?? 0 } };
+  }
+
+  mapFill(): MapFill[] {
+    return [{ program: this.program, map: 'xdp_counts', entries: this.#entries, capacity: this.#object.map('xdp_counts').maxEntries }];
+  }
+
+  get object(): BpfObject {
+    return this.#object;
+  }
+
+  close(): void {
+    for (const { link } of this.#attachments) link.destroy();
+    this.#object.close();
+  }
+}
+
+function attachWithMode(object: BpfObject, ifindex: number, mode: XdpMode, name: string): { link: Link; mode: string } {
+  if (mode === 'native') return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_DRV_MODE);
+  if (mode === 'generic') return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_SKB_MODE);
+  try {
+    return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_DRV_MODE);
+  } catch (error) {
+    // No driver support: generic XDP works on every interface.
+    try {
+      return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_SKB_MODE);
+    } catch (fallback) {
+      throw new Error(`cannot attach XDP to ${name} in native or generic mode`, { cause: fallback ?? error });
+    }
+  }
+}

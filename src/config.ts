@@ -1,0 +1,177 @@
+// The agent's configuration: defaults, validation and parsing of values. The CLI maps flags, environment and
+// the YAML file onto this; everything here is checked before anything touches the kernel.
+import type { ProgramName } from './collector/types.ts';
+import { PROGRAM_NAMES } from './collector/types.ts';
+import type { XdpMode } from './collector/xdp.ts';
+import { UserError } from './errors.ts';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
+
+export interface AgentConfig {
+  host: string;
+  port: number;
+  intervalMs: number;
+  programs: ProgramName[];
+  xdpInterfaces: string[];
+  xdpMode: XdpMode;
+  execLog?: string;
+  otlpEndpoint?: string;
+  otlpProtocol: OtlpProtocol;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  btfPath: string;
+  bpfDir: string;
+  mountTracefs: boolean;
+  tracefsPath: string;
+  syscallsMaxEntries: number;
+  execRingBytes: number;
+}
+
+export type OtlpProtocol = 'http/protobuf' | 'grpc';
+export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'grpc'];
+export const XDP_MODES: readonly XdpMode[] = ['auto', 'native', 'generic'];
+
+export const DEFAULTS = {
+  host: '0.0.0.0',
+  port: 9464,
+  interval: '5s',
+  xdpMode: 'auto' as XdpMode,
+  otlpProtocol: 'http/protobuf' as OtlpProtocol,
+  logLevel: 'info' as LogLevel,
+  logFormat: 'text' as LogFormat,
+  btfPath: '/sys/kernel/btf/vmlinux',
+  tracefsPath: '/sys/kernel/tracing',
+  syscallsMaxEntries: 65536,
+  execRingBytes: 4 * 1024 * 1024,
+};
+
+const MIN_INTERVAL_MS = 100;
+const MAX_INTERVAL_MS = 3_600_000;
+
+/** "500ms", "1s", "1.5s", "2m", "1h" → milliseconds. */
+export function parseDuration(text: string, flag = '--interval'): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(text);
+  if (match === null) {
+    throw new UserError(`${flag} ${JSON.stringify(text)} is not a duration: use a number with ms, s, m or h, e.g. 500ms, 5s, 1m`);
+  }
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(match[1]) * factor;
+  if (ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) {
+    throw new UserError(`${flag} ${text} is out of range: use from ${MIN_INTERVAL_MS}ms to 1h`);
+  }
+  return Math.round(ms);
+}
+
+export function parsePort(value: unknown): number {
+  const port = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UserError(`--port ${String(value)} is not a port: use an integer from 1 to 65535 (0 picks a free one)`);
+  }
+  return port;
+}
+
+export function parsePrograms(value: string | readonly string[] | undefined, xdpInterfaces: readonly string[]): ProgramName[] {
+  if (value === undefined) return xdpInterfaces.length > 0 ? ['exec', 'syscalls', 'xdp'] : ['exec', 'syscalls'];
+  const items = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  if (items.length === 0) throw new UserError(`--programs is empty: name at least one of ${PROGRAM_NAMES.join(', ')}`);
+  const out: ProgramName[] = [];
+  for (const item of items) {
+    if (!(PROGRAM_NAMES as readonly string[]).includes(item)) {
+      throw new UserError(`--programs: unknown program ${JSON.stringify(item)}: choose from ${PROGRAM_NAMES.join(', ')}`);
+    }
+    if (!out.includes(item as ProgramName)) out.push(item as ProgramName);
+  }
+  return out;
+}
+
+function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new UserError(`${flag} ${JSON.stringify(value)} is not valid: choose from ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+function positiveInteger(flag: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UserError(`${flag} ${String(value)} is not valid: use an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Raw values as they come from flags/environment/file, before validation. */
+export interface RawOptions {
+  host?: unknown;
+  port?: unknown;
+  interval?: unknown;
+  programs?: unknown;
+  xdpInterface?: unknown;
+  xdpMode?: unknown;
+  execLog?: unknown;
+  otlpEndpoint?: unknown;
+  otlpProtocol?: unknown;
+  logLevel?: unknown;
+  logFormat?: unknown;
+  btfPath?: unknown;
+  bpfDir?: unknown;
+  mountTracefs?: unknown;
+  syscallsMaxEntries?: unknown;
+  execRingBytes?: unknown;
+}
+
+function stringList(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConfig {
+  const xdpInterfaces = [...new Set(stringList(raw.xdpInterface))];
+  for (const name of xdpInterfaces) {
+    if (name.length > 15 || /[\s/]/.test(name)) throw new UserError(`--xdp-interface ${JSON.stringify(name)} is not an interface name`);
+  }
+  const programs = parsePrograms(raw.programs === undefined ? undefined : stringList(raw.programs), xdpInterfaces);
+  if (programs.includes('xdp') && xdpInterfaces.length === 0) {
+    throw new UserError('program xdp needs an interface: add --xdp-interface NAME (repeatable)');
+  }
+  if (!programs.includes('xdp') && xdpInterfaces.length > 0) {
+    throw new UserError('--xdp-interface is set but xdp is not in --programs: add xdp to --programs');
+  }
+  const host = String(raw.host ?? DEFAULTS.host);
+  if (host.length === 0) throw new UserError('--host is empty: give an address such as 0.0.0.0 or 127.0.0.1');
+  const ringBytes = positiveInteger('--exec-ring-bytes', raw.execRingBytes ?? DEFAULTS.execRingBytes, 4096, 1 << 30);
+  if ((ringBytes & (ringBytes - 1)) !== 0 || ringBytes % 4096 !== 0) {
+    throw new UserError(`--exec-ring-bytes ${ringBytes} must be a power of two and a multiple of 4096 (e.g. 4194304)`);
+  }
+  let otlpEndpoint: string | undefined;
+  if (raw.otlpEndpoint !== undefined && raw.otlpEndpoint !== '') {
+    otlpEndpoint = String(raw.otlpEndpoint);
+    let url: URL;
+    try {
+      url = new URL(otlpEndpoint);
+    } catch {
+      throw new UserError(`--otlp-endpoint ${JSON.stringify(otlpEndpoint)} is not a URL: use e.g. http://collector:4318`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new UserError(`--otlp-endpoint ${otlpEndpoint}: use an http:// or https:// URL`);
+    }
+  }
+  return {
+    host,
+    port: parsePort(raw.port ?? DEFAULTS.port),
+    intervalMs: parseDuration(String(raw.interval ?? DEFAULTS.interval)),
+    programs,
+    xdpInterfaces,
+    xdpMode: oneOf('--xdp-mode', raw.xdpMode ?? DEFAULTS.xdpMode, XDP_MODES),
+    execLog: raw.execLog === undefined || raw.execLog === '' ? undefined : String(raw.execLog),
+    otlpEndpoint,
+    otlpProtocol: oneOf('--otlp-protocol', raw.otlpProtocol ?? DEFAULTS.otlpProtocol, OTLP_PROTOCOLS),
+    logLevel: oneOf('--log-level', raw.logLevel ?? DEFAULTS.logLevel, LOG_LEVELS),
+    logFormat: oneOf('--log-format', raw.logFormat ?? DEFAULTS.logFormat, ['text', 'json'] as const),
+    btfPath: String(raw.btfPath ?? DEFAULTS.btfPath),
+    bpfDir: String(raw.bpfDir ?? defaultBpfDir),
+    mountTracefs: raw.mountTracefs === undefined ? true : raw.mountTracefs !== false && raw.mountTracefs !== 'false',
+    tracefsPath: DEFAULTS.tracefsPath,
+    syscallsMaxEntries: positiveInteger('--syscalls-max-entries', raw.syscallsMaxEntries ?? DEFAULTS.syscallsMaxEntries, 1024, 1 << 24),
+    execRingBytes: ringBytes,
+  };
+}

@@ -1,0 +1,45 @@
+// --exec-log: one JSON line per exec, to stdout or a file (reopened on SIGHUP for log rotation).
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { ExecEvent } from './collector/exec.ts';
+
+export function execLogLine(event: ExecEvent): string {
+  return `${JSON.stringify({
+    time: new Date(event.timeMs).toISOString(),
+    pid: event.pid,
+    ppid: event.ppid,
+    uid: event.uid,
+    comm: event.comm,
+    parent_comm: event.parentComm,
+    filename: event.filename,
+    cgroup_id: event.cgroupId.toString(),
+  })}\n`;
+}
+
+export class ExecLog {
+  readonly #target: string;
+  #stream: WriteStream | NodeJS.WriteStream;
+
+  constructor(target: string) {
+    this.#target = target;
+    this.#stream = this.#open();
+  }
+
+  #open(): WriteStream | NodeJS.WriteStream {
+    return this.#target === 'stdout' || this.#target === '-' ? process.stdout : createWriteStream(this.#target, { flags: 'a', mode: 0o640 });
+  }
+
+  write(event: ExecEvent): void {
+    this.#stream.write(execLogLine(event));
+  }
+
+  reopen(): void {
+    if (this.#stream === process.stdout) return;
+    (this.#stream as WriteStream).end();
+    this.#stream = this.#open();
+  }
+
+  close(): Promise<void> {
+    if (this.#stream === process.stdout) return Promise.resolve();
+    return new Promise((resolve) => (this.#stream as WriteStream).end(() => resolve()));
+  }
+}

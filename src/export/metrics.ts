@@ -1,0 +1,265 @@
+// Turns the collectors' snapshots into OpenTelemetry metric data.
+//
+// The SDK's asynchronous instruments remember every attribute set they ever saw (opentelemetry-js #4096, #2997),
+// so exited processes would be exported forever. Instead the agent builds ResourceMetrics itself from what the
+// collectors hold right now: a series exists exactly as long as its source does, with the start time of its
+// cumulative count. The same data feeds /metrics and OTLP.
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type GaugeMetricData,
+  type HistogramMetricData,
+  type MetricData,
+  type ResourceMetrics,
+  type SumMetricData,
+} from '@opentelemetry/sdk-metrics';
+import type { ExecSnapshot } from '../collector/exec.ts';
+import { SYSCALL_NAMES, type SyscallSnapshot } from '../collector/syscalls.ts';
+import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
+import type { XdpSnapshot } from '../collector/xdp.ts';
+import * as N from './names.ts';
+import { prometheusName } from './prometheus.ts';
+
+export interface HistogramState {
+  boundaries: number[];
+  /** boundaries.length + 1 buckets, not cumulative. */
+  counts: number[];
+  sum: number;
+  count: number;
+  min: number;
+  max: number;
+}
+
+export function newHistogram(boundaries: number[]): HistogramState {
+  return { boundaries, counts: new Array(boundaries.length + 1).fill(0), sum: 0, count: 0, min: Infinity, max: -Infinity };
+}
+
+export function recordHistogram(h: HistogramState, value: number): void {
+  let i = 0;
+  while (i < h.boundaries.length && value > h.boundaries[i]!) i++;
+  h.counts[i]!++;
+  h.sum += value;
+  h.count++;
+  h.min = Math.min(h.min, value);
+  h.max = Math.max(h.max, value);
+}
+
+export interface AgentSnapshot {
+  /** When the collection ran (ms). */
+  timeMs: number;
+  /** When the agent started (ms): the start of its own cumulative counters. */
+  agentStartMs: number;
+  syscalls?: SyscallSnapshot;
+  exec?: ExecSnapshot;
+  xdp?: XdpSnapshot;
+  drops: Drops[];
+  mapFill: MapFill[];
+  attached: { program: ProgramName; attached: boolean }[];
+  polls: number;
+  pollErrors: number;
+  pollDuration: HistogramState;
+  build: { version: string; libbpf: string; kernel: string };
+}
+
+export function hrTime(ms: number): HrTime {
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+function sum(
+  name: string,
+  description: string,
+  unit: string,
+  points: DataPoint<number>[],
+  monotonic = true,
+): SumMetricData {
+  return {
+    descriptor: { name, description, unit, valueType: ValueType.INT },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.SUM,
+    isMonotonic: monotonic,
+    dataPoints: points,
+  };
+}
+
+function gauge(name: string, description: string, unit: string, points: DataPoint<number>[]): GaugeMetricData {
+  return {
+    descriptor: { name, description, unit, valueType: ValueType.INT },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.GAUGE,
+    dataPoints: points,
+  };
+}
+
+export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
+  const end = hrTime(snapshot.timeMs);
+  const agentStart = hrTime(snapshot.agentStartMs);
+  const point = (attributes: Attributes, value: number, startMs?: number): DataPoint<number> => ({
+    startTime: startMs === undefined ? agentStart : hrTime(startMs),
+    endTime: end,
+    attributes,
+    value,
+  });
+  const metrics: MetricData[] = [];
+
+  if (snapshot.syscalls !== undefined) {
+    const points: DataPoint<number>[] = [];
+    for (const proc of snapshot.syscalls.processes) {
+      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
+        const calls = proc.counts[s]!;
+        if (calls === 0) continue;
+        points.push(
+          point(
+            {
+              [N.ATTR_PROCESS_PID]: proc.pid,
+              [N.ATTR_PROCESS_EXECUTABLE_NAME]: proc.comm,
+              [N.ATTR_SYSCALL]: SYSCALL_NAMES[s]!,
+            },
+            calls,
+            proc.startMs,
+          ),
+        );
+      }
+    }
+    metrics.push(sum(N.METRIC_SYSCALLS, 'System calls made, by process and syscall.', '{call}', points));
+  }
+
+  if (snapshot.exec !== undefined) {
+    metrics.push(
+      sum(
+        N.METRIC_PROCESS_EXECS,
+        'Successful execve/execveat calls, by executable name after the exec and parent executable name.',
+        '{exec}',
+        snapshot.exec.execs.map((e) =>
+          point({ [N.ATTR_PROCESS_EXECUTABLE_NAME]: e.comm, [N.ATTR_PROCESS_PARENT_EXECUTABLE_NAME]: e.parentComm }, e.count, e.startMs),
+        ),
+      ),
+    );
+  }
+
+  if (snapshot.xdp !== undefined) {
+    const packets: DataPoint<number>[] = [];
+    const bytes: DataPoint<number>[] = [];
+    const truncated = new Map<string, { iface: string; type: string; packets: number }>();
+    for (const c of snapshot.xdp.counts) {
+      const attributes = {
+        [N.ATTR_NETWORK_INTERFACE_NAME]: c.interfaceName,
+        [N.ATTR_NETWORK_TYPE]: c.networkType,
+        [N.ATTR_NETWORK_TRANSPORT]: c.transport,
+      };
+      packets.push(point(attributes, c.packets));
+      bytes.push(point(attributes, c.bytes));
+      const id = `${c.interfaceName}\u0000${c.networkType}`;
+      const t = truncated.get(id) ?? { iface: c.interfaceName, type: c.networkType, packets: 0 };
+      t.packets += c.truncatedPackets;
+      truncated.set(id, t);
+    }
+    metrics.push(sum(N.METRIC_XDP_PACKETS, 'Packets received, by interface, network layer and transport.', '{packet}', packets));
+    metrics.push(sum(N.METRIC_XDP_BYTES, 'Bytes received (frame length), by interface, network layer and transport.', 'By', bytes));
+    metrics.push(
+      sum(
+        N.METRIC_XDP_TRUNCATED,
+        'Packets cut short inside a header (counted in ebpf_xdp_packets_total with transport "other" or as far as parsed).',
+        '{packet}',
+        [...truncated.values()].map((t) =>
+          point({ [N.ATTR_NETWORK_INTERFACE_NAME]: t.iface, [N.ATTR_NETWORK_TYPE]: t.type }, t.packets),
+        ),
+      ),
+    );
+    metrics.push(
+      gauge(
+        N.METRIC_AGENT_XDP_ATTACHED,
+        'XDP attachments of the agent, with the mode the kernel reports in effect.',
+        '1',
+        snapshot.xdp.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, 1)),
+      ),
+    );
+  }
+
+  // The agent's own health.
+  const series = metrics.map((m) =>
+    point({ [N.ATTR_METRIC]: prometheusName(m) }, m.dataPoints.length),
+  );
+  metrics.push(
+    sum(
+      N.METRIC_AGENT_EVENTS_LOST,
+      'Kernel events lost because a ring buffer was full, by program.',
+      '{event}',
+      snapshot.drops.map((d) => point({ [N.ATTR_PROGRAM]: d.program }, d.eventsLost)),
+    ),
+  );
+  metrics.push(
+    sum(
+      N.METRIC_AGENT_MAP_UPDATES_DROPPED,
+      'Kernel updates not recorded because a BPF map was full, by program and map.',
+      '{update}',
+      snapshot.drops.flatMap((d) =>
+        Object.entries(d.mapFull).map(([map, n]) => point({ [N.ATTR_PROGRAM]: d.program, [N.ATTR_MAP]: map }, n)),
+      ),
+    ),
+  );
+  metrics.push(
+    gauge(
+      N.METRIC_AGENT_MAP_ENTRIES,
+      'Entries in a BPF map at the last poll.',
+      '{entry}',
+      snapshot.mapFill.map((m) => point({ [N.ATTR_PROGRAM]: m.program, [N.ATTR_MAP]: m.map }, m.entries)),
+    ),
+  );
+  metrics.push(
+    gauge(
+      N.METRIC_AGENT_MAP_CAPACITY,
+      'Capacity (max_entries) of a BPF map.',
+      '{entry}',
+      snapshot.mapFill.map((m) => point({ [N.ATTR_PROGRAM]: m.program, [N.ATTR_MAP]: m.map }, m.capacity)),
+    ),
+  );
+  metrics.push(
+    gauge(
+      N.METRIC_AGENT_PROGRAM_ATTACHED,
+      '1 when every kernel attachment of the program is in place.',
+      '1',
+      snapshot.attached.map((a) => point({ [N.ATTR_PROGRAM]: a.program }, a.attached ? 1 : 0)),
+    ),
+  );
+  metrics.push(sum(N.METRIC_AGENT_POLLS, 'Polls of the BPF maps.', '{poll}', [point({}, snapshot.polls)]));
+  metrics.push(sum(N.METRIC_AGENT_POLL_ERRORS, 'Polls that failed.', '{poll}', [point({}, snapshot.pollErrors)]));
+  const h = snapshot.pollDuration;
+  const histogram: HistogramMetricData = {
+    descriptor: { name: N.METRIC_AGENT_POLL_DURATION, description: 'Time to read, decode and publish one poll.', unit: 's', valueType: ValueType.DOUBLE },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.HISTOGRAM,
+    dataPoints: [
+      {
+        startTime: agentStart,
+        endTime: end,
+        attributes: {},
+        value: {
+          buckets: { boundaries: h.boundaries, counts: h.counts },
+          sum: h.sum,
+          count: h.count,
+          min: h.count > 0 ? h.min : undefined,
+          max: h.count > 0 ? h.max : undefined,
+        },
+      },
+    ],
+  };
+  metrics.push(histogram);
+  metrics.push(gauge(N.METRIC_AGENT_SERIES, 'Series exported per metric at the last poll.', '{series}', series));
+  metrics.push(
+    gauge(N.METRIC_AGENT_BUILD_INFO, 'Build and platform of the agent (value 1).', '1', [
+      point({ version: snapshot.build.version, libbpf: snapshot.build.libbpf, kernel: snapshot.build.kernel }, 1),
+    ]),
+  );
+  return metrics;
+}
+
+export function buildResourceMetrics(resource: Resource, version: string, snapshot: AgentSnapshot): ResourceMetrics {
+  return {
+    resource,
+    scopeMetrics: [{ scope: { name: N.SERVICE_NAME, version }, metrics: buildMetrics(snapshot) }],
+  };
+}

@@ -1,0 +1,40 @@
+// Metric and attribute names: the contract with dashboards, the chart and users' PromQL (../shared/DESIGN.md).
+// OpenTelemetry names are dotted; prometheus.ts derives the Prometheus form (ebpf.syscalls → ebpf_syscalls_total).
+import {
+  ATTR_NETWORK_TRANSPORT,
+  ATTR_NETWORK_TYPE,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+} from '@opentelemetry/semantic-conventions';
+
+export const METRIC_SYSCALLS = 'ebpf.syscalls'; // {call}
+export const METRIC_PROCESS_EXECS = 'ebpf.process.execs'; // {exec}
+export const METRIC_XDP_PACKETS = 'ebpf.xdp.packets'; // {packet}
+export const METRIC_XDP_BYTES = 'ebpf.xdp.bytes'; // By
+export const METRIC_XDP_TRUNCATED = 'ebpf.xdp.truncated_packets'; // {packet}
+
+export const METRIC_AGENT_EVENTS_LOST = 'ebpf.agent.events_lost'; // {event}
+export const METRIC_AGENT_MAP_UPDATES_DROPPED = 'ebpf.agent.map_updates_dropped'; // {update}
+export const METRIC_AGENT_MAP_ENTRIES = 'ebpf.agent.map_entries'; // {entry}
+export const METRIC_AGENT_MAP_CAPACITY = 'ebpf.agent.map_capacity'; // {entry}
+export const METRIC_AGENT_POLLS = 'ebpf.agent.polls'; // {poll}
+export const METRIC_AGENT_POLL_ERRORS = 'ebpf.agent.poll_errors'; // {poll}
+export const METRIC_AGENT_POLL_DURATION = 'ebpf.agent.poll.duration'; // s
+export const METRIC_AGENT_SERIES = 'ebpf.agent.series'; // {series}
+export const METRIC_AGENT_PROGRAM_ATTACHED = 'ebpf.agent.program.attached'; // 1 or 0
+export const METRIC_AGENT_XDP_ATTACHED = 'ebpf.agent.xdp.attached'; // 1
+export const METRIC_AGENT_BUILD_INFO = 'ebpf.agent.build.info'; // 1
+
+export const ATTR_PROCESS_PID = 'process.pid';
+export const ATTR_PROCESS_EXECUTABLE_NAME = 'process.executable.name';
+export const ATTR_PROCESS_PARENT_EXECUTABLE_NAME = 'process.parent.executable.name';
+export const ATTR_SYSCALL = 'syscall';
+export const ATTR_NETWORK_INTERFACE_NAME = 'network.interface.name';
+export { ATTR_NETWORK_TRANSPORT, ATTR_NETWORK_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION };
+export const ATTR_HOST_NAME = 'host.name';
+export const ATTR_PROGRAM = 'program';
+export const ATTR_MAP = 'map';
+export const ATTR_METRIC = 'metric';
+export const ATTR_MODE = 'mode';
+
+export const SERVICE_NAME = 'ebpf-otel-agent';

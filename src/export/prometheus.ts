@@ -1,0 +1,109 @@
+// Prometheus text exposition (format 0.0.4) of OpenTelemetry metric data, following the OpenTelemetry →
+// Prometheus compatibility rules: dots become underscores, unit suffixes (s → _seconds, By → _bytes), _total on
+// monotonic sums, resource attributes on target_info. Written here rather than through exporter-prometheus's
+// serializer so a scrape of 100k series costs one pass of string building, done once per collection.
+import type { Attributes } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+
+const UNIT_SUFFIXES: Record<string, string> = { s: 'seconds', ms: 'milliseconds', By: 'bytes' };
+
+export function sanitizeName(name: string): string {
+  const out = name.replace(/[^a-zA-Z0-9_:]/g, '_');
+  return /^[0-9]/.test(out) ? `_${out}` : out;
+}
+
+export function sanitizeLabel(name: string): string {
+  const out = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  return /^[0-9]/.test(out) ? `_${out}` : out;
+}
+
+/** The Prometheus family name of an OpenTelemetry metric (with _total for monotonic sums). */
+export function prometheusName(metric: MetricData): string {
+  let name = sanitizeName(metric.descriptor.name);
+  const suffix = UNIT_SUFFIXES[metric.descriptor.unit];
+  if (suffix !== undefined && !name.endsWith(`_${suffix}`) && !name.endsWith(suffix)) name += `_${suffix}`;
+  if (metric.dataPointType === DataPointType.SUM && metric.isMonotonic && !name.endsWith('_total')) name += '_total';
+  return name;
+}
+
+export function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+// Label names are cached: the same few attribute keys recur on every data point.
+const labelNames = new Map<string, string>();
+function labelName(key: string): string {
+  let name = labelNames.get(key);
+  if (name === undefined) {
+    name = sanitizeLabel(key);
+    labelNames.set(key, name);
+  }
+  return name;
+}
+
+function labels(attributes: Attributes, extra?: string): string {
+  let out = '';
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined || value === null) continue;
+    if (out.length > 0) out += ',';
+    out += `${labelName(key)}="${escapeLabelValue(Array.isArray(value) ? JSON.stringify(value) : String(value))}"`;
+  }
+  if (extra !== undefined) out += out.length > 0 ? `,${extra}` : extra;
+  return out.length > 0 ? `{${out}}` : '';
+}
+
+function serializeMetric(metric: MetricData, out: string[]): void {
+  const name = prometheusName(metric);
+  const counter = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
+  const type = counter ? 'counter' : metric.dataPointType === DataPointType.HISTOGRAM ? 'histogram' : 'gauge';
+  out.push(`# HELP ${name} ${escapeHelp(metric.descriptor.description)}\n# TYPE ${name} ${type}\n`);
+  if (metric.dataPointType === DataPointType.HISTOGRAM) {
+    for (const point of metric.dataPoints) {
+      const { buckets, sum, count } = point.value;
+      let cumulative = 0;
+      for (let i = 0; i < buckets.counts.length; i++) {
+        cumulative += buckets.counts[i]!;
+        const le = i < buckets.boundaries.length ? formatValue(buckets.boundaries[i]!) : '+Inf';
+        out.push(`${name}_bucket${labels(point.attributes, `le="${le}"`)} ${cumulative}\n`);
+      }
+      out.push(`${name}_sum${labels(point.attributes)} ${formatValue(sum ?? 0)}\n`);
+      out.push(`${name}_count${labels(point.attributes)} ${count}\n`);
+    }
+    return;
+  }
+  if (metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM) return;
+  let chunk = '';
+  for (const point of metric.dataPoints) {
+    chunk += `${name}${labels(point.attributes)} ${formatValue(point.value)}\n`;
+    if (chunk.length > 65536) {
+      out.push(chunk);
+      chunk = '';
+    }
+  }
+  out.push(chunk);
+}
+
+function targetInfo(resource: Resource): string {
+  return `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels(resource.attributes)} 1\n`;
+}
+
+export function serialize(resourceMetrics: ResourceMetrics): string {
+  const out: string[] = [targetInfo(resourceMetrics.resource)];
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) serializeMetric(metric, out);
+  }
+  return out.join('');
+}

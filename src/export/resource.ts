@@ -1,0 +1,11 @@
+import os from 'node:os';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { ATTR_HOST_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, SERVICE_NAME } from './names.ts';
+
+export function agentResource(version: string, hostName: string = os.hostname()): Resource {
+  return resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: SERVICE_NAME,
+    [ATTR_SERVICE_VERSION]: version,
+    [ATTR_HOST_NAME]: hostName,
+  });
+}

@@ -1,0 +1,122 @@
+// Checks made before anything is loaded into the kernel, each failing with one sentence that says what to do.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ProgramName } from './collector/types.ts';
+import { UserError } from './errors.ts';
+import type { Logger } from './log.ts';
+
+export const CAPABILITIES = {
+  CAP_DAC_OVERRIDE: 1,
+  CAP_NET_ADMIN: 12,
+  CAP_SYS_ADMIN: 21,
+  CAP_SYS_RESOURCE: 24,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+} as const;
+export type CapabilityName = keyof typeof CAPABILITIES;
+
+/** The effective capability set from /proc/self/status. */
+export function effectiveCapabilities(status: string): bigint {
+  const match = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  return match === null ? 0n : BigInt(`0x${match[1]}`);
+}
+
+export function requiredCapabilities(programs: readonly ProgramName[]): CapabilityName[] {
+  const need: CapabilityName[] = ['CAP_BPF', 'CAP_PERFMON'];
+  if (programs.includes('xdp')) need.push('CAP_NET_ADMIN');
+  return need;
+}
+
+/** Returns the missing capabilities' names (CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON). */
+export function missingCapabilities(effective: bigint, programs: readonly ProgramName[]): CapabilityName[] {
+  const has = (name: CapabilityName): boolean => (effective & (1n << BigInt(CAPABILITIES[name]))) !== 0n;
+  return requiredCapabilities(programs).filter((name) => {
+    if (has(name)) return false;
+    return !((name === 'CAP_BPF' || name === 'CAP_PERFMON') && has('CAP_SYS_ADMIN'));
+  });
+}
+
+export function checkPrivileges(programs: readonly ProgramName[], status = readFileSync('/proc/self/status', 'utf8')): void {
+  const missing = missingCapabilities(effectiveCapabilities(status), programs);
+  if (missing.length > 0) {
+    throw new UserError(
+      `missing capabilities ${missing.join(', ')} (needed to load BPF programs${programs.includes('xdp') ? ' and attach XDP' : ''}): ` +
+        'run the agent as root (sudo) or grant them, e.g. setcap or the container securityContext',
+    );
+  }
+}
+
+/** Oldest kernel each program works on (ring buffer 5.8; bpf_xdp_get_buff_len 5.18). */
+export const MIN_KERNEL: Record<ProgramName, [number, number]> = { exec: [5, 8], syscalls: [5, 8], xdp: [5, 18] };
+
+export function parseKernelRelease(release: string): [number, number] {
+  const match = /^(\d+)\.(\d+)/.exec(release);
+  return match === null ? [0, 0] : [Number(match[1]), Number(match[2])];
+}
+
+export function checkKernel(programs: readonly ProgramName[], release = os.release()): void {
+  const [major, minor] = parseKernelRelease(release);
+  for (const program of programs) {
+    const [needMajor, needMinor] = MIN_KERNEL[program];
+    if (major < needMajor || (major === needMajor && minor < needMinor)) {
+      throw new UserError(
+        `kernel ${release} is too old for program ${program} (needs ${needMajor}.${needMinor} or later): ` +
+          `upgrade the kernel or leave ${program} out of --programs`,
+      );
+    }
+  }
+}
+
+export function checkBtf(btfPath: string): void {
+  if (!existsSync(btfPath)) {
+    throw new UserError(
+      `no kernel BTF at ${btfPath}: use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give a BTF file for this kernel with --btf-path FILE`,
+    );
+  }
+}
+
+/** tracefs is where libbpf finds tracepoint ids. Mounts it when allowed, else says how. */
+export function ensureTracefs(
+  tracefsPath: string,
+  mountAllowed: boolean,
+  mount: (path: string) => void,
+  logger: Logger,
+): void {
+  const candidates = [tracefsPath, '/sys/kernel/debug/tracing'];
+  if (candidates.some((dir) => existsSync(path.join(dir, 'events')))) return;
+  const command = `mount -t tracefs nodev ${tracefsPath}`;
+  if (!mountAllowed) {
+    throw new UserError(`tracefs is not mounted at ${tracefsPath} (tracepoints need it): run ${command}, or drop --no-mount-tracefs`);
+  }
+  try {
+    mount(tracefsPath);
+  } catch (error) {
+    throw new UserError(`tracefs is not mounted at ${tracefsPath} and the agent could not mount it (${(error as Error).message.split('\n')[0]}): run ${command}`, {
+      cause: error,
+    });
+  }
+  if (!existsSync(path.join(tracefsPath, 'events'))) {
+    throw new UserError(`mounted tracefs at ${tracefsPath} but it has no events/ directory: run ${command} and check the kernel has CONFIG_FTRACE`);
+  }
+  logger.info('mounted tracefs', { path: tracefsPath });
+}
+
+/** A BPF object must exist and must not be writable by anyone but its owner, who must be root or us. */
+export function checkObjectFile(file: string, uid = process.getuid?.() ?? 0): void {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    throw new UserError(`BPF object ${file} is missing: build it with npm run build (or set --bpf-dir)`);
+  }
+  if (!stat.isFile()) throw new UserError(`BPF object ${file} is not a regular file`);
+  if ((stat.mode & 0o022) !== 0) {
+    throw new UserError(
+      `BPF object ${file} is group- or world-writable (mode ${(stat.mode & 0o777).toString(8)}), so anyone could change what runs in the kernel: run chmod go-w ${file}`,
+    );
+  }
+  if (stat.uid !== 0 && stat.uid !== uid) {
+    throw new UserError(`BPF object ${file} is owned by uid ${stat.uid}, neither root nor the agent's user: chown root ${file}`);
+  }
+}
