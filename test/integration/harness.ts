@@ -1,0 +1,188 @@
+// Helpers for integration tests: start the real agent (the CLI, as users run it), scrape it, and find what it
+// left in the kernel.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const root = path.resolve(import.meta.dirname, '..', '..');
+export const syscallerPath = path.join(root, 'test', 'helpers', 'build', 'syscaller');
+export const injectPath = path.join(root, 'test', 'helpers', 'inject.py');
+export const cliPath = path.join(root, 'src', 'cli.ts');
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text format lines into samples (comments skipped). */
+export function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (match === null) throw new Error(`unparsable metrics line: ${line}`);
+    const labels: Record<string, string> = {};
+    const body = match[3] ?? '';
+    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+    for (let m = re.exec(body); m !== null; m = re.exec(body)) {
+      labels[m[1]!] = m[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    }
+    samples.push({ name: match[1]!, labels, value: Number(match[4]) });
+  }
+  return samples;
+}
+
+/** Sum of the samples of `name` whose labels include all of `labels`. */
+export function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+export function seriesOf(samples: Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export interface RunningAgent {
+  process: ChildProcess;
+  port: number;
+  stderr(): string;
+  scrape(): Promise<Sample[]>;
+  scrapeText(): Promise<string>;
+  /** Waits until the agent has completed `n` more polls than now. */
+  waitPolls(n: number): Promise<Sample[]>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Starts the agent CLI on a free port and waits until /readyz says ready. */
+export async function startAgent(args: string[]): Promise<RunningAgent> {
+  const child = spawn(process.execPath, [cliPath, '--host', '127.0.0.1', '--port', '0', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.resume();
+  const exited = once(child, 'exit');
+  const port = await waitFor('the agent to listen', () => {
+    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
+    const match = /listen=[^ ]*:(\d+)/.exec(stderr);
+    return match === null ? undefined : Number(match[1]);
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const scrapeText = async (): Promise<string> => {
+    const res = await fetch(`${base}/metrics`);
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return res.text();
+  };
+  const scrape = async (): Promise<Sample[]> => parseMetrics(await scrapeText());
+  await waitFor('the agent to be ready', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined));
+  const agent: RunningAgent = {
+    process: child,
+    port,
+    stderr: () => stderr,
+    scrape,
+    scrapeText,
+    async waitPolls(n) {
+      const start = total(await scrape(), 'ebpf_agent_polls_total');
+      let samples: Sample[] = [];
+      await waitFor(`${n} polls`, async () => {
+        samples = await scrape();
+        return total(samples, 'ebpf_agent_polls_total') >= start + n ? true : undefined;
+      });
+      return samples;
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const [code, sig] = (await exited) as [number | null, NodeJS.Signals | null];
+      running.delete(child);
+      return { code, signal: sig };
+    },
+  };
+  return agent;
+}
+
+/** Kills agents a failed test left running. */
+export async function killAllAgents(): Promise<void> {
+  for (const child of running) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit').catch(() => undefined);
+    }
+  }
+  running.clear();
+}
+
+/** Runs the agent CLI to completion (for bad-input cases). */
+export function runAgent(
+  args: string[],
+  options: { wrap?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const command = [...(options.wrap ?? []), process.execPath, cliPath, ...args];
+  const child = spawn(command[0]!, command.slice(1), { cwd: root, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  return once(child, 'exit').then(([code]) => {
+    clearTimeout(timer);
+    return { code: code as number | null, stdout, stderr };
+  });
+}
+
+interface BpftoolProg {
+  id: number;
+  name?: string;
+  type: string;
+}
+
+/** IDs of loaded BPF programs that belong to this agent (their names start with eoa_). */
+export function agentPrograms(): number[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as BpftoolProg[];
+  return progs.filter((p) => p.name?.startsWith('eoa_') === true).map((p) => p.id);
+}
+
+/** Waits until no agent program is loaded (the kernel frees programs shortly after their last fd closes). */
+export async function expectNoAgentPrograms(): Promise<void> {
+  await waitFor('the agent programs to be unloaded', () => (agentPrograms().length === 0 ? true : undefined), 10_000);
+}
+
+/** Process RSS in KiB. */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? 0 : Number(match[1]);
+}
+
+/** Waits until the process is stopped (SIGSTOP): state T in /proc/<pid>/stat. */
+export async function waitStopped(pid: number): Promise<void> {
+  await waitFor(`process ${pid} to stop`, () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' ? true : undefined;
+  });
+}
+
+export function sh(command: string, args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8' });
+}
