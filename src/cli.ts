@@ -100,7 +100,12 @@ export function buildParser(argv: string[]) {
 
 export function toRawOptions(args: Record<string, unknown>): RawOptions {
   const raw: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) raw[camel(key)] = args[key];
+  for (const key of CONFIG_KEYS) {
+    const value = args[key];
+    // A repeated single-valued flag: the last one wins, as in most CLIs. --xdp-interface accumulates.
+    const repeatable = (OPTIONS as Record<string, { array?: boolean }>)[key]?.array === true;
+    raw[camel(key)] = Array.isArray(value) && !repeatable ? value[value.length - 1] : value;
+  }
   return raw as RawOptions;
 }
 

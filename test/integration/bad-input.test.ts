@@ -1,0 +1,143 @@
+// Bad input: one actionable line on stderr, a non-zero exit, and nothing attached to the kernel.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentPrograms, expectNoAgentPrograms, root, runAgent } from './harness.ts';
+
+const bpfDir = path.join(root, 'bpf', 'build');
+
+async function expectRefused(
+  args: string[],
+  pattern: RegExp,
+  options: Parameters<typeof runAgent>[1] & { code?: number } = {},
+): Promise<string> {
+  const { code, stderr } = await runAgent(['--port', '0', '--host', '127.0.0.1', ...args], options);
+  const lines = stderr.trimEnd().split('\n');
+  expect(code, stderr).toBe(options.code ?? 1);
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^ebpf-otel-agent: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(agentPrograms()).toEqual([]);
+  return lines[0]!;
+}
+
+describe('bad input', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'eoa-bad-'));
+  });
+  afterAll(async () => {
+    rmSync(tmp, { recursive: true, force: true });
+    await expectNoAgentPrograms();
+  });
+
+  it('not root: names the missing capabilities', async () => {
+    // Run as nobody with no capabilities at all.
+    await expectRefused([], /missing capabilities CAP_BPF, CAP_PERFMON.*root/, {
+      wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'],
+    });
+  });
+
+  it('no BTF: suggests --btf-path', async () => {
+    await expectRefused(['--btf-path', '/nonexistent/vmlinux'], /no kernel BTF at \/nonexistent\/vmlinux.*--btf-path/);
+  });
+
+  it('tracefs unmounted and mounting not allowed: prints the mount command', async () => {
+    // A private mount namespace: the host keeps its tracefs.
+    const script = 'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
+    await expectRefused(['--no-mount-tracefs'], /tracefs is not mounted.*mount -t tracefs nodev \/sys\/kernel\/tracing/, {
+      wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
+    });
+  });
+
+  it('tracefs unmounted: the agent mounts it and runs', async () => {
+    const script = 'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
+    const { code, stderr } = await runAgent(['--port', '0', '--host', '127.0.0.1', '--programs', 'syscalls', '--print-config'], {
+      wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
+    });
+    expect(code, stderr).toBe(0);
+  });
+
+  it('unknown flag', async () => {
+    await expectRefused(['--bogus'], /Unknown argument: bogus/, { code: 2 });
+  });
+
+  it('bad duration', async () => {
+    await expectRefused(['--interval', '5x'], /--interval "5x" is not a duration/);
+  });
+
+  it('port out of range', async () => {
+    await expectRefused(['--port', '70000'], /--port 70000 is not a port/);
+  });
+
+  it('port in use', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      await expectRefused(['--port', String(port)], new RegExp(`port ${port} on 127.0.0.1 is already in use.*--port`));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('unknown program', async () => {
+    await expectRefused(['--programs', 'exec,bogus'], /unknown program "bogus"/);
+  });
+
+  it('unknown interface', async () => {
+    await expectRefused(['--xdp-interface', 'nosuch0'], /network interface nosuch0 does not exist/);
+  });
+
+  it('BPF object missing', async () => {
+    const empty = path.join(tmp, 'empty');
+    mkdirSync(empty);
+    await expectRefused(['--bpf-dir', empty], /BPF object .*\.bpf\.o is missing/);
+  });
+
+  it('BPF object world-writable: refused', async () => {
+    const dir = path.join(tmp, 'writable');
+    mkdirSync(dir);
+    for (const name of ['exec', 'syscalls']) copyFileSync(path.join(bpfDir, `${name}.bpf.o`), path.join(dir, `${name}.bpf.o`));
+    chmodSync(path.join(dir, 'exec.bpf.o'), 0o666);
+    await expectRefused(['--bpf-dir', dir], /exec\.bpf\.o is group- or world-writable.*chmod go-w/);
+  });
+
+  it('config file missing, not YAML, or with an unknown key', async () => {
+    await expectRefused(['--config', path.join(tmp, 'none.yaml')], /config file .*none\.yaml cannot be read/, { code: 2 });
+    const bad = path.join(tmp, 'bad.yaml');
+    writeFileSync(bad, 'port: [1, 2\n');
+    await expectRefused(['--config', bad], /config file .*bad\.yaml is not valid YAML/, { code: 2 });
+    const unknown = path.join(tmp, 'unknown.yaml');
+    writeFileSync(unknown, 'interval: 1s\nportt: 9000\n');
+    await expectRefused(['--config', unknown], /config file .*unknown\.yaml: unknown key "portt"/, { code: 2 });
+  });
+
+  it('verifier rejection: shows the tail of the verifier log', async () => {
+    // An xdp object with the right maps whose program reads the packet without a bounds check.
+    const dir = path.join(tmp, 'verifier');
+    mkdirSync(dir);
+    const source = path.join(dir, 'xdp.bpf.c');
+    writeFileSync(
+      source,
+      `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xdp.h"
+char LICENSE[] SEC("license") = "GPL";
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 16); __type(key, struct xdp_key); __type(value, struct xdp_value); } xdp_counts SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } xdp_drops SEC(".maps");
+SEC("xdp") int eoa_xdp(struct xdp_md *ctx) { unsigned char *data = (void *)(long)ctx->data; return data[100] == 7 ? XDP_DROP : XDP_PASS; }
+`,
+    );
+    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', `-I${path.join(root, 'bpf')}`, '-I/usr/include/x86_64-linux-gnu', '-c', source, '-o', path.join(dir, 'xdp.bpf.o')]);
+    chmodSync(path.join(dir, 'xdp.bpf.o'), 0o644);
+    const { code, stderr } = await runAgent(['--port', '0', '--programs', 'xdp', '--xdp-interface', 'lo', '--bpf-dir', dir]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^ebpf-otel-agent: the kernel verifier rejected a BPF program: cannot load BPF object/);
+    expect(stderr).toMatch(/invalid access to packet/);
+    expect(agentPrograms()).toEqual([]);
+  });
+});

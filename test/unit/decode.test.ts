@@ -1,0 +1,462 @@
+// Decoders of the fixed C layouts in bpf/*.h, fed with buffers laid out by hand exactly as the kernel writes them.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { splitBatch, type MapSnapshot } from '../../src/bpf/index.ts';
+import { cString, u64 } from '../../src/collector/decode.ts';
+import { decodeExecEvent, EXEC_EVENT_SIZE } from '../../src/collector/exec.ts';
+import {
+  decodeCounts,
+  decodeExitEvent,
+  decodeProcs,
+  PROC_EXIT_EVENT_SIZE,
+  SYSCALL_KEY_SIZE,
+  SYSCALL_PROC_SIZE,
+} from '../../src/collector/syscalls.ts';
+import { decodeXdpCounts, XDP_KEY_SIZE, XDP_VALUE_SIZE } from '../../src/collector/xdp.ts';
+
+const encoder = new TextEncoder();
+
+/** Writes `bytes` at `offset` (no terminator added). */
+function putBytes(view: DataView, offset: number, bytes: ArrayLike<number>): void {
+  new Uint8Array(view.buffer, view.byteOffset + offset, bytes.length).set(Array.from(bytes));
+}
+
+function putString(view: DataView, offset: number, text: string): void {
+  putBytes(view, offset, encoder.encode(text));
+}
+
+function snapshot(count: number, keySize: number, valueSize: number, fill: (keys: DataView, values: DataView) => void): MapSnapshot {
+  const keys = new DataView(new ArrayBuffer(count * keySize));
+  const values = new DataView(new ArrayBuffer(count * valueSize));
+  fill(keys, values);
+  return { count, keys, values, keySize, valueSize };
+}
+
+describe('struct sizes match bpf/*.h', () => {
+  it('uses the C sizes', () => {
+    expect(EXEC_EVENT_SIZE).toBe(320);
+    expect(PROC_EXIT_EVENT_SIZE).toBe(32);
+    expect(SYSCALL_KEY_SIZE).toBe(8);
+    expect(SYSCALL_PROC_SIZE).toBe(16);
+    expect(XDP_KEY_SIZE).toBe(8);
+    expect(XDP_VALUE_SIZE).toBe(16);
+  });
+});
+
+describe('cString', () => {
+  it('stops at the first NUL', () => {
+    const view = new DataView(new ArrayBuffer(16));
+    putString(view, 0, 'bash\0xyz');
+    expect(cString(view, 0, 16)).toBe('bash');
+  });
+
+  it('takes the whole field when there is no NUL, and reads nothing past it', () => {
+    const view = new DataView(new ArrayBuffer(12));
+    putString(view, 2, 'abcdefghij');
+    expect(cString(view, 2, 4)).toBe('abcd');
+    expect(cString(view, 2, 10)).toBe('abcdefghij');
+  });
+
+  it('is empty when the field starts with NUL', () => {
+    const view = new DataView(new ArrayBuffer(8));
+    putString(view, 1, 'x');
+    expect(cString(view, 0, 8)).toBe('');
+  });
+
+  it('honours the byte offset of a view into a larger buffer', () => {
+    const buffer = new ArrayBuffer(32);
+    new Uint8Array(buffer).set(encoder.encode('WRONGWRONG'), 0);
+    new Uint8Array(buffer).set(encoder.encode('right\0'), 10);
+    const view = new DataView(buffer, 8, 24);
+    expect(cString(view, 2, 16)).toBe('right');
+  });
+
+  it('turns invalid UTF-8 into U+FFFD and keeps valid multibyte characters', () => {
+    const view = new DataView(new ArrayBuffer(16));
+    putBytes(view, 0, [0x66, 0xff, 0x6f, 0xc3, 0xa9, 0x00]);
+    expect(cString(view, 0, 16)).toBe('f\uFFFDo\u00e9');
+  });
+});
+
+describe('u64', () => {
+  it('reads little-endian and returns a number', () => {
+    const view = new DataView(new ArrayBuffer(16));
+    view.setBigUint64(8, 0x0000_0001_0000_0002n, true);
+    expect(u64(view, 8)).toBe(4_294_967_298);
+    expect(u64(view, 0)).toBe(0);
+  });
+
+  it('is exact up to 2^53 - 1', () => {
+    const view = new DataView(new ArrayBuffer(8));
+    view.setBigUint64(0, 9_007_199_254_740_991n, true);
+    expect(u64(view, 0)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('decodeExitEvent (struct proc_exit_event)', () => {
+  function exitEvent(tgid: number, comm: ArrayLike<number> | string, pad = 0): DataView {
+    const view = new DataView(new ArrayBuffer(PROC_EXIT_EVENT_SIZE));
+    view.setBigUint64(0, 123_456_789n, true);
+    view.setUint32(8, tgid, true);
+    view.setUint32(12, pad, true);
+    if (typeof comm === 'string') putString(view, 16, comm);
+    else putBytes(view, 16, comm);
+    return view;
+  }
+
+  it('reads tgid at offset 8 and comm at offset 16', () => {
+    expect(decodeExitEvent(exitEvent(4_000_000, 'nginx'))).toEqual({ tgid: 4_000_000, comm: 'nginx' });
+  });
+
+  it('ignores the padding word', () => {
+    expect(decodeExitEvent(exitEvent(7, 'x', 0xffff_ffff))).toEqual({ tgid: 7, comm: 'x' });
+  });
+
+  it('takes a comm that fills all 16 bytes', () => {
+    expect(decodeExitEvent(exitEvent(1, 'abcdefghijklmnop'))).toEqual({ tgid: 1, comm: 'abcdefghijklmnop' });
+  });
+
+  it('rejects a record shorter than the struct', () => {
+    expect(() => decodeExitEvent(new DataView(new ArrayBuffer(31)))).toThrow('proc_exit_event of 31 bytes');
+  });
+});
+
+describe('decodeCounts (syscall_counts)', () => {
+  const entries: [tgid: number, syscall: number, calls: bigint][] = [
+    [100, 0, 3n],
+    [100, 1, 5_000_000_000n],
+    [200, 2, 1n],
+    [100, 3, 9n],
+    [300, 4, 77n], // unknown syscall id: ignored
+    [300, 0xffff_ffff, 1n], // unknown syscall id: ignored
+  ];
+  const snap = snapshot(entries.length, 8, 8, (keys, values) => {
+    entries.forEach(([tgid, syscall, calls], i) => {
+      keys.setUint32(i * 8, tgid, true);
+      keys.setUint32(i * 8 + 4, syscall, true);
+      values.setBigUint64(i * 8, calls, true);
+    });
+  });
+
+  it('groups counts by process, indexed openat, read, write, connect', () => {
+    const counts = decodeCounts(snap);
+    expect([...counts.entries()]).toEqual([
+      [100, [3, 5_000_000_000, 0, 9]],
+      [200, [0, 0, 1, 0]],
+    ]);
+  });
+
+  it('drops a process whose only keys have unknown syscall ids', () => {
+    expect(decodeCounts(snap).has(300)).toBe(false);
+  });
+
+  it('reads only `count` entries', () => {
+    const counts = decodeCounts({ ...snap, count: 1 });
+    expect([...counts.entries()]).toEqual([[100, [3, 0, 0, 0]]]);
+  });
+
+  it('is empty for an empty map', () => {
+    expect(decodeCounts(snapshot(0, 8, 8, () => {})).size).toBe(0);
+  });
+});
+
+describe('decodeProcs (syscall_procs)', () => {
+  it('maps tgid to comm', () => {
+    const procs: [number, string][] = [
+      [100, 'curl'],
+      [4_194_304, 'abcdefghijklmnop'],
+      [5, ''],
+    ];
+    const snap = snapshot(procs.length, 4, SYSCALL_PROC_SIZE, (keys, values) => {
+      procs.forEach(([tgid, comm], i) => {
+        keys.setUint32(i * 4, tgid, true);
+        putString(values, i * SYSCALL_PROC_SIZE, comm);
+      });
+    });
+    expect([...decodeProcs(snap).entries()]).toEqual(procs);
+  });
+});
+
+describe('decodeExecEvent (struct exec_event)', () => {
+  interface ExecFields {
+    bootNs?: bigint;
+    cgroupId?: bigint;
+    pid?: number;
+    ppid?: number;
+    uid?: number;
+    filenameLen?: number;
+    comm?: ArrayLike<number> | string;
+    parentComm?: ArrayLike<number> | string;
+    filename?: ArrayLike<number> | string;
+  }
+
+  function execEvent(fields: ExecFields, view = new DataView(new ArrayBuffer(EXEC_EVENT_SIZE))): DataView {
+    const put = (offset: number, value: ArrayLike<number> | string): void =>
+      typeof value === 'string' ? putString(view, offset, value) : putBytes(view, offset, value);
+    view.setBigUint64(0, fields.bootNs ?? 0n, true);
+    view.setBigUint64(8, fields.cgroupId ?? 0n, true);
+    view.setUint32(16, fields.pid ?? 0, true);
+    view.setUint32(20, fields.ppid ?? 0, true);
+    view.setUint32(24, fields.uid ?? 0, true);
+    const filename = fields.filename ?? '';
+    view.setUint32(28, fields.filenameLen ?? (typeof filename === 'string' ? encoder.encode(filename).length + 1 : filename.length), true);
+    put(32, fields.comm ?? '');
+    put(48, fields.parentComm ?? '');
+    put(64, filename);
+    return view;
+  }
+
+  it('decodes every field at its C offset', () => {
+    const event = decodeExecEvent(
+      execEvent({
+        bootNs: 5_000_123_456_789n,
+        cgroupId: 0xffff_ffff_ffff_fffen,
+        pid: 4242,
+        ppid: 1,
+        uid: 65534,
+        comm: 'ls',
+        parentComm: 'bash',
+        filename: '/usr/bin/ls',
+      }),
+      1_700_000_000_000_000_000n,
+    );
+    expect(event).toEqual({
+      // (5_000_123_456_789 + 1_700_000_000_000_000_000) ns = 1_700_005_000_123.456789 ms, truncated
+      timeMs: 1_700_005_000_123,
+      cgroupId: 0xffff_ffff_ffff_fffen,
+      pid: 4242,
+      ppid: 1,
+      uid: 65534,
+      comm: 'ls',
+      parentComm: 'bash',
+      filename: '/usr/bin/ls',
+      filenameTruncated: false,
+    });
+  });
+
+  it('turns boot time into wall time with the boot→real offset in ns', () => {
+    const view = execEvent({ bootNs: 2_000_000n });
+    expect(decodeExecEvent(view, 0n).timeMs).toBe(2);
+    expect(decodeExecEvent(view, 998_000_000n).timeMs).toBe(1000);
+    expect(decodeExecEvent(view, 999_999n).timeMs).toBe(2);
+  });
+
+  it('flags the filename as truncated when filename_len reaches 256', () => {
+    const full = 'a'.repeat(256); // no NUL inside the 256-byte field
+    const at256 = decodeExecEvent(execEvent({ filename: full, filenameLen: 256 }), 0n);
+    expect(at256.filenameTruncated).toBe(true);
+    expect(at256.filename).toBe(full);
+    const at255 = decodeExecEvent(execEvent({ filename: 'b'.repeat(254), filenameLen: 255 }), 0n);
+    expect(at255.filenameTruncated).toBe(false);
+    expect(at255.filename).toBe('b'.repeat(254));
+    expect(decodeExecEvent(execEvent({ filename: 'c', filenameLen: 300 }), 0n).filenameTruncated).toBe(true);
+  });
+
+  it('takes a comm that fills all 16 bytes without running into parent_comm', () => {
+    const event = decodeExecEvent(execEvent({ comm: 'abcdefghijklmnop', parentComm: 'PARENTPARENTPARE', filename: '/x' }), 0n);
+    expect(event.comm).toBe('abcdefghijklmnop');
+    expect(event.parentComm).toBe('PARENTPARENTPARE');
+    expect(event.filename).toBe('/x');
+  });
+
+  it('turns invalid UTF-8 into U+FFFD', () => {
+    const event = decodeExecEvent(
+      execEvent({
+        comm: [0x61, 0xff, 0x62, 0x00],
+        parentComm: [...encoder.encode('abcdefghijklmno'), 0xc3], // a sequence cut off by the field end
+        filename: [0x2f, 0xc3, 0xa9, 0x80, 0x00],
+      }),
+      0n,
+    );
+    expect(event.comm).toBe('a\uFFFDb');
+    expect(event.parentComm).toBe('abcdefghijklmno\uFFFD');
+    expect(event.filename).toBe('/\u00e9\uFFFD');
+  });
+
+  it('rejects a record shorter than the struct', () => {
+    expect(() => decodeExecEvent(new DataView(new ArrayBuffer(319)), 0n)).toThrow('exec_event of 319 bytes');
+  });
+
+  it('decodes a record that splitBatch cut out of a ring buffer batch', () => {
+    const batch = new ArrayBuffer(8 + 8 + 8 + EXEC_EVENT_SIZE);
+    const whole = new DataView(batch);
+    whole.setUint32(0, 3, true); // a 3-byte record first, padded to 8
+    putString(whole, 8, 'zzz');
+    whole.setUint32(16, EXEC_EVENT_SIZE, true);
+    execEvent({ pid: 77, comm: 'sh', parentComm: 'init', filename: '/bin/sh' }, new DataView(batch, 24, EXEC_EVENT_SIZE));
+    const records = splitBatch(batch);
+    expect(records.map((r) => r.byteLength)).toEqual([3, EXEC_EVENT_SIZE]);
+    const event = decodeExecEvent(records[1]!, 0n);
+    expect([event.pid, event.comm, event.parentComm, event.filename]).toEqual([77, 'sh', 'init', '/bin/sh']);
+  });
+});
+
+describe('decodeXdpCounts (xdp_counts)', () => {
+  type Key = [ifindex: number, layer: number, transport: number, flags: number, packets: bigint, bytes: bigint];
+
+  function xdpSnapshot(entries: Key[]): MapSnapshot {
+    return snapshot(entries.length, XDP_KEY_SIZE, XDP_VALUE_SIZE, (keys, values) => {
+      entries.forEach(([ifindex, layer, transport, flags, packets, bytes], i) => {
+        keys.setUint32(i * 8, ifindex, true);
+        keys.setUint8(i * 8 + 4, layer);
+        keys.setUint8(i * 8 + 5, transport);
+        keys.setUint8(i * 8 + 6, flags);
+        keys.setUint8(i * 8 + 7, 0);
+        values.setBigUint64(i * 16, packets, true);
+        values.setBigUint64(i * 16 + 8, bytes, true);
+      });
+    });
+  }
+
+  const names = new Map([
+    [2, 'eth0'],
+    [3, 'veth1'],
+  ]);
+
+  it('names layers and transports as in enum xdp_layer / xdp_transport', () => {
+    const counts = decodeXdpCounts(
+      xdpSnapshot([
+        [2, 0, 0, 0, 1n, 60n],
+        [2, 1, 1, 0, 2n, 200n],
+        [2, 2, 4, 0, 3n, 126n],
+        [2, 0, 2, 0, 4n, 392n],
+        [2, 1, 3, 0, 5n, 590n],
+        [2, 3, 4, 0, 6n, 600n],
+      ]),
+      names,
+    );
+    expect(counts).toEqual([
+      { interfaceName: 'eth0', networkType: 'ipv4', transport: 'tcp', packets: 1, bytes: 60, truncatedPackets: 0 },
+      { interfaceName: 'eth0', networkType: 'ipv6', transport: 'udp', packets: 2, bytes: 200, truncatedPackets: 0 },
+      { interfaceName: 'eth0', networkType: 'arp', transport: 'other', packets: 3, bytes: 126, truncatedPackets: 0 },
+      { interfaceName: 'eth0', networkType: 'ipv4', transport: 'icmp', packets: 4, bytes: 392, truncatedPackets: 0 },
+      { interfaceName: 'eth0', networkType: 'ipv6', transport: 'icmpv6', packets: 5, bytes: 590, truncatedPackets: 0 },
+      { interfaceName: 'eth0', networkType: 'other', transport: 'other', packets: 6, bytes: 600, truncatedPackets: 0 },
+    ]);
+  });
+
+  it('adds up keys that differ only by flags, counting truncated packets separately', () => {
+    const counts = decodeXdpCounts(
+      xdpSnapshot([
+        [3, 0, 0, 0, 10n, 15_000n],
+        [3, 0, 0, 1, 2n, 40n],
+        [3, 0, 0, 0x80, 5n, 500n], // an unknown flag bit: aggregated, not truncated
+      ]),
+      names,
+    );
+    expect(counts).toEqual([
+      { interfaceName: 'veth1', networkType: 'ipv4', transport: 'tcp', packets: 17, bytes: 15_540, truncatedPackets: 2 },
+    ]);
+  });
+
+  it('names an interface it does not know ifindex<N>', () => {
+    const counts = decodeXdpCounts(xdpSnapshot([[42, 0, 1, 0, 1n, 100n]]), names);
+    expect(counts).toEqual([
+      { interfaceName: 'ifindex42', networkType: 'ipv4', transport: 'udp', packets: 1, bytes: 100, truncatedPackets: 0 },
+    ]);
+  });
+
+  it("maps out-of-range layer and transport values to 'other' and merges them with real 'other'", () => {
+    const counts = decodeXdpCounts(
+      xdpSnapshot([
+        [2, 4, 0, 0, 1n, 10n],
+        [2, 3, 0, 0, 1n, 20n],
+        [2, 0, 5, 0, 1n, 30n],
+        [2, 0, 255, 0, 1n, 40n],
+        [2, 0, 4, 0, 1n, 50n],
+      ]),
+      names,
+    );
+    expect(counts).toEqual([
+      { interfaceName: 'eth0', networkType: 'other', transport: 'tcp', packets: 2, bytes: 30, truncatedPackets: 0 },
+      { interfaceName: 'eth0', networkType: 'ipv4', transport: 'other', packets: 3, bytes: 120, truncatedPackets: 0 },
+    ]);
+  });
+
+  it('keeps interfaces apart', () => {
+    const counts = decodeXdpCounts(
+      xdpSnapshot([
+        [2, 0, 0, 0, 1n, 10n],
+        [3, 0, 0, 0, 2n, 20n],
+      ]),
+      names,
+    );
+    expect(counts.map((c) => [c.interfaceName, c.packets, c.bytes])).toEqual([
+      ['eth0', 1, 10],
+      ['veth1', 2, 20],
+    ]);
+  });
+});
+
+describe('splitBatch', () => {
+  /** Packs records as the addon does: [u32 length][u32 0][payload padded to 8]. */
+  function pack(records: number[][]): ArrayBuffer {
+    const size = records.reduce((n, r) => n + 8 + Math.ceil(r.length / 8) * 8, 0);
+    const buffer = new ArrayBuffer(size);
+    const view = new DataView(buffer);
+    let at = 0;
+    for (const record of records) {
+      view.setUint32(at, record.length, true);
+      view.setUint32(at + 4, 0, true);
+      new Uint8Array(buffer, at + 8, record.length).set(record);
+      // padding: filled with garbage that must not leak into the records
+      for (let p = at + 8 + record.length; p < at + 8 + Math.ceil(record.length / 8) * 8; p++) view.setUint8(p, 0xee);
+      at += 8 + Math.ceil(record.length / 8) * 8;
+    }
+    return buffer;
+  }
+
+  const bytesOf = (view: DataView): number[] => Array.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+
+  it('cuts records padded to 8 bytes', () => {
+    const records = [[1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15, 16, 17], Array.from({ length: 13 }, (_, i) => 100 + i), []];
+    const batch = pack(records);
+    expect(batch.byteLength).toBe(16 + 16 + 24 + 8);
+    const out = splitBatch(batch);
+    expect(out.map(bytesOf)).toEqual(records);
+    expect(out.map((v) => v.byteOffset)).toEqual([8, 24, 40, 64]);
+    for (const view of out) expect(view.buffer).toBe(batch);
+  });
+
+  it('returns nothing for an empty batch', () => {
+    expect(splitBatch(new ArrayBuffer(0))).toEqual([]);
+  });
+
+  it('accepts a last record whose padding is absent', () => {
+    const buffer = new ArrayBuffer(8 + 3);
+    new DataView(buffer).setUint32(0, 3, true);
+    new Uint8Array(buffer).set([7, 8, 9], 8);
+    expect(splitBatch(buffer).map(bytesOf)).toEqual([[7, 8, 9]]);
+  });
+
+  it('throws on a batch whose last record is cut short', () => {
+    const whole = pack([[1, 2, 3], Array.from({ length: 20 }, () => 1)]);
+    expect(() => splitBatch(whole.slice(0, whole.byteLength - 8))).toThrow('ring buffer batch is truncated');
+    const lying = new ArrayBuffer(16);
+    new DataView(lying).setUint32(0, 9, true); // says 9 bytes, holds 8
+    expect(() => splitBatch(lying)).toThrow('ring buffer batch is truncated');
+  });
+});
+
+describe('src/bpf/index.ts loads the native addon lazily', () => {
+  const saved = process.env.EBPF_OTEL_AGENT_ADDON;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.EBPF_OTEL_AGENT_ADDON;
+    else process.env.EBPF_OTEL_AGENT_ADDON = saved;
+    vi.resetModules();
+  });
+
+  it('imports without the addon and only fails when a native call is made', async () => {
+    process.env.EBPF_OTEL_AGENT_ADDON = '/nonexistent/ebpf-otel-agent-unit-test/ebpf_addon.node';
+    vi.resetModules();
+    // The collectors import src/bpf/index.ts too: none of them may touch the addon at import time.
+    const bpf = await import('../../src/bpf/index.ts');
+    await import('../../src/collector/syscalls.ts');
+    await import('../../src/collector/exec.ts');
+    await import('../../src/collector/xdp.ts');
+    expect(bpf.addonPath()).toBe('/nonexistent/ebpf-otel-agent-unit-test/ebpf_addon.node');
+    expect(bpf.splitBatch(new ArrayBuffer(0))).toEqual([]);
+    expect(() => bpf.numPossibleCpus()).toThrow(
+      'the native addon is not built (/nonexistent/ebpf-otel-agent-unit-test/ebpf_addon.node is missing): run npm run build',
+    );
+  });
+});

@@ -1,0 +1,426 @@
+// SyscallCollector's series lifecycle, driven by a fake SyscallSource that packs its state into MapSnapshots with
+// the kernel's layouts (bpf/syscalls.h): struct syscall_key {u32 tgid; u32 syscall} → u64, and u32 tgid →
+// struct syscall_proc {char comm[16]}.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { MapSnapshot } from '../../src/bpf/index.ts';
+import {
+  SyscallCollector,
+  type ExitEvent,
+  type ProcessSyscalls,
+  type SyscallSource,
+} from '../../src/collector/syscalls.ts';
+
+const OPENAT = 0;
+const READ = 1;
+const WRITE = 2;
+const CONNECT = 3;
+
+class FakeSyscallSource implements SyscallSource {
+  /** (tgid, syscall) → calls, in insertion order like a map dump. */
+  readonly counts = new Map<number, Map<number, number>>();
+  /** tgid → comm (syscall_procs). */
+  readonly comms = new Map<number, string>();
+  pendingExits: ExitEvent[] = [];
+  dropCounters: number[] = [0, 0, 0];
+  readonly deleteCalls: number[][] = [];
+  cap = { counts: 65536, procs: 16384 };
+  isAttached = true;
+  closed = 0;
+
+  /** The process makes `n` more calls of `syscall`; the kernel remembers its comm on the first one. */
+  call(tgid: number, syscall: number, n = 1, comm?: string): void {
+    let calls = this.counts.get(tgid);
+    if (calls === undefined) {
+      calls = new Map();
+      this.counts.set(tgid, calls);
+    }
+    calls.set(syscall, (calls.get(syscall) ?? 0) + n);
+    if (comm !== undefined && !this.comms.has(tgid)) this.comms.set(tgid, comm);
+  }
+
+  /** The process ends: the kernel writes an exit event with its comm. */
+  exit(tgid: number, comm = this.comms.get(tgid) ?? ''): void {
+    this.pendingExits.push({ tgid, comm });
+  }
+
+  drainExits(): ExitEvent[] {
+    const events = this.pendingExits;
+    this.pendingExits = [];
+    return events;
+  }
+
+  readCounts(): MapSnapshot {
+    const entries: [number, number, number][] = [];
+    for (const [tgid, calls] of this.counts) for (const [syscall, n] of calls) entries.push([tgid, syscall, n]);
+    const keys = new DataView(new ArrayBuffer(entries.length * 8));
+    const values = new DataView(new ArrayBuffer(entries.length * 8));
+    entries.forEach(([tgid, syscall, n], i) => {
+      keys.setUint32(i * 8, tgid, true);
+      keys.setUint32(i * 8 + 4, syscall, true);
+      values.setBigUint64(i * 8, BigInt(n), true);
+    });
+    return { count: entries.length, keys, values, keySize: 8, valueSize: 8 };
+  }
+
+  readProcs(): MapSnapshot {
+    const entries = [...this.comms];
+    const keys = new DataView(new ArrayBuffer(entries.length * 4));
+    const values = new DataView(new ArrayBuffer(entries.length * 16));
+    const encoder = new TextEncoder();
+    entries.forEach(([tgid, comm], i) => {
+      keys.setUint32(i * 4, tgid, true);
+      // the kernel's comm: at most 15 bytes and a NUL
+      new Uint8Array(values.buffer, i * 16, 16).set(encoder.encode(comm).subarray(0, 15));
+    });
+    return { count: entries.length, keys, values, keySize: 4, valueSize: 16 };
+  }
+
+  readDrops(): number[] {
+    return [...this.dropCounters];
+  }
+
+  deleteProcesses(pids: readonly number[]): void {
+    this.deleteCalls.push([...pids]);
+    for (const pid of pids) {
+      this.counts.delete(pid);
+      this.comms.delete(pid);
+    }
+  }
+
+  capacity(): { counts: number; procs: number } {
+    return this.cap;
+  }
+
+  attached(): boolean {
+    return this.isAttached;
+  }
+
+  close(): void {
+    this.closed++;
+  }
+}
+
+/** A collector whose /proc lookups are fakes that fail the test if used unexpectedly. */
+function setup(options: { alive?: (pid: number) => boolean; comm?: (pid: number) => string | undefined } = {}) {
+  const source = new FakeSyscallSource();
+  const processAlive = vi.fn(options.alive ?? ((pid: number): boolean => {
+    throw new Error(`processAlive(${pid}) was not expected`);
+  }));
+  const processComm = vi.fn(options.comm ?? ((): string | undefined => undefined));
+  const collector = new SyscallCollector(source, { processAlive, processComm });
+  return { source, collector, processAlive, processComm };
+}
+
+const byPid = (processes: ProcessSyscalls[]): Map<number, ProcessSyscalls> => new Map(processes.map((p) => [p.pid, p]));
+
+describe('SyscallCollector: live processes', () => {
+  it('returns a process with its counts and keeps the start time of its first collection', () => {
+    const { source, collector } = setup();
+    source.call(100, OPENAT, 3, 'curl');
+    source.call(100, READ, 5);
+    source.call(100, CONNECT, 1);
+    expect(collector.collect(1_000).processes).toEqual([
+      { pid: 100, comm: 'curl', counts: [3, 5, 0, 1], startMs: 1_000, exited: false },
+    ]);
+
+    source.call(100, WRITE, 2);
+    source.call(100, READ, 10);
+    expect(collector.collect(6_000).processes).toEqual([
+      { pid: 100, comm: 'curl', counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
+    ]);
+    expect(collector.collect(11_000).processes).toEqual([
+      { pid: 100, comm: 'curl', counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
+    ]);
+    expect(source.deleteCalls).toEqual([]);
+  });
+
+  it('gives a process that appears later its own start time', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'a');
+    collector.collect(1_000);
+    source.call(200, WRITE, 1, 'b');
+    const processes = byPid(collector.collect(2_000).processes);
+    expect(processes.get(100)?.startMs).toBe(1_000);
+    expect(processes.get(200)?.startMs).toBe(2_000);
+  });
+
+  it('returns nothing when the kernel has counted nothing', () => {
+    const { collector, source } = setup();
+    expect(collector.collect(1_000)).toEqual({ processes: [] });
+    expect(source.deleteCalls).toEqual([]);
+  });
+});
+
+describe('SyscallCollector: exits', () => {
+  it('returns an exited process once with its final counts, deletes its keys, then forgets it', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 4, 'worker');
+    source.call(200, WRITE, 1, 'daemon');
+    collector.collect(1_000);
+
+    source.call(100, READ, 6);
+    source.call(100, OPENAT, 2);
+    source.exit(100);
+    const second = collector.collect(2_000).processes;
+    expect(byPid(second).get(100)).toEqual({ pid: 100, comm: 'worker', counts: [2, 10, 0, 0], startMs: 1_000, exited: true });
+    expect(byPid(second).get(200)).toEqual({ pid: 200, comm: 'daemon', counts: [0, 0, 1, 0], startMs: 1_000, exited: false });
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(source.counts.has(100)).toBe(false);
+
+    const third = collector.collect(3_000).processes;
+    expect(third.map((p) => p.pid)).toEqual([200]);
+    expect(source.deleteCalls).toEqual([[100]]);
+  });
+
+  it('handles a process that appears and exits within one interval', () => {
+    const { source, collector } = setup();
+    source.call(300, CONNECT, 2, 'probe');
+    source.exit(300);
+    expect(collector.collect(5_000).processes).toEqual([
+      { pid: 300, comm: 'probe', counts: [0, 0, 0, 2], startMs: 5_000, exited: true },
+    ]);
+    expect(source.deleteCalls).toEqual([[300]]);
+    expect(collector.collect(6_000).processes).toEqual([]);
+  });
+
+  it('deletes several exited processes in one call', () => {
+    const { source, collector } = setup();
+    for (const pid of [1, 2, 3]) source.call(pid, READ, pid, `p${pid}`);
+    collector.collect(1_000);
+    source.exit(1);
+    source.exit(3);
+    const processes = collector.collect(2_000).processes;
+    expect(processes.filter((p) => p.exited).map((p) => p.pid).sort()).toEqual([1, 3]);
+    expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[1, 3]]);
+    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([2]);
+  });
+});
+
+describe('SyscallCollector: comm', () => {
+  it('takes the comm of an exited process from its exit event', () => {
+    const { source, collector, processComm } = setup();
+    source.call(100, READ, 1, 'before-exec');
+    collector.collect(1_000);
+    source.exit(100, 'after-exec');
+    expect(collector.collect(2_000).processes).toEqual([
+      { pid: 100, comm: 'after-exec', counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
+    ]);
+    expect(processComm).not.toHaveBeenCalled();
+  });
+
+  it('takes the comm of a live process from syscall_procs and follows its changes', () => {
+    const { source, collector, processComm } = setup();
+    source.call(100, READ, 1, 'sh');
+    expect(collector.collect(1_000).processes[0]?.comm).toBe('sh');
+    source.comms.set(100, 'python3'); // sched_process_exec rewrote it
+    expect(collector.collect(2_000).processes[0]?.comm).toBe('python3');
+    expect(processComm).not.toHaveBeenCalled();
+  });
+
+  it('falls back to processComm when syscall_procs has no entry', () => {
+    const { source, collector, processComm } = setup({ comm: (pid) => (pid === 300 ? 'from-proc' : undefined) });
+    source.call(300, OPENAT, 1); // syscall_procs was full: no comm
+    source.call(400, OPENAT, 1); // and /proc does not know it either
+    const processes = byPid(collector.collect(1_000).processes);
+    expect(processes.get(300)?.comm).toBe('from-proc');
+    expect(processes.get(400)?.comm).toBe('');
+    expect(processComm).toHaveBeenCalledWith(300);
+    expect(processComm).toHaveBeenCalledWith(400);
+  });
+
+  it('reads comm and liveness from procRoot when no functions are injected', () => {
+    const procRoot = mkdtempSync(path.join(os.tmpdir(), 'eoa-proc-'));
+    try {
+      mkdirSync(path.join(procRoot, '300'));
+      writeFileSync(path.join(procRoot, '300', 'comm'), 'from-procfs\n');
+      const source = new FakeSyscallSource();
+      const collector = new SyscallCollector(source, { procRoot });
+      source.call(300, READ, 1);
+      source.call(400, READ, 1, 'gone');
+      expect(byPid(collector.collect(1_000).processes).get(300)?.comm).toBe('from-procfs');
+      source.dropCounters = [0, 0, 1]; // an exit was lost: 400 has no /proc entry, 300 has
+      const processes = byPid(collector.collect(2_000).processes);
+      expect(processes.get(300)?.exited).toBe(false);
+      expect(processes.get(400)).toEqual({ pid: 400, comm: 'gone', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
+      expect(source.deleteCalls).toEqual([[400]]);
+    } finally {
+      rmSync(procRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SyscallCollector: lost exit events', () => {
+  it('treats processes that are not alive as exited when the lost-exit counter increases', () => {
+    const { source, collector, processAlive } = setup({ alive: (pid) => pid !== 100 });
+    source.call(100, READ, 7, 'dead');
+    source.call(200, READ, 1, 'alive');
+    collector.collect(1_000);
+    expect(processAlive).not.toHaveBeenCalled();
+
+    source.call(100, WRITE, 3);
+    source.dropCounters = [0, 0, 1];
+    const second = byPid(collector.collect(2_000).processes);
+    expect(second.get(100)).toEqual({ pid: 100, comm: 'dead', counts: [0, 7, 3, 0], startMs: 1_000, exited: true });
+    expect(second.get(200)).toEqual({ pid: 200, comm: 'alive', counts: [0, 1, 0, 0], startMs: 1_000, exited: false });
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(processAlive.mock.calls.map(([pid]) => pid).sort()).toEqual([100, 200]);
+
+    // The counter stays at 1: no new sweep, and 100 is gone.
+    processAlive.mockClear();
+    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
+    expect(processAlive).not.toHaveBeenCalled();
+    expect(source.deleteCalls).toEqual([[100]]);
+  });
+
+  it('sweeps again only when the counter increases again', () => {
+    const { source, collector, processAlive } = setup({ alive: () => true });
+    source.call(100, READ, 1, 'x');
+    source.dropCounters = [0, 0, 2];
+    collector.collect(1_000);
+    expect(processAlive).toHaveBeenCalledTimes(1);
+    collector.collect(2_000);
+    collector.collect(3_000);
+    expect(processAlive).toHaveBeenCalledTimes(1);
+    source.dropCounters = [0, 0, 3];
+    collector.collect(4_000);
+    expect(processAlive).toHaveBeenCalledTimes(2);
+  });
+
+  it('never asks processAlive when no exit was lost', () => {
+    const { source, collector, processAlive } = setup();
+    for (let pid = 1; pid <= 50; pid++) source.call(pid, READ, pid, `p${pid}`);
+    source.dropCounters = [5, 5, 0]; // other drops do not trigger the sweep
+    collector.collect(1_000);
+    source.exit(7);
+    collector.collect(2_000);
+    collector.collect(3_000);
+    expect(processAlive).not.toHaveBeenCalled();
+  });
+
+  it('does not ask about processes whose exit event did arrive', () => {
+    const { source, collector, processAlive } = setup({ alive: () => false });
+    source.call(100, READ, 1, 'a');
+    source.call(200, READ, 1, 'b');
+    source.exit(100, 'a');
+    source.dropCounters = [0, 0, 1];
+    const processes = collector.collect(1_000).processes;
+    expect(processes.every((p) => p.exited)).toBe(true);
+    expect(processAlive.mock.calls).toEqual([[200]]);
+    expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[100, 200]]);
+  });
+});
+
+describe('SyscallCollector: churn and pid reuse', () => {
+  it('keeps no state for 5,000 processes that came and went', () => {
+    const { source, collector } = setup();
+    const seen = new Map<number, { live: number; exited: number }>();
+    const record = (processes: ProcessSyscalls[]): void => {
+      for (const p of processes) {
+        const s = seen.get(p.pid) ?? { live: 0, exited: 0 };
+        if (p.exited) s.exited++;
+        else s.live++;
+        seen.set(p.pid, s);
+      }
+    };
+    let now = 1_000;
+    const perRound = 100;
+    const total = 5_000;
+    for (let start = 10_000; start < 10_000 + total + perRound; start += perRound) {
+      // this round's processes start, the previous round's end
+      if (start < 10_000 + total) for (let pid = start; pid < start + perRound; pid++) source.call(pid, READ, 1, `w${pid}`);
+      for (let pid = start - perRound; pid < start && pid >= 10_000; pid++) source.exit(pid);
+      const processes = collector.collect((now += 1_000)).processes;
+      expect(processes.length).toBeLessThanOrEqual(2 * perRound);
+      record(processes);
+    }
+    expect(collector.collect((now += 1_000)).processes).toEqual([]);
+    expect(source.counts.size).toBe(0);
+    expect(source.comms.size).toBe(0);
+    expect(seen.size).toBe(total);
+    for (const s of seen.values()) expect(s).toEqual({ live: 1, exited: 1 });
+
+    // Every pid comes back: none may carry a start time from before (no state was left behind).
+    for (let pid = 10_000; pid < 10_000 + total; pid++) source.call(pid, WRITE, 1, 'again');
+    const back = collector.collect((now += 1_000)).processes;
+    expect(back.length).toBe(total);
+    expect(back.every((p) => p.startMs === now && !p.exited)).toBe(true);
+  });
+
+  it('gives a reused pid a new start time', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 50, 'first');
+    collector.collect(1_000);
+    source.exit(100);
+    expect(collector.collect(2_000).processes[0]).toEqual({ pid: 100, comm: 'first', counts: [0, 50, 0, 0], startMs: 1_000, exited: true });
+    expect(collector.collect(3_000).processes).toEqual([]);
+
+    source.call(100, OPENAT, 1, 'second');
+    expect(collector.collect(9_000).processes).toEqual([
+      { pid: 100, comm: 'second', counts: [1, 0, 0, 0], startMs: 9_000, exited: false },
+    ]);
+  });
+
+  it('starts a pid afresh when its keys vanished from the map without an exit event', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 5, 'x');
+    collector.collect(1_000);
+    source.counts.delete(100);
+    expect(collector.collect(2_000).processes).toEqual([]);
+    source.call(100, READ, 1);
+    expect(collector.collect(3_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 3_000, exited: false }]);
+  });
+});
+
+describe('SyscallCollector: drops, map fill and the source', () => {
+  it('reports zeros before the first collection', () => {
+    const { collector, source } = setup();
+    source.cap = { counts: 1024, procs: 512 };
+    expect(collector.drops()).toEqual({ program: 'syscalls', eventsLost: 0, mapFull: { syscall_counts: 0, syscall_procs: 0 } });
+    expect(collector.mapFill()).toEqual([
+      { program: 'syscalls', map: 'syscall_counts', entries: 0, capacity: 1024 },
+      { program: 'syscalls', map: 'syscall_procs', entries: 0, capacity: 512 },
+    ]);
+  });
+
+  it("reports the source's drop counters and map fill", () => {
+    const { collector, source } = setup({ alive: () => true });
+    source.cap = { counts: 1024, procs: 512 };
+    source.call(100, OPENAT, 1, 'a');
+    source.call(100, READ, 2);
+    source.call(200, CONNECT, 3, 'b');
+    source.comms.set(300, 'c'); // a comm without counts
+    source.dropCounters = [7, 3, 2];
+    collector.collect(1_000);
+    expect(collector.drops()).toEqual({ program: 'syscalls', eventsLost: 2, mapFull: { syscall_counts: 7, syscall_procs: 3 } });
+    expect(collector.mapFill()).toEqual([
+      { program: 'syscalls', map: 'syscall_counts', entries: 3, capacity: 1024 },
+      { program: 'syscalls', map: 'syscall_procs', entries: 3, capacity: 512 },
+    ]);
+
+    source.dropCounters = [9, 3, 2];
+    source.exit(200);
+    collector.collect(2_000);
+    expect(collector.drops()).toEqual({ program: 'syscalls', eventsLost: 2, mapFull: { syscall_counts: 9, syscall_procs: 3 } });
+    // fill is as read, before the exited process's keys were deleted
+    expect(collector.mapFill().map((m) => m.entries)).toEqual([3, 3]);
+    collector.collect(3_000);
+    expect(collector.mapFill().map((m) => m.entries)).toEqual([2, 2]);
+  });
+
+  it('passes attached() and close() through to the source', () => {
+    const { collector, source } = setup();
+    expect(collector.program).toBe('syscalls');
+    expect(collector.attached()).toBe(true);
+    source.isAttached = false;
+    expect(collector.attached()).toBe(false);
+    collector.close();
+    expect(source.closed).toBe(1);
+  });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
