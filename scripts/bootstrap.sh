@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian bookworm machine (or a checkout on one) to run the agent and its tests, then builds:
+#   apt packages → npm dependencies (Node 24 comes from npm as the `node` package) → BPF objects → addon.
+# Idempotent: each step is skipped when its result is already there and up to date. Needs root for apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc g++ libc6-dev python3 # build
+  bpftool iproute2 util-linux curl prometheus                                           # tests (promtool)
+)
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  # The prometheus package would start a server; the tests start their own.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v npm >/dev/null; then
+  log "npm is missing: install Node.js and npm (any version; the project brings its own Node 24)"
+  exit 1
+fi
+
+# npm ci when node_modules is absent or older than the lockfile. The `node` dev dependency's install script
+# (approved in package.json's allowScripts) puts Node 24 in node_modules/.bin, which npm scripts run first.
+if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "installing npm dependencies"
+  npm ci --no-fund --no-audit --loglevel=error
+fi
+node_major=$(node_modules/.bin/node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 24)); then
+  log "node_modules/.bin/node is Node $node_major, expected 24: rm -rf node_modules and run again"
+  exit 1
+fi
+
+log "building BPF objects"
+make -s -C bpf
+
+addon=build/Release/ebpf_addon.node
+if [[ ! -f $addon || -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; then
+  log "building the native addon"
+  PATH="$PWD/node_modules/.bin:$PATH" npm run --silent build:native >/dev/null
+fi
+
+# libbpf needs tracefs to attach tracepoints; a fresh machine has it unmounted. (The agent mounts it too.)
+if [[ $(id -u) -eq 0 && ! -d /sys/kernel/tracing/events ]]; then
+  log "mounting tracefs on /sys/kernel/tracing"
+  mount -t tracefs nodev /sys/kernel/tracing
+fi
