@@ -126,6 +126,21 @@ static __always_inline bool group_dead(struct trace_event_raw_sched_process_exit
 	return BPF_CORE_READ(task, signal, live.counter) == 0;
 }
 
+/* Whether the process has any key in syscall_counts (asked only for processes syscall_procs had no room for). */
+static __always_inline bool has_counts(__u32 tgid)
+{
+	struct syscall_key key = { .tgid = tgid };
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SYSCALL_MAX; i++) {
+		key.syscall = i;
+		if (bpf_map_lookup_elem(&syscall_counts, &key))
+			return true;
+	}
+	return false;
+}
+
 /* The last thread of a counted process is exiting: tell the user side, which publishes the final counts once
  * and then deletes the process's keys. */
 SEC("tracepoint/sched/sched_process_exit")
@@ -136,7 +151,7 @@ int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
 
 	if (!group_dead(ctx))
 		return 0;
-	if (!bpf_map_lookup_elem(&syscall_procs, &tgid))
+	if (!bpf_map_lookup_elem(&syscall_procs, &tgid) && !has_counts(tgid))
 		return 0;
 	ev = bpf_ringbuf_reserve(&proc_exits, sizeof(*ev), 0);
 	if (!ev) {

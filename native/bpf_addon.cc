@@ -187,6 +187,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod<&BpfObject::ReadMap>("readMap"),
                            InstanceMethod<&BpfObject::LookupMap>("lookupMap"),
                            InstanceMethod<&BpfObject::DeleteKeys>("deleteKeys"),
+                           InstanceMethod<&BpfObject::UpdateKeys>("updateKeys"),
                            InstanceMethod<&BpfObject::ProgramInfo>("programInfo"),
                            InstanceMethod<&BpfObject::Close>("close"),
                        });
@@ -549,6 +550,31 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       pos++;
     }
     return Napi::Number::New(env, static_cast<double>(deleted));
+  }
+
+  // updateKeys(map, keys: Uint8Array, values: Uint8Array): writes entries in one batch (per-CPU maps take a
+  // value per possible CPU for each key, each rounded up to 8 bytes). For benchmarks and tests that pre-fill maps.
+  Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = RequireString(info, 0, "map");
+    if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
+      throw Napi::TypeError::New(env, "updateKeys(map, keys: Uint8Array, values: Uint8Array)");
+    }
+    Napi::Uint8Array keys = info[1].As<Napi::Uint8Array>();
+    Napi::Uint8Array values = info[2].As<Napi::Uint8Array>();
+    struct bpf_map* map = FindMap(env, name);
+    const size_t key_size = bpf_map__key_size(map);
+    const size_t value_size = bpf_map__value_size(map);
+    const bool per_cpu = IsPerCpu(bpf_map__type(map));
+    const size_t stride = per_cpu ? ((value_size + 7) / 8) * 8 * static_cast<size_t>(libbpf_num_possible_cpus()) : value_size;
+    if (keys.ByteLength() % key_size != 0 || values.ByteLength() != keys.ByteLength() / key_size * stride) {
+      throw Napi::TypeError::New(env, "keys and values do not match the map's key and value sizes");
+    }
+    __u32 count = static_cast<__u32>(keys.ByteLength() / key_size);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int err = bpf_map_update_batch(bpf_map__fd(map), keys.Data(), values.Data(), &count, &opts);
+    if (err != 0) throw BpfError(env, err, "cannot update map " + name);
+    return Napi::Number::New(env, count);
   }
 
   // programInfo(program) → { id, runTimeNs, runCount, verifiedInstructions } (run stats need BPF_ENABLE_STATS).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian bookworm machine (or a checkout on one) to run the agent and its tests, then builds:
-#   apt packages → npm dependencies (Node 24 comes from npm as the `node` package) → BPF objects → addon.
+#   apt packages → npm dependencies (Node 24 comes from npm as the `node` package) → BPF objects → addon → dist/.
 # Idempotent: each step is skipped when its result is already there and up to date. Needs root for apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,9 @@ if [[ ! -f $addon || -n $(find native binding.gyp -newer "$addon" -print -quit) 
   log "building the native addon"
   PATH="$PWD/node_modules/.bin:$PATH" npm run --silent build:native >/dev/null
 fi
+
+log "compiling TypeScript"
+node_modules/.bin/tsc -p tsconfig.build.json
 
 # libbpf needs tracefs to attach tracepoints; a fresh machine has it unmounted. (The agent mounts it too.)
 if [[ $(id -u) -eq 0 && ! -d /sys/kernel/tracing/events ]]; then

@@ -118,7 +118,7 @@ export class Agent {
       throw this.#explain(error);
     }
     if (config.otlpEndpoint !== undefined) {
-      this.#otlp = new OtlpPusher(config.otlpEndpoint, config.otlpProtocol, this.#logger);
+      this.#otlp = await OtlpPusher.create(config.otlpEndpoint, config.otlpProtocol, this.#logger);
     }
     this.#logger.info('agent started', {
       programs: config.programs.join(','),

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // ebpf-otel-agent: flags (and EBPF_OTEL_AGENT_* environment variables, and a YAML --config file) → a validated
 // configuration → the agent. Precedence: flags > environment > file > defaults.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -110,6 +111,10 @@ export function toRawOptions(args: Record<string, unknown>): RawOptions {
 }
 
 async function main(): Promise<void> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 24) {
+    throw new UserError(`Node.js ${process.versions.node} is too old: run with Node 24 (npm start uses the one in node_modules/.bin)`);
+  }
   const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
   const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);
   if (args['print-config'] === true) {
@@ -136,9 +141,22 @@ async function main(): Promise<void> {
   await agent.start();
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`${PROGRAM}: ${message}\n`);
-  if (!(error instanceof UserError) && error instanceof Error && process.env.EBPF_OTEL_AGENT_DEBUG) process.stderr.write(`${error.stack}\n`);
-  process.exit(error instanceof UserError ? error.exitCode : 1);
-});
+/** True when this file is the program being run (also through the npm bin symlink), not an import. */
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+// Run only as the entry point, so tests can import the parser and the config loader.
+if (isEntryPoint()) {
+  main().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${PROGRAM}: ${message}\n`);
+    // An unexpected error is a bug: keep its stack.
+    if (!(error instanceof UserError) && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exit(error instanceof UserError ? error.exitCode : 1);
+  });
+}

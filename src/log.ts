@@ -20,11 +20,12 @@ export function createLogger(
   const emit = (at: LogLevel, message: string, fields: Record<string, unknown> = {}): void => {
     if (LOG_LEVELS.indexOf(at) < threshold) return;
     if (format === 'json') {
-      write(`${JSON.stringify({ time: now().toISOString(), level: at, msg: message, ...fields })}\n`);
+      // The record's own keys win over fields of the same name.
+      write(`${JSON.stringify({ ...fields, time: now().toISOString(), level: at, msg: message })}\n`);
       return;
     }
     const extra = Object.entries(fields)
-      .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+      .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s="\\]+$/.test(v) ? v : JSON.stringify(v)}`)
       .join(' ');
     write(`${now().toISOString()} ${at.toUpperCase().padEnd(5)} ${message}${extra ? ` ${extra}` : ''}\n`);
   };

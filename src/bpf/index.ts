@@ -132,6 +132,11 @@ export class BpfObject {
     return this.raw.deleteKeys(name, keys);
   }
 
+  /** Writes entries in one batch; per-CPU maps take one value per possible CPU for each key. */
+  updateKeys(name: string, keys: Uint8Array, values: Uint8Array): number {
+    return this.raw.updateKeys(name, keys, values);
+  }
+
   programInfo(program: string): { id: number; runTimeNs: number; runCount: number; verifiedInstructions: number } {
     return this.raw.programInfo(program);
   }

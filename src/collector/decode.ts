@@ -12,5 +12,6 @@ export function cString(view: DataView, offset: number, length: number): string 
 
 /** A u64 as a JS number. Counters stay far below 2^53 in any real lifetime of a process. */
 export function u64(view: DataView, offset: number): number {
-  return Number(view.getBigUint64(offset, true));
+  // Two 32-bit reads: several times faster than getBigUint64 + Number on the poll's hot path.
+  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 4294967296;
 }

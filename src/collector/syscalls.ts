@@ -2,9 +2,9 @@
 //
 // Series lifecycle: the kernel reports each process's end on the proc_exits ring buffer. The collection after
 // the exit still returns the process with its final counts (marked `exited`), then deletes its keys, so the
-// next collection no longer has it. A lost exit event is caught by a /proc sweep, run only when the kernel
-// counted a lost exit, so a process's series never outlives it.
-import { existsSync, readFileSync } from 'node:fs';
+// next collection no longer has it. Once the kernel has counted a lost exit event (or a process it could not
+// register), a /proc check of idle processes catches unannounced ends, so a series never outlives its process.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index.ts';
 import { cString, u64 } from './decode.ts';
@@ -104,6 +104,26 @@ export interface SyscallCollectorOptions {
 interface ProcessState {
   startMs: number;
   comm: string;
+  /** Sum of the counts at the last collection. */
+  total: number;
+}
+
+function sumOf(calls: readonly number[]): number {
+  let total = 0;
+  for (const c of calls) total += c;
+  return total;
+}
+
+/** A process is alive while /proc has it and it is not a zombie (a zombie makes no more syscalls). */
+export function procAlive(procRoot: string, pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(path.join(procRoot, String(pid), 'stat'), 'utf8');
+  } catch {
+    return false;
+  }
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state !== 'Z' && state !== 'X' && state !== 'x';
 }
 
 export class SyscallCollector implements Collector<SyscallSnapshot> {
@@ -113,13 +133,12 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
   readonly #processComm: (pid: number) => string | undefined;
   readonly #state = new Map<number, ProcessState>();
   #drops: number[] = [0, 0, 0];
-  #exitsLostSwept = 0;
   #fill = { counts: 0, procs: 0 };
 
   constructor(source: SyscallSource, options: SyscallCollectorOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
     this.#source = source;
-    this.#processAlive = options.processAlive ?? ((pid) => existsSync(path.join(procRoot, String(pid))));
+    this.#processAlive = options.processAlive ?? ((pid) => procAlive(procRoot, pid));
     this.#processComm =
       options.processComm ??
       ((pid) => {
@@ -143,11 +162,14 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
     this.#fill = { counts: countKeys(counts), procs: procs.size };
     this.#drops = this.#source.readDrops();
 
-    const exitsLost = this.#drops[DROP_EXIT_LOST] ?? 0;
-    if (exitsLost > this.#exitsLostSwept) {
-      this.#exitsLostSwept = exitsLost;
-      for (const pid of counts.keys()) {
-        if (!exited.has(pid) && !this.#processAlive(pid)) exited.set(pid, procs.get(pid) ?? '');
+    // Degraded mode: once an exit event was lost, or a process could not be registered for its exit event, a
+    // process may end unannounced. From then on every collection checks the processes whose counts did not move
+    // since the last one (a dead process's never do) and treats those that are gone, or zombies, as exited.
+    if ((this.#drops[DROP_EXIT_LOST] ?? 0) > 0 || (this.#drops[DROP_PROCS_FULL] ?? 0) > 0) {
+      for (const [pid, calls] of counts) {
+        if (exited.has(pid)) continue;
+        const previous = this.#state.get(pid)?.total;
+        if (previous === sumOf(calls) && !this.#processAlive(pid)) exited.set(pid, procs.get(pid) ?? '');
       }
     }
 
@@ -155,9 +177,10 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
     for (const [pid, calls] of counts) {
       let state = this.#state.get(pid);
       if (state === undefined) {
-        state = { startMs: nowMs, comm: '' };
+        state = { startMs: nowMs, comm: '', total: -1 };
         this.#state.set(pid, state);
       }
+      state.total = sumOf(calls);
       const comm = exited.get(pid) || procs.get(pid) || state.comm || this.#processComm(pid) || '';
       state.comm = comm;
       processes.push({ pid, comm, counts: calls, startMs: state.startMs, exited: exited.has(pid) });

@@ -1,7 +1,5 @@
 // OTLP push of the same ResourceMetrics /metrics serves, so both paths share one series lifecycle.
 import type { ResourceMetrics, PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { OTLPMetricExporter as HttpExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import type { OtlpProtocol } from '../config.ts';
 import type { Logger } from '../log.ts';
 
@@ -20,10 +18,19 @@ export class OtlpPusher {
   #skipped = 0;
   #exports = 0;
 
-  constructor(endpoint: string, protocol: OtlpProtocol, logger: Logger) {
+  private constructor(exporter: PushMetricExporter, logger: Logger) {
+    this.#exporter = exporter;
     this.#logger = logger;
-    this.#exporter =
-      protocol === 'grpc' ? new GrpcExporter({ url: endpoint }) : new HttpExporter({ url: otlpHttpUrl(endpoint) });
+  }
+
+  /** The exporters (gRPC above all) are loaded only when OTLP is asked for: they cost tens of MiB of RSS. */
+  static async create(endpoint: string, protocol: OtlpProtocol, logger: Logger): Promise<OtlpPusher> {
+    if (protocol === 'grpc') {
+      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
+      return new OtlpPusher(new OTLPMetricExporter({ url: endpoint }), logger);
+    }
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    return new OtlpPusher(new OTLPMetricExporter({ url: otlpHttpUrl(endpoint) }), logger);
   }
 
   get stats(): { exports: number; failures: number; skipped: number } {

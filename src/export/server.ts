@@ -105,7 +105,7 @@ export class MetricsServer {
 
   #metrics(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.#scrapes++;
-    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const gzip = acceptsGzip(req.headers['accept-encoding']);
     let body = this.#body;
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': PROMETHEUS_CONTENT_TYPE, Vary: 'Accept-Encoding' };
     if (gzip) {
@@ -117,4 +117,20 @@ export class MetricsServer {
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
+}
+
+/** Whether an Accept-Encoding header allows gzip: an explicit gzip (or x-gzip) entry decides, else `*`; q=0 refuses. */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  let gzip: number | undefined;
+  let star: number | undefined;
+  for (const part of value.split(',')) {
+    const [coding = '', ...params] = part.trim().split(';').map((p) => p.trim());
+    const q = params.find((p) => /^q=/i.test(p));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    const name = coding.toLowerCase();
+    if (name === 'gzip' || name === 'x-gzip') gzip = Math.max(gzip ?? 0, weight);
+    else if (name === '*') star = weight;
+  }
+  return (gzip ?? star ?? 0) > 0;
 }

@@ -8,7 +8,8 @@ import path from 'node:path';
 export const root = path.resolve(import.meta.dirname, '..', '..');
 export const syscallerPath = path.join(root, 'test', 'helpers', 'build', 'syscaller');
 export const injectPath = path.join(root, 'test', 'helpers', 'inject.py');
-export const cliPath = path.join(root, 'src', 'cli.ts');
+/** The agent as `npm start` runs it: the compiled CLI (global-setup compiles it first). */
+export const cliPath = path.join(root, 'dist', 'cli.js');
 
 export interface Sample {
   name: string;

@@ -4,9 +4,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MapSnapshot } from '../../src/bpf/index.ts';
 import {
+  procAlive,
   SyscallCollector,
   type ExitEvent,
   type ProcessSyscalls,
@@ -236,80 +237,193 @@ describe('SyscallCollector: comm', () => {
     try {
       mkdirSync(path.join(procRoot, '300'));
       writeFileSync(path.join(procRoot, '300', 'comm'), 'from-procfs\n');
+      writeFileSync(path.join(procRoot, '300', 'stat'), '300 (from-procfs) S 1 300 300 0 -1 4194560 0 0\n');
+      mkdirSync(path.join(procRoot, '500'));
+      writeFileSync(path.join(procRoot, '500', 'stat'), '500 (zombie) Z 1 500 500 0 -1 4227084 0 0\n');
       const source = new FakeSyscallSource();
       const collector = new SyscallCollector(source, { procRoot });
       source.call(300, READ, 1);
       source.call(400, READ, 1, 'gone');
+      source.call(500, WRITE, 2, 'zombie');
       expect(byPid(collector.collect(1_000).processes).get(300)?.comm).toBe('from-procfs');
-      source.dropCounters = [0, 0, 1]; // an exit was lost: 400 has no /proc entry, 300 has
+      // An exit was lost: 400 has no /proc entry and 500 is a zombie; 300 is sleeping, so alive.
+      source.dropCounters = [0, 0, 1];
       const processes = byPid(collector.collect(2_000).processes);
-      expect(processes.get(300)?.exited).toBe(false);
+      expect(processes.get(300)).toEqual({ pid: 300, comm: 'from-procfs', counts: [0, 1, 0, 0], startMs: 1_000, exited: false });
       expect(processes.get(400)).toEqual({ pid: 400, comm: 'gone', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
-      expect(source.deleteCalls).toEqual([[400]]);
+      expect(processes.get(500)).toEqual({ pid: 500, comm: 'zombie', counts: [0, 0, 2, 0], startMs: 1_000, exited: true });
+      expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[400, 500]]);
+      expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([300]);
     } finally {
       rmSync(procRoot, { recursive: true, force: true });
     }
   });
 });
 
+describe('procAlive', () => {
+  let procRoot = '';
+  beforeEach(() => {
+    procRoot = mkdtempSync(path.join(os.tmpdir(), 'eoa-proc-'));
+  });
+  afterEach(() => {
+    rmSync(procRoot, { recursive: true, force: true });
+  });
+  const stat = (pid: number, line: string): void => {
+    mkdirSync(path.join(procRoot, String(pid)), { recursive: true });
+    writeFileSync(path.join(procRoot, String(pid), 'stat'), line);
+  };
+
+  it.each([
+    ['R', true],
+    ['S', true],
+    ['D', true],
+    ['T', true],
+    ['I', true],
+    ['Z', false],
+    ['X', false],
+    ['x', false],
+  ] as [string, boolean][])('state %s → %s', (state, alive) => {
+    stat(123, `123 (worker) ${state} 1 123 123 0 -1 4194560 0 0 0 0\n`);
+    expect(procAlive(procRoot, 123)).toBe(alive);
+  });
+
+  it('is false when /proc has no such process, or no stat for it', () => {
+    expect(procAlive(procRoot, 4242)).toBe(false);
+    mkdirSync(path.join(procRoot, '4243'));
+    expect(procAlive(procRoot, 4243)).toBe(false);
+  });
+
+  it('reads the state after the last ")", whatever the comm contains', () => {
+    stat(123, '123 (a) Z (b) S 1 123 123 0 -1 4194560 0 0\n');
+    expect(procAlive(procRoot, 123)).toBe(true);
+    stat(124, '124 (a) S (b) Z 1 124 124 0 -1 4194560 0 0\n');
+    expect(procAlive(procRoot, 124)).toBe(false);
+    stat(125, '125 ()) R 1 125 125 0 -1 4194560 0 0\n');
+    expect(procAlive(procRoot, 125)).toBe(true);
+  });
+});
+
 describe('SyscallCollector: lost exit events', () => {
-  it('treats processes that are not alive as exited when the lost-exit counter increases', () => {
+  it('treats idle processes that are not alive as exited once an exit was lost', () => {
     const { source, collector, processAlive } = setup({ alive: (pid) => pid !== 100 });
     source.call(100, READ, 7, 'dead');
     source.call(200, READ, 1, 'alive');
+    source.call(300, OPENAT, 1, 'busy');
     collector.collect(1_000);
     expect(processAlive).not.toHaveBeenCalled();
 
-    source.call(100, WRITE, 3);
+    // 100 and 200 made no calls since the last collection: they are asked about; 300 did, so it is not.
+    source.call(300, OPENAT, 1);
     source.dropCounters = [0, 0, 1];
     const second = byPid(collector.collect(2_000).processes);
-    expect(second.get(100)).toEqual({ pid: 100, comm: 'dead', counts: [0, 7, 3, 0], startMs: 1_000, exited: true });
+    expect(second.get(100)).toEqual({ pid: 100, comm: 'dead', counts: [0, 7, 0, 0], startMs: 1_000, exited: true });
     expect(second.get(200)).toEqual({ pid: 200, comm: 'alive', counts: [0, 1, 0, 0], startMs: 1_000, exited: false });
+    expect(second.get(300)).toEqual({ pid: 300, comm: 'busy', counts: [2, 0, 0, 0], startMs: 1_000, exited: false });
     expect(source.deleteCalls).toEqual([[100]]);
     expect(processAlive.mock.calls.map(([pid]) => pid).sort()).toEqual([100, 200]);
 
-    // The counter stays at 1: no new sweep, and 100 is gone.
+    // 100 is gone; the check goes on for the idle ones although the counter stays at 1.
     processAlive.mockClear();
-    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
-    expect(processAlive).not.toHaveBeenCalled();
+    source.call(300, OPENAT, 1);
+    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200, 300]);
+    expect(processAlive.mock.calls).toEqual([[200]]);
     expect(source.deleteCalls).toEqual([[100]]);
   });
 
-  it('sweeps again only when the counter increases again', () => {
-    const { source, collector, processAlive } = setup({ alive: () => true });
-    source.call(100, READ, 1, 'x');
-    source.dropCounters = [0, 0, 2];
+  it('asks about a process that made calls in the last interval only once its counts stop changing', () => {
+    const { source, collector, processAlive } = setup({ alive: () => false });
+    source.call(100, READ, 7, 'dead');
     collector.collect(1_000);
-    expect(processAlive).toHaveBeenCalledTimes(1);
-    collector.collect(2_000);
-    collector.collect(3_000);
-    expect(processAlive).toHaveBeenCalledTimes(1);
-    source.dropCounters = [0, 0, 3];
-    collector.collect(4_000);
-    expect(processAlive).toHaveBeenCalledTimes(2);
+    source.call(100, WRITE, 3); // its last calls before it ended, exit event lost
+    source.dropCounters = [0, 0, 1];
+    expect(collector.collect(2_000).processes).toEqual([
+      { pid: 100, comm: 'dead', counts: [0, 7, 3, 0], startMs: 1_000, exited: false },
+    ]);
+    expect(processAlive).not.toHaveBeenCalled();
+    expect(collector.collect(3_000).processes).toEqual([
+      { pid: 100, comm: 'dead', counts: [0, 7, 3, 0], startMs: 1_000, exited: true },
+    ]);
+    expect(processAlive.mock.calls).toEqual([[100]]);
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(collector.collect(4_000).processes).toEqual([]);
   });
 
-  it('never asks processAlive when no exit was lost', () => {
+  it('catches a process that dies after the counter rose, though the counter does not rise again', () => {
+    const dead = new Set<number>();
+    const { source, collector, processAlive } = setup({ alive: (pid) => !dead.has(pid) });
+    source.call(100, READ, 1, 'x');
+    source.dropCounters = [0, 0, 2];
+    // First seen: nothing to compare with yet, so not asked.
+    expect(collector.collect(1_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false }]);
+    expect(processAlive).not.toHaveBeenCalled();
+    expect(collector.collect(2_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false }]);
+    expect(collector.collect(3_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false }]);
+    expect(processAlive.mock.calls).toEqual([[100], [100]]);
+
+    dead.add(100); // it ends, and its exit event is lost too; the counter stays at 2
+    expect(collector.collect(4_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: true }]);
+    expect(processAlive.mock.calls).toEqual([[100], [100], [100]]);
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(collector.collect(5_000).processes).toEqual([]);
+    expect(processAlive).toHaveBeenCalledTimes(3);
+    expect(source.deleteCalls).toEqual([[100]]);
+  });
+
+  it('also checks when only syscall_procs was full (a process registered for no exit event)', () => {
+    const { source, collector, processAlive } = setup({ alive: (pid) => pid !== 100 });
+    source.call(100, READ, 4, 'dead');
+    source.call(200, READ, 2, 'alive');
+    source.dropCounters = [0, 1, 0];
+    collector.collect(1_000);
+    expect(processAlive).not.toHaveBeenCalled();
+    const second = byPid(collector.collect(2_000).processes);
+    expect(second.get(100)).toEqual({ pid: 100, comm: 'dead', counts: [0, 4, 0, 0], startMs: 1_000, exited: true });
+    expect(second.get(200)).toEqual({ pid: 200, comm: 'alive', counts: [0, 2, 0, 0], startMs: 1_000, exited: false });
+    expect(processAlive.mock.calls.map(([pid]) => pid).sort()).toEqual([100, 200]);
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
+  });
+
+  it('never asks about a process whose counts keep changing', () => {
+    const { source, collector, processAlive } = setup();
+    source.dropCounters = [0, 3, 5];
+    for (let i = 1; i <= 10; i++) {
+      source.call(100, i % 2 === 0 ? READ : WRITE, 1, 'busy');
+      const processes = collector.collect(i * 1_000).processes;
+      expect(processes).toEqual([{ pid: 100, comm: 'busy', counts: [0, Math.floor(i / 2), Math.ceil(i / 2), 0], startMs: 1_000, exited: false }]);
+    }
+    expect(processAlive).not.toHaveBeenCalled();
+    expect(source.deleteCalls).toEqual([]);
+  });
+
+  it('never asks processAlive when no exit was lost and syscall_procs never filled', () => {
     const { source, collector, processAlive } = setup();
     for (let pid = 1; pid <= 50; pid++) source.call(pid, READ, pid, `p${pid}`);
-    source.dropCounters = [5, 5, 0]; // other drops do not trigger the sweep
+    source.dropCounters = [5, 0, 0]; // syscall_counts full does not enable the check
     collector.collect(1_000);
     source.exit(7);
-    collector.collect(2_000);
-    collector.collect(3_000);
+    const second = collector.collect(2_000).processes;
+    expect(second.filter((p) => p.exited).map((p) => p.pid)).toEqual([7]);
+    expect(collector.collect(3_000).processes.length).toBe(49);
+    expect(collector.collect(4_000).processes.length).toBe(49);
     expect(processAlive).not.toHaveBeenCalled();
+    expect(source.deleteCalls).toEqual([[7]]);
   });
 
   it('does not ask about processes whose exit event did arrive', () => {
     const { source, collector, processAlive } = setup({ alive: () => false });
     source.call(100, READ, 1, 'a');
     source.call(200, READ, 1, 'b');
-    source.exit(100, 'a');
     source.dropCounters = [0, 0, 1];
-    const processes = collector.collect(1_000).processes;
-    expect(processes.every((p) => p.exited)).toBe(true);
+    collector.collect(1_000);
+    expect(processAlive).not.toHaveBeenCalled();
+    source.exit(100, 'a');
+    const processes = byPid(collector.collect(2_000).processes);
+    expect(processes.get(100)).toEqual({ pid: 100, comm: 'a', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
+    expect(processes.get(200)).toEqual({ pid: 200, comm: 'b', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
     expect(processAlive.mock.calls).toEqual([[200]]);
     expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[100, 200]]);
+    expect(collector.collect(3_000).processes).toEqual([]);
   });
 });
 
