@@ -15,4 +15,4 @@ test: bootstrap
 	npm test
 
 clean:
-	rm -rf build bpf/build test/helpers/build
+	rm -rf native/build bpf/build test/helpers/build dist

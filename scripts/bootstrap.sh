@@ -47,8 +47,8 @@ fi
 log "building BPF objects"
 make -s -C bpf
 
-addon=build/Release/ebpf_addon.node
-if [[ ! -f $addon || -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; then
+addon=native/build/Release/ebpf_addon.node
+if [[ ! -f $addon || -n $(find native -maxdepth 1 -newer "$addon" -print -quit) ]]; then
   log "building the native addon"
   PATH="$PWD/node_modules/.bin:$PATH" npm run --silent build:native >/dev/null
 fi

@@ -68,7 +68,7 @@ const root = path.resolve(here, '..', '..');
 
 /** Where the addon is looked for: EBPF_OTEL_AGENT_ADDON, then the node-gyp build of this checkout. */
 export function addonPath(): string {
-  return process.env.EBPF_OTEL_AGENT_ADDON ?? path.join(root, 'build', 'Release', 'ebpf_addon.node');
+  return process.env.EBPF_OTEL_AGENT_ADDON ?? path.join(root, 'native', 'build', 'Release', 'ebpf_addon.node');
 }
 
 let cached: RawAddon | undefined;

@@ -9,7 +9,7 @@ export default function setup(): void {
   if (process.getuid?.() !== 0) {
     throw new Error('integration tests load BPF programs into the kernel: run them as root (sudo npm test)');
   }
-  for (const file of ['bpf/build/syscalls.bpf.o', 'bpf/build/exec.bpf.o', 'bpf/build/xdp.bpf.o', 'build/Release/ebpf_addon.node']) {
+  for (const file of ['bpf/build/syscalls.bpf.o', 'bpf/build/exec.bpf.o', 'bpf/build/xdp.bpf.o', 'native/build/Release/ebpf_addon.node']) {
     if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run npm run build first`);
   }
   // The tests run the compiled agent, as npm start does: compile the current sources.

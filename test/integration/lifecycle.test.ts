@@ -56,9 +56,13 @@ describe('series lifecycle', () => {
     const rssBefore = rssKiB(pid);
     execFileSync(syscallerPath, ['--churn', '5000', '10']);
     const after = await agent.waitPolls(3);
-    expect(seriesOf(after, 'ebpf_syscalls_total', { process_executable_name: 'syscaller' })).toHaveLength(0);
+    const left = seriesOf(after, 'ebpf_syscalls_total', { process_executable_name: 'syscaller' });
+    expect(left, JSON.stringify(left.slice(0, 5))).toHaveLength(0);
     // Other processes on the machine come and go; the 5,000 must not have left any trace.
-    expect(seriesOf(after, 'ebpf_syscalls_total').length).toBeLessThanOrEqual(seriesBefore + 20);
+    const seriesAfter = seriesOf(after, 'ebpf_syscalls_total');
+    expect(seriesAfter.length, `series before ${seriesBefore}: ${JSON.stringify(seriesAfter.map((s) => s.labels.process_executable_name))}`).toBeLessThanOrEqual(
+      seriesBefore + 20,
+    );
     expect(total(after, 'ebpf_agent_map_entries', { map: 'syscall_procs' })).toBeLessThanOrEqual(
       total(baseline, 'ebpf_agent_map_entries', { map: 'syscall_procs' }) + 5,
     );
@@ -66,6 +70,6 @@ describe('series lifecycle', () => {
     const rssAfter = rssKiB(pid);
     // Memory noise of a V8 process between collections is a few MiB; 5,000 retained processes would be far more
     // visible in the series count above, this bounds the heap as well.
-    expect(rssAfter).toBeLessThan(rssBefore * 1.25 + 8 * 1024);
+    expect(rssAfter, `RSS before ${rssBefore} KiB, after ${rssAfter} KiB`).toBeLessThan(rssBefore * 1.25 + 8 * 1024);
   });
 });

@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "ebpf_addon",
-      "sources": ["native/bpf_addon.cc"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf"],
+      "sources": ["bpf_addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "../bpf"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
