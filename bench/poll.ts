@@ -8,7 +8,10 @@ import { BpfObject, numPossibleCpus } from '../src/bpf/index.ts';
 import { decodeCounts, SYSCALL_KEY_SIZE } from '../src/collector/syscalls.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const N_LIST = sizes.length > 0 ? sizes : [1_000, 10_000, 100_000];
 const REPEAT = 15;
 
@@ -53,11 +56,15 @@ for (const n of N_LIST) {
     for (let i = 0; i < found.length; i++) sum += Number(v.getBigUint64(i * 8, true));
     if (sum === 0) throw new Error('lookup found nothing');
   });
-  rows.push(`| ${n.toLocaleString('en-US')} | ${batch.toFixed(2)} | ${perKey.toFixed(2)} | ${(perKey / batch).toFixed(1)}× |`);
+  rows.push(
+    `| ${n.toLocaleString('en-US')} | ${batch.toFixed(2)} | ${perKey.toFixed(2)} | ${(perKey / batch).toFixed(1)}× |`,
+  );
   object.close();
 }
 
-console.log(`Poll cost on ${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}, median of ${REPEAT} runs\n`);
+console.log(
+  `Poll cost on ${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}, median of ${REPEAT} runs\n`,
+);
 console.log('| entries | batch read + sum + decode (ms) | per-key lookup loop (ms) | speed-up |');
 console.log('|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);

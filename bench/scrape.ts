@@ -39,9 +39,23 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-const agent = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), '--programs', 'syscalls', '--interval', '5s', '--host', '127.0.0.1', '--port', '0'], {
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
+const agent = spawn(
+  process.execPath,
+  [
+    path.join(root, 'dist', 'cli.js'),
+    '--programs',
+    'syscalls',
+    '--interval',
+    '5s',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+  ],
+  {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  },
+);
 let log = '';
 agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
 const helpers: ChildProcess[] = [];
@@ -77,14 +91,21 @@ try {
   const polls = /ebpf_agent_poll_duration_seconds_sum (\S+)\nebpf_agent_poll_duration_seconds_count (\S+)/.exec(
     await (await fetch(url)).text(),
   );
-  console.log(`Scrape at ${series} ebpf_syscalls_total series (${processes} processes), ${os.cpus().length} CPUs, kernel ${os.release()}\n`);
+  console.log(
+    `Scrape at ${series} ebpf_syscalls_total series (${processes} processes), ${os.cpus().length} CPUs, kernel ${os.release()}\n`,
+  );
   console.log('| measure | value |');
   console.log('|---|---:|');
-  console.log(`| /metrics p50 / p99 (ms, ${SCRAPES} sequential scrapes) | ${percentile(times, 50).toFixed(2)} / ${percentile(times, 99).toFixed(2)} |`);
+  console.log(
+    `| /metrics p50 / p99 (ms, ${SCRAPES} sequential scrapes) | ${percentile(times, 50).toFixed(2)} / ${percentile(times, 99).toFixed(2)} |`,
+  );
   console.log(`| /metrics gzip p50 / p99 (ms) | ${percentile(gz, 50).toFixed(2)} / ${percentile(gz, 99).toFixed(2)} |`);
   console.log(`| body size (bytes) | ${bytes} |`);
-  if (polls !== null) console.log(`| mean poll duration (ms) | ${((Number(polls[1]) / Number(polls[2])) * 1000).toFixed(2)} |`);
-  console.log(`| agent RSS idle / at ${series} series (MiB) | ${rssIdle.toFixed(1)} / ${rssMiB(agent.pid!).toFixed(1)} |`);
+  if (polls !== null)
+    console.log(`| mean poll duration (ms) | ${((Number(polls[1]) / Number(polls[2])) * 1000).toFixed(2)} |`);
+  console.log(
+    `| agent RSS idle / at ${series} series (MiB) | ${rssIdle.toFixed(1)} / ${rssMiB(agent.pid!).toFixed(1)} |`,
+  );
 } finally {
   for (const h of helpers) h.kill('SIGKILL');
   agent.kill('SIGTERM');

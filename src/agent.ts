@@ -16,7 +16,13 @@ import { XdpCollector } from './collector/xdp.ts';
 import type { AgentConfig } from './config.ts';
 import { UserError } from './errors.ts';
 import { ExecLog } from './exec-log.ts';
-import { buildResourceMetrics, newHistogram, recordHistogram, type AgentSnapshot, type HistogramState } from './export/metrics.ts';
+import {
+  buildResourceMetrics,
+  newHistogram,
+  recordHistogram,
+  type AgentSnapshot,
+  type HistogramState,
+} from './export/metrics.ts';
 import { OtlpPusher } from './export/otlp.ts';
 import { serialize } from './export/prometheus.ts';
 import { agentResource } from './export/resource.ts';
@@ -87,7 +93,8 @@ export class Agent {
     checkKernel(config.programs);
     checkPrivileges(config.programs, this.#deps.procStatus);
     checkBtf(config.btfPath);
-    if (!existsSync(addonPath())) throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
+    if (!existsSync(addonPath()))
+      throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
     for (const program of config.programs) checkObjectFile(this.#objectPath(program));
     if (config.execLog !== undefined && config.execLog !== 'stdout' && config.execLog !== '-') {
       try {
@@ -152,7 +159,9 @@ export class Agent {
           this.#execLog = log;
           collector.subscribe((event) => log.write(event));
         }
-        collector.use(new KernelExecSource({ ...common, ringBytes: config.execRingBytes }, (event) => collector.onEvent(event)));
+        collector.use(
+          new KernelExecSource({ ...common, ringBytes: config.execRingBytes }, (event) => collector.onEvent(event)),
+        );
         this.#exec = collector;
         this.#collectors.push(collector);
         return;
@@ -177,7 +186,9 @@ export class Agent {
         return new UserError(`the kernel verifier rejected a BPF program: ${error.message}`, { cause: error });
       }
       if (error.code === 'EPERM' || error.code === 'EACCES') {
-        return new UserError(`${first}: the agent needs root or CAP_BPF, CAP_PERFMON (and CAP_NET_ADMIN for xdp)`, { cause: error });
+        return new UserError(`${first}: the agent needs root or CAP_BPF, CAP_PERFMON (and CAP_NET_ADMIN for xdp)`, {
+          cause: error,
+        });
       }
       return new UserError(first ?? error.message, { cause: error });
     }
@@ -241,7 +252,8 @@ export class Agent {
 
   readiness(): { ready: boolean; reason: string } {
     const detached = this.#collectors.filter((c) => !c.attached()).map((c) => c.program);
-    if (this.#collectors.length < this.config.programs.length) return { ready: false, reason: 'programs are still loading' };
+    if (this.#collectors.length < this.config.programs.length)
+      return { ready: false, reason: 'programs are still loading' };
     if (detached.length > 0) return { ready: false, reason: `not attached: ${detached.join(', ')}` };
     if (this.#polls === 0) return { ready: false, reason: 'no poll yet' };
     const age = this.#clock.now() - this.#lastPollMs;
@@ -262,15 +274,14 @@ export class Agent {
       try {
         collector.close();
       } catch (error) {
-        this.#logger.warn('closing a collector failed', { program: collector.program, error: (error as Error).message });
+        this.#logger.warn('closing a collector failed', {
+          program: collector.program,
+          error: (error as Error).message,
+        });
       }
     }
     this.#syscalls = this.#exec = this.#xdp = undefined;
-    await Promise.all([
-      this.#server?.close(),
-      this.#otlp?.shutdown().catch(() => undefined),
-      this.#execLog?.close(),
-    ]);
+    await Promise.all([this.#server?.close(), this.#otlp?.shutdown().catch(() => undefined), this.#execLog?.close()]);
     this.#server = undefined;
     this.#otlp = undefined;
   }

@@ -15,31 +15,104 @@ import { createLogger } from './log.ts';
 const PROGRAM = 'ebpf-otel-agent';
 
 const OPTIONS = {
-  host: { type: 'string', default: DEFAULTS.host, describe: 'Address to serve /metrics, /healthz and /readyz on', group: 'Serving:' },
-  port: { type: 'string', default: String(DEFAULTS.port), describe: 'Port to serve on (0 picks a free one)', group: 'Serving:' },
-  interval: { type: 'string', default: DEFAULTS.interval, describe: 'How often the BPF maps are read: 500ms, 1s, 5s, 1m', group: 'Collection:' },
-  programs: {
+  host: {
     type: 'string',
-    describe: 'Programs to run, comma-separated: exec, syscalls, xdp [default: exec,syscalls, plus xdp when --xdp-interface is given]',
+    default: DEFAULTS.host,
+    describe: 'Address to serve /metrics, /healthz and /readyz on',
+    group: 'Serving:',
+  },
+  port: {
+    type: 'string',
+    default: String(DEFAULTS.port),
+    describe: 'Port to serve on (0 picks a free one)',
+    group: 'Serving:',
+  },
+  interval: {
+    type: 'string',
+    default: DEFAULTS.interval,
+    describe: 'How often the BPF maps are read: 500ms, 1s, 5s, 1m',
     group: 'Collection:',
   },
-  'xdp-interface': { type: 'string', array: true, describe: 'Interface to count packets on (repeatable)', group: 'XDP:' },
-  'xdp-mode': { type: 'string', default: DEFAULTS.xdpMode, choices: ['auto', 'native', 'generic'], describe: 'XDP attach mode; auto tries native, then generic', group: 'XDP:' },
-  'exec-log': { type: 'string', describe: 'Write one JSON line per exec to stdout or to this file (reopened on SIGHUP)', group: 'Exec:' },
-  'exec-ring-bytes': { type: 'string', default: String(DEFAULTS.execRingBytes), describe: 'Size of the exec event ring buffer (power of two)', group: 'Exec:' },
+  programs: {
+    type: 'string',
+    describe:
+      'Programs to run, comma-separated: exec, syscalls, xdp [default: exec,syscalls, plus xdp when --xdp-interface is given]',
+    group: 'Collection:',
+  },
+  'xdp-interface': {
+    type: 'string',
+    array: true,
+    describe: 'Interface to count packets on (repeatable)',
+    group: 'XDP:',
+  },
+  'xdp-mode': {
+    type: 'string',
+    default: DEFAULTS.xdpMode,
+    choices: ['auto', 'native', 'generic'],
+    describe: 'XDP attach mode; auto tries native, then generic',
+    group: 'XDP:',
+  },
+  'exec-log': {
+    type: 'string',
+    describe: 'Write one JSON line per exec to stdout or to this file (reopened on SIGHUP)',
+    group: 'Exec:',
+  },
+  'exec-ring-bytes': {
+    type: 'string',
+    default: String(DEFAULTS.execRingBytes),
+    describe: 'Size of the exec event ring buffer (power of two)',
+    group: 'Exec:',
+  },
   'syscalls-max-entries': {
     type: 'string',
     default: String(DEFAULTS.syscallsMaxEntries),
     describe: 'Capacity of the per-process syscall map ((process, syscall) pairs)',
     group: 'Collection:',
   },
-  'otlp-endpoint': { type: 'string', describe: 'Also push metrics over OTLP to this collector URL, e.g. http://localhost:4318', group: 'OTLP:' },
-  'otlp-protocol': { type: 'string', default: DEFAULTS.otlpProtocol, choices: ['http/protobuf', 'grpc'], describe: 'OTLP transport', group: 'OTLP:' },
-  'btf-path': { type: 'string', default: DEFAULTS.btfPath, describe: 'Kernel BTF for CO-RE relocations', group: 'Kernel:' },
-  'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR, describe: 'Directory of the compiled BPF objects', group: 'Kernel:' },
-  'mount-tracefs': { type: 'boolean', default: true, describe: 'Mount tracefs at /sys/kernel/tracing when it is missing', group: 'Kernel:' },
-  'log-level': { type: 'string', default: DEFAULTS.logLevel, choices: ['debug', 'info', 'warn', 'error'], describe: 'Log level', group: 'Logging:' },
-  'log-format': { type: 'string', default: DEFAULTS.logFormat, choices: ['text', 'json'], describe: 'Log format', group: 'Logging:' },
+  'otlp-endpoint': {
+    type: 'string',
+    describe: 'Also push metrics over OTLP to this collector URL, e.g. http://localhost:4318',
+    group: 'OTLP:',
+  },
+  'otlp-protocol': {
+    type: 'string',
+    default: DEFAULTS.otlpProtocol,
+    choices: ['http/protobuf', 'grpc'],
+    describe: 'OTLP transport',
+    group: 'OTLP:',
+  },
+  'btf-path': {
+    type: 'string',
+    default: DEFAULTS.btfPath,
+    describe: 'Kernel BTF for CO-RE relocations',
+    group: 'Kernel:',
+  },
+  'bpf-dir': {
+    type: 'string',
+    default: DEFAULT_BPF_DIR,
+    describe: 'Directory of the compiled BPF objects',
+    group: 'Kernel:',
+  },
+  'mount-tracefs': {
+    type: 'boolean',
+    default: true,
+    describe: 'Mount tracefs at /sys/kernel/tracing when it is missing',
+    group: 'Kernel:',
+  },
+  'log-level': {
+    type: 'string',
+    default: DEFAULTS.logLevel,
+    choices: ['debug', 'info', 'warn', 'error'],
+    describe: 'Log level',
+    group: 'Logging:',
+  },
+  'log-format': {
+    type: 'string',
+    default: DEFAULTS.logFormat,
+    choices: ['text', 'json'],
+    describe: 'Log format',
+    group: 'Logging:',
+  },
   'print-config': { type: 'boolean', default: false, describe: 'Print the effective configuration as YAML and exit' },
 } as const;
 
@@ -59,7 +132,9 @@ export function loadConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UserError(`config file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the --config path`);
+    throw new UserError(
+      `config file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the --config path`,
+    );
   }
   let data: unknown;
   try {
@@ -68,11 +143,15 @@ export function loadConfigFile(file: string): Record<string, unknown> {
     throw new UserError(`config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (data === null || data === undefined) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) throw new UserError(`config file ${file} must be a YAML mapping of option: value`);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new UserError(`config file ${file} must be a YAML mapping of option: value`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
     const name = kebab(key);
-    if (!CONFIG_KEYS.has(name)) throw new UserError(`config file ${file}: unknown key ${JSON.stringify(key)} (known: ${[...CONFIG_KEYS].join(', ')})`);
+    if (!CONFIG_KEYS.has(name))
+      throw new UserError(
+        `config file ${file}: unknown key ${JSON.stringify(key)} (known: ${[...CONFIG_KEYS].join(', ')})`,
+      );
     out[name] = value;
   }
   return out;
@@ -81,9 +160,16 @@ export function loadConfigFile(file: string): Record<string, unknown> {
 export function buildParser(argv: string[]) {
   return yargs(argv)
     .scriptName(PROGRAM)
-    .usage('$0 [options]\n\nLoads eBPF programs and serves what they count as OpenTelemetry metrics on /metrics (and OTLP).')
+    .usage(
+      '$0 [options]\n\nLoads eBPF programs and serves what they count as OpenTelemetry metrics on /metrics (and OTLP).',
+    )
     .options(OPTIONS)
-    .option('config', { type: 'string', describe: 'YAML file with any of the options above (flags win)', config: true, configParser: loadConfigFile })
+    .option('config', {
+      type: 'string',
+      describe: 'YAML file with any of the options above (flags win)',
+      config: true,
+      configParser: loadConfigFile,
+    })
     .env('EBPF_OTEL_AGENT')
     .example('$0', 'exec and syscall counters on http://0.0.0.0:9464/metrics')
     .example('$0 --xdp-interface eth0 --interval 1s', 'also count packets received on eth0, read every second')
@@ -113,7 +199,9 @@ export function toRawOptions(args: Record<string, unknown>): RawOptions {
 async function main(): Promise<void> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 24) {
-    throw new UserError(`Node.js ${process.versions.node} is too old: run with Node 24 (npm start uses the one in node_modules/.bin)`);
+    throw new UserError(
+      `Node.js ${process.versions.node} is too old: run with Node 24 (npm start uses the one in node_modules/.bin)`,
+    );
   }
   const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
   const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);

@@ -51,7 +51,9 @@ const MAX_INTERVAL_MS = 3_600_000;
 export function parseDuration(text: string, flag = '--interval'): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(text);
   if (match === null) {
-    throw new UserError(`${flag} ${JSON.stringify(text)} is not a duration: use a number with ms, s, m or h, e.g. 500ms, 5s, 1m`);
+    throw new UserError(
+      `${flag} ${JSON.stringify(text)} is not a duration: use a number with ms, s, m or h, e.g. 500ms, 5s, 1m`,
+    );
   }
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
   const ms = Number(match[1]) * factor;
@@ -69,14 +71,22 @@ export function parsePort(value: unknown): number {
   return port;
 }
 
-export function parsePrograms(value: string | readonly string[] | undefined, xdpInterfaces: readonly string[]): ProgramName[] {
+export function parsePrograms(
+  value: string | readonly string[] | undefined,
+  xdpInterfaces: readonly string[],
+): ProgramName[] {
   if (value === undefined) return xdpInterfaces.length > 0 ? ['exec', 'syscalls', 'xdp'] : ['exec', 'syscalls'];
-  const items = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const items = (typeof value === 'string' ? [value] : value)
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new UserError(`--programs is empty: name at least one of ${PROGRAM_NAMES.join(', ')}`);
   const out: ProgramName[] = [];
   for (const item of items) {
     if (!(PROGRAM_NAMES as readonly string[]).includes(item)) {
-      throw new UserError(`--programs: unknown program ${JSON.stringify(item)}: choose from ${PROGRAM_NAMES.join(', ')}`);
+      throw new UserError(
+        `--programs: unknown program ${JSON.stringify(item)}: choose from ${PROGRAM_NAMES.join(', ')}`,
+      );
     }
     if (!out.includes(item as ProgramName)) out.push(item as ProgramName);
   }
@@ -121,13 +131,17 @@ export interface RawOptions {
 function stringList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   const list = Array.isArray(value) ? value : [value];
-  return list.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+  return list
+    .flatMap((v) => String(v).split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConfig {
   const xdpInterfaces = [...new Set(stringList(raw.xdpInterface))];
   for (const name of xdpInterfaces) {
-    if (name.length > 15 || /[\s/]/.test(name)) throw new UserError(`--xdp-interface ${JSON.stringify(name)} is not an interface name`);
+    if (name.length > 15 || /[\s/]/.test(name))
+      throw new UserError(`--xdp-interface ${JSON.stringify(name)} is not an interface name`);
   }
   const programs = parsePrograms(raw.programs === undefined ? undefined : stringList(raw.programs), xdpInterfaces);
   if (programs.includes('xdp') && xdpInterfaces.length === 0) {
@@ -149,7 +163,9 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     try {
       url = new URL(otlpEndpoint);
     } catch {
-      throw new UserError(`--otlp-endpoint ${JSON.stringify(otlpEndpoint)} is not a URL: use e.g. http://collector:4318`);
+      throw new UserError(
+        `--otlp-endpoint ${JSON.stringify(otlpEndpoint)} is not a URL: use e.g. http://collector:4318`,
+      );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new UserError(`--otlp-endpoint ${otlpEndpoint}: use an http:// or https:// URL`);
@@ -171,7 +187,12 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     bpfDir: String(raw.bpfDir ?? defaultBpfDir),
     mountTracefs: raw.mountTracefs === undefined ? true : raw.mountTracefs !== false && raw.mountTracefs !== 'false',
     tracefsPath: DEFAULTS.tracefsPath,
-    syscallsMaxEntries: positiveInteger('--syscalls-max-entries', raw.syscallsMaxEntries ?? DEFAULTS.syscallsMaxEntries, 1024, 1 << 24),
+    syscallsMaxEntries: positiveInteger(
+      '--syscalls-max-entries',
+      raw.syscallsMaxEntries ?? DEFAULTS.syscallsMaxEntries,
+      1024,
+      1 << 24,
+    ),
     execRingBytes: ringBytes,
   };
 }

@@ -25,7 +25,9 @@ export class ExecLog {
   }
 
   #open(): WriteStream | NodeJS.WriteStream {
-    return this.#target === 'stdout' || this.#target === '-' ? process.stdout : createWriteStream(this.#target, { flags: 'a', mode: 0o640 });
+    return this.#target === 'stdout' || this.#target === '-'
+      ? process.stdout
+      : createWriteStream(this.#target, { flags: 'a', mode: 0o640 });
   }
 
   write(event: ExecEvent): void {

@@ -37,7 +37,10 @@ export function missingCapabilities(effective: bigint, programs: readonly Progra
   });
 }
 
-export function checkPrivileges(programs: readonly ProgramName[], status = readFileSync('/proc/self/status', 'utf8')): void {
+export function checkPrivileges(
+  programs: readonly ProgramName[],
+  status = readFileSync('/proc/self/status', 'utf8'),
+): void {
   const missing = missingCapabilities(effectiveCapabilities(status), programs);
   if (missing.length > 0) {
     throw new UserError(
@@ -87,17 +90,24 @@ export function ensureTracefs(
   if (candidates.some((dir) => existsSync(path.join(dir, 'events')))) return;
   const command = `mount -t tracefs nodev ${tracefsPath}`;
   if (!mountAllowed) {
-    throw new UserError(`tracefs is not mounted at ${tracefsPath} (tracepoints need it): run ${command}, or drop --no-mount-tracefs`);
+    throw new UserError(
+      `tracefs is not mounted at ${tracefsPath} (tracepoints need it): run ${command}, or drop --no-mount-tracefs`,
+    );
   }
   try {
     mount(tracefsPath);
   } catch (error) {
-    throw new UserError(`tracefs is not mounted at ${tracefsPath} and the agent could not mount it (${(error as Error).message.split('\n')[0]}): run ${command}`, {
-      cause: error,
-    });
+    throw new UserError(
+      `tracefs is not mounted at ${tracefsPath} and the agent could not mount it (${(error as Error).message.split('\n')[0]}): run ${command}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (!existsSync(path.join(tracefsPath, 'events'))) {
-    throw new UserError(`mounted tracefs at ${tracefsPath} but it has no events/ directory: run ${command} and check the kernel has CONFIG_FTRACE`);
+    throw new UserError(
+      `mounted tracefs at ${tracefsPath} but it has no events/ directory: run ${command} and check the kernel has CONFIG_FTRACE`,
+    );
   }
   logger.info('mounted tracefs', { path: tracefsPath });
 }
@@ -117,6 +127,8 @@ export function checkObjectFile(file: string, uid = process.getuid?.() ?? 0): vo
     );
   }
   if (stat.uid !== 0 && stat.uid !== uid) {
-    throw new UserError(`BPF object ${file} is owned by uid ${stat.uid}, neither root nor the agent's user: chown root ${file}`);
+    throw new UserError(
+      `BPF object ${file} is owned by uid ${stat.uid}, neither root nor the agent's user: chown root ${file}`,
+    );
   }
 }

@@ -53,7 +53,11 @@ export interface RawRingBuffer {
 
 export interface RawAddon {
   BpfObject: new (path: string, options?: { btfPath?: string; debug?: boolean }) => RawBpfObject;
-  RingBuffer: new (object: RawBpfObject, map: string, callback: (batch: ArrayBuffer, count: number) => void) => RawRingBuffer;
+  RingBuffer: new (
+    object: RawBpfObject,
+    map: string,
+    callback: (batch: ArrayBuffer, count: number) => void,
+  ) => RawRingBuffer;
   clocks(): { boottimeNs: bigint; realtimeNs: bigint };
   mountTracefs(path: string): void;
   ifindex(name: string): number;

@@ -108,7 +108,13 @@ export class BpfObject {
   readMap(name: string): MapSnapshot {
     const info = this.map(name);
     const { count, keys, values } = this.raw.readMap(name);
-    return { count, keys: new DataView(keys), values: new DataView(values), keySize: info.keySize, valueSize: info.valueSize };
+    return {
+      count,
+      keys: new DataView(keys),
+      values: new DataView(values),
+      keySize: info.keySize,
+      valueSize: info.valueSize,
+    };
   }
 
   /** Sum of every slot of a per-CPU u64 array (drop counters), by index. */

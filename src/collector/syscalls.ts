@@ -88,7 +88,10 @@ export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
 export function decodeProcs(snapshot: MapSnapshot): Map<number, string> {
   const out = new Map<number, string>();
   for (let i = 0; i < snapshot.count; i++) {
-    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), cString(snapshot.values, i * snapshot.valueSize, COMM_LEN));
+    out.set(
+      snapshot.keys.getUint32(i * snapshot.keySize, true),
+      cString(snapshot.values, i * snapshot.valueSize, COMM_LEN),
+    );
   }
   return out;
 }
@@ -296,7 +299,10 @@ export class KernelSyscallSource implements SyscallSource {
   }
 
   capacity(): { counts: number; procs: number } {
-    return { counts: this.#object.map('syscall_counts').maxEntries, procs: this.#object.map('syscall_procs').maxEntries };
+    return {
+      counts: this.#object.map('syscall_counts').maxEntries,
+      procs: this.#object.map('syscall_procs').maxEntries,
+    };
   }
 
   attached(): boolean {

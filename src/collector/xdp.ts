@@ -126,7 +126,14 @@ export class XdpCollector implements Collector<XdpSnapshot> {
   }
 
   mapFill(): MapFill[] {
-    return [{ program: this.program, map: 'xdp_counts', entries: this.#entries, capacity: this.#object.map('xdp_counts').maxEntries }];
+    return [
+      {
+        program: this.program,
+        map: 'xdp_counts',
+        entries: this.#entries,
+        capacity: this.#object.map('xdp_counts').maxEntries,
+      },
+    ];
   }
 
   get object(): BpfObject {
@@ -144,12 +151,14 @@ function attachWithMode(object: BpfObject, ifindex: number, mode: XdpMode, name:
   if (mode === 'generic') return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_SKB_MODE);
   try {
     return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_DRV_MODE);
-  } catch (error) {
+  } catch (native) {
     // No driver support: generic XDP works on every interface.
     try {
       return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_SKB_MODE);
-    } catch (fallback) {
-      throw new Error(`cannot attach XDP to ${name} in native or generic mode`, { cause: fallback ?? error });
+    } catch (generic) {
+      throw new Error(`cannot attach XDP to ${name} in native mode (${(native as Error).message}) or in generic mode`, {
+        cause: generic,
+      });
     }
   }
 }

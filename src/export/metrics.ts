@@ -34,7 +34,14 @@ export interface HistogramState {
 }
 
 export function newHistogram(boundaries: number[]): HistogramState {
-  return { boundaries, counts: new Array(boundaries.length + 1).fill(0), sum: 0, count: 0, min: Infinity, max: -Infinity };
+  return {
+    boundaries,
+    counts: new Array(boundaries.length + 1).fill(0),
+    sum: 0,
+    count: 0,
+    min: Infinity,
+    max: -Infinity,
+  };
 }
 
 export function recordHistogram(h: HistogramState, value: number): void {
@@ -134,7 +141,11 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         'Successful execve/execveat calls, by executable name after the exec and parent executable name.',
         '{exec}',
         snapshot.exec.execs.map((e) =>
-          point({ [N.ATTR_PROCESS_EXECUTABLE_NAME]: e.comm, [N.ATTR_PROCESS_PARENT_EXECUTABLE_NAME]: e.parentComm }, e.count, e.startMs),
+          point(
+            { [N.ATTR_PROCESS_EXECUTABLE_NAME]: e.comm, [N.ATTR_PROCESS_PARENT_EXECUTABLE_NAME]: e.parentComm },
+            e.count,
+            e.startMs,
+          ),
         ),
       ),
     );
@@ -157,8 +168,12 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       t.packets += c.truncatedPackets;
       truncated.set(id, t);
     }
-    metrics.push(sum(N.METRIC_XDP_PACKETS, 'Packets received, by interface, network layer and transport.', '{packet}', packets));
-    metrics.push(sum(N.METRIC_XDP_BYTES, 'Bytes received (frame length), by interface, network layer and transport.', 'By', bytes));
+    metrics.push(
+      sum(N.METRIC_XDP_PACKETS, 'Packets received, by interface, network layer and transport.', '{packet}', packets),
+    );
+    metrics.push(
+      sum(N.METRIC_XDP_BYTES, 'Bytes received (frame length), by interface, network layer and transport.', 'By', bytes),
+    );
     metrics.push(
       sum(
         N.METRIC_XDP_TRUNCATED,
@@ -174,15 +189,15 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         N.METRIC_AGENT_XDP_ATTACHED,
         'XDP attachments of the agent, with the mode the kernel reports in effect.',
         '1',
-        snapshot.xdp.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, 1)),
+        snapshot.xdp.interfaces.map((i) =>
+          point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, 1),
+        ),
       ),
     );
   }
 
   // The agent's own health.
-  const series = metrics.map((m) =>
-    point({ [N.ATTR_METRIC]: prometheusName(m) }, m.dataPoints.length),
-  );
+  const series = metrics.map((m) => point({ [N.ATTR_METRIC]: prometheusName(m) }, m.dataPoints.length));
   metrics.push(
     sum(
       N.METRIC_AGENT_EVENTS_LOST,
@@ -229,7 +244,12 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   metrics.push(sum(N.METRIC_AGENT_POLL_ERRORS, 'Polls that failed.', '{poll}', [point({}, snapshot.pollErrors)]));
   const h = snapshot.pollDuration;
   const histogram: HistogramMetricData = {
-    descriptor: { name: N.METRIC_AGENT_POLL_DURATION, description: 'Time to read, decode and publish one poll.', unit: 's', valueType: ValueType.DOUBLE },
+    descriptor: {
+      name: N.METRIC_AGENT_POLL_DURATION,
+      description: 'Time to read, decode and publish one poll.',
+      unit: 's',
+      valueType: ValueType.DOUBLE,
+    },
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
     dataPointType: DataPointType.HISTOGRAM,
     dataPoints: [

@@ -48,9 +48,17 @@ export class MetricsServer {
       const onError = (error: NodeJS.ErrnoException): void => {
         this.#server.off('listening', onListening);
         if (error.code === 'EADDRINUSE') {
-          reject(new Error(`port ${port} on ${host} is already in use: stop the other process or choose another --port`, { cause: error }));
+          reject(
+            new Error(`port ${port} on ${host} is already in use: stop the other process or choose another --port`, {
+              cause: error,
+            }),
+          );
         } else if (error.code === 'EACCES') {
-          reject(new Error(`not allowed to listen on ${host}:${port}: use a port above 1023 or grant CAP_NET_BIND_SERVICE`, { cause: error }));
+          reject(
+            new Error(`not allowed to listen on ${host}:${port}: use a port above 1023 or grant CAP_NET_BIND_SERVICE`, {
+              cause: error,
+            }),
+          );
         } else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
           reject(new Error(`cannot listen on ${host}: no such local address (check --host)`, { cause: error }));
         } else {
@@ -60,7 +68,11 @@ export class MetricsServer {
       const onListening = (): void => {
         this.#server.off('error', onError);
         const address = this.#server.address();
-        resolve(typeof address === 'object' && address !== null ? { host: address.address, port: address.port } : { host, port });
+        resolve(
+          typeof address === 'object' && address !== null
+            ? { host: address.address, port: address.port }
+            : { host, port },
+        );
       };
       this.#server.once('error', onError);
       this.#server.once('listening', onListening);
@@ -96,7 +108,9 @@ export class MetricsServer {
       }
       case '/':
         res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-        res.end('<html><body><h1>ebpf-otel-agent</h1><p><a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a></p></body></html>\n');
+        res.end(
+          '<html><body><h1>ebpf-otel-agent</h1><p><a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a></p></body></html>\n',
+        );
         return;
       default:
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -125,7 +139,10 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
   let gzip: number | undefined;
   let star: number | undefined;
   for (const part of value.split(',')) {
-    const [coding = '', ...params] = part.trim().split(';').map((p) => p.trim());
+    const [coding = '', ...params] = part
+      .trim()
+      .split(';')
+      .map((p) => p.trim());
     const q = params.find((p) => /^q=/i.test(p));
     const weight = q === undefined ? 1 : Number(q.slice(2));
     const name = coding.toLowerCase();

@@ -37,7 +37,15 @@ describe('bad input', () => {
   it('not root: names the missing capabilities', async () => {
     // Run as nobody with no capabilities at all.
     await expectRefused([], /missing capabilities CAP_BPF, CAP_PERFMON.*root/, {
-      wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'],
+      wrap: [
+        'setpriv',
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        '--',
+      ],
     });
   });
 
@@ -47,17 +55,26 @@ describe('bad input', () => {
 
   it('tracefs unmounted and mounting not allowed: prints the mount command', async () => {
     // A private mount namespace: the host keeps its tracefs.
-    const script = 'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
-    await expectRefused(['--no-mount-tracefs'], /tracefs is not mounted.*mount -t tracefs nodev \/sys\/kernel\/tracing/, {
-      wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
-    });
+    const script =
+      'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
+    await expectRefused(
+      ['--no-mount-tracefs'],
+      /tracefs is not mounted.*mount -t tracefs nodev \/sys\/kernel\/tracing/,
+      {
+        wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
+      },
+    );
   });
 
   it('tracefs unmounted: the agent mounts it and runs', async () => {
-    const script = 'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
-    const { code, stderr } = await runAgent(['--port', '0', '--host', '127.0.0.1', '--programs', 'syscalls', '--print-config'], {
-      wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
-    });
+    const script =
+      'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
+    const { code, stderr } = await runAgent(
+      ['--port', '0', '--host', '127.0.0.1', '--programs', 'syscalls', '--print-config'],
+      {
+        wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
+      },
+    );
     expect(code, stderr).toBe(0);
   });
 
@@ -101,13 +118,16 @@ describe('bad input', () => {
   it('BPF object world-writable: refused', async () => {
     const dir = path.join(tmp, 'writable');
     mkdirSync(dir);
-    for (const name of ['exec', 'syscalls']) copyFileSync(path.join(bpfDir, `${name}.bpf.o`), path.join(dir, `${name}.bpf.o`));
+    for (const name of ['exec', 'syscalls'])
+      copyFileSync(path.join(bpfDir, `${name}.bpf.o`), path.join(dir, `${name}.bpf.o`));
     chmodSync(path.join(dir, 'exec.bpf.o'), 0o666);
     await expectRefused(['--bpf-dir', dir], /exec\.bpf\.o is group- or world-writable.*chmod go-w/);
   });
 
   it('config file missing, not YAML, or with an unknown key', async () => {
-    await expectRefused(['--config', path.join(tmp, 'none.yaml')], /config file .*none\.yaml cannot be read/, { code: 2 });
+    await expectRefused(['--config', path.join(tmp, 'none.yaml')], /config file .*none\.yaml cannot be read/, {
+      code: 2,
+    });
     const bad = path.join(tmp, 'bad.yaml');
     writeFileSync(bad, 'port: [1, 2\n');
     await expectRefused(['--config', bad], /config file .*bad\.yaml is not valid YAML/, { code: 2 });
@@ -132,9 +152,29 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type
 SEC("xdp") int eoa_xdp(struct xdp_md *ctx) { unsigned char *data = (void *)(long)ctx->data; return data[100] == 7 ? XDP_DROP : XDP_PASS; }
 `,
     );
-    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', `-I${path.join(root, 'bpf')}`, '-I/usr/include/x86_64-linux-gnu', '-c', source, '-o', path.join(dir, 'xdp.bpf.o')]);
+    execFileSync('clang', [
+      '-g',
+      '-O2',
+      '-target',
+      'bpf',
+      `-I${path.join(root, 'bpf')}`,
+      '-I/usr/include/x86_64-linux-gnu',
+      '-c',
+      source,
+      '-o',
+      path.join(dir, 'xdp.bpf.o'),
+    ]);
     chmodSync(path.join(dir, 'xdp.bpf.o'), 0o644);
-    const { code, stderr } = await runAgent(['--port', '0', '--programs', 'xdp', '--xdp-interface', 'lo', '--bpf-dir', dir]);
+    const { code, stderr } = await runAgent([
+      '--port',
+      '0',
+      '--programs',
+      'xdp',
+      '--xdp-interface',
+      'lo',
+      '--bpf-dir',
+      dir,
+    ]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^ebpf-otel-agent: the kernel verifier rejected a BPF program: cannot load BPF object/);
     expect(stderr).toMatch(/invalid access to packet/);

@@ -1,7 +1,14 @@
 // 100 execs of /bin/true raise ebpf_process_execs_total{process_executable_name="true"} by exactly 100.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoAgentPrograms, killAllAgents, startAgent, syscallerPath, total, type RunningAgent } from './harness.ts';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  startAgent,
+  syscallerPath,
+  total,
+  type RunningAgent,
+} from './harness.ts';
 
 const K = 100;
 
@@ -20,9 +27,13 @@ describe('exec program', () => {
     execFileSync(syscallerPath, ['--exec', String(K), '/bin/true']);
     const after = await agent.waitPolls(2);
     const labels = { process_executable_name: 'true' };
-    expect(total(after, 'ebpf_process_execs_total', labels) - total(before, 'ebpf_process_execs_total', labels)).toBe(K);
+    expect(total(after, 'ebpf_process_execs_total', labels) - total(before, 'ebpf_process_execs_total', labels)).toBe(
+      K,
+    );
     const fromHelper = { process_executable_name: 'true', process_parent_executable_name: 'syscaller' };
-    expect(total(after, 'ebpf_process_execs_total', fromHelper) - total(before, 'ebpf_process_execs_total', fromHelper)).toBe(K);
+    expect(
+      total(after, 'ebpf_process_execs_total', fromHelper) - total(before, 'ebpf_process_execs_total', fromHelper),
+    ).toBe(K);
     expect(total(after, 'ebpf_agent_events_lost_total', { program: 'exec' })).toBe(0);
   });
 });

@@ -23,7 +23,13 @@ describe('exposition', () => {
 
   it('passes promtool check metrics with every program running', async () => {
     const text = await agent.scrapeText();
-    for (const family of ['ebpf_syscalls_total', 'ebpf_process_execs_total', 'ebpf_xdp_packets_total', 'ebpf_xdp_bytes_total', 'ebpf_agent_events_lost_total']) {
+    for (const family of [
+      'ebpf_syscalls_total',
+      'ebpf_process_execs_total',
+      'ebpf_xdp_packets_total',
+      'ebpf_xdp_bytes_total',
+      'ebpf_agent_events_lost_total',
+    ]) {
       expect(text).toContain(`# TYPE ${family} counter`);
     }
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
@@ -33,7 +39,10 @@ describe('exposition', () => {
 
   it('serves gzip when asked, /healthz and /readyz', async () => {
     const base = `http://127.0.0.1:${agent.port}`;
-    const res = await fetch(`${base}/metrics`, { headers: { 'Accept-Encoding': 'gzip' }, decompress: false } as RequestInit);
+    const res = await fetch(`${base}/metrics`, {
+      headers: { 'Accept-Encoding': 'gzip' },
+      decompress: false,
+    } as RequestInit);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     // fetch decompresses transparently; check the wire form with a raw request instead.

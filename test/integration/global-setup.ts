@@ -9,15 +9,34 @@ export default function setup(): void {
   if (process.getuid?.() !== 0) {
     throw new Error('integration tests load BPF programs into the kernel: run them as root (sudo npm test)');
   }
-  for (const file of ['bpf/build/syscalls.bpf.o', 'bpf/build/exec.bpf.o', 'bpf/build/xdp.bpf.o', 'native/build/Release/ebpf_addon.node']) {
+  for (const file of [
+    'bpf/build/syscalls.bpf.o',
+    'bpf/build/exec.bpf.o',
+    'bpf/build/xdp.bpf.o',
+    'native/build/Release/ebpf_addon.node',
+  ]) {
     if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run npm run build first`);
   }
   // The tests run the compiled agent, as npm start does: compile the current sources.
-  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', path.join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
   const out = path.join(root, 'test', 'helpers', 'build');
   mkdirSync(out, { recursive: true });
   // Static: no dynamic loader, so a run makes only the syscalls the helper itself makes.
-  execFileSync('gcc', ['-O2', '-static', '-Wall', '-Werror', '-o', path.join(out, 'syscaller'), path.join(root, 'test', 'helpers', 'syscaller.c')], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    'gcc',
+    [
+      '-O2',
+      '-static',
+      '-Wall',
+      '-Werror',
+      '-o',
+      path.join(out, 'syscaller'),
+      path.join(root, 'test', 'helpers', 'syscaller.c'),
+    ],
+    {
+      stdio: 'inherit',
+    },
+  );
 }

@@ -51,7 +51,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -97,7 +101,9 @@ export async function startAgent(args: string[]): Promise<RunningAgent> {
     return res.text();
   };
   const scrape = async (): Promise<Sample[]> => parseMetrics(await scrapeText());
-  await waitFor('the agent to be ready', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined));
+  await waitFor('the agent to be ready', async () =>
+    (await fetch(`${base}/readyz`)).status === 200 ? true : undefined,
+  );
   const agent: RunningAgent = {
     process: child,
     port,
@@ -140,7 +146,11 @@ export function runAgent(
   options: { wrap?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const command = [...(options.wrap ?? []), process.execPath, cliPath, ...args];
-  const child = spawn(command[0]!, command.slice(1), { cwd: root, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: root,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

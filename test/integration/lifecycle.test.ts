@@ -38,7 +38,9 @@ describe('series lifecycle', () => {
       return read.length === 1 && read[0]!.value === N ? samples : undefined;
     });
     const polls = total(seen, 'ebpf_agent_polls_total');
-    expect(seriesOf(seen, 'ebpf_syscalls_total', { process_pid: pid, syscall: 'read' })[0]!.labels.process_executable_name).toBe('syscaller');
+    expect(
+      seriesOf(seen, 'ebpf_syscalls_total', { process_pid: pid, syscall: 'read' })[0]!.labels.process_executable_name,
+    ).toBe('syscaller');
     const gone = await waitFor('the series to leave', async () => {
       const samples = await agent.scrape();
       return seriesOf(samples, 'ebpf_syscalls_total', { process_pid: pid }).length === 0 ? samples : undefined;
@@ -60,9 +62,10 @@ describe('series lifecycle', () => {
     expect(left, JSON.stringify(left.slice(0, 5))).toHaveLength(0);
     // Other processes on the machine come and go; the 5,000 must not have left any trace.
     const seriesAfter = seriesOf(after, 'ebpf_syscalls_total');
-    expect(seriesAfter.length, `series before ${seriesBefore}: ${JSON.stringify(seriesAfter.map((s) => s.labels.process_executable_name))}`).toBeLessThanOrEqual(
-      seriesBefore + 20,
-    );
+    expect(
+      seriesAfter.length,
+      `series before ${seriesBefore}: ${JSON.stringify(seriesAfter.map((s) => s.labels.process_executable_name))}`,
+    ).toBeLessThanOrEqual(seriesBefore + 20);
     expect(total(after, 'ebpf_agent_map_entries', { map: 'syscall_procs' })).toBeLessThanOrEqual(
       total(baseline, 'ebpf_agent_map_entries', { map: 'syscall_procs' }) + 5,
     );

@@ -62,7 +62,10 @@ function destroy(namespace: string, host: string): void {
 
 /** Id of the XDP program attached to an interface, or undefined. */
 export function xdpProgramOn(iface: string, namespace?: string): number | undefined {
-  const args = namespace === undefined ? ['-d', '-j', 'link', 'show', iface] : ['-n', namespace, '-d', '-j', 'link', 'show', iface];
+  const args =
+    namespace === undefined
+      ? ['-d', '-j', 'link', 'show', iface]
+      : ['-n', namespace, '-d', '-j', 'link', 'show', iface];
   const info = JSON.parse(run(args)) as { xdp?: { prog?: { id: number }; attached?: { prog: { id: number } }[] } }[];
   const xdp = info[0]?.xdp;
   return xdp?.prog?.id ?? xdp?.attached?.[0]?.prog.id;
@@ -70,6 +73,8 @@ export function xdpProgramOn(iface: string, namespace?: string): number | undefi
 
 /** rx packets and bytes of an interface. */
 export function rxStats(iface: string): { packets: number; bytes: number } {
-  const info = JSON.parse(run(['-s', '-j', 'link', 'show', iface])) as { stats64: { rx: { packets: number; bytes: number } } }[];
+  const info = JSON.parse(run(['-s', '-j', 'link', 'show', iface])) as {
+    stats64: { rx: { packets: number; bytes: number } };
+  }[];
   return { packets: info[0]!.stats64.rx.packets, bytes: info[0]!.stats64.rx.bytes };
 }

@@ -3,7 +3,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoAgentPrograms, killAllAgents, startAgent, syscallerPath, total, waitStopped, type RunningAgent } from './harness.ts';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  startAgent,
+  syscallerPath,
+  total,
+  waitStopped,
+  type RunningAgent,
+} from './harness.ts';
 
 const N = 1000;
 

@@ -18,8 +18,25 @@ interface Sent {
 function inject(veth: VethPair, spec: string): Record<string, Sent> {
   const out = execFileSync(
     'ip',
-    ['netns', 'exec', veth.namespace, 'python3', injectPath, '--iface', veth.peer, '--src-mac', veth.peerMac, '--dst-mac', veth.hostMac,
-      '--src-ip', '10.213.0.2', '--dst-ip', '10.213.0.1', '--spec', spec],
+    [
+      'netns',
+      'exec',
+      veth.namespace,
+      'python3',
+      injectPath,
+      '--iface',
+      veth.peer,
+      '--src-mac',
+      veth.peerMac,
+      '--dst-mac',
+      veth.hostMac,
+      '--src-ip',
+      '10.213.0.2',
+      '--dst-ip',
+      '10.213.0.1',
+      '--spec',
+      spec,
+    ],
     { encoding: 'utf8' },
   );
   return JSON.parse(out) as Record<string, Sent>;
@@ -58,14 +75,17 @@ describe('xdp program', () => {
     expect(delta('ebpf_xdp_bytes_total', 'tcp')).toBe(sent.tcp!.bytes);
     expect(delta('ebpf_xdp_bytes_total', 'icmp')).toBe(sent.icmp!.bytes);
     // Nothing else arrived, and the interface's own counters agree.
-    const all = (name: string, samples: typeof after): number => total(samples, name, { network_interface_name: veth.host });
+    const all = (name: string, samples: typeof after): number =>
+      total(samples, name, { network_interface_name: veth.host });
     expect(all('ebpf_xdp_packets_total', after) - all('ebpf_xdp_packets_total', before)).toBe(P + Q + R);
     expect(rxAfter.packets - rxBefore.packets).toBe(P + Q + R);
     // veth counts rx bytes from the frame start in generic mode but after the Ethernet header (14 bytes) when a
     // native XDP program runs on it; the frames and their lengths are the same either way.
     const sentBytes = sent.udp!.bytes + sent.tcp!.bytes + sent.icmp!.bytes;
     expect([sentBytes, sentBytes - 14 * (P + Q + R)]).toContain(rxAfter.bytes - rxBefore.bytes);
-    const attached = after.filter((s) => s.name === 'ebpf_agent_xdp_attached' && s.labels.network_interface_name === veth.host);
+    const attached = after.filter(
+      (s) => s.name === 'ebpf_agent_xdp_attached' && s.labels.network_interface_name === veth.host,
+    );
     expect(attached).toHaveLength(1);
     expect(['native', 'generic']).toContain(attached[0]!.labels.mode);
   });
@@ -82,7 +102,9 @@ describe('xdp program', () => {
     const after = await agent.waitPolls(2);
     const labels = { network_interface_name: veth.host, network_type: 'ipv4', network_transport: 'udp' };
     expect(total(after, 'ebpf_xdp_packets_total', labels) - total(before, 'ebpf_xdp_packets_total', labels)).toBe(5);
-    expect(total(after, 'ebpf_xdp_bytes_total', labels) - total(before, 'ebpf_xdp_bytes_total', labels)).toBe(sent.udp!.bytes);
+    expect(total(after, 'ebpf_xdp_bytes_total', labels) - total(before, 'ebpf_xdp_bytes_total', labels)).toBe(
+      sent.udp!.bytes,
+    );
     const { code } = await agent.stop('SIGTERM');
     expect(code).toBe(0);
     expect(xdpProgramOn(veth.host)).toBeUndefined();

@@ -137,9 +137,13 @@ describe('loadConfigFile', () => {
   it('says invalid YAML is not valid YAML, on one line', () => {
     const at = file('agent.yaml', 'port: [1\n');
     const error = loadError(at);
-    expect(error.message).toMatch(new RegExp(`^config file ${at.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not valid YAML: `));
+    expect(error.message).toMatch(
+      new RegExp(`^config file ${at.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not valid YAML: `),
+    );
     expect(error.message).not.toContain('\n');
-    expect(loadError(file('dup.yaml', 'port: 1\nport: 2\n')).message).toContain('is not valid YAML: Map keys must be unique');
+    expect(loadError(file('dup.yaml', 'port: 1\nport: 2\n')).message).toContain(
+      'is not valid YAML: Map keys must be unique',
+    );
   });
 
   it('reads an empty file, or one of comments only, as no options', () => {
@@ -171,16 +175,25 @@ describe('buildParser and toRawOptions', () => {
 
   it('reads kebab-case flags into camelCase options', async () => {
     const raw = await parse([
-      '--host', '127.0.0.1',
-      '--interval', '1s',
-      '--programs', 'syscalls,xdp',
-      '--xdp-mode', 'generic',
-      '--exec-log', '/tmp/execs.jsonl',
-      '--otlp-endpoint', 'http://localhost:4317',
-      '--otlp-protocol', 'grpc',
+      '--host',
+      '127.0.0.1',
+      '--interval',
+      '1s',
+      '--programs',
+      'syscalls,xdp',
+      '--xdp-mode',
+      'generic',
+      '--exec-log',
+      '/tmp/execs.jsonl',
+      '--otlp-endpoint',
+      'http://localhost:4317',
+      '--otlp-protocol',
+      'grpc',
       '--no-mount-tracefs',
-      '--log-level', 'warn',
-      '--log-format', 'json',
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
     ]);
     expect(raw).toStrictEqual({
       ...DEFAULT_RAW,
@@ -219,7 +232,9 @@ describe('buildParser and toRawOptions', () => {
       xdpInterface: ['eth0'],
       interval: '2s',
     });
-    expect(await parse(['--config', at, '--port', '7', '--xdp-interface', 'veth1', '--log-level', 'error'])).toStrictEqual({
+    expect(
+      await parse(['--config', at, '--port', '7', '--xdp-interface', 'veth1', '--log-level', 'error']),
+    ).toStrictEqual({
       ...DEFAULT_RAW,
       port: '7',
       logLevel: 'error',
@@ -252,7 +267,12 @@ describe('buildParser and toRawOptions', () => {
     const at = file('agent.yaml', 'interval: 2s\nport: 9500\n');
     process.env.EBPF_OTEL_AGENT_INTERVAL = '9s';
     process.env.EBPF_OTEL_AGENT_XDP_INTERFACE = 'eth9';
-    expect(await parse(['--config', at])).toStrictEqual({ ...DEFAULT_RAW, interval: '9s', port: 9500, xdpInterface: ['eth9'] });
+    expect(await parse(['--config', at])).toStrictEqual({
+      ...DEFAULT_RAW,
+      interval: '9s',
+      port: 9500,
+      xdpInterface: ['eth9'],
+    });
     expect(await parse(['--config', at, '--interval', '3s'])).toStrictEqual({
       ...DEFAULT_RAW,
       interval: '3s',
@@ -265,7 +285,15 @@ describe('buildParser and toRawOptions', () => {
 describe('toRawOptions', () => {
   it('maps the known keys to camelCase, takes the last of an array for single-valued keys and ignores the rest', () => {
     expect(
-      toRawOptions({ port: ['1', '2', '3'], 'xdp-interface': ['a'], 'log-level': 'debug', 'print-config': true, config: 'x.yaml', $0: 'agent', _: [] }),
+      toRawOptions({
+        port: ['1', '2', '3'],
+        'xdp-interface': ['a'],
+        'log-level': 'debug',
+        'print-config': true,
+        config: 'x.yaml',
+        $0: 'agent',
+        _: [],
+      }),
     ).toStrictEqual({
       host: undefined,
       port: '3',

@@ -128,7 +128,10 @@ describe('resolveConfig', () => {
   });
 
   it('adds xdp when an interface is given, from a repeated flag or a comma list', () => {
-    expect(resolve({ xdpInterface: ['eth0', 'veth1'] })).toMatchObject({ programs: ['exec', 'syscalls', 'xdp'], xdpInterfaces: ['eth0', 'veth1'] });
+    expect(resolve({ xdpInterface: ['eth0', 'veth1'] })).toMatchObject({
+      programs: ['exec', 'syscalls', 'xdp'],
+      xdpInterfaces: ['eth0', 'veth1'],
+    });
     expect(resolve({ xdpInterface: 'eth0,veth1,eth0' }).xdpInterfaces).toEqual(['eth0', 'veth1']);
   });
 
@@ -169,21 +172,29 @@ describe('resolveConfig', () => {
     expect(message).toContain('power of two');
   });
 
-  it.each([2048, 0, -4096, 'big', 1.5, 2 ** 31])('refuses the exec ring size %j (out of range or not an integer)', (bytes) => {
-    expect(userError(() => resolve({ execRingBytes: bytes }))).toContain(`--exec-ring-bytes ${String(bytes)}`);
-  });
+  it.each([2048, 0, -4096, 'big', 1.5, 2 ** 31])(
+    'refuses the exec ring size %j (out of range or not an integer)',
+    (bytes) => {
+      expect(userError(() => resolve({ execRingBytes: bytes }))).toContain(`--exec-ring-bytes ${String(bytes)}`);
+    },
+  );
 
   it('accepts http and https OTLP endpoints', () => {
     expect(resolve({ otlpEndpoint: 'http://collector:4318' }).otlpEndpoint).toBe('http://collector:4318');
-    expect(resolve({ otlpEndpoint: 'https://collector.example/v1/metrics' }).otlpEndpoint).toBe('https://collector.example/v1/metrics');
+    expect(resolve({ otlpEndpoint: 'https://collector.example/v1/metrics' }).otlpEndpoint).toBe(
+      'https://collector.example/v1/metrics',
+    );
     expect(resolve({ otlpEndpoint: '' }).otlpEndpoint).toBeUndefined();
   });
 
-  it.each(['collector:4318x', 'not a url', 'ftp://collector:21', 'file:///tmp/x'])('refuses the OTLP endpoint %j', (endpoint) => {
-    const message = userError(() => resolve({ otlpEndpoint: endpoint }));
-    expect(message).toContain('--otlp-endpoint');
-    expect(message).toContain(endpoint);
-  });
+  it.each(['collector:4318x', 'not a url', 'ftp://collector:21', 'file:///tmp/x'])(
+    'refuses the OTLP endpoint %j',
+    (endpoint) => {
+      const message = userError(() => resolve({ otlpEndpoint: endpoint }));
+      expect(message).toContain('--otlp-endpoint');
+      expect(message).toContain(endpoint);
+    },
+  );
 
   it('checks port, interval, modes and levels', () => {
     expect(userError(() => resolve({ port: '70000' }))).toContain('--port 70000');

@@ -24,7 +24,12 @@ function putString(view: DataView, offset: number, text: string): void {
   putBytes(view, offset, encoder.encode(text));
 }
 
-function snapshot(count: number, keySize: number, valueSize: number, fill: (keys: DataView, values: DataView) => void): MapSnapshot {
+function snapshot(
+  count: number,
+  keySize: number,
+  valueSize: number,
+  fill: (keys: DataView, values: DataView) => void,
+): MapSnapshot {
   const keys = new DataView(new ArrayBuffer(count * keySize));
   const values = new DataView(new ArrayBuffer(count * valueSize));
   fill(keys, values);
@@ -198,7 +203,11 @@ describe('decodeExecEvent (struct exec_event)', () => {
     view.setUint32(20, fields.ppid ?? 0, true);
     view.setUint32(24, fields.uid ?? 0, true);
     const filename = fields.filename ?? '';
-    view.setUint32(28, fields.filenameLen ?? (typeof filename === 'string' ? encoder.encode(filename).length + 1 : filename.length), true);
+    view.setUint32(
+      28,
+      fields.filenameLen ?? (typeof filename === 'string' ? encoder.encode(filename).length + 1 : filename.length),
+      true,
+    );
     put(32, fields.comm ?? '');
     put(48, fields.parentComm ?? '');
     put(64, filename);
@@ -252,7 +261,10 @@ describe('decodeExecEvent (struct exec_event)', () => {
   });
 
   it('takes a comm that fills all 16 bytes without running into parent_comm', () => {
-    const event = decodeExecEvent(execEvent({ comm: 'abcdefghijklmnop', parentComm: 'PARENTPARENTPARE', filename: '/x' }), 0n);
+    const event = decodeExecEvent(
+      execEvent({ comm: 'abcdefghijklmnop', parentComm: 'PARENTPARENTPARE', filename: '/x' }),
+      0n,
+    );
     expect(event.comm).toBe('abcdefghijklmnop');
     expect(event.parentComm).toBe('PARENTPARENTPARE');
     expect(event.filename).toBe('/x');
@@ -282,7 +294,10 @@ describe('decodeExecEvent (struct exec_event)', () => {
     whole.setUint32(0, 3, true); // a 3-byte record first, padded to 8
     putString(whole, 8, 'zzz');
     whole.setUint32(16, EXEC_EVENT_SIZE, true);
-    execEvent({ pid: 77, comm: 'sh', parentComm: 'init', filename: '/bin/sh' }, new DataView(batch, 24, EXEC_EVENT_SIZE));
+    execEvent(
+      { pid: 77, comm: 'sh', parentComm: 'init', filename: '/bin/sh' },
+      new DataView(batch, 24, EXEC_EVENT_SIZE),
+    );
     const records = splitBatch(batch);
     expect(records.map((r) => r.byteLength)).toEqual([3, EXEC_EVENT_SIZE]);
     const event = decodeExecEvent(records[1]!, 0n);
@@ -344,14 +359,28 @@ describe('decodeXdpCounts (xdp_counts)', () => {
       names,
     );
     expect(counts).toEqual([
-      { interfaceName: 'veth1', networkType: 'ipv4', transport: 'tcp', packets: 17, bytes: 15_540, truncatedPackets: 2 },
+      {
+        interfaceName: 'veth1',
+        networkType: 'ipv4',
+        transport: 'tcp',
+        packets: 17,
+        bytes: 15_540,
+        truncatedPackets: 2,
+      },
     ]);
   });
 
   it('names an interface it does not know ifindex<N>', () => {
     const counts = decodeXdpCounts(xdpSnapshot([[42, 0, 1, 0, 1n, 100n]]), names);
     expect(counts).toEqual([
-      { interfaceName: 'ifindex42', networkType: 'ipv4', transport: 'udp', packets: 1, bytes: 100, truncatedPackets: 0 },
+      {
+        interfaceName: 'ifindex42',
+        networkType: 'ipv4',
+        transport: 'udp',
+        packets: 1,
+        bytes: 100,
+        truncatedPackets: 0,
+      },
     ]);
   });
 
@@ -405,10 +434,16 @@ describe('splitBatch', () => {
     return buffer;
   }
 
-  const bytesOf = (view: DataView): number[] => Array.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  const bytesOf = (view: DataView): number[] =>
+    Array.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
 
   it('cuts records padded to 8 bytes', () => {
-    const records = [[1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15, 16, 17], Array.from({ length: 13 }, (_, i) => 100 + i), []];
+    const records = [
+      [1, 2, 3, 4, 5],
+      [10, 11, 12, 13, 14, 15, 16, 17],
+      Array.from({ length: 13 }, (_, i) => 100 + i),
+      [],
+    ];
     const batch = pack(records);
     expect(batch.byteLength).toBe(16 + 16 + 24 + 8);
     const out = splitBatch(batch);

@@ -6,7 +6,12 @@ const TIME = new Date('2026-01-02T03:04:05.678Z');
 
 function capture(level: LogLevel, format: LogFormat = 'text') {
   const lines: string[] = [];
-  const logger = createLogger(level, format, (line) => lines.push(line), () => TIME);
+  const logger = createLogger(
+    level,
+    format,
+    (line) => lines.push(line),
+    () => TIME,
+  );
   return { logger, lines };
 }
 
@@ -61,16 +66,28 @@ describe('createLogger JSON format', () => {
     const { logger, lines } = capture('debug', 'json');
     logger.error('poll "failed"\nbadly');
     expect(lines).toEqual(['{"time":"2026-01-02T03:04:05.678Z","level":"error","msg":"poll \\"failed\\"\\nbadly"}\n']);
-    expect(JSON.parse(lines[0]!)).toEqual({ time: '2026-01-02T03:04:05.678Z', level: 'error', msg: 'poll "failed"\nbadly' });
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: '2026-01-02T03:04:05.678Z',
+      level: 'error',
+      msg: 'poll "failed"\nbadly',
+    });
   });
 
   it('reads the clock on every line', () => {
     let ms = Date.UTC(2026, 0, 1);
     const lines: string[] = [];
-    const logger = createLogger('info', 'json', (line) => lines.push(line), () => new Date((ms += 1000)));
+    const logger = createLogger(
+      'info',
+      'json',
+      (line) => lines.push(line),
+      () => new Date((ms += 1000)),
+    );
     logger.info('a');
     logger.info('b');
-    expect(lines.map((line) => (JSON.parse(line) as { time: string }).time)).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z']);
+    expect(lines.map((line) => (JSON.parse(line) as { time: string }).time)).toEqual([
+      '2026-01-01T00:00:01.000Z',
+      '2026-01-01T00:00:02.000Z',
+    ]);
   });
 });
 
@@ -92,7 +109,9 @@ describe('createLogger text format', () => {
   it('quotes string values with whitespace and JSON-encodes objects', () => {
     const { logger, lines } = capture('info');
     logger.info('m', { path: '/sys/kernel/tracing', words: 'two words', tab: 'a\tb', list: ['a', 'b'] });
-    expect(lines).toEqual(['2026-01-02T03:04:05.678Z INFO  m path=/sys/kernel/tracing words="two words" tab="a\\tb" list=["a","b"]\n']);
+    expect(lines).toEqual([
+      '2026-01-02T03:04:05.678Z INFO  m path=/sys/kernel/tracing words="two words" tab="a\\tb" list=["a","b"]\n',
+    ]);
   });
 
   it('prints a string bare only when it has no whitespace, =, " or backslash, and JSON-quotes it otherwise', () => {

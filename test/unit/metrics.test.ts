@@ -32,7 +32,13 @@ function histogram(): HistogramState {
 }
 
 const curl: ProcessSyscalls = { pid: 100, comm: 'curl', counts: [3, 0, 7, 1], startMs: T0 + 1_500, exited: false };
-const exitedWeird: ProcessSyscalls = { pid: 200, comm: 'a\\b"c\nd', counts: [0, 0, 0, 2], startMs: T0 + 2_000, exited: true };
+const exitedWeird: ProcessSyscalls = {
+  pid: 200,
+  comm: 'a\\b"c\nd',
+  counts: [0, 0, 0, 2],
+  startMs: T0 + 2_000,
+  exited: true,
+};
 
 function agentSnapshot(overrides: Partial<AgentSnapshot> = {}): AgentSnapshot {
   return {
@@ -90,7 +96,12 @@ describe('Prometheus text of an AgentSnapshot', () => {
 
   it('ends every line with a newline and has no blank lines', () => {
     expect(text.endsWith('\n')).toBe(true);
-    expect(text.split('\n').slice(0, -1).filter((l) => l === '')).toEqual([]);
+    expect(
+      text
+        .split('\n')
+        .slice(0, -1)
+        .filter((l) => l === ''),
+    ).toEqual([]);
   });
 
   it('has target_info with the service and host', () => {
@@ -223,7 +234,13 @@ describe('OpenTelemetry data points', () => {
     const syscalls = byName('ebpf.syscalls');
     expect(syscalls.dataPointType).toBe(DataPointType.SUM);
     expect(syscalls.aggregationTemporality).toBe(AggregationTemporality.CUMULATIVE);
-    const points = syscalls.dataPoints.map((p) => [p.attributes['process.pid'], p.attributes['syscall'], p.startTime, p.endTime, p.value]);
+    const points = syscalls.dataPoints.map((p) => [
+      p.attributes['process.pid'],
+      p.attributes['syscall'],
+      p.startTime,
+      p.endTime,
+      p.value,
+    ]);
     expect(points).toEqual([
       [100, 'openat', [1_700_000_001, 500_000_000], [1_700_000_010, 0], 3],
       [100, 'write', [1_700_000_001, 500_000_000], [1_700_000_010, 0], 7],
@@ -272,7 +289,13 @@ describe('OpenTelemetry data points', () => {
       (m) => m.descriptor.name === 'ebpf.agent.poll.duration',
     );
     expect(empty?.dataPointType).toBe(DataPointType.HISTOGRAM);
-    expect(empty?.dataPoints[0]?.value).toEqual({ buckets: { boundaries: [1], counts: [0, 0] }, sum: 0, count: 0, min: undefined, max: undefined });
+    expect(empty?.dataPoints[0]?.value).toEqual({
+      buckets: { boundaries: [1], counts: [0, 0] },
+      sum: 0,
+      count: 0,
+      min: undefined,
+      max: undefined,
+    });
   });
 });
 
@@ -294,7 +317,12 @@ describe('prometheusName and escapeLabelValue', () => {
   function metric(name: string, unit: string, kind: 'counter' | 'updown' | 'gauge'): MetricData {
     const descriptor = { name, description: '', unit, valueType: ValueType.INT };
     if (kind === 'gauge') {
-      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: [] };
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: [],
+      };
     }
     return {
       descriptor,
@@ -342,14 +370,19 @@ function findOnPath(command: string): string | undefined {
 }
 
 const promtool = findOnPath('promtool');
-if (promtool === undefined) console.warn('promtool is not installed: skipping the promtool check of the Prometheus text');
+if (promtool === undefined)
+  console.warn('promtool is not installed: skipping the promtool check of the Prometheus text');
 
 describe('promtool', () => {
   it.skipIf(promtool === undefined)('accepts the serialized text with no lint findings', () => {
     for (const text of [prometheusText(agentSnapshot()), prometheusText(agentSnapshot(), 'odd"host\\\nname')]) {
       const result = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
       expect(result.error).toBeUndefined();
-      expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+      expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        status: 0,
+        stdout: '',
+        stderr: '',
+      });
     }
   });
 });

@@ -21,7 +21,8 @@ import {
 // decide the tests, so that one path is made to look absent. Everything else is the real file system.
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>();
-  const existsSync = (p: PathLike): boolean => (String(p).startsWith('/sys/kernel/debug/tracing') ? false : actual.existsSync(p));
+  const existsSync = (p: PathLike): boolean =>
+    String(p).startsWith('/sys/kernel/debug/tracing') ? false : actual.existsSync(p);
   return { ...actual, existsSync, default: { ...actual, existsSync } };
 });
 
@@ -110,7 +111,9 @@ describe('checkPrivileges', () => {
   });
 
   it('names all of them when there are none', () => {
-    expect(userError(() => checkPrivileges(['xdp'], status(0n)))).toContain('missing capabilities CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN');
+    expect(userError(() => checkPrivileges(['xdp'], status(0n)))).toContain(
+      'missing capabilities CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN',
+    );
   });
 });
 
@@ -135,12 +138,16 @@ describe('checkKernel', () => {
   });
 
   it('refuses xdp on 5.17 while exec and syscalls would run there', () => {
-    expect(userError(() => checkKernel(['exec', 'syscalls', 'xdp'], '5.17.15'))).toContain('too old for program xdp (needs 5.18 or later)');
+    expect(userError(() => checkKernel(['exec', 'syscalls', 'xdp'], '5.17.15'))).toContain(
+      'too old for program xdp (needs 5.18 or later)',
+    );
   });
 
   it('refuses exec before 5.8, comparing minor numbers numerically', () => {
     expect(userError(() => checkKernel(['exec'], '5.7.19'))).toContain('too old for program exec (needs 5.8 or later)');
-    expect(userError(() => checkKernel(['syscalls'], '4.19.0'))).toContain('too old for program syscalls (needs 5.8 or later)');
+    expect(userError(() => checkKernel(['syscalls'], '4.19.0'))).toContain(
+      'too old for program syscalls (needs 5.8 or later)',
+    );
     expect(() => checkKernel(['exec'], '5.10.0')).not.toThrow();
   });
 });

@@ -11,14 +11,26 @@ interface Reply {
   body: Buffer;
 }
 
-function request(port: number, options: { path: string; method?: string; headers?: http.OutgoingHttpHeaders }): Promise<Reply> {
+function request(
+  port: number,
+  options: { path: string; method?: string; headers?: http.OutgoingHttpHeaders },
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: options.path, method: options.method ?? 'GET', headers: options.headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path: options.path,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
         res.on('error', reject);
       },
     );
@@ -39,7 +51,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function start(readiness: () => Readiness = () => ({ ready: true, reason: '' })): Promise<{ server: MetricsServer; port: number }> {
+async function start(
+  readiness: () => Readiness = () => ({ ready: true, reason: '' }),
+): Promise<{ server: MetricsServer; port: number }> {
   const server = new MetricsServer({ host: '127.0.0.1', port: 0, readiness });
   cleanups.push(() => server.close());
   const address = await server.listen();
@@ -169,7 +183,11 @@ describe('MetricsServer health and errors', () => {
     const address = blocker.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
 
-    const server = new MetricsServer({ host: '127.0.0.1', port: address.port, readiness: () => ({ ready: true, reason: '' }) });
+    const server = new MetricsServer({
+      host: '127.0.0.1',
+      port: address.port,
+      readiness: () => ({ ready: true, reason: '' }),
+    });
     cleanups.push(() => server.close());
     const error = await server.listen().then(
       () => undefined,

@@ -107,9 +107,12 @@ class FakeSyscallSource implements SyscallSource {
 /** A collector whose /proc lookups are fakes that fail the test if used unexpectedly. */
 function setup(options: { alive?: (pid: number) => boolean; comm?: (pid: number) => string | undefined } = {}) {
   const source = new FakeSyscallSource();
-  const processAlive = vi.fn(options.alive ?? ((pid: number): boolean => {
-    throw new Error(`processAlive(${pid}) was not expected`);
-  }));
+  const processAlive = vi.fn(
+    options.alive ??
+      ((pid: number): boolean => {
+        throw new Error(`processAlive(${pid}) was not expected`);
+      }),
+  );
   const processComm = vi.fn(options.comm ?? ((): string | undefined => undefined));
   const collector = new SyscallCollector(source, { processAlive, processComm });
   return { source, collector, processAlive, processComm };
@@ -166,8 +169,20 @@ describe('SyscallCollector: exits', () => {
     source.call(100, OPENAT, 2);
     source.exit(100);
     const second = collector.collect(2_000).processes;
-    expect(byPid(second).get(100)).toEqual({ pid: 100, comm: 'worker', counts: [2, 10, 0, 0], startMs: 1_000, exited: true });
-    expect(byPid(second).get(200)).toEqual({ pid: 200, comm: 'daemon', counts: [0, 0, 1, 0], startMs: 1_000, exited: false });
+    expect(byPid(second).get(100)).toEqual({
+      pid: 100,
+      comm: 'worker',
+      counts: [2, 10, 0, 0],
+      startMs: 1_000,
+      exited: true,
+    });
+    expect(byPid(second).get(200)).toEqual({
+      pid: 200,
+      comm: 'daemon',
+      counts: [0, 0, 1, 0],
+      startMs: 1_000,
+      exited: false,
+    });
     expect(source.deleteCalls).toEqual([[100]]);
     expect(source.counts.has(100)).toBe(false);
 
@@ -194,7 +209,12 @@ describe('SyscallCollector: exits', () => {
     source.exit(1);
     source.exit(3);
     const processes = collector.collect(2_000).processes;
-    expect(processes.filter((p) => p.exited).map((p) => p.pid).sort()).toEqual([1, 3]);
+    expect(
+      processes
+        .filter((p) => p.exited)
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual([1, 3]);
     expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[1, 3]]);
     expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([2]);
   });
@@ -249,9 +269,27 @@ describe('SyscallCollector: comm', () => {
       // An exit was lost: 400 has no /proc entry and 500 is a zombie; 300 is sleeping, so alive.
       source.dropCounters = [0, 0, 1];
       const processes = byPid(collector.collect(2_000).processes);
-      expect(processes.get(300)).toEqual({ pid: 300, comm: 'from-procfs', counts: [0, 1, 0, 0], startMs: 1_000, exited: false });
-      expect(processes.get(400)).toEqual({ pid: 400, comm: 'gone', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
-      expect(processes.get(500)).toEqual({ pid: 500, comm: 'zombie', counts: [0, 0, 2, 0], startMs: 1_000, exited: true });
+      expect(processes.get(300)).toEqual({
+        pid: 300,
+        comm: 'from-procfs',
+        counts: [0, 1, 0, 0],
+        startMs: 1_000,
+        exited: false,
+      });
+      expect(processes.get(400)).toEqual({
+        pid: 400,
+        comm: 'gone',
+        counts: [0, 1, 0, 0],
+        startMs: 1_000,
+        exited: true,
+      });
+      expect(processes.get(500)).toEqual({
+        pid: 500,
+        comm: 'zombie',
+        counts: [0, 0, 2, 0],
+        startMs: 1_000,
+        exited: true,
+      });
       expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[400, 500]]);
       expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([300]);
     } finally {
@@ -354,14 +392,22 @@ describe('SyscallCollector: lost exit events', () => {
     source.call(100, READ, 1, 'x');
     source.dropCounters = [0, 0, 2];
     // First seen: nothing to compare with yet, so not asked.
-    expect(collector.collect(1_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false }]);
+    expect(collector.collect(1_000).processes).toEqual([
+      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
+    ]);
     expect(processAlive).not.toHaveBeenCalled();
-    expect(collector.collect(2_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false }]);
-    expect(collector.collect(3_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false }]);
+    expect(collector.collect(2_000).processes).toEqual([
+      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
+    ]);
+    expect(collector.collect(3_000).processes).toEqual([
+      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
+    ]);
     expect(processAlive.mock.calls).toEqual([[100], [100]]);
 
     dead.add(100); // it ends, and its exit event is lost too; the counter stays at 2
-    expect(collector.collect(4_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: true }]);
+    expect(collector.collect(4_000).processes).toEqual([
+      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
+    ]);
     expect(processAlive.mock.calls).toEqual([[100], [100], [100]]);
     expect(source.deleteCalls).toEqual([[100]]);
     expect(collector.collect(5_000).processes).toEqual([]);
@@ -390,7 +436,9 @@ describe('SyscallCollector: lost exit events', () => {
     for (let i = 1; i <= 10; i++) {
       source.call(100, i % 2 === 0 ? READ : WRITE, 1, 'busy');
       const processes = collector.collect(i * 1_000).processes;
-      expect(processes).toEqual([{ pid: 100, comm: 'busy', counts: [0, Math.floor(i / 2), Math.ceil(i / 2), 0], startMs: 1_000, exited: false }]);
+      expect(processes).toEqual([
+        { pid: 100, comm: 'busy', counts: [0, Math.floor(i / 2), Math.ceil(i / 2), 0], startMs: 1_000, exited: false },
+      ]);
     }
     expect(processAlive).not.toHaveBeenCalled();
     expect(source.deleteCalls).toEqual([]);
@@ -444,7 +492,8 @@ describe('SyscallCollector: churn and pid reuse', () => {
     const total = 5_000;
     for (let start = 10_000; start < 10_000 + total + perRound; start += perRound) {
       // this round's processes start, the previous round's end
-      if (start < 10_000 + total) for (let pid = start; pid < start + perRound; pid++) source.call(pid, READ, 1, `w${pid}`);
+      if (start < 10_000 + total)
+        for (let pid = start; pid < start + perRound; pid++) source.call(pid, READ, 1, `w${pid}`);
       for (let pid = start - perRound; pid < start && pid >= 10_000; pid++) source.exit(pid);
       const processes = collector.collect((now += 1_000)).processes;
       expect(processes.length).toBeLessThanOrEqual(2 * perRound);
@@ -468,7 +517,13 @@ describe('SyscallCollector: churn and pid reuse', () => {
     source.call(100, READ, 50, 'first');
     collector.collect(1_000);
     source.exit(100);
-    expect(collector.collect(2_000).processes[0]).toEqual({ pid: 100, comm: 'first', counts: [0, 50, 0, 0], startMs: 1_000, exited: true });
+    expect(collector.collect(2_000).processes[0]).toEqual({
+      pid: 100,
+      comm: 'first',
+      counts: [0, 50, 0, 0],
+      startMs: 1_000,
+      exited: true,
+    });
     expect(collector.collect(3_000).processes).toEqual([]);
 
     source.call(100, OPENAT, 1, 'second');
@@ -484,7 +539,9 @@ describe('SyscallCollector: churn and pid reuse', () => {
     source.counts.delete(100);
     expect(collector.collect(2_000).processes).toEqual([]);
     source.call(100, READ, 1);
-    expect(collector.collect(3_000).processes).toEqual([{ pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 3_000, exited: false }]);
+    expect(collector.collect(3_000).processes).toEqual([
+      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
+    ]);
   });
 });
 
@@ -492,7 +549,11 @@ describe('SyscallCollector: drops, map fill and the source', () => {
   it('reports zeros before the first collection', () => {
     const { collector, source } = setup();
     source.cap = { counts: 1024, procs: 512 };
-    expect(collector.drops()).toEqual({ program: 'syscalls', eventsLost: 0, mapFull: { syscall_counts: 0, syscall_procs: 0 } });
+    expect(collector.drops()).toEqual({
+      program: 'syscalls',
+      eventsLost: 0,
+      mapFull: { syscall_counts: 0, syscall_procs: 0 },
+    });
     expect(collector.mapFill()).toEqual([
       { program: 'syscalls', map: 'syscall_counts', entries: 0, capacity: 1024 },
       { program: 'syscalls', map: 'syscall_procs', entries: 0, capacity: 512 },
@@ -508,7 +569,11 @@ describe('SyscallCollector: drops, map fill and the source', () => {
     source.comms.set(300, 'c'); // a comm without counts
     source.dropCounters = [7, 3, 2];
     collector.collect(1_000);
-    expect(collector.drops()).toEqual({ program: 'syscalls', eventsLost: 2, mapFull: { syscall_counts: 7, syscall_procs: 3 } });
+    expect(collector.drops()).toEqual({
+      program: 'syscalls',
+      eventsLost: 2,
+      mapFull: { syscall_counts: 7, syscall_procs: 3 },
+    });
     expect(collector.mapFill()).toEqual([
       { program: 'syscalls', map: 'syscall_counts', entries: 3, capacity: 1024 },
       { program: 'syscalls', map: 'syscall_procs', entries: 3, capacity: 512 },
@@ -517,7 +582,11 @@ describe('SyscallCollector: drops, map fill and the source', () => {
     source.dropCounters = [9, 3, 2];
     source.exit(200);
     collector.collect(2_000);
-    expect(collector.drops()).toEqual({ program: 'syscalls', eventsLost: 2, mapFull: { syscall_counts: 9, syscall_procs: 3 } });
+    expect(collector.drops()).toEqual({
+      program: 'syscalls',
+      eventsLost: 2,
+      mapFull: { syscall_counts: 9, syscall_procs: 3 },
+    });
     // fill is as read, before the exited process's keys were deleted
     expect(collector.mapFill().map((m) => m.entries)).toEqual([3, 3]);
     collector.collect(3_000);
