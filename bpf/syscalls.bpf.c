@@ -54,6 +54,7 @@ remember_comm:
 	if (bpf_map_lookup_elem(&syscall_procs, &key->tgid))
 		return 0;
 	eoa_process_comm(&proc.comm);
+	proc.cgroup_id = bpf_get_current_cgroup_id();
 	if (bpf_map_update_elem(&syscall_procs, &key->tgid, &proc, BPF_NOEXIST) == -E2BIG)
 		eoa_count_drop(&syscall_drops, SYSCALL_DROP_PROCS_FULL);
 	return 0;
@@ -106,8 +107,11 @@ int eoa_sys_exec(void *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct syscall_proc *proc = bpf_map_lookup_elem(&syscall_procs, &tgid);
 
-	if (proc)
+	if (proc) {
 		eoa_process_comm(&proc->comm);
+		/* Container runtimes move a process into its cgroup before they exec the entrypoint. */
+		proc->cgroup_id = bpf_get_current_cgroup_id();
+	}
 	return 0;
 }
 
@@ -162,6 +166,7 @@ int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
 	ev->tgid = tgid;
 	ev->_pad = 0;
 	eoa_process_comm(&ev->comm);
+	ev->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }

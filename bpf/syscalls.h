@@ -22,17 +22,19 @@ struct syscall_key {
 	__u32 syscall;
 };
 
-/* Value of syscall_procs (hash keyed by __u32 tgid): the process's comm as the kernel last saw it. */
+/* Value of syscall_procs (hash keyed by __u32 tgid): the process as the kernel last saw it. Size: 24 bytes. */
 struct syscall_proc {
 	char comm[SYSCALLS_COMM_LEN];
+	__u64 cgroup_id; /* cgroup v2 id at the first counted call or the last exec */
 };
 
-/* A process (thread group) ended; written to the proc_exits ring buffer. Size: 32 bytes. */
+/* A process (thread group) ended; written to the proc_exits ring buffer. Size: 40 bytes. */
 struct proc_exit_event {
 	__u64 boot_ns;
 	__u32 tgid;
 	__u32 _pad;
 	char comm[SYSCALLS_COMM_LEN];
+	__u64 cgroup_id;
 };
 
 /* Slots of the syscall_drops per-CPU array. */

@@ -13,6 +13,7 @@ import { ExecCollector, KernelExecSource } from './collector/exec.ts';
 import { KernelSyscallSource, SyscallCollector } from './collector/syscalls.ts';
 import type { Collector, ProgramName } from './collector/types.ts';
 import { XdpCollector } from './collector/xdp.ts';
+import { ExecSeriesShaper, SyscallSeriesShaper, type Attributor } from './collector/series.ts';
 import type { AgentConfig } from './config.ts';
 import { UserError } from './errors.ts';
 import { ExecLog } from './exec-log.ts';
@@ -48,6 +49,8 @@ const POLL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025
 export interface AgentDeps {
   logger: Logger;
   clock: Clock;
+  /** Container and pod of a process, from its cgroup id. */
+  attribute?: Attributor;
   /** Set by tests to run the checks against a fake /proc/self/status. */
   procStatus?: string;
 }
@@ -67,6 +70,8 @@ export class Agent {
   #execLog: ExecLog | undefined;
   #resource: Resource | undefined;
   #timer: NodeJS.Timeout | undefined;
+  readonly #syscallShaper: SyscallSeriesShaper;
+  readonly #execShaper: ExecSeriesShaper;
   #startMs = 0;
   #lastPollMs = 0;
   #polls = 0;
@@ -81,6 +86,12 @@ export class Agent {
     this.#deps = deps;
     this.#logger = deps.logger;
     this.#clock = deps.clock;
+    this.#syscallShaper = new SyscallSeriesShaper({
+      maxSeries: config.maxSeries,
+      pidLabels: config.pidLabels,
+      attribute: deps.attribute,
+    });
+    this.#execShaper = new ExecSeriesShaper(config.maxSeries);
   }
 
   /** The address /metrics is served on (after start). */
@@ -220,8 +231,10 @@ export class Agent {
       build: this.#build,
     };
     try {
-      if (this.#syscalls !== undefined) snapshot.syscalls = this.#syscalls.collect(now);
-      if (this.#exec !== undefined) snapshot.exec = this.#exec.collect(now);
+      if (this.#syscalls !== undefined) {
+        snapshot.syscalls = this.#syscallShaper.shape(this.#syscalls.collect(now).processes, now);
+      }
+      if (this.#exec !== undefined) snapshot.exec = this.#execShaper.shape(this.#exec.collect(now).execs, now);
       if (this.#xdp !== undefined) snapshot.xdp = this.#xdp.collect(now);
       for (const collector of this.#collectors) {
         snapshot.drops.push(collector.drops());

@@ -69,6 +69,19 @@ const OPTIONS = {
     describe: 'Capacity of the per-process syscall map ((process, syscall) pairs)',
     group: 'Collection:',
   },
+  'max-series': {
+    type: 'string',
+    default: String(DEFAULTS.maxSeries),
+    describe:
+      'Series per metric that keep their own labels; the least busy beyond it fold into one "other" series per syscall',
+    group: 'Cardinality:',
+  },
+  'pid-labels': {
+    type: 'boolean',
+    default: true,
+    describe: 'Label syscall series by process; --no-pid-labels aggregates them per executable (and container)',
+    group: 'Cardinality:',
+  },
   'otlp-endpoint': {
     type: 'string',
     describe: 'Also push metrics over OTLP to this collector URL, e.g. http://localhost:4318',

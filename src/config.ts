@@ -24,6 +24,10 @@ export interface AgentConfig {
   tracefsPath: string;
   syscallsMaxEntries: number;
   execRingBytes: number;
+  /** Series per metric that keep their own labels; the rest fold into one "other" series per syscall. */
+  maxSeries: number;
+  /** false: syscall series per executable (and container) instead of per process. */
+  pidLabels: boolean;
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
@@ -42,6 +46,7 @@ export const DEFAULTS = {
   tracefsPath: '/sys/kernel/tracing',
   syscallsMaxEntries: 65536,
   execRingBytes: 4 * 1024 * 1024,
+  maxSeries: 5000,
 };
 
 const MIN_INTERVAL_MS = 100;
@@ -126,6 +131,15 @@ export interface RawOptions {
   mountTracefs?: unknown;
   syscallsMaxEntries?: unknown;
   execRingBytes?: unknown;
+  maxSeries?: unknown;
+  pidLabels?: unknown;
+}
+
+function boolean(flag: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new UserError(`${flag} ${JSON.stringify(value)} is not valid: use true or false`);
 }
 
 function stringList(value: unknown): string[] {
@@ -185,7 +199,7 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     logFormat: oneOf('--log-format', raw.logFormat ?? DEFAULTS.logFormat, ['text', 'json'] as const),
     btfPath: String(raw.btfPath ?? DEFAULTS.btfPath),
     bpfDir: String(raw.bpfDir ?? defaultBpfDir),
-    mountTracefs: raw.mountTracefs === undefined ? true : raw.mountTracefs !== false && raw.mountTracefs !== 'false',
+    mountTracefs: boolean('--mount-tracefs', raw.mountTracefs, true),
     tracefsPath: DEFAULTS.tracefsPath,
     syscallsMaxEntries: positiveInteger(
       '--syscalls-max-entries',
@@ -194,5 +208,7 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
       1 << 24,
     ),
     execRingBytes: ringBytes,
+    maxSeries: positiveInteger('--max-series', raw.maxSeries ?? DEFAULTS.maxSeries, 1, 10_000_000),
+    pidLabels: boolean('--pid-labels', raw.pidLabels, true),
   };
 }

@@ -16,8 +16,8 @@ export type SyscallName = (typeof SYSCALL_NAMES)[number];
 
 // Sizes of the structs in bpf/syscalls.h.
 export const SYSCALL_KEY_SIZE = 8;
-export const SYSCALL_PROC_SIZE = 16;
-export const PROC_EXIT_EVENT_SIZE = 32;
+export const SYSCALL_PROC_SIZE = 24;
+export const PROC_EXIT_EVENT_SIZE = 40;
 const COMM_LEN = 16;
 
 // Slots of syscall_drops.
@@ -30,11 +30,20 @@ const PROGRAMS = ['eoa_sys_openat', 'eoa_sys_read', 'eoa_sys_write', 'eoa_sys_co
 export interface ExitEvent {
   tgid: number;
   comm: string;
+  cgroupId: bigint;
+}
+
+/** What the kernel knows of a counted process: its name and cgroup v2 id (0n when unknown). */
+export interface ProcessInfo {
+  comm: string;
+  cgroupId: bigint;
 }
 
 export interface ProcessSyscalls {
   pid: number;
   comm: string;
+  /** cgroup v2 id the kernel last saw the process in (0n when unknown). */
+  cgroupId: bigint;
   /** Calls by SYSCALL_NAMES index. */
   counts: number[];
   /** When this agent first saw the process (ms): the start of its cumulative counts. */
@@ -64,7 +73,7 @@ export interface SyscallSource {
 
 export function decodeExitEvent(view: DataView): ExitEvent {
   if (view.byteLength < PROC_EXIT_EVENT_SIZE) throw new Error(`proc_exit_event of ${view.byteLength} bytes`);
-  return { tgid: view.getUint32(8, true), comm: cString(view, 16, COMM_LEN) };
+  return { tgid: view.getUint32(8, true), comm: cString(view, 16, COMM_LEN), cgroupId: view.getBigUint64(32, true) };
 }
 
 /** syscall_counts → calls by process, indexed like SYSCALL_NAMES. Unknown syscall ids are ignored. */
@@ -84,14 +93,15 @@ export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
   return out;
 }
 
-/** syscall_procs → comm by process. */
-export function decodeProcs(snapshot: MapSnapshot): Map<number, string> {
-  const out = new Map<number, string>();
+/** syscall_procs → comm and cgroup id by process. */
+export function decodeProcs(snapshot: MapSnapshot): Map<number, ProcessInfo> {
+  const out = new Map<number, ProcessInfo>();
   for (let i = 0; i < snapshot.count; i++) {
-    out.set(
-      snapshot.keys.getUint32(i * snapshot.keySize, true),
-      cString(snapshot.values, i * snapshot.valueSize, COMM_LEN),
-    );
+    const at = i * snapshot.valueSize;
+    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), {
+      comm: cString(snapshot.values, at, COMM_LEN),
+      cgroupId: snapshot.values.getBigUint64(at + 16, true),
+    });
   }
   return out;
 }
@@ -107,6 +117,7 @@ export interface SyscallCollectorOptions {
 interface ProcessState {
   startMs: number;
   comm: string;
+  cgroupId: bigint;
   /** Sum of the counts at the last collection. */
   total: number;
 }
@@ -158,8 +169,9 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
   }
 
   collect(nowMs: number): SyscallSnapshot {
-    const exited = new Map<number, string>();
-    for (const event of this.#source.drainExits()) exited.set(event.tgid, event.comm);
+    const exited = new Map<number, ProcessInfo>();
+    for (const event of this.#source.drainExits())
+      exited.set(event.tgid, { comm: event.comm, cgroupId: event.cgroupId });
     const counts = decodeCounts(this.#source.readCounts());
     const procs = decodeProcs(this.#source.readProcs());
     this.#fill = { counts: countKeys(counts), procs: procs.size };
@@ -172,7 +184,9 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
       for (const [pid, calls] of counts) {
         if (exited.has(pid)) continue;
         const previous = this.#state.get(pid)?.total;
-        if (previous === sumOf(calls) && !this.#processAlive(pid)) exited.set(pid, procs.get(pid) ?? '');
+        if (previous === sumOf(calls) && !this.#processAlive(pid)) {
+          exited.set(pid, procs.get(pid) ?? { comm: '', cgroupId: 0n });
+        }
       }
     }
 
@@ -180,13 +194,22 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
     for (const [pid, calls] of counts) {
       let state = this.#state.get(pid);
       if (state === undefined) {
-        state = { startMs: nowMs, comm: '', total: -1 };
+        state = { startMs: nowMs, comm: '', cgroupId: 0n, total: -1 };
         this.#state.set(pid, state);
       }
       state.total = sumOf(calls);
-      const comm = exited.get(pid) || procs.get(pid) || state.comm || this.#processComm(pid) || '';
+      const info = exited.get(pid) ?? procs.get(pid);
+      const comm = info?.comm || state.comm || this.#processComm(pid) || '';
       state.comm = comm;
-      processes.push({ pid, comm, counts: calls, startMs: state.startMs, exited: exited.has(pid) });
+      if (info !== undefined && info.cgroupId !== 0n) state.cgroupId = info.cgroupId;
+      processes.push({
+        pid,
+        comm,
+        cgroupId: state.cgroupId,
+        counts: calls,
+        startMs: state.startMs,
+        exited: exited.has(pid),
+      });
     }
 
     // The final counts are in this snapshot: forget the ended processes, in the kernel and here.

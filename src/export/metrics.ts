@@ -16,8 +16,7 @@ import {
   type ResourceMetrics,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import type { ExecSnapshot } from '../collector/exec.ts';
-import { SYSCALL_NAMES, type SyscallSnapshot } from '../collector/syscalls.ts';
+import type { Attribution, ShapedExecs, ShapedSyscalls } from '../collector/series.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import * as N from './names.ts';
@@ -59,8 +58,8 @@ export interface AgentSnapshot {
   timeMs: number;
   /** When the agent started (ms): the start of its own cumulative counters. */
   agentStartMs: number;
-  syscalls?: SyscallSnapshot;
-  exec?: ExecSnapshot;
+  syscalls?: ShapedSyscalls;
+  exec?: ShapedExecs;
   xdp?: XdpSnapshot;
   drops: Drops[];
   mapFill: MapFill[];
@@ -69,6 +68,13 @@ export interface AgentSnapshot {
   pollErrors: number;
   pollDuration: HistogramState;
   build: { version: string; libbpf: string; kernel: string };
+}
+
+function addAttribution(attributes: Attributes, a: Attribution): void {
+  if (a.containerId !== undefined) attributes[N.ATTR_CONTAINER_ID] = a.containerId;
+  if (a.podUid !== undefined) attributes[N.ATTR_K8S_POD_UID] = a.podUid;
+  if (a.podName !== undefined) attributes[N.ATTR_K8S_POD_NAME] = a.podName;
+  if (a.podNamespace !== undefined) attributes[N.ATTR_K8S_NAMESPACE_NAME] = a.podNamespace;
 }
 
 export function hrTime(ms: number): HrTime {
@@ -113,25 +119,21 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   const metrics: MetricData[] = [];
 
   if (snapshot.syscalls !== undefined) {
-    const points: DataPoint<number>[] = [];
-    for (const proc of snapshot.syscalls.processes) {
-      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
-        const calls = proc.counts[s]!;
-        if (calls === 0) continue;
-        points.push(
-          point(
-            {
-              [N.ATTR_PROCESS_PID]: proc.pid,
-              [N.ATTR_PROCESS_EXECUTABLE_NAME]: proc.comm,
-              [N.ATTR_SYSCALL]: SYSCALL_NAMES[s]!,
-            },
-            calls,
-            proc.startMs,
-          ),
-        );
-      }
-    }
-    metrics.push(sum(N.METRIC_SYSCALLS, 'System calls made, by process and syscall.', '{call}', points));
+    metrics.push(
+      sum(
+        N.METRIC_SYSCALLS,
+        'System calls made, by process (or executable) and syscall; process "other" holds the series beyond the budget.',
+        '{call}',
+        snapshot.syscalls.series.map((s) => {
+          const attributes: Attributes = {};
+          if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
+          attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
+          attributes[N.ATTR_SYSCALL] = s.syscall;
+          addAttribution(attributes, s.attribution);
+          return point(attributes, s.value, s.startMs);
+        }),
+      ),
+    );
   }
 
   if (snapshot.exec !== undefined) {
@@ -140,10 +142,10 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         N.METRIC_PROCESS_EXECS,
         'Successful execve/execveat calls, by executable name after the exec and parent executable name.',
         '{exec}',
-        snapshot.exec.execs.map((e) =>
+        snapshot.exec.series.map((e) =>
           point(
             { [N.ATTR_PROCESS_EXECUTABLE_NAME]: e.comm, [N.ATTR_PROCESS_PARENT_EXECUTABLE_NAME]: e.parentComm },
-            e.count,
+            e.value,
             e.startMs,
           ),
         ),
@@ -269,6 +271,21 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   };
   metrics.push(histogram);
   metrics.push(gauge(N.METRIC_AGENT_SERIES, 'Series exported per metric at the last poll.', '{series}', series));
+  const folded: DataPoint<number>[] = [];
+  if (snapshot.syscalls !== undefined) {
+    folded.push(point({ [N.ATTR_METRIC]: 'ebpf_syscalls_total' }, snapshot.syscalls.foldedTotal));
+  }
+  if (snapshot.exec !== undefined) {
+    folded.push(point({ [N.ATTR_METRIC]: 'ebpf_process_execs_total' }, snapshot.exec.foldedTotal));
+  }
+  metrics.push(
+    sum(
+      N.METRIC_AGENT_SERIES_FOLDED,
+      'Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
+      '{series}',
+      folded,
+    ),
+  );
   metrics.push(
     gauge(N.METRIC_AGENT_BUILD_INFO, 'Build and platform of the agent (value 1).', '1', [
       point({ version: snapshot.build.version, libbpf: snapshot.build.libbpf, kernel: snapshot.build.kernel }, 1),

@@ -1,0 +1,205 @@
+// The cardinality budget: at most `maxSeries` series of a metric keep their own labels; the rest are folded into
+// one series per group (for syscalls: per syscall) whose process labels say "other".
+//
+// Invariants, for every poll:
+// - Every call is counted in exactly one series: own series and folded series together hold all of it, so sum()
+//   over a metric equals the sum without a budget (plus, in the folded series, the calls of folded series that
+//   have since ended: a counter never goes down).
+// - Folded series are counters: they never decrease. A series that is promoted to its own labels starts from 0
+//   at the promotion (its earlier calls stay in the folded series); a series that is demoted moves its whole
+//   count into the folded series and its own series ends, as if its process had exited.
+// - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
+//   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
+
+export interface BudgetInput<P> {
+  /** Identity of the series (e.g. "pid/syscall"). */
+  key: string;
+  /** The folded series this one joins when it has no slot (e.g. the syscall name). */
+  group: string;
+  /** Cumulative count since the series began. */
+  value: number;
+  /** The series ends after this poll (its process exited). */
+  ended: boolean;
+  payload: P;
+}
+
+export interface OwnSeries<P> {
+  payload: P;
+  /** Count since the series got its slot. */
+  value: number;
+  /** When the series got its slot (ms). */
+  startMs: number;
+}
+
+export interface FoldedSeries {
+  group: string;
+  value: number;
+  /** Series currently folded in it. */
+  members: number;
+}
+
+export interface BudgetResult<P> {
+  own: OwnSeries<P>[];
+  folded: FoldedSeries[];
+}
+
+interface SeriesState {
+  own: boolean;
+  /** Count when the series entered its current membership (own: its own series counts from here). */
+  base: number;
+  startMs: number;
+  last: number;
+  rate: number;
+  group: string;
+}
+
+/** Weight of the newest poll in the rate average. */
+const RATE_WEIGHT = 0.5;
+/** A challenger must be this much busier than the least busy member to take its slot. */
+const HYSTERESIS = 1.25;
+
+export class SeriesBudget<P> {
+  readonly maxSeries: number;
+  readonly #state = new Map<string, SeriesState>();
+  readonly #carried = new Map<string, number>();
+  #foldedTotal = 0;
+
+  constructor(maxSeries: number) {
+    if (!Number.isInteger(maxSeries) || maxSeries < 1)
+      throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
+    this.maxSeries = maxSeries;
+  }
+
+  /** Series folded so far (each time a series joins a folded series, including at its first poll). */
+  get foldedTotal(): number {
+    return this.#foldedTotal;
+  }
+
+  /** Series tracked now (own and folded). */
+  get tracked(): number {
+    return this.#state.size;
+  }
+
+  apply(inputs: readonly BudgetInput<P>[], nowMs: number): BudgetResult<P> {
+    const current: Entry<P>[] = [];
+    for (const input of inputs) {
+      let state = this.#state.get(input.key);
+      let fresh = false;
+      if (state === undefined || input.value < state.last) {
+        // New, or the key was reused by a new series whose count restarted: start over.
+        if (state !== undefined) this.#retire(state);
+        state = { own: false, base: 0, startMs: nowMs, last: 0, rate: 0, group: input.group };
+        this.#state.set(input.key, state);
+        fresh = true;
+      }
+      const increase = input.value - state.last;
+      state.rate = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * state.rate;
+      state.last = input.value;
+      current.push({ input, state, fresh });
+    }
+
+    this.#assign(current, nowMs);
+
+    const own: OwnSeries<P>[] = [];
+    const folded = new Map<string, FoldedSeries>();
+    for (const [group, value] of this.#carried) folded.set(group, { group, value, members: 0 });
+    for (const { input, state } of current) {
+      if (state.own) {
+        own.push({ payload: input.payload, value: input.value - state.base, startMs: state.startMs });
+      } else {
+        const entry = folded.get(state.group) ?? { group: state.group, value: 0, members: 0 };
+        entry.value += input.value - state.base;
+        entry.members++;
+        folded.set(state.group, entry);
+      }
+    }
+    // Ended series leave; what a folded one counted stays in its folded series. So do series whose source
+    // vanished without an end (a deleted key).
+    const seen = new Set<string>();
+    for (const { input, state } of current) {
+      seen.add(input.key);
+      if (input.ended) {
+        this.#retire(state);
+        this.#state.delete(input.key);
+      }
+    }
+    for (const [key, state] of this.#state) {
+      if (!seen.has(key)) {
+        this.#retire(state);
+        this.#state.delete(key);
+      }
+    }
+    return { own, folded: [...folded.values()] };
+  }
+
+  /** A series leaves: what it counted while folded stays in its folded series for good. */
+  #retire(state: SeriesState): void {
+    if (!state.own) this.#carry(state.group, state.last - state.base);
+  }
+
+  #carry(group: string, amount: number): void {
+    if (amount !== 0) this.#carried.set(group, (this.#carried.get(group) ?? 0) + amount);
+  }
+
+  /** Gives free slots to the busiest folded series, then lets clearly busier ones take the least busy slots. */
+  #assign(current: Entry<P>[], nowMs: number): void {
+    let free = this.maxSeries;
+    const victims: Entry<P>[] = [];
+    const candidates: Entry<P>[] = [];
+    for (const entry of current) {
+      if (entry.state.own) {
+        free--;
+        // An ending member publishes its final count in its own series: never a victim.
+        if (!entry.input.ended) victims.push(entry);
+      } else if (entry.fresh || !entry.input.ended) {
+        // A folded series that ends keeps its final count in the folded series.
+        candidates.push(entry);
+      }
+    }
+    candidates.sort((a, b) => b.state.rate - a.state.rate || b.input.value - a.input.value);
+    victims.sort((a, b) => a.state.rate - b.state.rate || a.input.value - b.input.value);
+    let next = 0;
+    for (const candidate of candidates) {
+      if (free > 0) {
+        free--;
+        this.#promote(candidate, nowMs);
+        continue;
+      }
+      const victim = victims[next];
+      if (
+        victim === undefined ||
+        candidate.state.rate === 0 ||
+        candidate.state.rate <= victim.state.rate * HYSTERESIS
+      ) {
+        break; // candidates are sorted busiest first: none after this one can win either
+      }
+      next++;
+      this.#demote(victim);
+      this.#promote(candidate, nowMs);
+    }
+    for (const entry of current) if (entry.fresh && !entry.state.own) this.#foldedTotal++;
+  }
+
+  #promote({ input, state, fresh }: Entry<P>, nowMs: number): void {
+    if (!fresh) {
+      // What it counted while folded stays there; its own series counts from now.
+      this.#carry(state.group, input.value - state.base);
+      state.base = input.value;
+      state.startMs = nowMs;
+    }
+    state.own = true;
+  }
+
+  #demote({ state }: Entry<P>): void {
+    // Its own series ends; from now on its count (since it got the slot: state.base) is in the folded series,
+    // so the sum stays exact.
+    state.own = false;
+    this.#foldedTotal++;
+  }
+}
+
+interface Entry<P> {
+  input: BudgetInput<P>;
+  state: SeriesState;
+  fresh: boolean;
+}

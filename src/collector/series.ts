@@ -1,0 +1,238 @@
+// From per-process counts to the series the agent publishes: who each process is (container, pod), per-PID or
+// per-executable series, and the cardinality budget. The exporter only names what this produces.
+import { SeriesBudget } from './budget.ts';
+import type { ExecCount } from './exec.ts';
+import { SYSCALL_NAMES, type ProcessSyscalls, type SyscallName } from './syscalls.ts';
+
+/** Where a process runs, as far as it is known. Absent fields are unknown, never guessed. */
+export interface Attribution {
+  containerId?: string;
+  podUid?: string;
+  podName?: string;
+  podNamespace?: string;
+}
+
+/** Resolves a process's attribution from its cgroup id (and pid, for cgroup v1 hosts). */
+export type Attributor = (cgroupId: bigint, pid: number) => Attribution;
+
+export const noAttribution: Attributor = () => ({});
+
+/** The label value of folded series. */
+export const OTHER = 'other';
+
+export interface SyscallSeries {
+  /** The process, 'other' for the folded series, undefined in per-executable mode. */
+  pid: number | typeof OTHER | undefined;
+  /** Executable name; 'other' for the folded series. */
+  comm: string;
+  syscall: SyscallName;
+  value: number;
+  startMs: number;
+  attribution: Attribution;
+}
+
+export interface ShapedSyscalls {
+  series: SyscallSeries[];
+  /** Series folded into 'other' so far. */
+  foldedTotal: number;
+}
+
+export interface ShaperOptions {
+  /** Series of ebpf_syscalls_total that keep their own labels; the rest are folded. */
+  maxSeries: number;
+  /** false: one series per executable (and container) and syscall instead of per process. */
+  pidLabels: boolean;
+  attribute?: Attributor;
+}
+
+interface Payload {
+  pid: number | undefined;
+  comm: string;
+  syscall: SyscallName;
+  attribution: Attribution;
+}
+
+interface Contribution {
+  aggregate: string;
+  /** Count of the process when it started to contribute to `aggregate`. */
+  base: number;
+  last: number;
+}
+
+interface Aggregate {
+  payload: Payload;
+  /** Calls of processes that have left this aggregate (ended, or renamed by an exec). */
+  carried: number;
+  live: number;
+  startMs: number;
+}
+
+export class SyscallSeriesShaper {
+  readonly #options: ShaperOptions;
+  readonly #attribute: Attributor;
+  readonly #budget: SeriesBudget<Payload>;
+  readonly #contributions = new Map<string, Contribution>();
+  readonly #aggregates = new Map<string, Aggregate>();
+
+  constructor(options: ShaperOptions) {
+    this.#options = options;
+    this.#attribute = options.attribute ?? noAttribution;
+    this.#budget = new SeriesBudget<Payload>(options.maxSeries);
+  }
+
+  shape(processes: readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
+    const inputs = this.#options.pidLabels ? this.#perProcess(processes) : this.#perExecutable(processes, nowMs);
+    const { own, folded } = this.#budget.apply(inputs, nowMs);
+    const series: SyscallSeries[] = own.map(({ payload, value, startMs }) => ({
+      pid: payload.pid,
+      comm: payload.comm,
+      syscall: payload.syscall,
+      value,
+      startMs,
+      attribution: payload.attribution,
+    }));
+    for (const f of folded) {
+      series.push({
+        pid: this.#options.pidLabels ? OTHER : undefined,
+        comm: OTHER,
+        syscall: f.group as SyscallName,
+        value: f.value,
+        startMs: this.#foldedStart ?? nowMs,
+        attribution: {},
+      });
+    }
+    this.#foldedStart ??= folded.length > 0 ? nowMs : undefined;
+    return { series, foldedTotal: this.#budget.foldedTotal };
+  }
+
+  #foldedStart: number | undefined;
+
+  #perProcess(processes: readonly ProcessSyscalls[]) {
+    const inputs = [];
+    for (const proc of processes) {
+      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
+        const value = proc.counts[s]!;
+        if (value === 0) continue;
+        const syscall = SYSCALL_NAMES[s]!;
+        inputs.push({
+          // The start time tells a reused pid from the process that had it before.
+          key: `${proc.pid}/${proc.startMs}/${syscall}`,
+          group: syscall,
+          value,
+          ended: proc.exited,
+          payload: { pid: proc.pid, comm: proc.comm, syscall, attribution },
+        });
+      }
+    }
+    return inputs;
+  }
+
+  /**
+   * One series per (executable, container, syscall): the calls of live processes plus those of processes that
+   * have ended or exec'd into another name, so each aggregate only grows.
+   */
+  #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number) {
+    for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
+    const seen = new Set<string>();
+    for (const proc of processes) {
+      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
+        const value = proc.counts[s]!;
+        if (value === 0) continue;
+        const syscall = SYSCALL_NAMES[s]!;
+        const id = `${proc.pid}/${proc.startMs}/${syscall}`;
+        const name = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${syscall}`;
+        seen.add(id);
+        let contribution = this.#contributions.get(id);
+        if (contribution !== undefined && contribution.aggregate !== name) {
+          // The process exec'd: what it counted so far stays with its old name.
+          this.#aggregate(contribution.aggregate).carried += contribution.last - contribution.base;
+          contribution = { aggregate: name, base: contribution.last, last: contribution.last };
+          this.#contributions.set(id, contribution);
+        }
+        if (contribution === undefined) {
+          contribution = { aggregate: name, base: 0, last: 0 };
+          this.#contributions.set(id, contribution);
+        }
+        contribution.last = value;
+        let aggregate = this.#aggregates.get(name);
+        if (aggregate === undefined) {
+          aggregate = {
+            payload: { pid: undefined, comm: proc.comm, syscall, attribution },
+            carried: 0,
+            live: 0,
+            startMs: nowMs,
+          };
+          this.#aggregates.set(name, aggregate);
+        }
+        aggregate.live += value - contribution.base;
+        if (proc.exited) {
+          aggregate.carried += value - contribution.base;
+          aggregate.live -= value - contribution.base;
+          this.#contributions.delete(id);
+        }
+      }
+    }
+    // Processes that vanished without an exit record keep their last count in their aggregate.
+    for (const [id, contribution] of this.#contributions) {
+      if (seen.has(id)) continue;
+      this.#aggregate(contribution.aggregate).carried += contribution.last - contribution.base;
+      this.#contributions.delete(id);
+    }
+    return [...this.#aggregates].map(([key, aggregate]) => ({
+      key,
+      group: aggregate.payload.syscall,
+      value: aggregate.carried + aggregate.live,
+      ended: false,
+      payload: aggregate.payload,
+    }));
+  }
+
+  #aggregate(name: string): Aggregate {
+    const aggregate = this.#aggregates.get(name);
+    if (aggregate === undefined) throw new Error(`no aggregate ${name}`);
+    return aggregate;
+  }
+}
+
+export interface ExecSeries {
+  comm: string;
+  parentComm: string;
+  value: number;
+  startMs: number;
+}
+
+export interface ShapedExecs {
+  series: ExecSeries[];
+  foldedTotal: number;
+}
+
+/** The budget for ebpf_process_execs_total: (executable, parent) pairs beyond it fold into other/other. */
+export class ExecSeriesShaper {
+  readonly #budget: SeriesBudget<{ comm: string; parentComm: string }>;
+  #foldedStart: number | undefined;
+
+  constructor(maxSeries: number) {
+    this.#budget = new SeriesBudget(maxSeries);
+  }
+
+  shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {
+    const { own, folded } = this.#budget.apply(
+      execs.map((e) => ({
+        key: `${e.comm}\u0000${e.parentComm}`,
+        group: '',
+        value: e.count,
+        ended: false,
+        payload: { comm: e.comm, parentComm: e.parentComm },
+      })),
+      nowMs,
+    );
+    const series: ExecSeries[] = own.map(({ payload, value, startMs }) => ({ ...payload, value, startMs }));
+    if (folded.length > 0) this.#foldedStart ??= nowMs;
+    for (const f of folded) {
+      series.push({ comm: OTHER, parentComm: OTHER, value: f.value, startMs: this.#foldedStart ?? nowMs });
+    }
+    return { series, foldedTotal: this.#budget.foldedTotal };
+  }
+}
