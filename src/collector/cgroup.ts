@@ -315,6 +315,7 @@ export class CgroupResolver {
   resolve(id: bigint): ResolvedCgroup {
     const hit = this.#cache.get(id);
     if (hit !== undefined) {
+      // Map keeps insertion order: re-inserting makes it the most recently used.
       this.#cache.delete(id);
       this.#cache.set(id, hit);
       return hit;
@@ -341,15 +342,6 @@ export class CgroupResolver {
     return { entries: this.#cache.size, rescans: this.#rescans, misses: this.#misses };
   }
 
-  #insert(id: bigint, entry: ResolvedCgroup): void {
-    this.#cache.delete(id);
-    this.#cache.set(id, entry);
-    if (this.#cache.size > this.#maxEntries) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done !== true) this.#cache.delete(oldest.value);
-    }
-  }
-
   #entry(id: bigint, relative: string): ResolvedCgroup {
     const cached = this.#cache.get(id);
     if (cached?.path === relative) return cached;
@@ -359,7 +351,7 @@ export class CgroupResolver {
   /** Walks the tree into the cache; returns the entry of `wanted` if the tree has it. */
   #rescan(root: string, wanted: bigint): ResolvedCgroup | undefined {
     this.#rescans++;
-    let found: ResolvedCgroup | undefined;
+    const live: [bigint, string][] = [];
     // Depth first with an explicit stack: no recursion limit. Directories that vanish or cannot be read while the
     // walk runs are skipped. Dirents are not followed through symlinks (cgroupfs has none).
     const base = root === '/' ? '' : root;
@@ -367,19 +359,31 @@ export class CgroupResolver {
     for (let relative = stack.pop(); relative !== undefined; relative = stack.pop()) {
       const dir = relative === '' ? root : base + relative;
       let entries;
-      let id: bigint;
       try {
-        id = statSync(dir, { bigint: true }).ino;
+        live.push([statSync(dir, { bigint: true }).ino, relative === '' ? '/' : relative]);
         entries = readdirSync(dir, { withFileTypes: true });
       } catch {
         continue;
       }
-      const entry = this.#entry(id, relative === '' ? '/' : relative);
-      this.#insert(id, entry);
-      if (id === wanted) found = entry;
       for (const dirent of entries) if (dirent.isDirectory()) stack.push(`${relative}/${dirent.name}`);
     }
-    if (found !== undefined) this.#insert(wanted, found);
+    // Every live cgroup moves to the recent end, the one looked up last; then the oldest go, which are the cgroups
+    // removed since (when the tree fits), else the first walked.
+    let found: ResolvedCgroup | undefined;
+    for (const [id, relative] of live) {
+      const entry = this.#entry(id, relative);
+      this.#cache.delete(id);
+      this.#cache.set(id, entry);
+      if (id === wanted) found = entry;
+    }
+    if (found !== undefined) {
+      this.#cache.delete(wanted);
+      this.#cache.set(wanted, found);
+    }
+    for (const id of this.#cache.keys()) {
+      if (this.#cache.size <= this.#maxEntries) break;
+      this.#cache.delete(id);
+    }
     return found;
   }
 }

@@ -204,11 +204,14 @@ function isTlsCode(code: string): boolean {
   );
 }
 
-function hintFor(status: number | undefined, code: string | undefined): string | undefined {
+function hintFor(status: number | undefined, code: string | undefined, message: string): string | undefined {
   if (status === 401 || status === 403) return HINT_AUTH;
   if (code === undefined) return undefined;
+  if (URL_CODES.has(code)) return HINT_URL;
   // TLS spoken to a plain-HTTP port: the scheme of the URL is wrong.
-  if (URL_CODES.has(code) || code === 'ERR_SSL_WRONG_VERSION_NUMBER') return HINT_URL;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (code === 'EPROTO' && /wrong version number/i.test(message))) {
+    return HINT_URL;
+  }
   if (isTlsCode(code)) return HINT_TLS;
   if (code.startsWith('ERR_OSSL_') || code === 'ECAFILE') return HINT_CA_FILE;
   if (code === 'ETIMEDOUT') return HINT_TIMEOUT;
@@ -490,10 +493,6 @@ export class KubeletPods {
     this.#pods = new Map(pods.map((pod) => [pod.uid, Object.freeze(pod)]));
     this.#refreshes++;
     this.#lastSuccessMs = this.#now();
-    if (skipped > 0 && skipped !== this.#skipped) {
-      this.#logger.warn('kubelet pod list has malformed items: skipped', { url: this.#url.origin, skipped });
-    }
-    this.#skipped = skipped;
     if (this.#failuresInRow > 0) {
       this.#logger.info('kubelet pod list readable again', {
         url: this.#url.origin,
@@ -504,13 +503,17 @@ export class KubeletPods {
       this.#logger.info('kubelet pod list read', { url: this.#url.origin, pods: pods.length });
     }
     this.#failuresInRow = 0;
+    if (skipped > 0 && skipped !== this.#skipped) {
+      this.#logger.warn('kubelet pod list has malformed items: skipped', { url: this.#url.origin, skipped });
+    }
+    this.#skipped = skipped;
   }
 
   #fail(error: unknown): void {
     const status = error instanceof HttpStatusError ? error.status : undefined;
     const code = errorCode(error);
-    const hint = hintFor(status, code);
     const message = error instanceof Error ? error.message : String(error);
+    const hint = hintFor(status, code, message);
     this.#lastFailure = { message, status, code, hint, atMs: this.#now() };
     this.#refreshes++;
     this.#failures++;
