@@ -14,6 +14,9 @@ import { KernelSyscallSource, SyscallCollector } from './collector/syscalls.ts';
 import type { Collector, ProgramName } from './collector/types.ts';
 import { XdpCollector } from './collector/xdp.ts';
 import { ExecSeriesShaper, SyscallSeriesShaper, type Attributor } from './collector/series.ts';
+import { createAttributor } from './collector/attribution.ts';
+import { CgroupResolver } from './collector/cgroup.ts';
+import { KubeletPods } from './collector/kubelet.ts';
 import type { AgentConfig } from './config.ts';
 import { UserError } from './errors.ts';
 import { ExecLog } from './exec-log.ts';
@@ -71,6 +74,7 @@ export class Agent {
   #resource: Resource | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #syscallShaper: SyscallSeriesShaper;
+  readonly #pods: KubeletPods | undefined;
   readonly #execShaper: ExecSeriesShaper;
   #startMs = 0;
   #lastPollMs = 0;
@@ -86,10 +90,24 @@ export class Agent {
     this.#deps = deps;
     this.#logger = deps.logger;
     this.#clock = deps.clock;
+    if (config.kubeletUrl !== undefined && config.containerLabels) {
+      this.#pods = new KubeletPods({
+        url: config.kubeletUrl,
+        tokenFile: config.kubeletTokenFile,
+        caFile: config.kubeletCaFile,
+        insecureSkipVerify: config.kubeletInsecureSkipVerify,
+        logger: deps.logger,
+      });
+    }
+    const attribute =
+      deps.attribute ??
+      (config.containerLabels
+        ? createAttributor({ resolver: new CgroupResolver({ cgroup2Root: config.cgroupRoot }), pods: this.#pods })
+        : undefined);
     this.#syscallShaper = new SyscallSeriesShaper({
       maxSeries: config.maxSeries,
       pidLabels: config.pidLabels,
-      attribute: deps.attribute,
+      attribute,
     });
     this.#execShaper = new ExecSeriesShaper(config.maxSeries);
   }
@@ -137,6 +155,10 @@ export class Agent {
     }
     if (config.otlpEndpoint !== undefined) {
       this.#otlp = await OtlpPusher.create(config.otlpEndpoint, config.otlpProtocol, this.#logger);
+    }
+    if (this.#pods !== undefined) {
+      // Not awaited: pod names appear once the kubelet answers; until then they are absent, never wrong.
+      void this.#pods.start();
     }
     this.#logger.info('agent started', {
       programs: config.programs.join(','),
@@ -283,6 +305,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#pods?.stop();
     for (const collector of this.#collectors.splice(0)) {
       try {
         collector.close();

@@ -82,6 +82,39 @@ const OPTIONS = {
     describe: 'Label syscall series by process; --no-pid-labels aggregates them per executable (and container)',
     group: 'Cardinality:',
   },
+  'container-labels': {
+    type: 'boolean',
+    default: true,
+    describe: "Add container_id and k8s_pod_uid from each process's cgroup",
+    group: 'Attribution:',
+  },
+  'cgroup-root': {
+    type: 'string',
+    describe: 'cgroup2 mount to resolve cgroup ids in [default: from /proc/self/mountinfo]',
+    group: 'Attribution:',
+  },
+  'kubelet-url': {
+    type: 'string',
+    describe:
+      'Kubelet whose pod list names pods (k8s_pod_name, k8s_namespace_name); none: off [default: https://$KUBELET_HOST:10250 or https://$NODE_NAME:10250 when set]',
+    group: 'Attribution:',
+  },
+  'kubelet-token-file': {
+    type: 'string',
+    describe: 'Bearer token for the kubelet [default: the service account token]',
+    group: 'Attribution:',
+  },
+  'kubelet-ca-file': {
+    type: 'string',
+    describe: "CA that signed the kubelet's serving certificate",
+    group: 'Attribution:',
+  },
+  'kubelet-insecure-skip-verify': {
+    type: 'boolean',
+    default: false,
+    describe: "Do not verify the kubelet's certificate (kubelets often serve a self-signed one)",
+    group: 'Attribution:',
+  },
   'otlp-endpoint': {
     type: 'string',
     describe: 'Also push metrics over OTLP to this collector URL, e.g. http://localhost:4318',

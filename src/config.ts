@@ -3,6 +3,7 @@
 import type { ProgramName } from './collector/types.ts';
 import { PROGRAM_NAMES } from './collector/types.ts';
 import type { XdpMode } from './collector/xdp.ts';
+import { defaultKubeletUrl } from './collector/kubelet.ts';
 import { UserError } from './errors.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
 
@@ -28,6 +29,15 @@ export interface AgentConfig {
   maxSeries: number;
   /** false: syscall series per executable (and container) instead of per process. */
   pidLabels: boolean;
+  /** container_id and k8s_pod_uid from each process's cgroup. */
+  containerLabels: boolean;
+  /** cgroup2 mount to resolve cgroup ids in; undefined: found in /proc/self/mountinfo. */
+  cgroupRoot?: string;
+  /** Kubelet to read this node's pods from, for k8s_pod_name and k8s_namespace_name; undefined: not used. */
+  kubeletUrl?: string;
+  kubeletTokenFile?: string;
+  kubeletCaFile?: string;
+  kubeletInsecureSkipVerify: boolean;
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
@@ -133,6 +143,35 @@ export interface RawOptions {
   execRingBytes?: unknown;
   maxSeries?: unknown;
   pidLabels?: unknown;
+  containerLabels?: unknown;
+  cgroupRoot?: unknown;
+  kubeletUrl?: unknown;
+  kubeletTokenFile?: unknown;
+  kubeletCaFile?: unknown;
+  kubeletInsecureSkipVerify?: unknown;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return value === undefined || value === null || value === '' ? undefined : String(value);
+}
+
+/** --kubelet-url: a URL, or "none" to switch pod names off; unset falls back to KUBELET_HOST / NODE_NAME. */
+function kubeletUrl(value: unknown): string | undefined {
+  if (value === 'none' || value === false || value === 'false') return undefined;
+  const text = optionalString(value) ?? defaultKubeletUrl();
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UserError(
+      `--kubelet-url ${JSON.stringify(text)} is not a URL: use e.g. https://$(NODE_IP):10250, or none`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UserError(`--kubelet-url ${text}: use an https:// (or http://) URL`);
+  }
+  return text.replace(/\/+$/, '');
 }
 
 function boolean(flag: string, value: unknown, fallback: boolean): boolean {
@@ -210,5 +249,11 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     execRingBytes: ringBytes,
     maxSeries: positiveInteger('--max-series', raw.maxSeries ?? DEFAULTS.maxSeries, 1, 10_000_000),
     pidLabels: boolean('--pid-labels', raw.pidLabels, true),
+    containerLabels: boolean('--container-labels', raw.containerLabels, true),
+    cgroupRoot: optionalString(raw.cgroupRoot),
+    kubeletUrl: kubeletUrl(raw.kubeletUrl),
+    kubeletTokenFile: optionalString(raw.kubeletTokenFile),
+    kubeletCaFile: optionalString(raw.kubeletCaFile),
+    kubeletInsecureSkipVerify: boolean('--kubelet-insecure-skip-verify', raw.kubeletInsecureSkipVerify, false),
   };
 }
