@@ -98,6 +98,17 @@ export class SeriesBudget<P> {
       current.push({ input, state, fresh });
     }
 
+    // Series whose source vanished without an end (a deleted key) leave first, so their folded calls are in
+    // this poll's folded series (a folded series never goes down, not even for one poll).
+    const seen = new Set<string>();
+    for (const { input } of current) seen.add(input.key);
+    for (const [key, state] of this.#state) {
+      if (!seen.has(key)) {
+        this.#retire(state);
+        this.#state.delete(key);
+      }
+    }
+
     this.#assign(current, nowMs);
 
     const own: OwnSeries<P>[] = [];
@@ -113,20 +124,11 @@ export class SeriesBudget<P> {
         folded.set(state.group, entry);
       }
     }
-    // Ended series leave; what a folded one counted stays in its folded series. So do series whose source
-    // vanished without an end (a deleted key).
-    const seen = new Set<string>();
+    // Ended series leave; what a folded one counted stays in its folded series.
     for (const { input, state } of current) {
-      seen.add(input.key);
       if (input.ended) {
         this.#retire(state);
         this.#state.delete(input.key);
-      }
-    }
-    for (const [key, state] of this.#state) {
-      if (!seen.has(key)) {
-        this.#retire(state);
-        this.#state.delete(key);
       }
     }
     return { own, folded: [...folded.values()] };

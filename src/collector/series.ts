@@ -142,7 +142,7 @@ export class SyscallSeriesShaper {
         if (value === 0) continue;
         const syscall = SYSCALL_NAMES[s]!;
         const id = `${proc.pid}/${proc.startMs}/${syscall}`;
-        const name = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${syscall}`;
+        const name = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000${syscall}`;
         seen.add(id);
         let contribution = this.#contributions.get(id);
         if (contribution !== undefined && contribution.aggregate !== name) {
@@ -157,6 +157,8 @@ export class SyscallSeriesShaper {
         }
         contribution.last = value;
         let aggregate = this.#aggregates.get(name);
+        // No series for a name that has no calls yet (a process that exec'd and has not made this call since).
+        if (aggregate === undefined && value === contribution.base) continue;
         if (aggregate === undefined) {
           aggregate = {
             payload: { pid: undefined, comm: proc.comm, syscall, attribution },
@@ -166,6 +168,8 @@ export class SyscallSeriesShaper {
           };
           this.#aggregates.set(name, aggregate);
         }
+        // Pod names arrive when the kubelet answers: the newest attribution of a live process wins.
+        aggregate.payload.attribution = attribution;
         aggregate.live += value - contribution.base;
         if (proc.exited) {
           aggregate.carried += value - contribution.base;

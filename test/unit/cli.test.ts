@@ -9,8 +9,9 @@ import { DEFAULTS, type RawOptions } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 
 const KNOWN =
-  'host, port, interval, programs, xdp-interface, xdp-mode, exec-log, exec-ring-bytes, syscalls-max-entries, otlp-endpoint, ' +
-  'otlp-protocol, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
+  'host, port, interval, programs, xdp-interface, xdp-mode, exec-log, exec-ring-bytes, syscalls-max-entries, max-series, pid-labels, ' +
+  'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
+  'otlp-endpoint, otlp-protocol, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
 
 let dir = '';
 const savedEnv = new Map<string, string | undefined>();
@@ -77,6 +78,14 @@ const DEFAULT_RAW = {
   execLog: undefined,
   execRingBytes: String(DEFAULTS.execRingBytes),
   syscallsMaxEntries: String(DEFAULTS.syscallsMaxEntries),
+  maxSeries: String(DEFAULTS.maxSeries),
+  pidLabels: true,
+  containerLabels: true,
+  cgroupRoot: undefined,
+  kubeletUrl: undefined,
+  kubeletTokenFile: undefined,
+  kubeletCaFile: undefined,
+  kubeletInsecureSkipVerify: false,
   otlpEndpoint: undefined,
   otlpProtocol: DEFAULTS.otlpProtocol,
   btfPath: DEFAULTS.btfPath,
@@ -210,6 +219,40 @@ describe('buildParser and toRawOptions', () => {
     });
   });
 
+  it('reads the cardinality and attribution flags', async () => {
+    const raw = await parse([
+      '--max-series',
+      '100',
+      '--no-pid-labels',
+      '--no-container-labels',
+      '--cgroup-root',
+      '/host/sys/fs/cgroup',
+      '--kubelet-url',
+      'https://10.0.0.5:10250',
+      '--kubelet-token-file',
+      '/tmp/token',
+      '--kubelet-ca-file',
+      '/tmp/ca.crt',
+      '--kubelet-insecure-skip-verify',
+    ]);
+    expect(raw).toStrictEqual({
+      ...DEFAULT_RAW,
+      maxSeries: '100',
+      pidLabels: false,
+      containerLabels: false,
+      cgroupRoot: '/host/sys/fs/cgroup',
+      kubeletUrl: 'https://10.0.0.5:10250',
+      kubeletTokenFile: '/tmp/token',
+      kubeletCaFile: '/tmp/ca.crt',
+      kubeletInsecureSkipVerify: true,
+    });
+  });
+
+  it('takes max-series and pid-labels from --config', async () => {
+    const at = file('agent.yaml', 'max-series: 50\npidLabels: false\n');
+    expect(await parse(['--config', at])).toMatchObject({ maxSeries: 50, pidLabels: false });
+  });
+
   it('rejects an unknown flag with a UserError of exit code 2', async () => {
     const error = await parseError(['--bogus', '1']);
     expect(error.exitCode).toBe(2);
@@ -304,6 +347,14 @@ describe('toRawOptions', () => {
       execLog: undefined,
       execRingBytes: undefined,
       syscallsMaxEntries: undefined,
+      maxSeries: undefined,
+      pidLabels: undefined,
+      containerLabels: undefined,
+      cgroupRoot: undefined,
+      kubeletUrl: undefined,
+      kubeletTokenFile: undefined,
+      kubeletCaFile: undefined,
+      kubeletInsecureSkipVerify: undefined,
       otlpEndpoint: undefined,
       otlpProtocol: undefined,
       btfPath: undefined,

@@ -1,6 +1,6 @@
 // Validation of values and of the whole configuration (src/config.ts): bad input is one UserError line naming it.
 // loadConfigFile (src/cli.ts) is not tested here: importing cli.ts runs main(), which calls process.exit.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULTS, parseDuration, parsePort, parsePrograms, resolveConfig, type RawOptions } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 
@@ -22,6 +22,10 @@ function userError(fn: () => unknown): string {
 }
 
 const BPF_DIR = '/opt/agent/bpf';
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
 const resolve = (raw: RawOptions) => resolveConfig(raw, BPF_DIR);
 
 describe('parseDuration', () => {
@@ -105,6 +109,9 @@ describe('parsePrograms', () => {
 
 describe('resolveConfig', () => {
   it('fills in the defaults', () => {
+    // The kubelet URL defaults from the environment (tested below): without it, pod names are off.
+    vi.stubEnv('KUBELET_HOST', '');
+    vi.stubEnv('NODE_NAME', '');
     expect(resolve({})).toEqual({
       host: '0.0.0.0',
       port: 9464,
@@ -123,6 +130,14 @@ describe('resolveConfig', () => {
       tracefsPath: '/sys/kernel/tracing',
       syscallsMaxEntries: 65536,
       execRingBytes: 4 * 1024 * 1024,
+      maxSeries: 5000,
+      pidLabels: true,
+      containerLabels: true,
+      cgroupRoot: undefined,
+      kubeletUrl: undefined,
+      kubeletTokenFile: undefined,
+      kubeletCaFile: undefined,
+      kubeletInsecureSkipVerify: false,
     });
     expect(DEFAULTS.port).toBe(9464);
   });
@@ -238,5 +253,50 @@ describe('resolveConfig', () => {
     });
     expect(resolve({ mountTracefs: false }).mountTracefs).toBe(false);
     expect(resolve({ mountTracefs: true }).mountTracefs).toBe(true);
+  });
+});
+
+describe('resolveConfig: cardinality and attribution', () => {
+  it('takes --max-series as an integer from 1 to 10,000,000', () => {
+    expect(resolve({ maxSeries: '1' }).maxSeries).toBe(1);
+    expect(resolve({ maxSeries: 10_000_000 }).maxSeries).toBe(10_000_000);
+  });
+
+  it.each([0, '0', -1, 1.5, '1e3', 'many', 10_000_001])('refuses --max-series %j', (value) => {
+    expect(userError(() => resolve({ maxSeries: value }))).toContain(`--max-series ${String(value)}`);
+  });
+
+  it('takes booleans as true/false or their strings, and refuses anything else', () => {
+    expect(resolve({ pidLabels: false }).pidLabels).toBe(false);
+    expect(resolve({ pidLabels: 'false' }).pidLabels).toBe(false);
+    expect(resolve({ pidLabels: 'true' }).pidLabels).toBe(true);
+    expect(resolve({ containerLabels: 'false' }).containerLabels).toBe(false);
+    expect(resolve({ kubeletInsecureSkipVerify: true }).kubeletInsecureSkipVerify).toBe(true);
+    expect(userError(() => resolve({ pidLabels: 'yes' }))).toBe('--pid-labels "yes" is not valid: use true or false');
+    expect(userError(() => resolve({ mountTracefs: 1 }))).toContain('--mount-tracefs 1');
+    expect(userError(() => resolve({ containerLabels: 'no' }))).toContain('--container-labels "no"');
+  });
+
+  it('takes the kubelet URL from the flag, KUBELET_HOST or NODE_NAME, and "none" switches it off', () => {
+    vi.stubEnv('KUBELET_HOST', '');
+    vi.stubEnv('NODE_NAME', '');
+    expect(resolve({}).kubeletUrl).toBeUndefined();
+    vi.stubEnv('NODE_NAME', 'node-a');
+    expect(resolve({}).kubeletUrl).toBe('https://node-a:10250');
+    vi.stubEnv('KUBELET_HOST', 'fd00::5');
+    expect(resolve({}).kubeletUrl).toBe('https://[fd00::5]:10250');
+    expect(resolve({ kubeletUrl: 'https://10.0.0.5:10250/' }).kubeletUrl).toBe('https://10.0.0.5:10250');
+    expect(resolve({ kubeletUrl: 'none' }).kubeletUrl).toBeUndefined();
+  });
+
+  it.each(['not a url', 'ftp://node:10250'])('refuses the kubelet URL %j', (url) => {
+    expect(userError(() => resolve({ kubeletUrl: url }))).toContain('--kubelet-url');
+  });
+
+  it('leaves empty paths unset', () => {
+    const config = resolve({ cgroupRoot: '', kubeletTokenFile: '/t', kubeletCaFile: undefined });
+    expect(config.cgroupRoot).toBeUndefined();
+    expect(config.kubeletTokenFile).toBe('/t');
+    expect(config.kubeletCaFile).toBeUndefined();
   });
 });

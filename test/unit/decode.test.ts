@@ -39,9 +39,9 @@ function snapshot(
 describe('struct sizes match bpf/*.h', () => {
   it('uses the C sizes', () => {
     expect(EXEC_EVENT_SIZE).toBe(320);
-    expect(PROC_EXIT_EVENT_SIZE).toBe(32);
+    expect(PROC_EXIT_EVENT_SIZE).toBe(40);
     expect(SYSCALL_KEY_SIZE).toBe(8);
-    expect(SYSCALL_PROC_SIZE).toBe(16);
+    expect(SYSCALL_PROC_SIZE).toBe(24);
     expect(XDP_KEY_SIZE).toBe(8);
     expect(XDP_VALUE_SIZE).toBe(16);
   });
@@ -98,30 +98,63 @@ describe('u64', () => {
 });
 
 describe('decodeExitEvent (struct proc_exit_event)', () => {
-  function exitEvent(tgid: number, comm: ArrayLike<number> | string, pad = 0): DataView {
-    const view = new DataView(new ArrayBuffer(PROC_EXIT_EVENT_SIZE));
+  function exitEvent(
+    tgid: number,
+    comm: ArrayLike<number> | string,
+    cgroupId = 0n,
+    pad = 0,
+    view = new DataView(new ArrayBuffer(PROC_EXIT_EVENT_SIZE)),
+  ): DataView {
     view.setBigUint64(0, 123_456_789n, true);
     view.setUint32(8, tgid, true);
     view.setUint32(12, pad, true);
     if (typeof comm === 'string') putString(view, 16, comm);
     else putBytes(view, 16, comm);
+    view.setBigUint64(32, cgroupId, true);
     return view;
   }
 
-  it('reads tgid at offset 8 and comm at offset 16', () => {
-    expect(decodeExitEvent(exitEvent(4_000_000, 'nginx'))).toEqual({ tgid: 4_000_000, comm: 'nginx' });
+  it('reads tgid at offset 8, comm at offset 16 and cgroup_id at offset 32', () => {
+    expect(decodeExitEvent(exitEvent(4_000_000, 'nginx', 4242n))).toEqual({
+      tgid: 4_000_000,
+      comm: 'nginx',
+      cgroupId: 4242n,
+    });
+  });
+
+  it('reads the whole u64 cgroup id little-endian, as a bigint', () => {
+    const event = decodeExitEvent(exitEvent(9, 'x', 0xffff_ffff_ffff_fffen));
+    expect(event.cgroupId).toBe(0xffff_ffff_ffff_fffen);
+    expect(decodeExitEvent(exitEvent(9, 'x', 0x0000_0001_0000_0002n)).cgroupId).toBe(4_294_967_298n);
+  });
+
+  it('gives 0n for an unknown cgroup', () => {
+    expect(decodeExitEvent(exitEvent(7, 'x')).cgroupId).toBe(0n);
   });
 
   it('ignores the padding word', () => {
-    expect(decodeExitEvent(exitEvent(7, 'x', 0xffff_ffff))).toEqual({ tgid: 7, comm: 'x' });
+    expect(decodeExitEvent(exitEvent(7, 'x', 5n, 0xffff_ffff))).toEqual({ tgid: 7, comm: 'x', cgroupId: 5n });
   });
 
-  it('takes a comm that fills all 16 bytes', () => {
-    expect(decodeExitEvent(exitEvent(1, 'abcdefghijklmnop'))).toEqual({ tgid: 1, comm: 'abcdefghijklmnop' });
+  it('takes a comm that fills all 16 bytes without running into cgroup_id', () => {
+    expect(decodeExitEvent(exitEvent(1, 'abcdefghijklmnop', 0x4141_4141_4141_4141n))).toEqual({
+      tgid: 1,
+      comm: 'abcdefghijklmnop',
+      cgroupId: 0x4141_4141_4141_4141n,
+    });
   });
 
-  it('rejects a record shorter than the struct', () => {
-    expect(() => decodeExitEvent(new DataView(new ArrayBuffer(31)))).toThrow('proc_exit_event of 31 bytes');
+  it('honours the byte offset of a record inside a larger buffer', () => {
+    const buffer = new ArrayBuffer(8 + PROC_EXIT_EVENT_SIZE + 8);
+    new Uint8Array(buffer).fill(0xee);
+    const view = exitEvent(31, 'sh', 77n, 0, new DataView(buffer, 8, PROC_EXIT_EVENT_SIZE));
+    new Uint8Array(buffer, 8 + 16 + 2, 14).fill(0); // the rest of comm: NULs, as the kernel writes them
+    expect(decodeExitEvent(view)).toEqual({ tgid: 31, comm: 'sh', cgroupId: 77n });
+  });
+
+  it('rejects a record shorter than the struct (including the old 32-byte layout)', () => {
+    expect(() => decodeExitEvent(new DataView(new ArrayBuffer(39)))).toThrow('proc_exit_event of 39 bytes');
+    expect(() => decodeExitEvent(new DataView(new ArrayBuffer(32)))).toThrow('proc_exit_event of 32 bytes');
   });
 });
 
@@ -165,19 +198,45 @@ describe('decodeCounts (syscall_counts)', () => {
 });
 
 describe('decodeProcs (syscall_procs)', () => {
-  it('maps tgid to comm', () => {
-    const procs: [number, string][] = [
-      [100, 'curl'],
-      [4_194_304, 'abcdefghijklmnop'],
-      [5, ''],
-    ];
-    const snap = snapshot(procs.length, 4, SYSCALL_PROC_SIZE, (keys, values) => {
-      procs.forEach(([tgid, comm], i) => {
+  function procsSnapshot(procs: [tgid: number, comm: string, cgroupId: bigint][]): MapSnapshot {
+    return snapshot(procs.length, 4, SYSCALL_PROC_SIZE, (keys, values) => {
+      procs.forEach(([tgid, comm, cgroupId], i) => {
         keys.setUint32(i * 4, tgid, true);
         putString(values, i * SYSCALL_PROC_SIZE, comm);
+        values.setBigUint64(i * SYSCALL_PROC_SIZE + 16, cgroupId, true);
       });
     });
-    expect([...decodeProcs(snap).entries()]).toEqual(procs);
+  }
+
+  it('maps tgid to comm and cgroup id', () => {
+    const snap = procsSnapshot([
+      [100, 'curl', 12_345n],
+      [4_194_304, 'abcdefghijklmnop', 0xffff_ffff_ffff_ffffn],
+      [5, '', 0n],
+    ]);
+    expect([...decodeProcs(snap).entries()]).toEqual([
+      [100, { comm: 'curl', cgroupId: 12_345n }],
+      [4_194_304, { comm: 'abcdefghijklmnop', cgroupId: 0xffff_ffff_ffff_ffffn }],
+      [5, { comm: '', cgroupId: 0n }],
+    ]);
+  });
+
+  it('reads each value at its 24-byte stride', () => {
+    const snap = procsSnapshot([
+      [1, 'a', 1n],
+      [2, 'b', 2n],
+      [3, 'c', 0x0000_0001_0000_0000n],
+    ]);
+    expect([...decodeProcs(snap).values()].map((p) => p.cgroupId)).toEqual([1n, 2n, 4_294_967_296n]);
+  });
+
+  it('reads only `count` entries and is empty for an empty map', () => {
+    const snap = procsSnapshot([
+      [1, 'a', 1n],
+      [2, 'b', 2n],
+    ]);
+    expect([...decodeProcs({ ...snap, count: 1 }).keys()]).toEqual([1]);
+    expect(decodeProcs(procsSnapshot([])).size).toBe(0);
   });
 });
 

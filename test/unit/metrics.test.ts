@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ValueType } from '@opentelemetry/api';
 import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import type { ProcessSyscalls } from '../../src/collector/syscalls.ts';
+import type { Attribution, ExecSeries, SyscallSeries } from '../../src/collector/series.ts';
+import type { SyscallName } from '../../src/collector/syscalls.ts';
 import {
   buildMetrics,
   buildResourceMetrics,
@@ -31,26 +32,39 @@ function histogram(): HistogramState {
   return h;
 }
 
-const curl: ProcessSyscalls = { pid: 100, comm: 'curl', counts: [3, 0, 7, 1], startMs: T0 + 1_500, exited: false };
-const exitedWeird: ProcessSyscalls = {
-  pid: 200,
-  comm: 'a\\b"c\nd',
-  counts: [0, 0, 0, 2],
-  startMs: T0 + 2_000,
-  exited: true,
-};
+function sys(
+  pid: SyscallSeries['pid'],
+  comm: string,
+  syscall: SyscallName,
+  value: number,
+  startMs: number,
+  attribution: Attribution = {},
+): SyscallSeries {
+  return { pid, comm, syscall, value, startMs, attribution };
+}
+
+/** The shaped series of process 100 (curl), as the shaper publishes them: zero counts are not there. */
+const curl: SyscallSeries[] = [
+  sys(100, 'curl', 'openat', 3, T0 + 1_500),
+  sys(100, 'curl', 'write', 7, T0 + 1_500),
+  sys(100, 'curl', 'connect', 1, T0 + 1_500),
+];
+const exitedWeird: SyscallSeries[] = [sys(200, 'a\\b"c\nd', 'connect', 2, T0 + 2_000)];
+
+const execs: ExecSeries[] = [
+  { comm: 'ls', parentComm: 'bash', value: 4, startMs: T0 + 3_000 },
+  { comm: 'sh', parentComm: 'cron', value: 1, startMs: T0 + 4_000 },
+];
+
+const SYSCALLS_HELP =
+  '# HELP ebpf_syscalls_total System calls made, by process (or executable) and syscall; process "other" holds the series beyond the budget.';
 
 function agentSnapshot(overrides: Partial<AgentSnapshot> = {}): AgentSnapshot {
   return {
     timeMs: NOW,
     agentStartMs: T0,
-    syscalls: { processes: [curl, exitedWeird] },
-    exec: {
-      execs: [
-        { comm: 'ls', parentComm: 'bash', count: 4, startMs: T0 + 3_000 },
-        { comm: 'sh', parentComm: 'cron', count: 1, startMs: T0 + 4_000 },
-      ],
-    },
+    syscalls: { series: [...curl, ...exitedWeird], foldedTotal: 0 },
+    exec: { series: execs, foldedTotal: 0 },
     xdp: {
       counts: [
         { interfaceName: 'eth0', networkType: 'ipv4', transport: 'tcp', packets: 10, bytes: 1500, truncatedPackets: 0 },
@@ -112,9 +126,9 @@ describe('Prometheus text of an AgentSnapshot', () => {
     ]);
   });
 
-  it('has ebpf_syscalls_total by pid, executable and syscall, without zero counts', () => {
+  it('has ebpf_syscalls_total by pid, executable and syscall, in the order of the shaped series', () => {
     expect(family(text, 'ebpf_syscalls_total')).toEqual([
-      '# HELP ebpf_syscalls_total System calls made, by process and syscall.',
+      SYSCALLS_HELP,
       '# TYPE ebpf_syscalls_total counter',
       'ebpf_syscalls_total{process_pid="100",process_executable_name="curl",syscall="openat"} 3',
       'ebpf_syscalls_total{process_pid="100",process_executable_name="curl",syscall="write"} 7',
@@ -194,17 +208,34 @@ describe('Prometheus text of an AgentSnapshot', () => {
     ]);
   });
 
+  it('has ebpf_agent_series_folded_total, a counter by metric', () => {
+    expect(family(text, 'ebpf_agent_series_folded_total')).toEqual([
+      '# HELP ebpf_agent_series_folded_total Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
+      '# TYPE ebpf_agent_series_folded_total counter',
+      'ebpf_agent_series_folded_total{metric="ebpf_syscalls_total"} 0',
+      'ebpf_agent_series_folded_total{metric="ebpf_process_execs_total"} 0',
+    ]);
+  });
+
   it('has no family for a program that is not enabled', () => {
     const only = prometheusText(agentSnapshot({ exec: undefined, xdp: undefined }));
     expect(only).toContain('\nebpf_syscalls_total{');
     expect(only).not.toContain('ebpf_process_execs_total');
     expect(only).not.toContain('ebpf_xdp_');
+    expect(family(only, 'ebpf_agent_series_folded_total').slice(2)).toEqual([
+      'ebpf_agent_series_folded_total{metric="ebpf_syscalls_total"} 0',
+    ]);
+    const none = prometheusText(agentSnapshot({ syscalls: undefined, exec: undefined }));
+    expect(family(none, 'ebpf_agent_series_folded_total')).toEqual([
+      '# HELP ebpf_agent_series_folded_total Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
+      '# TYPE ebpf_agent_series_folded_total counter',
+    ]);
   });
 
   it('drops the series of an exited process once a snapshot no longer has it', () => {
     const first = prometheusText(agentSnapshot());
     expect(first).toContain('ebpf_syscalls_total{process_pid="200",');
-    const later = prometheusText(agentSnapshot({ timeMs: NOW + 5_000, syscalls: { processes: [curl] } }));
+    const later = prometheusText(agentSnapshot({ timeMs: NOW + 5_000, syscalls: { series: curl, foldedTotal: 0 } }));
     expect(later).not.toContain('process_pid="200"');
     expect(family(later, 'ebpf_syscalls_total').slice(2)).toEqual([
       'ebpf_syscalls_total{process_pid="100",process_executable_name="curl",syscall="openat"} 3',
@@ -219,6 +250,113 @@ describe('Prometheus text of an AgentSnapshot', () => {
     expect(family(weird, 'target_info')[2]).toBe(
       'target_info{service_name="ebpf-otel-agent",service_version="1.2.3",host_name="host\\"with\\\\odd\\nname"} 1',
     );
+  });
+});
+
+/** A snapshot over its budget: attributed series, folded series of both metrics. */
+const attributed: SyscallSeries[] = [
+  sys(100, 'nginx', 'read', 40, T0 + 1_000, {
+    containerId: 'c0ffee',
+    podUid: '8d3f-uid',
+    podName: 'web-0',
+    podNamespace: 'shop',
+  }),
+  sys(101, 'sidecar', 'write', 5, T0 + 1_000, { containerId: 'beef' }),
+  sys(102, 'ssh', 'connect', 1, T0 + 1_000, {}),
+];
+const foldedSyscalls: SyscallSeries[] = [
+  sys('other', 'other', 'read', 17, T0 + 6_000),
+  sys('other', 'other', 'openat', 2, T0 + 6_000),
+];
+const overBudget = (): AgentSnapshot =>
+  agentSnapshot({
+    syscalls: { series: [...attributed, ...foldedSyscalls], foldedTotal: 12 },
+    exec: {
+      series: [...execs, { comm: 'other', parentComm: 'other', value: 9, startMs: T0 + 7_000 }],
+      foldedTotal: 3,
+    },
+  });
+
+/** Per-executable series (--no-pid-labels): no pid on own series, nor on the folded ones. */
+const perExecutable = (): AgentSnapshot =>
+  agentSnapshot({
+    syscalls: {
+      series: [
+        sys(undefined, 'nginx', 'read', 100, T0 + 1_000, { containerId: 'c0ffee', podName: 'web-0' }),
+        sys(undefined, 'nginx', 'read', 30, T0 + 1_000, { containerId: 'd00d', podName: 'web-1' }),
+        sys(undefined, 'bash', 'write', 2, T0 + 2_000),
+        sys(undefined, 'other', 'openat', 8, T0 + 3_000),
+      ],
+      foldedTotal: 1,
+    },
+  });
+
+describe('Prometheus text: attribution, folded series and per-executable series', () => {
+  const text = prometheusText(overBudget());
+
+  it('adds container and pod labels only as far as they are known, after the process labels', () => {
+    expect(family(text, 'ebpf_syscalls_total').slice(2, 5)).toEqual([
+      'ebpf_syscalls_total{process_pid="100",process_executable_name="nginx",syscall="read",container_id="c0ffee",k8s_pod_uid="8d3f-uid",k8s_pod_name="web-0",k8s_namespace_name="shop"} 40',
+      'ebpf_syscalls_total{process_pid="101",process_executable_name="sidecar",syscall="write",container_id="beef"} 5',
+      'ebpf_syscalls_total{process_pid="102",process_executable_name="ssh",syscall="connect"} 1',
+    ]);
+  });
+
+  it('labels a pod without a container id, and escapes attribution values', () => {
+    const odd = prometheusText(
+      agentSnapshot({
+        syscalls: {
+          series: [sys(7, 'x', 'read', 1, T0, { podName: 'a"b', podNamespace: 'n\\s\nx' })],
+          foldedTotal: 0,
+        },
+      }),
+    );
+    expect(family(odd, 'ebpf_syscalls_total').slice(2)).toEqual([
+      'ebpf_syscalls_total{process_pid="7",process_executable_name="x",syscall="read",k8s_pod_name="a\\"b",k8s_namespace_name="n\\\\s\\nx"} 1',
+    ]);
+  });
+
+  it('publishes the folded series with process_pid and executable "other", one per syscall', () => {
+    expect(family(text, 'ebpf_syscalls_total').slice(5)).toEqual([
+      'ebpf_syscalls_total{process_pid="other",process_executable_name="other",syscall="read"} 17',
+      'ebpf_syscalls_total{process_pid="other",process_executable_name="other",syscall="openat"} 2',
+    ]);
+  });
+
+  it('publishes the folded exec series as other/other', () => {
+    expect(family(text, 'ebpf_process_execs_total').slice(2)).toEqual([
+      'ebpf_process_execs_total{process_executable_name="ls",process_parent_executable_name="bash"} 4',
+      'ebpf_process_execs_total{process_executable_name="sh",process_parent_executable_name="cron"} 1',
+      'ebpf_process_execs_total{process_executable_name="other",process_parent_executable_name="other"} 9',
+    ]);
+  });
+
+  it('counts folds by metric in ebpf_agent_series_folded_total, and folded series in ebpf_agent_series', () => {
+    expect(family(text, 'ebpf_agent_series_folded_total').slice(1)).toEqual([
+      '# TYPE ebpf_agent_series_folded_total counter',
+      'ebpf_agent_series_folded_total{metric="ebpf_syscalls_total"} 12',
+      'ebpf_agent_series_folded_total{metric="ebpf_process_execs_total"} 3',
+    ]);
+    expect(family(text, 'ebpf_agent_series').slice(2, 4)).toEqual([
+      'ebpf_agent_series{metric="ebpf_syscalls_total"} 5',
+      'ebpf_agent_series{metric="ebpf_process_execs_total"} 3',
+    ]);
+  });
+
+  it('leaves process_pid out of per-executable series, keeping executables in different containers apart', () => {
+    expect(family(prometheusText(perExecutable()), 'ebpf_syscalls_total').slice(2)).toEqual([
+      'ebpf_syscalls_total{process_executable_name="nginx",syscall="read",container_id="c0ffee",k8s_pod_name="web-0"} 100',
+      'ebpf_syscalls_total{process_executable_name="nginx",syscall="read",container_id="d00d",k8s_pod_name="web-1"} 30',
+      'ebpf_syscalls_total{process_executable_name="bash",syscall="write"} 2',
+      'ebpf_syscalls_total{process_executable_name="other",syscall="openat"} 8',
+    ]);
+  });
+
+  it('has an empty ebpf_syscalls_total family when the shaper has no series', () => {
+    const empty = prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 4 } }));
+    expect(family(empty, 'ebpf_syscalls_total')).toEqual([SYSCALLS_HELP, '# TYPE ebpf_syscalls_total counter']);
+    expect(empty).toContain('\nebpf_agent_series{metric="ebpf_syscalls_total"} 0\n');
+    expect(empty).toContain('\nebpf_agent_series_folded_total{metric="ebpf_syscalls_total"} 4\n');
   });
 });
 
@@ -269,6 +407,56 @@ describe('OpenTelemetry data points', () => {
     expect(truncated).toEqual([
       [{ 'network.interface.name': 'eth0', 'network.type': 'ipv4' }, 0],
       [{ 'network.interface.name': 'eth0', 'network.type': 'ipv6' }, 1],
+    ]);
+  });
+
+  it('gives attribution as OpenTelemetry attributes, folded series a string pid and per-executable series none', () => {
+    const points = (snapshot: AgentSnapshot) => {
+      const metric = buildMetrics(snapshot).find((m) => m.descriptor.name === 'ebpf.syscalls');
+      return (metric?.dataPoints ?? []).map((p) => p.attributes);
+    };
+    const over = points(overBudget());
+    expect(over[0]).toStrictEqual({
+      'process.pid': 100,
+      'process.executable.name': 'nginx',
+      syscall: 'read',
+      'container.id': 'c0ffee',
+      'k8s.pod.uid': '8d3f-uid',
+      'k8s.pod.name': 'web-0',
+      'k8s.namespace.name': 'shop',
+    });
+    expect(over[2]).toStrictEqual({ 'process.pid': 102, 'process.executable.name': 'ssh', syscall: 'connect' });
+    expect(over[3]).toStrictEqual({ 'process.pid': 'other', 'process.executable.name': 'other', syscall: 'read' });
+    const perExe = points(perExecutable());
+    for (const attributes of perExe) expect(Object.keys(attributes)).not.toContain('process.pid');
+    expect(perExe[2]).toStrictEqual({ 'process.executable.name': 'bash', syscall: 'write' });
+  });
+
+  it('starts folded series at their startMs and the folded counter at the agent start', () => {
+    const metrics = buildMetrics(overBudget());
+    const find = (name: string): MetricData => {
+      const metric = metrics.find((m) => m.descriptor.name === name);
+      if (metric === undefined) throw new Error(`no metric ${name}`);
+      return metric;
+    };
+    expect(find('ebpf.syscalls').dataPoints.map((p) => [p.value, p.startTime])).toEqual([
+      [40, [1_700_000_001, 0]],
+      [5, [1_700_000_001, 0]],
+      [1, [1_700_000_001, 0]],
+      [17, [1_700_000_006, 0]],
+      [2, [1_700_000_006, 0]],
+    ]);
+    expect(find('ebpf.process.execs').dataPoints.map((p) => p.startTime)).toEqual([
+      [1_700_000_003, 0],
+      [1_700_000_004, 0],
+      [1_700_000_007, 0],
+    ]);
+    const folded = find('ebpf.agent.series_folded');
+    expect(folded.dataPointType).toBe(DataPointType.SUM);
+    expect(folded.dataPointType === DataPointType.SUM && folded.isMonotonic).toBe(true);
+    expect(folded.dataPoints.map((p) => [p.attributes, p.value, p.startTime, p.endTime])).toEqual([
+      [{ metric: 'ebpf_syscalls_total' }, 12, [1_700_000_000, 0], [1_700_000_010, 0]],
+      [{ metric: 'ebpf_process_execs_total' }, 3, [1_700_000_000, 0], [1_700_000_010, 0]],
     ]);
   });
 
@@ -375,7 +563,13 @@ if (promtool === undefined)
 
 describe('promtool', () => {
   it.skipIf(promtool === undefined)('accepts the serialized text with no lint findings', () => {
-    for (const text of [prometheusText(agentSnapshot()), prometheusText(agentSnapshot(), 'odd"host\\\nname')]) {
+    for (const text of [
+      prometheusText(agentSnapshot()),
+      prometheusText(agentSnapshot(), 'odd"host\\\nname'),
+      prometheusText(overBudget()),
+      prometheusText(perExecutable()),
+      prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 0 }, exec: undefined })),
+    ]) {
       const result = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
       expect(result.error).toBeUndefined();
       expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({

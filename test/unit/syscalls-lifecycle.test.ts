@@ -1,13 +1,17 @@
 // SyscallCollector's series lifecycle, driven by a fake SyscallSource that packs its state into MapSnapshots with
-// the kernel's layouts (bpf/syscalls.h): struct syscall_key {u32 tgid; u32 syscall} → u64, and u32 tgid →
-// struct syscall_proc {char comm[16]}.
+// the kernel's layouts (bpf/syscalls.h): struct syscall_key {u32 tgid; u32 syscall} → u64, u32 tgid →
+// struct syscall_proc {char comm[16]; u64 cgroup_id} (24 bytes), and exit events as struct proc_exit_event
+// {u64 boot_ns; u32 tgid; u32 _pad; char comm[16]; u64 cgroup_id} (40 bytes) through decodeExitEvent.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MapSnapshot } from '../../src/bpf/index.ts';
 import {
+  decodeExitEvent,
+  PROC_EXIT_EVENT_SIZE,
   procAlive,
+  SYSCALL_PROC_SIZE,
   SyscallCollector,
   type ExitEvent,
   type ProcessSyscalls,
@@ -19,38 +23,69 @@ const READ = 1;
 const WRITE = 2;
 const CONNECT = 3;
 
+const encoder = new TextEncoder();
+
+/** The kernel's comm: at most 15 bytes and a NUL. */
+function putComm(view: DataView, offset: number, comm: string): void {
+  new Uint8Array(view.buffer, view.byteOffset + offset, 16).set(encoder.encode(comm).subarray(0, 15));
+}
+
+interface KernelProc {
+  comm: string;
+  cgroupId: bigint;
+}
+
 class FakeSyscallSource implements SyscallSource {
   /** (tgid, syscall) → calls, in insertion order like a map dump. */
   readonly counts = new Map<number, Map<number, number>>();
-  /** tgid → comm (syscall_procs). */
-  readonly comms = new Map<number, string>();
-  pendingExits: ExitEvent[] = [];
+  /** tgid → struct syscall_proc. */
+  readonly procs = new Map<number, KernelProc>();
+  /** Exit records as the ring buffer holds them: packed struct proc_exit_event. */
+  pendingExits: DataView[] = [];
   dropCounters: number[] = [0, 0, 0];
   readonly deleteCalls: number[][] = [];
   cap = { counts: 65536, procs: 16384 };
   isAttached = true;
   closed = 0;
 
-  /** The process makes `n` more calls of `syscall`; the kernel remembers its comm on the first one. */
-  call(tgid: number, syscall: number, n = 1, comm?: string): void {
+  /**
+   * The process makes `n` more calls of `syscall`; on the first one the kernel remembers its comm and cgroup id
+   * (bpf_get_current_cgroup_id) in syscall_procs.
+   */
+  call(tgid: number, syscall: number, n = 1, comm?: string, cgroupId = 0n): void {
     let calls = this.counts.get(tgid);
     if (calls === undefined) {
       calls = new Map();
       this.counts.set(tgid, calls);
     }
     calls.set(syscall, (calls.get(syscall) ?? 0) + n);
-    if (comm !== undefined && !this.comms.has(tgid)) this.comms.set(tgid, comm);
+    if (comm !== undefined && !this.procs.has(tgid)) this.procs.set(tgid, { comm, cgroupId });
   }
 
-  /** The process ends: the kernel writes an exit event with its comm. */
-  exit(tgid: number, comm = this.comms.get(tgid) ?? ''): void {
-    this.pendingExits.push({ tgid, comm });
+  /** sched_process_exec of a counted process: the kernel rewrites its comm and cgroup id. */
+  exec(tgid: number, comm: string, cgroupId: bigint): void {
+    const proc = this.procs.get(tgid);
+    if (proc !== undefined) {
+      proc.comm = comm;
+      proc.cgroupId = cgroupId;
+    }
+  }
+
+  /** The process ends: the kernel writes an exit event with its comm and current cgroup id. */
+  exit(tgid: number, comm = this.procs.get(tgid)?.comm ?? '', cgroupId = this.procs.get(tgid)?.cgroupId ?? 0n): void {
+    const view = new DataView(new ArrayBuffer(PROC_EXIT_EVENT_SIZE));
+    view.setBigUint64(0, 987_654_321n, true);
+    view.setUint32(8, tgid, true);
+    view.setUint32(12, 0, true);
+    putComm(view, 16, comm);
+    view.setBigUint64(32, cgroupId, true);
+    this.pendingExits.push(view);
   }
 
   drainExits(): ExitEvent[] {
-    const events = this.pendingExits;
+    const records = this.pendingExits;
     this.pendingExits = [];
-    return events;
+    return records.map(decodeExitEvent);
   }
 
   readCounts(): MapSnapshot {
@@ -67,16 +102,15 @@ class FakeSyscallSource implements SyscallSource {
   }
 
   readProcs(): MapSnapshot {
-    const entries = [...this.comms];
+    const entries = [...this.procs];
     const keys = new DataView(new ArrayBuffer(entries.length * 4));
-    const values = new DataView(new ArrayBuffer(entries.length * 16));
-    const encoder = new TextEncoder();
-    entries.forEach(([tgid, comm], i) => {
+    const values = new DataView(new ArrayBuffer(entries.length * SYSCALL_PROC_SIZE));
+    entries.forEach(([tgid, { comm, cgroupId }], i) => {
       keys.setUint32(i * 4, tgid, true);
-      // the kernel's comm: at most 15 bytes and a NUL
-      new Uint8Array(values.buffer, i * 16, 16).set(encoder.encode(comm).subarray(0, 15));
+      putComm(values, i * SYSCALL_PROC_SIZE, comm);
+      values.setBigUint64(i * SYSCALL_PROC_SIZE + 16, cgroupId, true);
     });
-    return { count: entries.length, keys, values, keySize: 4, valueSize: 16 };
+    return { count: entries.length, keys, values, keySize: 4, valueSize: SYSCALL_PROC_SIZE };
   }
 
   readDrops(): number[] {
@@ -87,7 +121,7 @@ class FakeSyscallSource implements SyscallSource {
     this.deleteCalls.push([...pids]);
     for (const pid of pids) {
       this.counts.delete(pid);
-      this.comms.delete(pid);
+      this.procs.delete(pid);
     }
   }
 
@@ -127,16 +161,16 @@ describe('SyscallCollector: live processes', () => {
     source.call(100, READ, 5);
     source.call(100, CONNECT, 1);
     expect(collector.collect(1_000).processes).toEqual([
-      { pid: 100, comm: 'curl', counts: [3, 5, 0, 1], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'curl', cgroupId: 0n, counts: [3, 5, 0, 1], startMs: 1_000, exited: false },
     ]);
 
     source.call(100, WRITE, 2);
     source.call(100, READ, 10);
     expect(collector.collect(6_000).processes).toEqual([
-      { pid: 100, comm: 'curl', counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'curl', cgroupId: 0n, counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
     ]);
     expect(collector.collect(11_000).processes).toEqual([
-      { pid: 100, comm: 'curl', counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'curl', cgroupId: 0n, counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
     ]);
     expect(source.deleteCalls).toEqual([]);
   });
@@ -172,6 +206,7 @@ describe('SyscallCollector: exits', () => {
     expect(byPid(second).get(100)).toEqual({
       pid: 100,
       comm: 'worker',
+      cgroupId: 0n,
       counts: [2, 10, 0, 0],
       startMs: 1_000,
       exited: true,
@@ -179,6 +214,7 @@ describe('SyscallCollector: exits', () => {
     expect(byPid(second).get(200)).toEqual({
       pid: 200,
       comm: 'daemon',
+      cgroupId: 0n,
       counts: [0, 0, 1, 0],
       startMs: 1_000,
       exited: false,
@@ -196,7 +232,7 @@ describe('SyscallCollector: exits', () => {
     source.call(300, CONNECT, 2, 'probe');
     source.exit(300);
     expect(collector.collect(5_000).processes).toEqual([
-      { pid: 300, comm: 'probe', counts: [0, 0, 0, 2], startMs: 5_000, exited: true },
+      { pid: 300, comm: 'probe', cgroupId: 0n, counts: [0, 0, 0, 2], startMs: 5_000, exited: true },
     ]);
     expect(source.deleteCalls).toEqual([[300]]);
     expect(collector.collect(6_000).processes).toEqual([]);
@@ -227,7 +263,7 @@ describe('SyscallCollector: comm', () => {
     collector.collect(1_000);
     source.exit(100, 'after-exec');
     expect(collector.collect(2_000).processes).toEqual([
-      { pid: 100, comm: 'after-exec', counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
+      { pid: 100, comm: 'after-exec', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
     expect(processComm).not.toHaveBeenCalled();
   });
@@ -236,7 +272,7 @@ describe('SyscallCollector: comm', () => {
     const { source, collector, processComm } = setup();
     source.call(100, READ, 1, 'sh');
     expect(collector.collect(1_000).processes[0]?.comm).toBe('sh');
-    source.comms.set(100, 'python3'); // sched_process_exec rewrote it
+    source.exec(100, 'python3', 0n); // sched_process_exec rewrote it
     expect(collector.collect(2_000).processes[0]?.comm).toBe('python3');
     expect(processComm).not.toHaveBeenCalled();
   });
@@ -272,6 +308,7 @@ describe('SyscallCollector: comm', () => {
       expect(processes.get(300)).toEqual({
         pid: 300,
         comm: 'from-procfs',
+        cgroupId: 0n,
         counts: [0, 1, 0, 0],
         startMs: 1_000,
         exited: false,
@@ -279,6 +316,7 @@ describe('SyscallCollector: comm', () => {
       expect(processes.get(400)).toEqual({
         pid: 400,
         comm: 'gone',
+        cgroupId: 0n,
         counts: [0, 1, 0, 0],
         startMs: 1_000,
         exited: true,
@@ -286,6 +324,7 @@ describe('SyscallCollector: comm', () => {
       expect(processes.get(500)).toEqual({
         pid: 500,
         comm: 'zombie',
+        cgroupId: 0n,
         counts: [0, 0, 2, 0],
         startMs: 1_000,
         exited: true,
@@ -295,6 +334,101 @@ describe('SyscallCollector: comm', () => {
     } finally {
       rmSync(procRoot, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SyscallCollector: cgroup id', () => {
+  it('takes the cgroup id of a live process from syscall_procs, as a bigint with all 64 bits', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'web', 0xffff_ffff_ffff_fff0n);
+    source.call(200, READ, 1, 'db', 4242n);
+    const processes = byPid(collector.collect(1_000).processes);
+    expect(processes.get(100)?.cgroupId).toBe(0xffff_ffff_ffff_fff0n);
+    expect(processes.get(200)).toEqual({
+      pid: 200,
+      comm: 'db',
+      cgroupId: 4242n,
+      counts: [0, 1, 0, 0],
+      startMs: 1_000,
+      exited: false,
+    });
+  });
+
+  it("follows the kernel's last value when the process moves (exec into a container's cgroup)", () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'runc', 10n);
+    expect(collector.collect(1_000).processes[0]?.cgroupId).toBe(10n);
+    source.exec(100, 'nginx', 20n);
+    source.call(100, READ, 1);
+    expect(collector.collect(2_000).processes[0]).toMatchObject({ comm: 'nginx', cgroupId: 20n });
+  });
+
+  it('remembers a known id when a later read says 0n or syscall_procs lost the entry', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'app', 30n);
+    expect(collector.collect(1_000).processes[0]?.cgroupId).toBe(30n);
+    source.procs.set(100, { comm: 'app', cgroupId: 0n });
+    expect(collector.collect(2_000).processes[0]?.cgroupId).toBe(30n);
+    source.procs.delete(100);
+    expect(collector.collect(3_000).processes[0]).toMatchObject({ comm: 'app', cgroupId: 30n });
+  });
+
+  it('is 0n while the kernel knows no cgroup for the process', () => {
+    const { source, collector } = setup({ comm: () => 'from-proc' });
+    source.call(100, READ, 1); // syscall_procs was full
+    source.call(200, READ, 1, 'zero', 0n);
+    const processes = byPid(collector.collect(1_000).processes);
+    expect(processes.get(100)?.cgroupId).toBe(0n);
+    expect(processes.get(200)?.cgroupId).toBe(0n);
+  });
+
+  it("takes an exited process's cgroup id from its exit event over syscall_procs", () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'worker', 10n);
+    collector.collect(1_000);
+    source.exit(100, 'worker', 11n);
+    expect(collector.collect(2_000).processes).toEqual([
+      { pid: 100, comm: 'worker', cgroupId: 11n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
+    ]);
+  });
+
+  it('keeps the known id when the exit event says 0n', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'worker', 10n);
+    collector.collect(1_000);
+    source.exit(100, 'worker', 0n);
+    expect(collector.collect(2_000).processes[0]).toMatchObject({ cgroupId: 10n, exited: true });
+  });
+
+  it('takes the cgroup id of a process that appears and exits within one interval from its exit event', () => {
+    const { source, collector } = setup();
+    source.call(300, CONNECT, 2, 'probe', 5n);
+    source.exit(300, 'probe', 6n);
+    expect(collector.collect(5_000).processes).toEqual([
+      { pid: 300, comm: 'probe', cgroupId: 6n, counts: [0, 0, 0, 2], startMs: 5_000, exited: true },
+    ]);
+  });
+
+  it('keeps the cgroup id of a process the /proc sweep finds exited', () => {
+    const { source, collector } = setup({ alive: () => false });
+    source.call(100, READ, 1, 'gone', 77n);
+    source.dropCounters = [0, 0, 1];
+    collector.collect(1_000);
+    expect(collector.collect(2_000).processes).toEqual([
+      { pid: 100, comm: 'gone', cgroupId: 77n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
+    ]);
+  });
+
+  it('does not give a reused pid the cgroup id of the process that had it before', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'first', 40n);
+    collector.collect(1_000);
+    source.exit(100);
+    expect(collector.collect(2_000).processes[0]).toMatchObject({ cgroupId: 40n, exited: true });
+    source.call(100, READ, 1); // the new process has no syscall_procs entry
+    expect(collector.collect(3_000).processes).toEqual([
+      { pid: 100, comm: '', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
+    ]);
   });
 });
 
@@ -354,9 +488,30 @@ describe('SyscallCollector: lost exit events', () => {
     source.call(300, OPENAT, 1);
     source.dropCounters = [0, 0, 1];
     const second = byPid(collector.collect(2_000).processes);
-    expect(second.get(100)).toEqual({ pid: 100, comm: 'dead', counts: [0, 7, 0, 0], startMs: 1_000, exited: true });
-    expect(second.get(200)).toEqual({ pid: 200, comm: 'alive', counts: [0, 1, 0, 0], startMs: 1_000, exited: false });
-    expect(second.get(300)).toEqual({ pid: 300, comm: 'busy', counts: [2, 0, 0, 0], startMs: 1_000, exited: false });
+    expect(second.get(100)).toEqual({
+      pid: 100,
+      comm: 'dead',
+      cgroupId: 0n,
+      counts: [0, 7, 0, 0],
+      startMs: 1_000,
+      exited: true,
+    });
+    expect(second.get(200)).toEqual({
+      pid: 200,
+      comm: 'alive',
+      cgroupId: 0n,
+      counts: [0, 1, 0, 0],
+      startMs: 1_000,
+      exited: false,
+    });
+    expect(second.get(300)).toEqual({
+      pid: 300,
+      comm: 'busy',
+      cgroupId: 0n,
+      counts: [2, 0, 0, 0],
+      startMs: 1_000,
+      exited: false,
+    });
     expect(source.deleteCalls).toEqual([[100]]);
     expect(processAlive.mock.calls.map(([pid]) => pid).sort()).toEqual([100, 200]);
 
@@ -375,11 +530,11 @@ describe('SyscallCollector: lost exit events', () => {
     source.call(100, WRITE, 3); // its last calls before it ended, exit event lost
     source.dropCounters = [0, 0, 1];
     expect(collector.collect(2_000).processes).toEqual([
-      { pid: 100, comm: 'dead', counts: [0, 7, 3, 0], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'dead', cgroupId: 0n, counts: [0, 7, 3, 0], startMs: 1_000, exited: false },
     ]);
     expect(processAlive).not.toHaveBeenCalled();
     expect(collector.collect(3_000).processes).toEqual([
-      { pid: 100, comm: 'dead', counts: [0, 7, 3, 0], startMs: 1_000, exited: true },
+      { pid: 100, comm: 'dead', cgroupId: 0n, counts: [0, 7, 3, 0], startMs: 1_000, exited: true },
     ]);
     expect(processAlive.mock.calls).toEqual([[100]]);
     expect(source.deleteCalls).toEqual([[100]]);
@@ -393,20 +548,20 @@ describe('SyscallCollector: lost exit events', () => {
     source.dropCounters = [0, 0, 2];
     // First seen: nothing to compare with yet, so not asked.
     expect(collector.collect(1_000).processes).toEqual([
-      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
     ]);
     expect(processAlive).not.toHaveBeenCalled();
     expect(collector.collect(2_000).processes).toEqual([
-      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
     ]);
     expect(collector.collect(3_000).processes).toEqual([
-      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
+      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
     ]);
     expect(processAlive.mock.calls).toEqual([[100], [100]]);
 
     dead.add(100); // it ends, and its exit event is lost too; the counter stays at 2
     expect(collector.collect(4_000).processes).toEqual([
-      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
+      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
     expect(processAlive.mock.calls).toEqual([[100], [100], [100]]);
     expect(source.deleteCalls).toEqual([[100]]);
@@ -423,8 +578,22 @@ describe('SyscallCollector: lost exit events', () => {
     collector.collect(1_000);
     expect(processAlive).not.toHaveBeenCalled();
     const second = byPid(collector.collect(2_000).processes);
-    expect(second.get(100)).toEqual({ pid: 100, comm: 'dead', counts: [0, 4, 0, 0], startMs: 1_000, exited: true });
-    expect(second.get(200)).toEqual({ pid: 200, comm: 'alive', counts: [0, 2, 0, 0], startMs: 1_000, exited: false });
+    expect(second.get(100)).toEqual({
+      pid: 100,
+      comm: 'dead',
+      cgroupId: 0n,
+      counts: [0, 4, 0, 0],
+      startMs: 1_000,
+      exited: true,
+    });
+    expect(second.get(200)).toEqual({
+      pid: 200,
+      comm: 'alive',
+      cgroupId: 0n,
+      counts: [0, 2, 0, 0],
+      startMs: 1_000,
+      exited: false,
+    });
     expect(processAlive.mock.calls.map(([pid]) => pid).sort()).toEqual([100, 200]);
     expect(source.deleteCalls).toEqual([[100]]);
     expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
@@ -437,7 +606,14 @@ describe('SyscallCollector: lost exit events', () => {
       source.call(100, i % 2 === 0 ? READ : WRITE, 1, 'busy');
       const processes = collector.collect(i * 1_000).processes;
       expect(processes).toEqual([
-        { pid: 100, comm: 'busy', counts: [0, Math.floor(i / 2), Math.ceil(i / 2), 0], startMs: 1_000, exited: false },
+        {
+          pid: 100,
+          comm: 'busy',
+          cgroupId: 0n,
+          counts: [0, Math.floor(i / 2), Math.ceil(i / 2), 0],
+          startMs: 1_000,
+          exited: false,
+        },
       ]);
     }
     expect(processAlive).not.toHaveBeenCalled();
@@ -467,8 +643,22 @@ describe('SyscallCollector: lost exit events', () => {
     expect(processAlive).not.toHaveBeenCalled();
     source.exit(100, 'a');
     const processes = byPid(collector.collect(2_000).processes);
-    expect(processes.get(100)).toEqual({ pid: 100, comm: 'a', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
-    expect(processes.get(200)).toEqual({ pid: 200, comm: 'b', counts: [0, 1, 0, 0], startMs: 1_000, exited: true });
+    expect(processes.get(100)).toEqual({
+      pid: 100,
+      comm: 'a',
+      cgroupId: 0n,
+      counts: [0, 1, 0, 0],
+      startMs: 1_000,
+      exited: true,
+    });
+    expect(processes.get(200)).toEqual({
+      pid: 200,
+      comm: 'b',
+      cgroupId: 0n,
+      counts: [0, 1, 0, 0],
+      startMs: 1_000,
+      exited: true,
+    });
     expect(processAlive.mock.calls).toEqual([[200]]);
     expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[100, 200]]);
     expect(collector.collect(3_000).processes).toEqual([]);
@@ -501,7 +691,7 @@ describe('SyscallCollector: churn and pid reuse', () => {
     }
     expect(collector.collect((now += 1_000)).processes).toEqual([]);
     expect(source.counts.size).toBe(0);
-    expect(source.comms.size).toBe(0);
+    expect(source.procs.size).toBe(0);
     expect(seen.size).toBe(total);
     for (const s of seen.values()) expect(s).toEqual({ live: 1, exited: 1 });
 
@@ -520,6 +710,7 @@ describe('SyscallCollector: churn and pid reuse', () => {
     expect(collector.collect(2_000).processes[0]).toEqual({
       pid: 100,
       comm: 'first',
+      cgroupId: 0n,
       counts: [0, 50, 0, 0],
       startMs: 1_000,
       exited: true,
@@ -528,7 +719,7 @@ describe('SyscallCollector: churn and pid reuse', () => {
 
     source.call(100, OPENAT, 1, 'second');
     expect(collector.collect(9_000).processes).toEqual([
-      { pid: 100, comm: 'second', counts: [1, 0, 0, 0], startMs: 9_000, exited: false },
+      { pid: 100, comm: 'second', cgroupId: 0n, counts: [1, 0, 0, 0], startMs: 9_000, exited: false },
     ]);
   });
 
@@ -540,7 +731,7 @@ describe('SyscallCollector: churn and pid reuse', () => {
     expect(collector.collect(2_000).processes).toEqual([]);
     source.call(100, READ, 1);
     expect(collector.collect(3_000).processes).toEqual([
-      { pid: 100, comm: 'x', counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
+      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
     ]);
   });
 });
@@ -566,7 +757,7 @@ describe('SyscallCollector: drops, map fill and the source', () => {
     source.call(100, OPENAT, 1, 'a');
     source.call(100, READ, 2);
     source.call(200, CONNECT, 3, 'b');
-    source.comms.set(300, 'c'); // a comm without counts
+    source.procs.set(300, { comm: 'c', cgroupId: 0n }); // a comm without counts
     source.dropCounters = [7, 3, 2];
     collector.collect(1_000);
     expect(collector.drops()).toEqual({

@@ -1,0 +1,415 @@
+// SyscallSeriesShaper and ExecSeriesShaper (src/collector/series.ts): from per-process counts to published series.
+import { describe, expect, it, vi } from 'vitest';
+import type { ExecCount } from '../../src/collector/exec.ts';
+import {
+  ExecSeriesShaper,
+  noAttribution,
+  OTHER,
+  SyscallSeriesShaper,
+  type Attribution,
+  type ShapedSyscalls,
+  type SyscallSeries,
+} from '../../src/collector/series.ts';
+import type { ProcessSyscalls } from '../../src/collector/syscalls.ts';
+
+function proc(
+  pid: number,
+  comm: string,
+  counts: number[],
+  options: { cgroupId?: bigint; startMs?: number; exited?: boolean } = {},
+): ProcessSyscalls {
+  return {
+    pid,
+    comm,
+    cgroupId: options.cgroupId ?? 0n,
+    counts,
+    startMs: options.startMs ?? 1_000,
+    exited: options.exited ?? false,
+  };
+}
+
+const NGINX: Attribution = {
+  containerId: 'c1c1c1',
+  podUid: '11111111-2222-3333-4444-555555555555',
+  podName: 'web-0',
+  podNamespace: 'shop',
+};
+
+/** Knows cgroup 7 (a pod's container) and 9 (a container outside Kubernetes); nothing else. */
+function attributor() {
+  return vi.fn((cgroupId: bigint, _pid: number): Attribution => {
+    if (cgroupId === 7n) return { ...NGINX };
+    if (cgroupId === 9n) return { containerId: 'c9c9c9' };
+    return {};
+  });
+}
+
+const sum = (shaped: ShapedSyscalls): number => shaped.series.reduce((n, s) => n + s.value, 0);
+const countsOf = (processes: ProcessSyscalls[]): number =>
+  processes.reduce((n, p) => n + p.counts.reduce((a, b) => a + b, 0), 0);
+
+/** Series as `comm/container/syscall` (per-executable) → value. */
+function byName(shaped: ShapedSyscalls): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of shaped.series) {
+    const name = `${s.comm}/${s.attribution.containerId ?? '-'}/${s.syscall}`;
+    expect(out[name], `duplicate series ${name}`).toBeUndefined();
+    out[name] = s.value;
+  }
+  return out;
+}
+
+describe('SyscallSeriesShaper: per process', () => {
+  it('publishes pid, comm and syscall series with the attribution of the cgroup, without zero counts', () => {
+    const attribute = attributor();
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, attribute });
+    const shaped = shaper.shape(
+      [
+        proc(100, 'nginx', [3, 0, 5, 0], { cgroupId: 7n }),
+        proc(200, 'bash', [0, 0, 0, 0]),
+        proc(300, 'curl', [0, 2, 0, 1], { cgroupId: 9n }),
+        proc(400, 'sshd', [0, 0, 4, 0], { cgroupId: 123n }),
+      ],
+      1_000,
+    );
+    expect(shaped).toEqual({
+      series: [
+        { pid: 100, comm: 'nginx', syscall: 'openat', value: 3, startMs: 1_000, attribution: NGINX },
+        { pid: 100, comm: 'nginx', syscall: 'write', value: 5, startMs: 1_000, attribution: NGINX },
+        { pid: 300, comm: 'curl', syscall: 'read', value: 2, startMs: 1_000, attribution: { containerId: 'c9c9c9' } },
+        {
+          pid: 300,
+          comm: 'curl',
+          syscall: 'connect',
+          value: 1,
+          startMs: 1_000,
+          attribution: { containerId: 'c9c9c9' },
+        },
+        { pid: 400, comm: 'sshd', syscall: 'write', value: 4, startMs: 1_000, attribution: {} },
+      ],
+      foldedTotal: 0,
+    });
+    expect(attribute).toHaveBeenCalledWith(7n, 100);
+    expect(attribute).toHaveBeenCalledWith(9n, 300);
+    expect(attribute).toHaveBeenCalledWith(123n, 400);
+  });
+
+  it('gives no attribution without an attributor', () => {
+    expect(noAttribution(5n, 1)).toEqual({});
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    expect(shaper.shape([proc(1, 'a', [1, 0, 0, 0], { cgroupId: 7n })], 1_000).series).toEqual([
+      { pid: 1, comm: 'a', syscall: 'openat', value: 1, startMs: 1_000, attribution: {} },
+    ]);
+  });
+
+  it('keeps the start time of a series and follows its counts', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    shaper.shape([proc(100, 'a', [0, 1, 0, 0])], 1_000);
+    const shaped = shaper.shape(
+      [proc(100, 'a', [2, 9, 0, 0]), proc(200, 'b', [0, 0, 1, 0], { startMs: 6_000 })],
+      6_000,
+    );
+    expect(shaped.series.map((s) => [s.pid, s.syscall, s.value, s.startMs])).toEqual([
+      [100, 'openat', 2, 6_000],
+      [100, 'read', 9, 1_000],
+      [200, 'write', 1, 6_000],
+    ]);
+  });
+
+  it('publishes the final counts of an exited process once', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    shaper.shape([proc(100, 'a', [0, 1, 0, 0]), proc(200, 'b', [1, 0, 0, 0])], 1_000);
+    const final = shaper.shape([proc(100, 'a', [0, 4, 0, 0], { exited: true }), proc(200, 'b', [1, 0, 0, 0])], 2_000);
+    expect(final.series.map((s) => [s.pid, s.value])).toEqual([
+      [100, 4],
+      [200, 1],
+    ]);
+    expect(shaper.shape([proc(200, 'b', [2, 0, 0, 0])], 3_000).series.map((s) => [s.pid, s.value])).toEqual([[200, 2]]);
+  });
+
+  it('folds the series beyond the budget into one per syscall, with pid and comm "other" and no attribution', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 2, pidLabels: true, attribute: attributor() });
+    const processes = [
+      proc(100, 'nginx', [0, 500, 400, 0], { cgroupId: 7n }),
+      proc(200, 'curl', [3, 10, 0, 1], { cgroupId: 9n }),
+      proc(300, 'sh', [2, 20, 0, 0]),
+    ];
+    const shaped = shaper.shape(processes, 1_000);
+    expect(shaped.series).toEqual([
+      { pid: 100, comm: 'nginx', syscall: 'read', value: 500, startMs: 1_000, attribution: NGINX },
+      { pid: 100, comm: 'nginx', syscall: 'write', value: 400, startMs: 1_000, attribution: NGINX },
+      { pid: OTHER, comm: OTHER, syscall: 'openat', value: 5, startMs: 1_000, attribution: {} },
+      { pid: OTHER, comm: OTHER, syscall: 'read', value: 30, startMs: 1_000, attribution: {} },
+      { pid: OTHER, comm: OTHER, syscall: 'connect', value: 1, startMs: 1_000, attribution: {} },
+    ]);
+    expect(OTHER).toBe('other');
+    expect(shaped.foldedTotal).toBe(5);
+    expect(sum(shaped)).toBe(countsOf(processes));
+  });
+
+  it('keeps the folded series and their start when the processes in them exit', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 1, pidLabels: true });
+    shaper.shape([proc(100, 'big', [0, 100, 0, 0]), proc(200, 'small', [0, 5, 0, 0])], 1_000);
+    shaper.shape([proc(100, 'big', [0, 200, 0, 0]), proc(200, 'small', [0, 6, 0, 0], { exited: true })], 2_000);
+    const shaped = shaper.shape([proc(100, 'big', [0, 300, 0, 0])], 3_000);
+    expect(shaped.series).toEqual([
+      { pid: 100, comm: 'big', syscall: 'read', value: 300, startMs: 1_000, attribution: {} },
+      { pid: OTHER, comm: OTHER, syscall: 'read', value: 6, startMs: 1_000, attribution: {} },
+    ]);
+  });
+
+  it('makes a reused pid (same pid, new start) a new series', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    shaper.shape([proc(100, 'first', [0, 50, 0, 0], { startMs: 1_000 })], 1_000);
+    // The first process exits and another gets its pid within the same interval; the new one has more calls.
+    const shaped = shaper.shape(
+      [
+        proc(100, 'first', [0, 60, 0, 0], { startMs: 1_000, exited: true }),
+        proc(100, 'second', [0, 80, 0, 0], { startMs: 2_000 }),
+      ],
+      2_000,
+    );
+    expect(shaped.series.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([
+      [100, 'first', 60, 1_000],
+      [100, 'second', 80, 2_000],
+    ]);
+    // The next process with that pid counts from its own start, with fewer calls than the one before.
+    shaper.shape([proc(100, 'second', [0, 81, 0, 0], { startMs: 2_000, exited: true })], 3_000);
+    const later = shaper.shape([proc(100, 'third', [0, 10, 0, 0], { startMs: 4_000 })], 4_000);
+    expect(later.series.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([[100, 'third', 10, 4_000]]);
+  });
+});
+
+describe('SyscallSeriesShaper: per executable (pidLabels: false)', () => {
+  const perExecutable = (maxSeries = 100) =>
+    new SyscallSeriesShaper({ maxSeries, pidLabels: false, attribute: attributor() });
+
+  it('publishes one series per executable, container and syscall, without a pid', () => {
+    const shaper = perExecutable();
+    const shaped = shaper.shape(
+      [
+        proc(1, 'nginx', [0, 10, 1, 0], { cgroupId: 7n }),
+        proc(2, 'nginx', [0, 5, 0, 0], { cgroupId: 7n }),
+        proc(3, 'nginx', [0, 7, 0, 0], { cgroupId: 9n }),
+        proc(4, 'nginx', [0, 1, 0, 0]),
+        proc(5, 'bash', [0, 2, 0, 0]),
+      ],
+      1_000,
+    );
+    expect(shaped.series).toEqual<SyscallSeries[]>([
+      { pid: undefined, comm: 'nginx', syscall: 'read', value: 15, startMs: 1_000, attribution: NGINX },
+      { pid: undefined, comm: 'nginx', syscall: 'write', value: 1, startMs: 1_000, attribution: NGINX },
+      {
+        pid: undefined,
+        comm: 'nginx',
+        syscall: 'read',
+        value: 7,
+        startMs: 1_000,
+        attribution: { containerId: 'c9c9c9' },
+      },
+      { pid: undefined, comm: 'nginx', syscall: 'read', value: 1, startMs: 1_000, attribution: {} },
+      { pid: undefined, comm: 'bash', syscall: 'read', value: 2, startMs: 1_000, attribution: {} },
+    ]);
+    expect(shaped.foldedTotal).toBe(0);
+  });
+
+  it('keeps the calls of exited and vanished processes: an aggregate never decreases', () => {
+    const shaper = perExecutable();
+    expect(byName(shaper.shape([proc(1, 'w', [0, 10, 0, 0]), proc(2, 'w', [0, 5, 0, 0])], 1_000))).toEqual({
+      'w/-/read': 15,
+    });
+    // 1 exits with its final count
+    expect(
+      byName(shaper.shape([proc(1, 'w', [0, 12, 0, 0], { exited: true }), proc(2, 'w', [0, 6, 0, 0])], 2_000)),
+    ).toEqual({ 'w/-/read': 18 });
+    expect(byName(shaper.shape([proc(2, 'w', [0, 7, 0, 0])], 3_000))).toEqual({ 'w/-/read': 19 });
+    // 3 starts; 2's keys vanish without an exit event: its last count stays
+    expect(byName(shaper.shape([proc(3, 'w', [0, 1, 0, 0], { startMs: 4_000 })], 4_000))).toEqual({
+      'w/-/read': 20,
+    });
+    // nobody left: the series stays with everything counted
+    const empty = shaper.shape([], 5_000);
+    expect(byName(empty)).toEqual({ 'w/-/read': 20 });
+    expect(empty.series[0]?.startMs).toBe(1_000);
+  });
+
+  it('adds the calls of a process that reuses a pid to those of the one before', () => {
+    const shaper = perExecutable();
+    shaper.shape([proc(100, 'sh', [0, 50, 0, 0], { startMs: 1_000 })], 1_000);
+    shaper.shape([proc(100, 'sh', [0, 50, 0, 0], { startMs: 1_000, exited: true })], 2_000);
+    expect(byName(shaper.shape([proc(100, 'sh', [0, 80, 0, 0], { startMs: 3_000 })], 3_000))).toEqual({
+      'sh/-/read': 130,
+    });
+    // and also when the old one vanished without an exit and the new one has fewer calls
+    expect(byName(shaper.shape([proc(100, 'sh', [0, 3, 0, 0], { startMs: 4_000 })], 4_000))).toEqual({
+      'sh/-/read': 133,
+    });
+  });
+
+  it('keeps the calls a process made before an exec in the old name, and counts only later ones in the new', () => {
+    const shaper = perExecutable();
+    expect(byName(shaper.shape([proc(1, 'sh', [1, 10, 0, 0])], 1_000))).toEqual({
+      'sh/-/openat': 1,
+      'sh/-/read': 10,
+    });
+    expect(byName(shaper.shape([proc(1, 'python3', [2, 25, 4, 0])], 2_000))).toEqual({
+      'sh/-/openat': 1,
+      'sh/-/read': 10,
+      'python3/-/openat': 1,
+      'python3/-/read': 15,
+      'python3/-/write': 4,
+    });
+    expect(byName(shaper.shape([proc(1, 'python3', [3, 30, 4, 0], { exited: true })], 3_000))).toEqual({
+      'sh/-/openat': 1,
+      'sh/-/read': 10,
+      'python3/-/openat': 2,
+      'python3/-/read': 20,
+      'python3/-/write': 4,
+    });
+    const after = shaper.shape([proc(2, 'sh', [0, 1, 0, 0])], 4_000);
+    expect(byName(after)).toEqual({
+      'sh/-/openat': 1,
+      'sh/-/read': 11,
+      'python3/-/openat': 2,
+      'python3/-/read': 20,
+      'python3/-/write': 4,
+    });
+    expect(sum(after)).toBe(37 + 1);
+  });
+
+  it('keeps the sum of all calls ever made, through exits, execs and pid reuse (random workload)', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const shaper = perExecutable(1_000);
+    let live: ProcessSyscalls[] = [];
+    let gone = 0;
+    const previous = new Map<string, number>();
+    for (let poll = 1; poll <= 60; poll++) {
+      const now = poll * 1_000;
+      if (random() < 0.5) live.push(proc(1 + Math.floor(random() * 5), 'p0', [0, 0, 0, 0], { startMs: now }));
+      for (const p of live) {
+        for (let s = 0; s < 4; s++) if (random() < 0.5) p.counts[s]! += Math.floor(random() * 10);
+        if (random() < 0.1) p.comm = `p${Math.floor(random() * 3)}`;
+        if (random() < 0.1) p.exited = true;
+      }
+      const report = live.map((p) => ({ ...p, counts: [...p.counts] }));
+      const shaped = shaper.shape(report, now);
+      expect(sum(shaped), `poll ${poll}`).toBe(countsOf(report) + gone);
+      for (const [name, value] of Object.entries(byName(shaped))) {
+        expect(value, `poll ${poll}: ${name}`).toBeGreaterThanOrEqual(previous.get(name) ?? 0);
+        previous.set(name, value);
+      }
+      gone += countsOf(report.filter((p) => p.exited));
+      live = live.filter((p) => !p.exited);
+    }
+    expect(gone).toBeGreaterThan(0);
+  });
+
+  it('folds executables beyond the budget into comm "other" per syscall, still without a pid', () => {
+    const shaper = perExecutable(1);
+    const processes = [
+      proc(1, 'nginx', [0, 100, 0, 0], { cgroupId: 7n }),
+      proc(2, 'bash', [0, 2, 0, 0]),
+      proc(3, 'ls', [1, 3, 0, 0]),
+    ];
+    const shaped = shaper.shape(processes, 1_000);
+    expect(shaped.series).toEqual([
+      { pid: undefined, comm: 'nginx', syscall: 'read', value: 100, startMs: 1_000, attribution: NGINX },
+      { pid: undefined, comm: OTHER, syscall: 'read', value: 5, startMs: 1_000, attribution: {} },
+      { pid: undefined, comm: OTHER, syscall: 'openat', value: 1, startMs: 1_000, attribution: {} },
+    ]);
+    expect(shaped.foldedTotal).toBe(3);
+    expect(sum(shaped)).toBe(countsOf(processes));
+  });
+});
+
+describe('ExecSeriesShaper', () => {
+  const exec = (comm: string, parentComm: string, count: number, startMs = 1_000): ExecCount => ({
+    comm,
+    parentComm,
+    count,
+    startMs,
+  });
+
+  it('publishes every (executable, parent) pair with its count while under budget', () => {
+    const shaper = new ExecSeriesShaper(10);
+    expect(shaper.shape([exec('ls', 'bash', 4), exec('sh', 'cron', 1)], 1_000)).toEqual({
+      series: [
+        { comm: 'ls', parentComm: 'bash', value: 4, startMs: 1_000 },
+        { comm: 'sh', parentComm: 'cron', value: 1, startMs: 1_000 },
+      ],
+      foldedTotal: 0,
+    });
+    expect(shaper.shape([exec('ls', 'bash', 6), exec('sh', 'cron', 1)], 2_000).series.map((e) => e.value)).toEqual([
+      6, 1,
+    ]);
+  });
+
+  it('folds pairs beyond the budget into other/other, keeping the total', () => {
+    const shaper = new ExecSeriesShaper(2);
+    const execs = [
+      exec('ls', 'bash', 40),
+      exec('grep', 'bash', 30),
+      exec('sh', 'cron', 2),
+      exec('date', 'sh', 1),
+      exec('cat', 'sh', 5),
+    ];
+    const shaped = shaper.shape(execs, 1_000);
+    expect(shaped).toEqual({
+      series: [
+        { comm: 'ls', parentComm: 'bash', value: 40, startMs: 1_000 },
+        { comm: 'grep', parentComm: 'bash', value: 30, startMs: 1_000 },
+        { comm: OTHER, parentComm: OTHER, value: 8, startMs: 1_000 },
+      ],
+      foldedTotal: 3,
+    });
+    // a new pair with no slot folds as well; the folded series keeps its start
+    const later = shaper.shape([...execs.map((e) => ({ ...e, count: e.count + 1 })), exec('id', 'sh', 1)], 2_000);
+    expect(later.series).toEqual([
+      { comm: 'ls', parentComm: 'bash', value: 41, startMs: 1_000 },
+      { comm: 'grep', parentComm: 'bash', value: 31, startMs: 1_000 },
+      { comm: OTHER, parentComm: OTHER, value: 12, startMs: 1_000 },
+    ]);
+    expect(later.foldedTotal).toBe(4);
+  });
+
+  it('publishes no folded series while nothing is folded', () => {
+    const shaper = new ExecSeriesShaper(1);
+    expect(shaper.shape([], 1_000)).toEqual({ series: [], foldedTotal: 0 });
+    expect(shaper.shape([exec('ls', 'bash', 1, 2_000)], 2_000).series).toEqual([
+      { comm: 'ls', parentComm: 'bash', value: 1, startMs: 2_000 },
+    ]);
+    // the first fold starts the folded series
+    expect(shaper.shape([exec('ls', 'bash', 2, 2_000), exec('ps', 'bash', 1, 3_000)], 3_000).series).toEqual([
+      { comm: 'ls', parentComm: 'bash', value: 2, startMs: 2_000 },
+      { comm: OTHER, parentComm: OTHER, value: 1, startMs: 3_000 },
+    ]);
+  });
+});
+
+describe('SyscallSeriesShaper: per executable, labels that arrive later', () => {
+  it('takes pod names once they are known, and keeps host and pod processes of one name apart', () => {
+    let named = false;
+    const attribute = (cgroupId: bigint): Attribution =>
+      cgroupId === 7n ? (named ? { podUid: 'u-1', podName: 'web', podNamespace: 'default' } : { podUid: 'u-1' }) : {};
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: false, attribute });
+    const host = proc(10, 'sh', [0, 5, 0, 0]);
+    const inPod = proc(11, 'sh', [0, 7, 0, 0], { cgroupId: 7n });
+    const first = shaper.shape([host, inPod], 1_000);
+    const reads = (shaped: ShapedSyscalls) =>
+      shaped.series.filter((s) => s.syscall === 'read').map((s) => [s.value, s.attribution]);
+    expect(reads(first)).toEqual([
+      [5, {}],
+      [7, { podUid: 'u-1' }],
+    ]);
+    named = true;
+    const second = shaper.shape([host, inPod], 2_000);
+    expect(reads(second)).toEqual([
+      [5, {}],
+      [7, { podUid: 'u-1', podName: 'web', podNamespace: 'default' }],
+    ]);
+  });
+});
