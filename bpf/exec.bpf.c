@@ -8,6 +8,18 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Set by the user side before load. */
+const volatile __u32 agent_tgid = 0;      /* the agent's own process: it and its descendants are marked */
+const volatile __u32 only_uid = 0xffffffff; /* in-kernel filter: only execs by this uid (all when ~0) */
+
+/* Processes (and threads) descended from the agent: its exec handler and everything that runs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} exec_descendants SEC(".maps");
+
 /* Ring buffer size in bytes (a power of two, a multiple of the page size); set by the user side before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -27,14 +39,51 @@ struct trace_event_raw_sched_process_exec {
 	int old_pid;
 } __attribute__((preserve_access_index));
 
+static __always_inline bool from_agent(__u32 tgid)
+{
+	return agent_tgid != 0 && (tgid == agent_tgid || bpf_map_lookup_elem(&exec_descendants, &tgid));
+}
+
+struct trace_event_raw_sched_process_fork {
+	int parent_pid;
+	int child_pid;
+} __attribute__((preserve_access_index));
+
+/* A child of the agent or of a descendant is a descendant (threads too: their ids are dropped at exit). */
+SEC("tracepoint/sched/sched_process_fork")
+int eoa_exec_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	__u32 child = BPF_CORE_READ(ctx, child_pid);
+	__u8 one = 1;
+
+	if (!from_agent(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if (bpf_map_update_elem(&exec_descendants, &child, &one, BPF_ANY))
+		eoa_count_drop(&exec_drops, EXEC_DROP_DESCENDANTS_FULL);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int eoa_exec_exit(void *ctx)
+{
+	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&exec_descendants, &pid);
+	return 0;
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int eoa_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct exec_event *ev;
 	__u32 loc;
 	long n;
 
+	if (only_uid != 0xffffffff && uid != only_uid)
+		return 0;
 	ev = bpf_ringbuf_reserve(&exec_events, sizeof(*ev), 0);
 	if (!ev) {
 		eoa_count_drop(&exec_drops, EXEC_DROP_RINGBUF_FULL);
@@ -42,9 +91,10 @@ int eoa_exec(struct trace_event_raw_sched_process_exec *ctx)
 	}
 	ev->boot_ns = bpf_ktime_get_boot_ns();
 	ev->cgroup_id = bpf_get_current_cgroup_id();
-	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->pid = tgid;
 	ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ev->uid = (__u32)bpf_get_current_uid_gid();
+	ev->uid = uid;
+	ev->flags = from_agent(tgid) ? EXEC_EVENT_FROM_AGENT : 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	BPF_CORE_READ_STR_INTO(&ev->parent_comm, task, real_parent, comm);
 	/* __data_loc: low 16 bits are the offset of the string from the start of the record. */

@@ -15,15 +15,20 @@ struct exec_event {
 	__u32 pid;       /* tgid after the exec */
 	__u32 ppid;      /* tgid of the real parent */
 	__u32 uid;
-	__u32 filename_len; /* bytes copied, including the NUL; EXEC_FILENAME_LEN means it may be truncated */
+	__u16 filename_len; /* bytes copied, including the NUL; EXEC_FILENAME_LEN means it may be truncated */
+	__u16 flags;        /* EXEC_EVENT_* */
 	char comm[EXEC_COMM_LEN];        /* comm after the exec */
 	char parent_comm[EXEC_COMM_LEN]; /* comm of the real parent */
 	char filename[EXEC_FILENAME_LEN];
 };
 
+/* Bits of exec_event.flags. */
+#define EXEC_EVENT_FROM_AGENT 0x1 /* by the agent or a descendant (its exec handler): never handled again */
+
 /* Slots of the exec_drops per-CPU array. */
 enum exec_drop {
 	EXEC_DROP_RINGBUF_FULL = 0,
+	EXEC_DROP_DESCENDANTS_FULL = 1, /* exec_descendants was full: a descendant of the agent may not be marked */
 	EXEC_DROP_MAX,
 };
 

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -181,6 +182,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod<&BpfObject::Maps>("maps"),
                            InstanceMethod<&BpfObject::Programs>("programs"),
                            InstanceMethod<&BpfObject::SetMaxEntries>("setMaxEntries"),
+                           InstanceMethod<&BpfObject::SetGlobal>("setGlobal"),
                            InstanceMethod<&BpfObject::Load>("load"),
                            InstanceMethod<&BpfObject::Attach>("attach"),
                            InstanceMethod<&BpfObject::AttachXdp>("attachXdp"),
@@ -296,6 +298,44 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     int err = bpf_map__set_max_entries(map, n);
     if (err != 0) throw BpfError(env, err, "cannot set max_entries of map " + name + " to " + std::to_string(n));
     return env.Undefined();
+  }
+
+  // setGlobal(name, bytes: Uint8Array): before load, sets a `const volatile` global of the program (.rodata)
+  // by its BTF name; the size must match the variable's.
+  Napi::Value SetGlobal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = RequireString(info, 0, "name");
+    if (info.Length() < 2 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "value must be a Uint8Array");
+    Napi::Uint8Array value = info[1].As<Napi::Uint8Array>();
+    RequireOpen(env);
+    struct btf* btf = bpf_object__btf(obj_);
+    struct bpf_map* rodata = nullptr;
+    struct bpf_map* map;
+    bpf_object__for_each_map(map, obj_) {
+      std::string map_name = bpf_map__name(map);
+      if (map_name.size() >= 7 && map_name.compare(map_name.size() - 7, 7, ".rodata") == 0) rodata = map;
+    }
+    int sec_id = btf == nullptr ? -1 : btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+    if (rodata == nullptr || sec_id < 0) throw Napi::Error::New(env, "BPF object " + path_ + " has no read-only globals");
+    const struct btf_type* sec = btf__type_by_id(btf, static_cast<__u32>(sec_id));
+    const struct btf_var_secinfo* vars = btf_var_secinfos(sec);
+    for (int i = 0; i < btf_vlen(sec); i++) {
+      const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+      if (name != btf__name_by_offset(btf, var->name_off)) continue;
+      if (vars[i].size != value.ByteLength()) {
+        throw Napi::TypeError::New(env, "global " + name + " has " + std::to_string(vars[i].size) + " bytes, not " +
+                                            std::to_string(value.ByteLength()));
+      }
+      size_t size = 0;
+      const void* current = bpf_map__initial_value(rodata, &size);
+      if (current == nullptr || vars[i].offset + vars[i].size > size) throw Napi::Error::New(env, "cannot set global " + name);
+      std::vector<uint8_t> data(static_cast<const uint8_t*>(current), static_cast<const uint8_t*>(current) + size);
+      memcpy(data.data() + vars[i].offset, value.Data(), value.ByteLength());
+      int err = bpf_map__set_initial_value(rodata, data.data(), size);
+      if (err != 0) throw BpfError(env, err, "cannot set global " + name);
+      return env.Undefined();
+    }
+    throw Napi::Error::New(env, "BPF object " + path_ + " has no global named " + name);
   }
 
   Napi::Value Load(const Napi::CallbackInfo& info) {

@@ -20,6 +20,7 @@ import { KubeletPods } from './collector/kubelet.ts';
 import type { AgentConfig } from './config.ts';
 import { UserError } from './errors.ts';
 import { ExecLog } from './exec-log.ts';
+import { checkExecHandler, ExecHandler } from './exec-handler.ts';
 import {
   buildResourceMetrics,
   newHistogram,
@@ -71,6 +72,7 @@ export class Agent {
   #server: MetricsServer | undefined;
   #otlp: OtlpPusher | undefined;
   #execLog: ExecLog | undefined;
+  #execHandler: ExecHandler | undefined;
   #resource: Resource | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #syscallShaper: SyscallSeriesShaper;
@@ -125,6 +127,7 @@ export class Agent {
     if (!existsSync(addonPath()))
       throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
     for (const program of config.programs) checkObjectFile(this.#objectPath(program));
+    if (config.execHandler !== undefined) checkExecHandler(config.execHandler);
     if (config.execLog !== undefined && config.execLog !== 'stdout' && config.execLog !== '-') {
       try {
         accessSync(path.dirname(path.resolve(config.execLog)), fsConstants.W_OK);
@@ -192,8 +195,24 @@ export class Agent {
           this.#execLog = log;
           collector.subscribe((event) => log.write(event));
         }
+        if (config.execHandler !== undefined) {
+          const handler = new ExecHandler({
+            path: config.execHandler,
+            concurrency: config.execHandlerConcurrency,
+            ratePerSecond: config.execHandlerRate,
+            burst: config.execHandlerBurst,
+            timeoutMs: config.execHandlerTimeoutMs,
+            filterComm: config.execFilterComm,
+            filterUids: config.execFilterUids,
+            logger: this.#logger,
+          });
+          this.#execHandler = handler;
+          collector.subscribe((event) => handler.handle(event));
+        }
         collector.use(
-          new KernelExecSource({ ...common, ringBytes: config.execRingBytes }, (event) => collector.onEvent(event)),
+          new KernelExecSource({ ...common, ringBytes: config.execRingBytes, onlyUid: config.execOnlyUid }, (event) =>
+            collector.onEvent(event),
+          ),
         );
         this.#exec = collector;
         this.#collectors.push(collector);
@@ -257,6 +276,7 @@ export class Agent {
         snapshot.syscalls = this.#syscallShaper.shape(this.#syscalls.collect(now).processes, now);
       }
       if (this.#exec !== undefined) snapshot.exec = this.#execShaper.shape(this.#exec.collect(now).execs, now);
+      if (this.#execHandler !== undefined) snapshot.execHandler = this.#execHandler.stats();
       if (this.#xdp !== undefined) snapshot.xdp = this.#xdp.collect(now);
       for (const collector of this.#collectors) {
         snapshot.drops.push(collector.drops());
@@ -317,7 +337,12 @@ export class Agent {
       }
     }
     this.#syscalls = this.#exec = this.#xdp = undefined;
-    await Promise.all([this.#server?.close(), this.#otlp?.shutdown().catch(() => undefined), this.#execLog?.close()]);
+    await Promise.all([
+      this.#execHandler?.stop(),
+      this.#server?.close(),
+      this.#otlp?.shutdown().catch(() => undefined),
+      this.#execLog?.close(),
+    ]);
     this.#server = undefined;
     this.#otlp = undefined;
   }

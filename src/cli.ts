@@ -57,6 +57,50 @@ const OPTIONS = {
     describe: 'Write one JSON line per exec to stdout or to this file (reopened on SIGHUP)',
     group: 'Exec:',
   },
+  'exec-handler': {
+    type: 'string',
+    describe: 'Run this program (absolute path) once per exec, with the PID as its argument and EXEC_* variables',
+    group: 'Exec:',
+  },
+  'exec-handler-concurrency': {
+    type: 'string',
+    default: String(DEFAULTS.execHandlerConcurrency),
+    describe: 'Handlers running at once at most',
+    group: 'Exec:',
+  },
+  'exec-handler-rate': {
+    type: 'string',
+    default: String(DEFAULTS.execHandlerRate),
+    describe: 'Handler starts per second (token bucket)',
+    group: 'Exec:',
+  },
+  'exec-handler-burst': {
+    type: 'string',
+    describe: 'Handler starts allowed at once after a quiet period [default: the rate]',
+    group: 'Exec:',
+  },
+  'exec-handler-timeout': {
+    type: 'string',
+    default: DEFAULTS.execHandlerTimeout,
+    describe: 'Kill a handler (and its process group) running longer',
+    group: 'Exec:',
+  },
+  'exec-filter-comm': {
+    type: 'string',
+    describe: 'Handle only execs whose executable name matches this regular expression',
+    group: 'Exec:',
+  },
+  'exec-filter-uid': {
+    type: 'string',
+    array: true,
+    describe: 'Handle only execs by this uid (repeatable)',
+    group: 'Exec:',
+  },
+  'exec-only-uid': {
+    type: 'string',
+    describe: 'In-kernel filter: see only execs by this uid at all (counters included)',
+    group: 'Exec:',
+  },
   'exec-ring-bytes': {
     type: 'string',
     default: String(DEFAULTS.execRingBytes),

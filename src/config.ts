@@ -38,6 +38,17 @@ export interface AgentConfig {
   kubeletTokenFile?: string;
   kubeletCaFile?: string;
   kubeletInsecureSkipVerify: boolean;
+  /** Program run once per exec with the PID as its argument; undefined: none. */
+  execHandler?: string;
+  execHandlerConcurrency: number;
+  execHandlerRate: number;
+  execHandlerBurst: number;
+  execHandlerTimeoutMs: number;
+  /** Handler filters. */
+  execFilterComm?: RegExp;
+  execFilterUids?: number[];
+  /** In-kernel filter: only execs by this uid are seen at all. */
+  execOnlyUid?: number;
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
@@ -57,6 +68,9 @@ export const DEFAULTS = {
   syscallsMaxEntries: 65536,
   execRingBytes: 4 * 1024 * 1024,
   maxSeries: 5000,
+  execHandlerConcurrency: 4,
+  execHandlerRate: 10,
+  execHandlerTimeout: '10s',
 };
 
 const MIN_INTERVAL_MS = 100;
@@ -149,6 +163,67 @@ export interface RawOptions {
   kubeletTokenFile?: unknown;
   kubeletCaFile?: unknown;
   kubeletInsecureSkipVerify?: unknown;
+  execHandler?: unknown;
+  execHandlerConcurrency?: unknown;
+  execHandlerRate?: unknown;
+  execHandlerBurst?: unknown;
+  execHandlerTimeout?: unknown;
+  execFilterComm?: unknown;
+  execFilterUid?: unknown;
+  execOnlyUid?: unknown;
+}
+
+function uid(flag: string, value: unknown): number {
+  return positiveInteger(flag, value, 0, 0xfffffffe);
+}
+
+function execHandlerConfig(raw: RawOptions, programs: readonly ProgramName[]) {
+  const execHandler = optionalString(raw.execHandler);
+  if (execHandler !== undefined && !programs.includes('exec')) {
+    throw new UserError('--exec-handler needs the exec program: add exec to --programs');
+  }
+  let execFilterComm: RegExp | undefined;
+  const pattern = optionalString(raw.execFilterComm);
+  if (pattern !== undefined) {
+    try {
+      execFilterComm = new RegExp(pattern);
+    } catch (error) {
+      throw new UserError(
+        `--exec-filter-comm ${JSON.stringify(pattern)} is not a regular expression: ${(error as Error).message}`,
+      );
+    }
+  }
+  const uids = stringList(raw.execFilterUid).map((u) => uid('--exec-filter-uid', u));
+  const rate = Number(raw.execHandlerRate ?? DEFAULTS.execHandlerRate);
+  if (!Number.isFinite(rate) || rate <= 0 || rate > 100_000) {
+    throw new UserError(
+      `--exec-handler-rate ${String(raw.execHandlerRate)} is not valid: handler starts per second, e.g. 10 or 0.5`,
+    );
+  }
+  return {
+    execHandler,
+    execHandlerConcurrency: positiveInteger(
+      '--exec-handler-concurrency',
+      raw.execHandlerConcurrency ?? DEFAULTS.execHandlerConcurrency,
+      1,
+      1024,
+    ),
+    execHandlerRate: rate,
+    execHandlerBurst: positiveInteger(
+      '--exec-handler-burst',
+      raw.execHandlerBurst ?? Math.max(1, Math.ceil(rate)),
+      1,
+      100_000,
+    ),
+    execHandlerTimeoutMs: parseDuration(
+      String(raw.execHandlerTimeout ?? DEFAULTS.execHandlerTimeout),
+      '--exec-handler-timeout',
+    ),
+    execFilterComm,
+    execFilterUids: uids.length > 0 ? uids : undefined,
+    execOnlyUid:
+      raw.execOnlyUid === undefined || raw.execOnlyUid === '' ? undefined : uid('--exec-only-uid', raw.execOnlyUid),
+  };
 }
 
 function optionalString(value: unknown): string | undefined {
@@ -255,5 +330,6 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     kubeletTokenFile: optionalString(raw.kubeletTokenFile),
     kubeletCaFile: optionalString(raw.kubeletCaFile),
     kubeletInsecureSkipVerify: boolean('--kubelet-insecure-skip-verify', raw.kubeletInsecureSkipVerify, false),
+    ...execHandlerConfig(raw, programs),
   };
 }

@@ -35,6 +35,7 @@ export interface RawBpfObject {
   maps(): RawMapInfo[];
   programs(): RawProgramInfo[];
   setMaxEntries(map: string, maxEntries: number): void;
+  setGlobal(name: string, value: Uint8Array): void;
   load(): void;
   attach(program: string): RawLink;
   attachXdp(program: string, ifindex: number, flags: number): { link: RawLink; mode: string };

@@ -91,6 +91,13 @@ export class BpfObject {
     this.#maps.set(map, { ...this.map(map), maxEntries });
   }
 
+  /** Sets a u32 `const volatile` global before load. */
+  setGlobalU32(name: string, value: number): void {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, value, true);
+    this.raw.setGlobal(name, bytes);
+  }
+
   load(): void {
     this.raw.load();
     for (const info of this.raw.maps()) this.#maps.set(info.name, info);

@@ -1,6 +1,6 @@
 // exec: every successful execve/execveat (bpf/exec.bpf.c), counted by (executable, parent executable).
 import { BpfObject, RingBuffer, clocks, type Link } from '../bpf/index.ts';
-import { cString, u64 } from './decode.ts';
+import { cString } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
 // Layout of struct exec_event (bpf/exec.h).
@@ -8,10 +8,13 @@ export const EXEC_EVENT_SIZE = 320;
 const COMM_LEN = 16;
 const FILENAME_LEN = 256;
 const DROP_RINGBUF_FULL = 0;
+const DROP_DESCENDANTS_FULL = 1;
 
 export interface ExecEvent {
   /** Wall-clock time of the exec, ms since the epoch. */
   timeMs: number;
+  /** The same, in ns. */
+  timeNs: bigint;
   cgroupId: bigint;
   pid: number;
   ppid: number;
@@ -21,15 +24,22 @@ export interface ExecEvent {
   filename: string;
   /** The filename filled the kernel's buffer and may be cut short. */
   filenameTruncated: boolean;
+  /** By the agent or one of its descendants (the exec handler and whatever it runs). */
+  fromAgent: boolean;
 }
+
+const EXEC_EVENT_FROM_AGENT = 0x1;
 
 /** `bootToRealNs`: CLOCK_REALTIME - CLOCK_BOOTTIME, to turn the event's boot time into wall time. */
 export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent {
   if (view.byteLength < EXEC_EVENT_SIZE) throw new Error(`exec_event of ${view.byteLength} bytes`);
   const bootNs = view.getBigUint64(0, true);
-  const filenameLen = view.getUint32(28, true);
+  const filenameLen = view.getUint16(28, true);
+  const flags = view.getUint16(30, true);
+  const timeNs = bootNs + bootToRealNs;
   return {
-    timeMs: Number((bootNs + bootToRealNs) / 1_000_000n),
+    timeMs: Number(timeNs / 1_000_000n),
+    timeNs,
     cgroupId: view.getBigUint64(8, true),
     pid: view.getUint32(16, true),
     ppid: view.getUint32(20, true),
@@ -38,6 +48,7 @@ export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent
     parentComm: cString(view, 48, COMM_LEN),
     filename: cString(view, 64, FILENAME_LEN),
     filenameTruncated: filenameLen >= FILENAME_LEN,
+    fromAgent: (flags & EXEC_EVENT_FROM_AGENT) !== 0,
   };
 }
 
@@ -105,7 +116,11 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   }
 
   drops(): Drops {
-    return { program: this.program, eventsLost: this.#drops[DROP_RINGBUF_FULL] ?? 0, mapFull: {} };
+    return {
+      program: this.program,
+      eventsLost: this.#drops[DROP_RINGBUF_FULL] ?? 0,
+      mapFull: { exec_descendants: this.#drops[DROP_DESCENDANTS_FULL] ?? 0 },
+    };
   }
 
   mapFill(): MapFill[] {
@@ -123,27 +138,35 @@ export interface KernelExecSourceOptions {
   btfPath?: string;
   /** Ring buffer size in bytes: a power of two, a multiple of the page size. */
   ringBytes?: number;
+  /** In-kernel filter: only execs by this uid reach the ring buffer (and the counters). */
+  onlyUid?: number;
+  /** This process: its descendants' execs are marked fromAgent. */
+  agentPid?: number;
   debug?: boolean;
 }
 
 export class KernelExecSource implements ExecSource {
   readonly #object: BpfObject;
   readonly #ring: RingBuffer;
-  readonly #link: Link;
+  readonly #links: Link[] = [];
 
   constructor(options: KernelExecSourceOptions, onEvent: (event: ExecEvent) => void) {
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     let ring: RingBuffer | undefined;
     try {
       if (options.ringBytes !== undefined) object.setMaxEntries('exec_events', options.ringBytes);
+      object.setGlobalU32('agent_tgid', options.agentPid ?? process.pid);
+      if (options.onlyUid !== undefined) object.setGlobalU32('only_uid', options.onlyUid);
       object.load();
       const { boottimeNs, realtimeNs } = clocks();
       const offset = realtimeNs - boottimeNs;
       ring = new RingBuffer(object, 'exec_events', (records) => {
         for (const record of records) onEvent(decodeExecEvent(record, offset));
       });
-      this.#link = object.attach('eoa_exec');
+      // Descendant tracking first, so the handler's first exec is already marked.
+      this.#links.push(object.attach('eoa_exec_fork'), object.attach('eoa_exec_exit'), object.attach('eoa_exec'));
     } catch (error) {
+      for (const link of this.#links) link.destroy();
       ring?.close();
       object.close();
       throw error;
@@ -161,7 +184,7 @@ export class KernelExecSource implements ExecSource {
   }
 
   attached(): boolean {
-    return this.#link.attached;
+    return this.#links.length === 3 && this.#links.every((link) => link.attached);
   }
 
   get object(): BpfObject {
@@ -169,10 +192,8 @@ export class KernelExecSource implements ExecSource {
   }
 
   close(): void {
-    this.#link.destroy();
+    for (const link of this.#links) link.destroy();
     this.#ring.close();
     this.#object.close();
   }
 }
-
-export { u64 };

@@ -17,6 +17,7 @@ import {
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { Attribution, ShapedExecs, ShapedSyscalls } from '../collector/series.ts';
+import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import * as N from './names.ts';
@@ -60,6 +61,7 @@ export interface AgentSnapshot {
   agentStartMs: number;
   syscalls?: ShapedSyscalls;
   exec?: ShapedExecs;
+  execHandler?: ExecHandlerStats;
   xdp?: XdpSnapshot;
   drops: Drops[];
   mapFill: MapFill[];
@@ -195,6 +197,43 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
           point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, 1),
         ),
       ),
+    );
+  }
+
+  if (snapshot.execHandler !== undefined) {
+    const h = snapshot.execHandler;
+    metrics.push(sum(N.METRIC_AGENT_EXEC_HANDLER_RUNS, 'Exec handler runs started.', '{run}', [point({}, h.runs)]));
+    metrics.push(
+      sum(N.METRIC_AGENT_EXEC_HANDLER_FAILURES, 'Exec handler runs that failed to start or exited non-zero.', '{run}', [
+        point({}, h.failures),
+      ]),
+    );
+    metrics.push(
+      sum(
+        N.METRIC_AGENT_EXEC_HANDLER_TIMEOUTS,
+        'Exec handler runs killed for running past --exec-handler-timeout.',
+        '{run}',
+        [point({}, h.timeouts)],
+      ),
+    );
+    metrics.push(
+      sum(
+        N.METRIC_AGENT_EXEC_HANDLER_DROPPED,
+        'Execs not handled because of the rate limit or the concurrency cap.',
+        '{event}',
+        Object.entries(h.dropped).map(([reason, n]) => point({ [N.ATTR_REASON]: reason }, n)),
+      ),
+    );
+    metrics.push(
+      sum(
+        N.METRIC_AGENT_EXEC_HANDLER_SKIPPED,
+        "Execs not handled by choice: not selected by the filters, or by the agent's own descendants.",
+        '{event}',
+        [point({ [N.ATTR_REASON]: 'filtered' }, h.filtered), point({ [N.ATTR_REASON]: 'own' }, h.own)],
+      ),
+    );
+    metrics.push(
+      gauge(N.METRIC_AGENT_EXEC_HANDLER_RUNNING, 'Exec handlers running now.', '{run}', [point({}, h.running)]),
     );
   }
 

@@ -24,6 +24,12 @@ export const METRIC_AGENT_SERIES = 'ebpf.agent.series'; // {series}
 export const METRIC_AGENT_SERIES_FOLDED = 'ebpf.agent.series_folded'; // {series}
 export const METRIC_AGENT_PROGRAM_ATTACHED = 'ebpf.agent.program.attached'; // 1 or 0
 export const METRIC_AGENT_XDP_ATTACHED = 'ebpf.agent.xdp.attached'; // 1
+export const METRIC_AGENT_EXEC_HANDLER_RUNS = 'ebpf.agent.exec_handler.runs'; // {run}
+export const METRIC_AGENT_EXEC_HANDLER_FAILURES = 'ebpf.agent.exec_handler.failures'; // {run}
+export const METRIC_AGENT_EXEC_HANDLER_TIMEOUTS = 'ebpf.agent.exec_handler.timeouts'; // {run}
+export const METRIC_AGENT_EXEC_HANDLER_DROPPED = 'ebpf.agent.exec_handler.dropped'; // {event}
+export const METRIC_AGENT_EXEC_HANDLER_SKIPPED = 'ebpf.agent.exec_handler.skipped'; // {event}
+export const METRIC_AGENT_EXEC_HANDLER_RUNNING = 'ebpf.agent.exec_handler.running'; // {run}
 export const METRIC_AGENT_BUILD_INFO = 'ebpf.agent.build.info'; // 1
 
 export const ATTR_PROCESS_PID = 'process.pid';
@@ -41,5 +47,6 @@ export const ATTR_PROGRAM = 'program';
 export const ATTR_MAP = 'map';
 export const ATTR_METRIC = 'metric';
 export const ATTR_MODE = 'mode';
+export const ATTR_REASON = 'reason';
 
 export const SERVICE_NAME = 'ebpf-otel-agent';

@@ -39,6 +39,21 @@ describe('exec program', () => {
     ).toBe(K);
     expect(total(after, 'ebpf_agent_events_lost_total', { program: 'exec' })).toBe(0);
   });
+
+  it('keeps up with a storm: 20,000 execs as fast as two workers can, counted plus lost = 20,000, none lost', async () => {
+    const STORM = 20_000;
+    const labels = { process_executable_name: 'true', process_parent_executable_name: 'syscaller' };
+    const before = await agent.waitPolls(1);
+    execFileSync(syscallerPath, ['--exec', String(STORM), '/bin/true']);
+    const after = await agent.waitPolls(2);
+    const counted =
+      total(after, 'ebpf_process_execs_total', labels) - total(before, 'ebpf_process_execs_total', labels);
+    const lost =
+      total(after, 'ebpf_agent_events_lost_total', { program: 'exec' }) -
+      total(before, 'ebpf_agent_events_lost_total', { program: 'exec' });
+    expect(counted + lost).toBe(STORM);
+    expect(lost).toBe(0);
+  });
 });
 
 describe('exec log', () => {
