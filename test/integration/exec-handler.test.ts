@@ -25,7 +25,6 @@ import {
   syscallerPath,
   total,
   waitFor,
-  type RunningAgent,
 } from './harness.ts';
 
 interface Call {
