@@ -77,6 +77,7 @@ export class Agent {
   #timer: NodeJS.Timeout | undefined;
   readonly #syscallShaper: SyscallSeriesShaper;
   readonly #pods: KubeletPods | undefined;
+  readonly #attribute: Attributor | undefined;
   readonly #execShaper: ExecSeriesShaper;
   #startMs = 0;
   #lastPollMs = 0;
@@ -106,6 +107,7 @@ export class Agent {
       (config.containerLabels
         ? createAttributor({ resolver: new CgroupResolver({ cgroup2Root: config.cgroupRoot }), pods: this.#pods })
         : undefined);
+    this.#attribute = attribute;
     this.#syscallShaper = new SyscallSeriesShaper({
       maxSeries: config.maxSeries,
       pidLabels: config.pidLabels,
@@ -191,7 +193,8 @@ export class Agent {
       case 'exec': {
         const collector = new ExecCollector(() => this.#clock.now());
         if (config.execLog !== undefined) {
-          const log = new ExecLog(config.execLog);
+          const attribute = this.#attribute;
+          const log = new ExecLog(config.execLog, (event) => attribute?.(event.cgroupId, event.pid) ?? {});
           this.#execLog = log;
           collector.subscribe((event) => log.write(event));
         }

@@ -1,8 +1,10 @@
 // --exec-log: one JSON line per exec, to stdout or a file (reopened on SIGHUP for log rotation).
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ExecEvent } from './collector/exec.ts';
+import type { Attribution } from './collector/series.ts';
 
-export function execLogLine(event: ExecEvent): string {
+/** One JSON line; container and pod fields only when known. */
+export function execLogLine(event: ExecEvent, attribution: Attribution = {}): string {
   return `${JSON.stringify({
     time: new Date(event.timeMs).toISOString(),
     pid: event.pid,
@@ -12,6 +14,10 @@ export function execLogLine(event: ExecEvent): string {
     parent_comm: event.parentComm,
     filename: event.filename,
     cgroup_id: event.cgroupId.toString(),
+    ...(attribution.containerId !== undefined ? { container_id: attribution.containerId } : {}),
+    ...(attribution.podUid !== undefined ? { k8s_pod_uid: attribution.podUid } : {}),
+    ...(attribution.podName !== undefined ? { k8s_pod_name: attribution.podName } : {}),
+    ...(attribution.podNamespace !== undefined ? { k8s_namespace_name: attribution.podNamespace } : {}),
   })}\n`;
 }
 
@@ -19,8 +25,11 @@ export class ExecLog {
   readonly #target: string;
   #stream: WriteStream | NodeJS.WriteStream;
 
-  constructor(target: string) {
+  readonly #attribute: (event: ExecEvent) => Attribution;
+
+  constructor(target: string, attribute: (event: ExecEvent) => Attribution = () => ({})) {
     this.#target = target;
+    this.#attribute = attribute;
     this.#stream = this.#open();
   }
 
@@ -31,7 +40,7 @@ export class ExecLog {
   }
 
   write(event: ExecEvent): void {
-    this.#stream.write(execLogLine(event));
+    this.#stream.write(execLogLine(event, this.#attribute(event)));
   }
 
   reopen(): void {

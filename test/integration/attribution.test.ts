@@ -2,7 +2,8 @@
 // driver with containerd, and the cgroupfs driver), a helper exec'd inside each (as a runtime does), and pod
 // names from a kubelet-like HTTP endpoint serving a recorded pod list.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -29,6 +30,7 @@ const CONTAINER_B = 'c'.repeat(8) + 'fedcba9876543210'.repeat(3) + 'd'.repeat(8)
 const CONTAINER_C = 'e'.repeat(64);
 
 const cgroup2 = detectCgroup2Root();
+const execLog = path.join(os.tmpdir(), `eoa-attribution-${process.pid}.jsonl`);
 const base = `eoa-test-${process.pid}`;
 
 interface Case {
@@ -79,7 +81,9 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
     const port = (kubelet.address() as AddressInfo).port;
     agent = await startAgent([
       '--programs',
-      'syscalls',
+      'syscalls,exec',
+      '--exec-log',
+      execLog,
       '--interval',
       '500ms',
       '--kubelet-url',
@@ -101,6 +105,7 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
       }
     }
     kubelet?.close();
+    rmSync(execLog, { force: true });
     await expectNoAgentPrograms();
   });
 
@@ -129,6 +134,14 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
       expect(s.labels.k8s_namespace_name).toBe(pod.namespace);
       expect(s.labels.process_executable_name).toBe('syscaller');
     }
+    // The exec log names the container and pod too.
+    const line = readFileSync(execLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((event) => event.pid === helper.pid && event.comm === 'syscaller');
+    expect(line).toMatchObject({ container_id: container, k8s_pod_uid: pod.uid });
+    expect(line?.k8s_pod_name).toBe(pod.name);
   });
 
   it('labels nothing for a process outside any container', async () => {
