@@ -222,7 +222,12 @@ export class Agent {
         return;
       }
       case 'xdp': {
-        this.#xdp = new XdpCollector({ ...common, interfaces: config.xdpInterfaces, mode: config.xdpMode });
+        this.#xdp = new XdpCollector({
+          ...common,
+          interfaces: config.xdpInterfaces,
+          mode: config.xdpMode,
+          logger: this.#logger,
+        });
         this.#collectors.push(this.#xdp);
         for (const attachment of this.#xdp.collect(this.#clock.now()).interfaces) {
           this.#logger.info('XDP attached', { interface: attachment.name, mode: attachment.mode });

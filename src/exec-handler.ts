@@ -156,7 +156,6 @@ export class ExecHandler {
       EXEC_TIME_NS: event.timeNs.toString(),
     });
     let child: ChildProcess;
-    this.#stats.runs++;
     try {
       // No shell: the PID is the only argument, and nothing in the event is ever interpreted. detached puts the
       // handler in its own process group, so a timeout kills everything it started.
@@ -169,6 +168,7 @@ export class ExecHandler {
       this.#fail(`cannot start the exec handler: ${(error as Error).message}`);
       return;
     }
+    this.#stats.runs++;
     this.#children.add(child);
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -183,6 +183,7 @@ export class ExecHandler {
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (!this.#children.delete(child)) return;
+      if (this.#stopped) return; // killed by stop(): not the handler's failure
       if (timedOut) {
         this.#stats.timeouts++;
         this.#warn('exec handler timed out and was killed', { pid: event.pid, timeout_ms: this.#options.timeoutMs });
@@ -216,10 +217,13 @@ export class ExecHandler {
   /** Kills running handlers (and their process groups) and waits until each is reaped. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    // 'exit', or 'close', which also follows a failed start ('error' without 'exit').
     const waits = [...this.#children].map(
       (child) =>
         new Promise<void>((resolve) =>
-          child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+          child.pid === undefined || child.exitCode !== null || child.signalCode !== null
+            ? resolve()
+            : (child.once('exit', () => resolve()), child.once('close', () => resolve())),
         ),
     );
     for (const child of this.#children) this.#killGroup(child);

@@ -9,6 +9,7 @@ import {
 } from '../bpf/index.ts';
 import { u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
+import { silentLogger, type Logger } from '../log.ts';
 
 /** enum xdp_layer and enum xdp_transport (bpf/xdp.h), as exported label values. */
 export const NETWORK_TYPES = ['ipv4', 'ipv6', 'arp', 'other'] as const;
@@ -38,6 +39,10 @@ export interface XdpInterfaceState {
   ifindex: number;
   /** Mode the kernel reports in effect: native, generic, … */
   mode: string;
+  /** false while the interface is gone. */
+  attached: boolean;
+  /** Times the interface disappeared while the agent ran. */
+  losses: number;
 }
 
 export interface XdpSnapshot {
@@ -76,18 +81,23 @@ export interface XdpSourceOptions {
   interfaces: readonly string[];
   mode: XdpMode;
   debug?: boolean;
+  logger?: Logger;
 }
 
 export class XdpCollector implements Collector<XdpSnapshot> {
   readonly program = 'xdp' as const;
   readonly #object: BpfObject;
-  readonly #attachments: { link: Link; state: XdpInterfaceState }[] = [];
+  readonly #attachments: { link: Link | undefined; state: XdpInterfaceState }[] = [];
+  readonly #mode: XdpMode;
+  readonly #logger: Logger;
   readonly #names = new Map<number, string>();
   #drops: number[] = [0];
   #entries = 0;
 
   /** Loads the program and attaches it to every interface, or throws with nothing left attached. */
   constructor(options: XdpSourceOptions) {
+    this.#mode = options.mode;
+    this.#logger = options.logger ?? silentLogger;
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     try {
       object.expectMap('xdp_counts', XDP_KEY_SIZE, XDP_VALUE_SIZE);
@@ -97,21 +107,60 @@ export class XdpCollector implements Collector<XdpSnapshot> {
         if (ifindex === 0) throw new Error(`network interface ${name} does not exist (see ip link)`);
         const { link, mode } = attachWithMode(object, ifindex, options.mode, name);
         this.#names.set(ifindex, name);
-        this.#attachments.push({ link, state: { name, ifindex, mode } });
+        this.#attachments.push({ link, state: { name, ifindex, mode, attached: true, losses: 0 } });
       }
     } catch (error) {
-      for (const { link } of this.#attachments) link.destroy();
+      for (const { link } of this.#attachments) link?.destroy();
       object.close();
       throw error;
     }
     this.#object = object;
   }
 
+  /** Attached on every interface that exists (one that is gone does not make the program unready). */
   attached(): boolean {
-    return this.#attachments.length > 0 && this.#attachments.every(({ link }) => link.attached);
+    return (
+      this.#attachments.length > 0 &&
+      this.#attachments.every(({ link, state }) => !state.attached || link?.attached === true)
+    );
+  }
+
+  /**
+   * An interface that disappears takes its XDP attachment with it: log it, count it, keep counting on the others,
+   * and attach again when an interface of that name comes back.
+   */
+  #followInterfaces(): void {
+    for (const attachment of this.#attachments) {
+      const { state } = attachment;
+      const ifindex = interfaceIndex(state.name);
+      if (state.attached && ifindex !== state.ifindex) {
+        attachment.link?.destroy();
+        attachment.link = undefined;
+        state.attached = false;
+        state.losses++;
+        this.#logger.warn('network interface disappeared: XDP detached from it, counting goes on elsewhere', {
+          interface: state.name,
+        });
+      }
+      if (!state.attached && ifindex !== 0) {
+        try {
+          const { link, mode } = attachWithMode(this.#object, ifindex, this.#mode, state.name);
+          attachment.link = link;
+          Object.assign(state, { ifindex, mode, attached: true });
+          this.#names.set(ifindex, state.name);
+          this.#logger.info('network interface is back: XDP attached again', { interface: state.name, mode });
+        } catch (error) {
+          this.#logger.warn('cannot attach XDP to the returning interface', {
+            interface: state.name,
+            error: (error as Error).message.split('\n')[0],
+          });
+        }
+      }
+    }
   }
 
   collect(_nowMs: number): XdpSnapshot {
+    this.#followInterfaces();
     const snapshot = this.#object.readMap('xdp_counts');
     this.#entries = snapshot.count;
     this.#drops = this.#object.readCounters('xdp_drops').map(Number);
@@ -141,7 +190,7 @@ export class XdpCollector implements Collector<XdpSnapshot> {
   }
 
   close(): void {
-    for (const { link } of this.#attachments) link.destroy();
+    for (const { link } of this.#attachments) link?.destroy();
     this.#object.close();
   }
 }

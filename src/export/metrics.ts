@@ -191,11 +191,19 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     metrics.push(
       gauge(
         N.METRIC_AGENT_XDP_ATTACHED,
-        'XDP attachments of the agent, with the mode the kernel reports in effect.',
+        'XDP attachments of the agent, with the mode the kernel reports in effect (0 while the interface is gone).',
         '1',
         snapshot.xdp.interfaces.map((i) =>
-          point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, 1),
+          point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, i.attached ? 1 : 0),
         ),
+      ),
+    );
+    metrics.push(
+      sum(
+        N.METRIC_AGENT_XDP_INTERFACE_LOSSES,
+        'Times an XDP interface disappeared while the agent ran (it is attached again when it comes back).',
+        '{event}',
+        snapshot.xdp.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name }, i.losses)),
       ),
     );
   }
@@ -238,7 +246,10 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   }
 
   // The agent's own health.
-  const series = metrics.map((m) => point({ [N.ATTR_METRIC]: prometheusName(m) }, m.dataPoints.length));
+  // Series of the program metrics (the agent's own are few and fixed).
+  const series = metrics
+    .filter((m) => !m.descriptor.name.startsWith('ebpf.agent.'))
+    .map((m) => point({ [N.ATTR_METRIC]: prometheusName(m) }, m.dataPoints.length));
   metrics.push(
     sum(
       N.METRIC_AGENT_EVENTS_LOST,

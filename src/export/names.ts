@@ -24,6 +24,7 @@ export const METRIC_AGENT_SERIES = 'ebpf.agent.series'; // {series}
 export const METRIC_AGENT_SERIES_FOLDED = 'ebpf.agent.series_folded'; // {series}
 export const METRIC_AGENT_PROGRAM_ATTACHED = 'ebpf.agent.program.attached'; // 1 or 0
 export const METRIC_AGENT_XDP_ATTACHED = 'ebpf.agent.xdp.attached'; // 1
+export const METRIC_AGENT_XDP_INTERFACE_LOSSES = 'ebpf.agent.xdp.interface_losses'; // {event}
 export const METRIC_AGENT_EXEC_HANDLER_RUNS = 'ebpf.agent.exec_handler.runs'; // {run}
 export const METRIC_AGENT_EXEC_HANDLER_FAILURES = 'ebpf.agent.exec_handler.failures'; // {run}
 export const METRIC_AGENT_EXEC_HANDLER_TIMEOUTS = 'ebpf.agent.exec_handler.timeouts'; // {run}

@@ -1,6 +1,7 @@
 // A veth pair whose far end lives in a network namespace the test creates, torn down in afterAll (and when a
 // previous run left it behind). IPv6 is off on both ends so the link is silent unless the test sends.
 import { execFileSync } from 'node:child_process';
+import { injectPath } from './harness.ts';
 
 export interface VethPair {
   namespace: string;
@@ -77,4 +78,41 @@ export function rxStats(iface: string): { packets: number; bytes: number } {
     stats64: { rx: { packets: number; bytes: number } };
   }[];
   return { packets: info[0]!.stats64.rx.packets, bytes: info[0]!.stats64.rx.bytes };
+}
+
+export interface Sent {
+  packets: number;
+  bytes: number;
+}
+
+/** Sends crafted frames (test/helpers/inject.py) from the namespace end; returns what was sent, by kind. */
+export function inject(veth: VethPair, spec: string): Record<string, Sent> {
+  const out = execFileSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      veth.namespace,
+      'python3',
+      injectPath,
+      '--iface',
+      veth.peer,
+      '--src-mac',
+      veth.peerMac,
+      '--dst-mac',
+      veth.hostMac,
+      '--src-ip',
+      '10.213.0.2',
+      '--dst-ip',
+      '10.213.0.1',
+      '--src-ip6',
+      'fd00:213::2',
+      '--dst-ip6',
+      'fd00:213::1',
+      '--spec',
+      spec,
+    ],
+    { encoding: 'utf8' },
+  );
+  return JSON.parse(out) as Record<string, Sent>;
 }

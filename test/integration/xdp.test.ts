@@ -1,46 +1,13 @@
 // XDP on the host end of a veth pair: exactly P UDP, Q TCP and R ICMP IPv4 frames sent from the namespace raise
 // the matching packet counters by P, Q, R and the byte counters by their exact frame lengths. kill -9 of the
 // agent leaves no XDP program on the interface.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoAgentPrograms, injectPath, killAllAgents, startAgent, total, type RunningAgent } from './harness.ts';
-import { createVethPair, rxStats, xdpProgramOn, type VethPair } from './netns.ts';
+import { expectNoAgentPrograms, killAllAgents, startAgent, total, type RunningAgent } from './harness.ts';
+import { createVethPair, inject, rxStats, xdpProgramOn, type VethPair } from './netns.ts';
 
 const P = 37;
 const Q = 23;
 const R = 11;
-
-interface Sent {
-  packets: number;
-  bytes: number;
-}
-
-function inject(veth: VethPair, spec: string): Record<string, Sent> {
-  const out = execFileSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      veth.namespace,
-      'python3',
-      injectPath,
-      '--iface',
-      veth.peer,
-      '--src-mac',
-      veth.peerMac,
-      '--dst-mac',
-      veth.hostMac,
-      '--src-ip',
-      '10.213.0.2',
-      '--dst-ip',
-      '10.213.0.1',
-      '--spec',
-      spec,
-    ],
-    { encoding: 'utf8' },
-  );
-  return JSON.parse(out) as Record<string, Sent>;
-}
 
 describe('xdp program', () => {
   let veth: VethPair;

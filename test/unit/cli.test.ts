@@ -9,7 +9,9 @@ import { DEFAULTS, type RawOptions } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 
 const KNOWN =
-  'host, port, interval, programs, xdp-interface, xdp-mode, exec-log, exec-ring-bytes, syscalls-max-entries, max-series, pid-labels, ' +
+  'host, port, interval, programs, xdp-interface, xdp-mode, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
+  'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
+  'syscalls-max-entries, max-series, pid-labels, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
   'otlp-endpoint, otlp-protocol, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
 
@@ -76,6 +78,14 @@ const DEFAULT_RAW = {
   xdpInterface: undefined,
   xdpMode: DEFAULTS.xdpMode,
   execLog: undefined,
+  execHandler: undefined,
+  execHandlerConcurrency: String(DEFAULTS.execHandlerConcurrency),
+  execHandlerRate: String(DEFAULTS.execHandlerRate),
+  execHandlerBurst: undefined,
+  execHandlerTimeout: DEFAULTS.execHandlerTimeout,
+  execFilterComm: undefined,
+  execFilterUid: undefined,
+  execOnlyUid: undefined,
   execRingBytes: String(DEFAULTS.execRingBytes),
   syscallsMaxEntries: String(DEFAULTS.syscallsMaxEntries),
   maxSeries: String(DEFAULTS.maxSeries),
@@ -340,6 +350,14 @@ describe('toRawOptions', () => {
     ).toStrictEqual({
       host: undefined,
       port: '3',
+      execHandler: undefined,
+      execHandlerConcurrency: undefined,
+      execHandlerRate: undefined,
+      execHandlerBurst: undefined,
+      execHandlerTimeout: undefined,
+      execFilterComm: undefined,
+      execFilterUid: undefined,
+      execOnlyUid: undefined,
       interval: undefined,
       programs: undefined,
       xdpInterface: ['a'],

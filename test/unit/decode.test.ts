@@ -290,6 +290,7 @@ describe('decodeExecEvent (struct exec_event)', () => {
     expect(event).toEqual({
       // (5_000_123_456_789 + 1_700_000_000_000_000_000) ns = 1_700_005_000_123.456789 ms, truncated
       timeMs: 1_700_005_000_123,
+      timeNs: 1_700_005_000_123_456_789n,
       cgroupId: 0xffff_ffff_ffff_fffen,
       pid: 4242,
       ppid: 1,
@@ -298,6 +299,7 @@ describe('decodeExecEvent (struct exec_event)', () => {
       parentComm: 'bash',
       filename: '/usr/bin/ls',
       filenameTruncated: false,
+      fromAgent: false,
     });
   });
 

@@ -70,7 +70,7 @@ function agentSnapshot(overrides: Partial<AgentSnapshot> = {}): AgentSnapshot {
         { interfaceName: 'eth0', networkType: 'ipv4', transport: 'tcp', packets: 10, bytes: 1500, truncatedPackets: 0 },
         { interfaceName: 'eth0', networkType: 'ipv6', transport: 'udp', packets: 2, bytes: 300, truncatedPackets: 1 },
       ],
-      interfaces: [{ name: 'eth0', ifindex: 2, mode: 'native' }],
+      interfaces: [{ name: 'eth0', ifindex: 2, mode: 'native', attached: true, losses: 0 }],
     },
     drops: [
       { program: 'syscalls', eventsLost: 5, mapFull: { syscall_counts: 1, syscall_procs: 0 } },
@@ -204,7 +204,6 @@ describe('Prometheus text of an AgentSnapshot', () => {
       'ebpf_agent_series{metric="ebpf_xdp_packets_total"} 2',
       'ebpf_agent_series{metric="ebpf_xdp_bytes_total"} 2',
       'ebpf_agent_series{metric="ebpf_xdp_truncated_packets_total"} 2',
-      'ebpf_agent_series{metric="ebpf_agent_xdp_attached"} 1',
     ]);
   });
 
