@@ -838,6 +838,17 @@ Napi::Value XdpQuery(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// enableRunTimeStats() → Link-like handle: the kernel counts run time and runs of every BPF program while it is
+// open (BPF_ENABLE_STATS, scoped to this fd rather than the global kernel.bpf_stats_enabled sysctl).
+Napi::Value EnableRunTimeStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (fd < 0) throw BpfError(env, fd, "cannot enable BPF run-time statistics");
+  Napi::Object object = env.GetInstanceData<AddonData>()->link_ctor.New({});
+  Link::Unwrap(object)->AdoptFd(fd);
+  return object;
+}
+
 Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());
 }
@@ -861,6 +872,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifname", Napi::Function::New<IfName>(env, "ifname"));
   exports.Set("xdpQuery", Napi::Function::New<XdpQuery>(env, "xdpQuery"));
   exports.Set("numPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "numPossibleCpus"));
+  exports.Set("enableRunTimeStats", Napi::Function::New<EnableRunTimeStats>(env, "enableRunTimeStats"));
   exports.Set("libbpfVersion", Napi::Function::New<LibbpfVersion>(env, "libbpfVersion"));
   return exports;
 }

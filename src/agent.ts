@@ -8,7 +8,15 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { addonPath, isBpfError, libbpfVersion, mountTracefs } from './bpf/index.ts';
+import {
+  addonPath,
+  enableRunTimeStats,
+  isBpfError,
+  libbpfVersion,
+  mountTracefs,
+  type BpfObject,
+  type Link,
+} from './bpf/index.ts';
 import { ExecCollector, KernelExecSource } from './collector/exec.ts';
 import { KernelSyscallSource, SyscallCollector } from './collector/syscalls.ts';
 import type { Collector, ProgramName } from './collector/types.ts';
@@ -27,6 +35,7 @@ import {
   recordHistogram,
   type AgentSnapshot,
   type HistogramState,
+  type ProgramStats,
 } from './export/metrics.ts';
 import { OtlpPusher } from './export/otlp.ts';
 import { serialize } from './export/prometheus.ts';
@@ -73,6 +82,8 @@ export class Agent {
   #otlp: OtlpPusher | undefined;
   #execLog: ExecLog | undefined;
   #execHandler: ExecHandler | undefined;
+  readonly #objects: { program: ProgramName; object: BpfObject }[] = [];
+  #stats: Link | undefined;
   #resource: Resource | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #syscallShaper: SyscallSeriesShaper;
@@ -153,6 +164,7 @@ export class Agent {
     }
 
     try {
+      if (config.bpfStats) this.#stats = enableRunTimeStats();
       for (const program of config.programs) this.#startProgram(program);
     } catch (error) {
       await this.stop();
@@ -186,6 +198,7 @@ export class Agent {
     switch (program) {
       case 'syscalls': {
         const source = new KernelSyscallSource({ ...common, maxEntries: config.syscallsMaxEntries });
+        this.#objects.push({ program, object: source.object });
         this.#syscalls = new SyscallCollector(source);
         this.#collectors.push(this.#syscalls);
         return;
@@ -212,11 +225,12 @@ export class Agent {
           this.#execHandler = handler;
           collector.subscribe((event) => handler.handle(event));
         }
-        collector.use(
-          new KernelExecSource({ ...common, ringBytes: config.execRingBytes, onlyUid: config.execOnlyUid }, (event) =>
-            collector.onEvent(event),
-          ),
+        const source = new KernelExecSource(
+          { ...common, ringBytes: config.execRingBytes, onlyUid: config.execOnlyUid },
+          (event) => collector.onEvent(event),
         );
+        this.#objects.push({ program, object: source.object });
+        collector.use(source);
         this.#exec = collector;
         this.#collectors.push(collector);
         return;
@@ -229,6 +243,7 @@ export class Agent {
           logger: this.#logger,
         });
         this.#collectors.push(this.#xdp);
+        this.#objects.push({ program, object: this.#xdp.object });
         for (const attachment of this.#xdp.collect(this.#clock.now()).interfaces) {
           this.#logger.info('XDP attached', { interface: attachment.name, mode: attachment.mode });
         }
@@ -285,6 +300,7 @@ export class Agent {
       }
       if (this.#exec !== undefined) snapshot.exec = this.#execShaper.shape(this.#exec.collect(now).execs, now);
       if (this.#execHandler !== undefined) snapshot.execHandler = this.#execHandler.stats();
+      if (this.#stats !== undefined) snapshot.programStats = this.#programStats();
       if (this.#xdp !== undefined) snapshot.xdp = this.#xdp.collect(now);
       for (const collector of this.#collectors) {
         snapshot.drops.push(collector.drops());
@@ -307,6 +323,17 @@ export class Agent {
       }
       return undefined;
     }
+  }
+
+  #programStats(): ProgramStats[] {
+    const out: ProgramStats[] = [];
+    for (const { program, object } of this.#objects) {
+      for (const { name } of object.raw.programs()) {
+        const info = object.programInfo(name);
+        out.push({ program, bpfProgram: name, runTimeNs: info.runTimeNs, runCount: info.runCount });
+      }
+    }
+    return out;
   }
 
   get lastMetrics(): ResourceMetrics | undefined {
@@ -334,6 +361,7 @@ export class Agent {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#pods?.stop();
+    this.#stats?.destroy();
     for (const collector of this.#collectors.splice(0)) {
       try {
         collector.close();
@@ -345,6 +373,7 @@ export class Agent {
       }
     }
     this.#syscalls = this.#exec = this.#xdp = undefined;
+    this.#objects.length = 0;
     await Promise.all([
       this.#execHandler?.stop(),
       this.#server?.close(),

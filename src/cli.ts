@@ -171,6 +171,13 @@ const OPTIONS = {
     describe: 'OTLP transport',
     group: 'OTLP:',
   },
+  'bpf-stats': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Export the run time and runs of each BPF program (BPF_ENABLE_STATS, scoped to the agent; each run costs a little more while on)',
+    group: 'Kernel:',
+  },
   'btf-path': {
     type: 'string',
     default: DEFAULTS.btfPath,

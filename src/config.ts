@@ -49,6 +49,8 @@ export interface AgentConfig {
   execFilterUids?: number[];
   /** In-kernel filter: only execs by this uid are seen at all. */
   execOnlyUid?: number;
+  /** Per-program run time and runs from the kernel (BPF_ENABLE_STATS; costs a little on every run). */
+  bpfStats: boolean;
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
@@ -171,6 +173,7 @@ export interface RawOptions {
   execFilterComm?: unknown;
   execFilterUid?: unknown;
   execOnlyUid?: unknown;
+  bpfStats?: unknown;
 }
 
 function uid(flag: string, value: unknown): number {
@@ -331,5 +334,6 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     kubeletCaFile: optionalString(raw.kubeletCaFile),
     kubeletInsecureSkipVerify: boolean('--kubelet-insecure-skip-verify', raw.kubeletInsecureSkipVerify, false),
     ...execHandlerConfig(raw, programs),
+    bpfStats: boolean('--bpf-stats', raw.bpfStats, false),
   };
 }

@@ -65,6 +65,7 @@ export interface RawAddon {
   ifname(ifindex: number): string | undefined;
   xdpQuery(ifindex: number): { progId: number; mode: number };
   numPossibleCpus(): number;
+  enableRunTimeStats(): RawLink;
   libbpfVersion(): string;
 }
 

@@ -220,3 +220,8 @@ export function numPossibleCpus(): number {
 export function libbpfVersion(): string {
   return loadAddon().libbpfVersion();
 }
+
+/** Turns on per-program run time and run counts (BPF_ENABLE_STATS) until the returned handle is destroyed. */
+export function enableRunTimeStats(): Link {
+  return new Link(loadAddon().enableRunTimeStats());
+}

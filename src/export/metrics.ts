@@ -54,6 +54,14 @@ export function recordHistogram(h: HistogramState, value: number): void {
   h.max = Math.max(h.max, value);
 }
 
+/** Run time and runs of one BPF program, counted by the kernel while run-time statistics are on. */
+export interface ProgramStats {
+  program: ProgramName;
+  bpfProgram: string;
+  runTimeNs: number;
+  runCount: number;
+}
+
 export interface AgentSnapshot {
   /** When the collection ran (ms). */
   timeMs: number;
@@ -62,6 +70,8 @@ export interface AgentSnapshot {
   syscalls?: ShapedSyscalls;
   exec?: ShapedExecs;
   execHandler?: ExecHandlerStats;
+  /** Present when --bpf-stats is on. */
+  programStats?: ProgramStats[];
   xdp?: XdpSnapshot;
   drops: Drops[];
   mapFill: MapFill[];
@@ -292,6 +302,35 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       snapshot.attached.map((a) => point({ [N.ATTR_PROGRAM]: a.program }, a.attached ? 1 : 0)),
     ),
   );
+  if (snapshot.programStats !== undefined) {
+    const stats = snapshot.programStats;
+    const labels = (p: ProgramStats): Attributes => ({
+      [N.ATTR_PROGRAM]: p.program,
+      [N.ATTR_BPF_PROGRAM]: p.bpfProgram,
+    });
+    metrics.push({
+      ...sum(
+        N.METRIC_AGENT_BPF_RUN_TIME,
+        'Time the kernel spent running each BPF program (--bpf-stats).',
+        's',
+        stats.map((p) => point(labels(p), p.runTimeNs / 1e9)),
+      ),
+      descriptor: {
+        name: N.METRIC_AGENT_BPF_RUN_TIME,
+        description: 'Time the kernel spent running each BPF program (--bpf-stats).',
+        unit: 's',
+        valueType: ValueType.DOUBLE,
+      },
+    });
+    metrics.push(
+      sum(
+        N.METRIC_AGENT_BPF_RUNS,
+        'Runs of each BPF program (--bpf-stats).',
+        '{run}',
+        stats.map((p) => point(labels(p), p.runCount)),
+      ),
+    );
+  }
   metrics.push(sum(N.METRIC_AGENT_POLLS, 'Polls of the BPF maps.', '{poll}', [point({}, snapshot.polls)]));
   metrics.push(sum(N.METRIC_AGENT_POLL_ERRORS, 'Polls that failed.', '{poll}', [point({}, snapshot.pollErrors)]));
   const h = snapshot.pollDuration;

@@ -31,6 +31,8 @@ export const METRIC_AGENT_EXEC_HANDLER_TIMEOUTS = 'ebpf.agent.exec_handler.timeo
 export const METRIC_AGENT_EXEC_HANDLER_DROPPED = 'ebpf.agent.exec_handler.dropped'; // {event}
 export const METRIC_AGENT_EXEC_HANDLER_SKIPPED = 'ebpf.agent.exec_handler.skipped'; // {event}
 export const METRIC_AGENT_EXEC_HANDLER_RUNNING = 'ebpf.agent.exec_handler.running'; // {run}
+export const METRIC_AGENT_BPF_RUN_TIME = 'ebpf.agent.bpf_program.run_time'; // s
+export const METRIC_AGENT_BPF_RUNS = 'ebpf.agent.bpf_program.runs'; // {run}
 export const METRIC_AGENT_BUILD_INFO = 'ebpf.agent.build.info'; // 1
 
 export const ATTR_PROCESS_PID = 'process.pid';
@@ -49,5 +51,6 @@ export const ATTR_MAP = 'map';
 export const ATTR_METRIC = 'metric';
 export const ATTR_MODE = 'mode';
 export const ATTR_REASON = 'reason';
+export const ATTR_BPF_PROGRAM = 'bpf_program';
 
 export const SERVICE_NAME = 'ebpf-otel-agent';

@@ -11,7 +11,7 @@ describe('exposition', () => {
   let agent: RunningAgent;
   beforeAll(async () => {
     veth = createVethPair(`p${process.pid % 10000}`);
-    agent = await startAgent(['--xdp-interface', veth.host, '--interval', '500ms']);
+    agent = await startAgent(['--xdp-interface', veth.host, '--interval', '500ms', '--bpf-stats']);
     execFileSync(syscallerPath, ['--exec', '3', '/bin/true']);
     await agent.waitPolls(2);
   });
@@ -32,6 +32,11 @@ describe('exposition', () => {
     ]) {
       expect(text).toContain(`# TYPE ${family} counter`);
     }
+    // --bpf-stats: the kernel's run time and runs of each program.
+    expect(text).toMatch(/\nebpf_agent_bpf_program_runs_total\{program="syscalls",bpf_program="eoa_sys_read"\} [1-9]/);
+    expect(text).toMatch(
+      /\nebpf_agent_bpf_program_run_time_seconds_total\{program="syscalls",bpf_program="eoa_sys_read"\} 0\.\d*[1-9]/,
+    );
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);

@@ -13,7 +13,7 @@ const KNOWN =
   'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
   'syscalls-max-entries, max-series, pid-labels, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
-  'otlp-endpoint, otlp-protocol, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
+  'otlp-endpoint, otlp-protocol, bpf-stats, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
 
 let dir = '';
 const savedEnv = new Map<string, string | undefined>();
@@ -98,6 +98,7 @@ const DEFAULT_RAW = {
   kubeletInsecureSkipVerify: false,
   otlpEndpoint: undefined,
   otlpProtocol: DEFAULTS.otlpProtocol,
+  bpfStats: false,
   btfPath: DEFAULTS.btfPath,
   bpfDir: DEFAULT_BPF_DIR,
   mountTracefs: true,
@@ -358,6 +359,7 @@ describe('toRawOptions', () => {
       execFilterComm: undefined,
       execFilterUid: undefined,
       execOnlyUid: undefined,
+      bpfStats: undefined,
       interval: undefined,
       programs: undefined,
       xdpInterface: ['a'],

@@ -128,6 +128,7 @@ describe('resolveConfig', () => {
       execFilterComm: undefined,
       execFilterUids: undefined,
       execOnlyUid: undefined,
+      bpfStats: false,
       otlpEndpoint: undefined,
       otlpProtocol: 'http/protobuf',
       logLevel: 'info',
