@@ -171,7 +171,7 @@ static __always_inline void classify(void *data, void *data_end, struct xdp_key 
 		key->layer = XDP_LAYER_ARP;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int eoa_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
