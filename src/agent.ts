@@ -95,6 +95,7 @@ export class Agent {
   #polls = 0;
   #pollErrors = 0;
   #pollDuration: HistogramState = newHistogram(POLL_BUCKETS);
+  #scrapeDuration: HistogramState = newHistogram(POLL_BUCKETS);
   #last: ResourceMetrics | undefined;
   #stopped = false;
   #build = { version: '', libbpf: '', kernel: os.release() };
@@ -155,7 +156,12 @@ export class Agent {
     this.#resource = agentResource(this.#version);
 
     // Listen before loading anything: a port in use must not leave programs attached.
-    this.#server = new MetricsServer({ host: config.host, port: config.port, readiness: () => this.readiness() });
+    this.#server = new MetricsServer({
+      host: config.host,
+      port: config.port,
+      readiness: () => this.readiness(),
+      onScrape: (seconds) => recordHistogram(this.#scrapeDuration, seconds),
+    });
     try {
       this.address = await this.#server.listen();
     } catch (error) {
@@ -292,6 +298,7 @@ export class Agent {
       polls: this.#polls,
       pollErrors: this.#pollErrors,
       pollDuration: this.#pollDuration,
+      scrapeDuration: this.#scrapeDuration,
       build: this.#build,
     };
     try {

@@ -79,6 +79,8 @@ export interface AgentSnapshot {
   polls: number;
   pollErrors: number;
   pollDuration: HistogramState;
+  /** Serving /metrics; absent: not served. */
+  scrapeDuration?: HistogramState;
   build: { version: string; libbpf: string; kernel: string };
 }
 
@@ -333,14 +335,8 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   }
   metrics.push(sum(N.METRIC_AGENT_POLLS, 'Polls of the BPF maps.', '{poll}', [point({}, snapshot.polls)]));
   metrics.push(sum(N.METRIC_AGENT_POLL_ERRORS, 'Polls that failed.', '{poll}', [point({}, snapshot.pollErrors)]));
-  const h = snapshot.pollDuration;
-  const histogram: HistogramMetricData = {
-    descriptor: {
-      name: N.METRIC_AGENT_POLL_DURATION,
-      description: 'Time to read, decode and publish one poll.',
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-    },
+  const histogram = (name: string, description: string, h: HistogramState): HistogramMetricData => ({
+    descriptor: { name, description, unit: 's', valueType: ValueType.DOUBLE },
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
     dataPointType: DataPointType.HISTOGRAM,
     dataPoints: [
@@ -349,7 +345,7 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         endTime: end,
         attributes: {},
         value: {
-          buckets: { boundaries: h.boundaries, counts: h.counts },
+          buckets: { boundaries: h.boundaries, counts: [...h.counts] },
           sum: h.sum,
           count: h.count,
           min: h.count > 0 ? h.min : undefined,
@@ -357,8 +353,15 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         },
       },
     ],
-  };
-  metrics.push(histogram);
+  });
+  metrics.push(
+    histogram(N.METRIC_AGENT_POLL_DURATION, 'Time to read, decode and publish one poll.', snapshot.pollDuration),
+  );
+  if (snapshot.scrapeDuration !== undefined) {
+    metrics.push(
+      histogram(N.METRIC_AGENT_SCRAPE_DURATION, 'Time to serve one /metrics response.', snapshot.scrapeDuration),
+    );
+  }
   metrics.push(gauge(N.METRIC_AGENT_SERIES, 'Series exported per metric at the last poll.', '{series}', series));
   const folded: DataPoint<number>[] = [];
   if (snapshot.syscalls !== undefined) {

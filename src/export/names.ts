@@ -20,6 +20,7 @@ export const METRIC_AGENT_MAP_CAPACITY = 'ebpf.agent.map_capacity'; // {entry}
 export const METRIC_AGENT_POLLS = 'ebpf.agent.polls'; // {poll}
 export const METRIC_AGENT_POLL_ERRORS = 'ebpf.agent.poll_errors'; // {poll}
 export const METRIC_AGENT_POLL_DURATION = 'ebpf.agent.poll.duration'; // s
+export const METRIC_AGENT_SCRAPE_DURATION = 'ebpf.agent.scrape.duration'; // s
 export const METRIC_AGENT_SERIES = 'ebpf.agent.series'; // {series}
 export const METRIC_AGENT_SERIES_FOLDED = 'ebpf.agent.series_folded'; // {series}
 export const METRIC_AGENT_PROGRAM_ATTACHED = 'ebpf.agent.program.attached'; // 1 or 0

@@ -2,6 +2,7 @@
 // /metrics serves a body serialized once per collection, so the cost of a scrape does not grow with the number
 // of scrapers; the gzip form is made at most once per collection, on the first scrape that asks for it.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -16,6 +17,8 @@ export interface MetricsServerOptions {
   host: string;
   port: number;
   readiness: () => Readiness;
+  /** Called with the seconds each /metrics response took to serve. */
+  onScrape?: (seconds: number) => void;
 }
 
 export class MetricsServer {
@@ -119,6 +122,9 @@ export class MetricsServer {
 
   #metrics(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.#scrapes++;
+    const started = performance.now();
+    // Until the whole body is handed to the socket: what a scrape costs the agent.
+    res.once('finish', () => this.#options.onScrape?.((performance.now() - started) / 1000));
     const gzip = acceptsGzip(req.headers['accept-encoding']);
     let body = this.#body;
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': PROMETHEUS_CONTENT_TYPE, Vary: 'Accept-Encoding' };

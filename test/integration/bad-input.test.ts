@@ -49,6 +49,18 @@ describe('bad input', () => {
     });
   });
 
+  it('root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: names them', async () => {
+    await expectRefused([], /^ebpf-otel-agent: missing capabilities CAP_BPF, CAP_PERFMON /, {
+      wrap: ['setpriv', '--inh-caps=-bpf,-perfmon,-sys_admin', '--bounding-set=-bpf,-perfmon,-sys_admin', '--'],
+    });
+  });
+
+  it('root without CAP_NET_ADMIN, with an XDP interface: names it', async () => {
+    await expectRefused(['--xdp-interface', 'lo'], /^ebpf-otel-agent: missing capabilities CAP_NET_ADMIN \(/, {
+      wrap: ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', '--'],
+    });
+  });
+
   it('no BTF: suggests --btf-path', async () => {
     await expectRefused(['--btf-path', '/nonexistent/vmlinux'], /no kernel BTF at \/nonexistent\/vmlinux.*--btf-path/);
   });
