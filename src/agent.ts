@@ -136,7 +136,8 @@ export class Agent {
     this.#startMs = this.#clock.now();
     if (os.platform() !== 'linux') throw new UserError('ebpf-otel-agent runs on Linux only');
     checkKernel(config.programs);
-    checkPrivileges(config.programs, this.#deps.procStatus);
+    // EOA_SKIP_CAPABILITY_CHECK=1 lets the kernel itself refuse (used to show which capabilities it requires).
+    if (process.env.EOA_SKIP_CAPABILITY_CHECK !== '1') checkPrivileges(config.programs, this.#deps.procStatus);
     checkBtf(config.btfPath);
     if (!existsSync(addonPath()))
       throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
@@ -170,7 +171,19 @@ export class Agent {
     }
 
     try {
-      if (config.bpfStats) this.#stats = enableRunTimeStats();
+      if (config.bpfStats) {
+        try {
+          this.#stats = enableRunTimeStats();
+        } catch (error) {
+          if (isBpfError(error) && error.code === 'EPERM') {
+            throw new UserError(
+              '--bpf-stats needs CAP_SYS_ADMIN (the kernel allows BPF_ENABLE_STATS only with it): leave --bpf-stats off, or grant CAP_SYS_ADMIN',
+              { cause: error },
+            );
+          }
+          throw error;
+        }
+      }
       for (const program of config.programs) this.#startProgram(program);
     } catch (error) {
       await this.stop();
