@@ -1,0 +1,93 @@
+// The container image's contents, built by deploy/build.sh (what deploy/Dockerfile runs; there is no Docker engine
+// here): only production dependencies, objects not writable by others, the addon linking only libbpf, libelf and
+// zlib beyond libc, and the staged agent serving real data.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoAgentPrograms, parseMetrics, root, total, waitFor } from './harness.ts';
+
+describe('image contents (deploy/build.sh)', () => {
+  let out: string;
+  beforeAll(() => {
+    out = mkdtempSync(path.join(os.tmpdir(), 'eoa-image-'));
+    execFileSync(path.join(root, 'deploy', 'build.sh'), [out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }, 300_000);
+  afterAll(async () => {
+    rmSync(out, { recursive: true, force: true });
+    await expectNoAgentPrograms();
+  });
+
+  it('holds the agent, its objects and only production dependencies', () => {
+    const app = path.join(out, 'app');
+    for (const file of [
+      'dist/cli.js',
+      'bpf/build/syscalls.bpf.o',
+      'bpf/build/exec.bpf.o',
+      'bpf/build/xdp.bpf.o',
+      'native/build/Release/ebpf_addon.node',
+    ]) {
+      expect(existsSync(path.join(app, file)), file).toBe(true);
+    }
+    const modules = readdirSync(path.join(app, 'node_modules'));
+    for (const dev of ['vitest', 'typescript', 'node', 'node-gyp', 'eslint', 'prettier', 'node-addon-api']) {
+      expect(modules, dev).not.toContain(dev);
+    }
+    for (const dir of ['@opentelemetry', 'yargs', 'yaml']) expect(modules).toContain(dir);
+    for (const file of ['bpf/build/syscalls.bpf.o', 'dist/cli.js']) {
+      expect(statSync(path.join(app, file)).mode & 0o022).toBe(0);
+    }
+  });
+
+  it('links the addon against libbpf, libelf and zlib only (beyond libc and the C++ runtime)', () => {
+    const libs = execFileSync('ldd', [path.join(out, 'app', 'native', 'build', 'Release', 'ebpf_addon.node')], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .map((line) => /^\s*(\S+\.so[.\d]*)/.exec(line)?.[1])
+      .filter((lib): lib is string => lib !== undefined && !lib.startsWith('linux-vdso'))
+      .map((lib) => path.basename(lib));
+    const allowed = /^(libbpf|libelf|libz|libc|libm|libstdc\+\+|libgcc_s|ld-linux-x86-64)\.so/;
+    expect(libs.filter((lib) => !allowed.test(lib))).toEqual([]);
+    expect(libs.some((lib) => lib.startsWith('libbpf.so'))).toBe(true);
+  });
+
+  it('runs from the staged tree and serves real data', async () => {
+    const agent = spawn(
+      process.execPath,
+      [
+        path.join(out, 'app', 'dist', 'cli.js'),
+        '--programs',
+        'syscalls',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--interval',
+        '500ms',
+      ],
+      {
+        cwd: os.tmpdir(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let log = '';
+    agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      const port = await waitFor('the staged agent to listen', () => {
+        if (agent.exitCode !== null) throw new Error(log);
+        return /listen=[^ ]*:(\d+)/.exec(log)?.[1];
+      });
+      const samples = await waitFor('syscall series', async () => {
+        const s = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+        return total(s, 'ebpf_syscalls_total') > 0 ? s : undefined;
+      });
+      expect(total(samples, 'ebpf_agent_program_attached', { program: 'syscalls' })).toBe(1);
+    } finally {
+      agent.kill('SIGTERM');
+      await once(agent, 'exit');
+    }
+  });
+});
