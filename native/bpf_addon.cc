@@ -9,6 +9,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <net/if.h>
 #include <sys/mount.h>
 #include <sys/utsname.h>
@@ -186,6 +188,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod<&BpfObject::Load>("load"),
                            InstanceMethod<&BpfObject::Attach>("attach"),
                            InstanceMethod<&BpfObject::AttachXdp>("attachXdp"),
+                           InstanceMethod<&BpfObject::AttachCpuClock>("attachCpuClock"),
                            InstanceMethod<&BpfObject::ReadMap>("readMap"),
                            InstanceMethod<&BpfObject::LookupMap>("lookupMap"),
                            InstanceMethod<&BpfObject::DeleteKeys>("deleteKeys"),
@@ -399,6 +402,36 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     result.Set("link", object);
     result.Set("mode", mode);
     return result;
+  }
+
+  // attachCpuClock(program, cpu, hz): a CPU-clock software perf event sampling at `hz` on one CPU, all
+  // processes, with the program attached to it. The link owns the perf event fd.
+  Napi::Value AttachCpuClock(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = RequireString(info, 0, "program");
+    uint32_t cpu = RequireUint32(info, 1, "cpu");
+    uint32_t hz = RequireUint32(info, 2, "hz");
+    struct bpf_program* prog = FindProgram(env, name);
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.freq = 1;
+    attr.sample_freq = hz;
+    int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, static_cast<int>(cpu), -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) throw BpfError(env, errno, "cannot open a CPU-clock perf event on CPU " + std::to_string(cpu));
+    Capture capture;
+    struct bpf_link* link = bpf_program__attach_perf_event(prog, fd);
+    int err = errno;
+    if (link == nullptr) {
+      close(fd);
+      throw BpfError(env, err, "cannot attach program " + name + " to the perf event on CPU " + std::to_string(cpu),
+                     capture.text());
+    }
+    Napi::Object object = NewLink(env);
+    Link::Unwrap(object)->Adopt(link);
+    return object;
   }
 
   // readMap(map) → { count, keys: ArrayBuffer, values: ArrayBuffer }: every entry, keys packed at keySize,

@@ -20,9 +20,11 @@ ROOT=$PWD
 # One collector release = core v0.X.Y modules + core v1.A.B ("stable") modules + contrib v0.X.Y modules.
 # To bump: pick a release from https://proxy.golang.org/go.opentelemetry.io/collector/cmd/builder/@v/list and read
 # its stable pair in go.opentelemetry.io/collector/cmd/builder's internal/builder/config.go (DefaultStableOtelColVersion).
-OTELCOL_CORE_VERSION=v0.164.0    # go.opentelemetry.io/collector/... v0 modules, including cmd/builder
-OTELCOL_STABLE_VERSION=v1.70.0   # go.opentelemetry.io/collector/... v1 modules of the same release
-OTELCOL_CONTRIB_VERSION=v0.164.0 # github.com/open-telemetry/opentelemetry-collector-contrib/... of the same release
+# Not newer than v0.162.0: from v0.163.0 on, otlpreceiver imports go.opentelemetry.io/collector/internal/statusutil,
+# whose module zips the module proxy reachable here refuses (403 "This module version is not available").
+OTELCOL_CORE_VERSION=v0.162.0    # go.opentelemetry.io/collector/... v0 modules, including cmd/builder
+OTELCOL_STABLE_VERSION=v1.68.0   # go.opentelemetry.io/collector/... v1 modules of the same release
+OTELCOL_CONTRIB_VERSION=v0.162.0 # github.com/open-telemetry/opentelemetry-collector-contrib/... of the same release
 MIN_GO_VERSION=1.26.0            # the go directive of these modules; GOTOOLCHAIN=local cannot fetch a newer Go
 
 TOOLS=$ROOT/.tools
@@ -81,7 +83,7 @@ trap 'rm -rf "$work"' EXIT
 
 start=$SECONDS
 builder=$GOBIN/builder
-if [[ ! -x $builder || $("$builder" version 2>/dev/null) != *"$OTELCOL_CORE_VERSION"* ]]; then
+if [[ ! -x $builder || $(go version -m "$builder" | awk '$1 == "mod" { print $3 }') != "$OTELCOL_CORE_VERSION" ]]; then
   log "installing the collector builder $OTELCOL_CORE_VERSION"
   go install "go.opentelemetry.io/collector/cmd/builder@$OTELCOL_CORE_VERSION"
 fi
@@ -116,6 +118,9 @@ providers:
   - gomod: $core/confmap/provider/envprovider $OTELCOL_STABLE_VERSION
   - gomod: $core/confmap/provider/fileprovider $OTELCOL_STABLE_VERSION
   - gomod: $core/confmap/provider/yamlprovider $OTELCOL_STABLE_VERSION
+telemetry:
+  gomod: $core/service $OTELCOL_CORE_VERSION
+  import: $core/service/telemetry/otelconftelemetry
 EOF
   } >"$dir/manifest.yaml"
   echo "$dir/manifest.yaml"
@@ -140,9 +145,25 @@ build() {
   manifest=$(write_manifest "$variant")
   log "building the $variant variant from $manifest:"
   sed 's/^/    /' "$manifest" >&2
-  "$builder" --config "$manifest" || return 1
+  # The builder only generates the sources (--skip-get-modules --skip-compilation): its module step runs
+  # `go mod tidy`, which also downloads every module that the *tests* of the dependencies import, and some of those
+  # (fileexporter's tests import otlpencodingextension) the module proxy here refuses. So this script writes go.mod
+  # (the manifest's modules plus otelcol, as the builder's template does) and `go build` (GOFLAGS=-mod=mod) fills in
+  # go.mod/go.sum with only the modules the binary compiles.
+  "$builder" --skip-get-modules --skip-compilation --config "$manifest" || return 1
+  (
+    set -e
+    cd "$work/$variant/out"
+    go mod init example.invalid/otelcol-test 2>/dev/null
+    requires=("-require=$core/otelcol@$OTELCOL_CORE_VERSION")
+    while read -r mod version; do requires+=("-require=$mod@$version"); done \
+      < <(sed -n 's/^ *-\{0,1\} *gomod: *//p' "$manifest")
+    go mod edit "${requires[@]}"
+    log "compiling (go build -trimpath -ldflags='-s -w')"
+    go build -trimpath -ldflags='-s -w' -o otelcol-test .
+  ) || return 1
   out=$work/$variant/out/otelcol-test
-  [[ -x $out ]] || { log "the builder produced no $out"; return 1; }
+  [[ -x $out ]] || { log "the build produced no $out"; return 1; }
   check_versions "$out" || return 1
   exporters=$("$out" components | awk '/^exporters:/ { e = 1; next } /^[a-z]+:/ { e = 0 } e && $1 == "-" && $2 == "name:" { print $3 }' | sort | paste -sd ' ')
   cp "$out" "$BINARY.tmp" && mv -f "$BINARY.tmp" "$BINARY" || return 1

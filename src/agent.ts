@@ -21,6 +21,7 @@ import { ExecCollector, KernelExecSource } from './collector/exec.ts';
 import { KernelSyscallSource, SyscallCollector } from './collector/syscalls.ts';
 import type { Collector, ProgramName } from './collector/types.ts';
 import { XdpCollector } from './collector/xdp.ts';
+import { CPU_MAPS, KernelCpuSource } from './collector/cpu.ts';
 import { ExecSeriesShaper, SyscallSeriesShaper, type Attributor } from './collector/series.ts';
 import { createAttributor } from './collector/attribution.ts';
 import { CgroupResolver } from './collector/cgroup.ts';
@@ -76,6 +77,7 @@ export class Agent {
   readonly #version = agentVersion();
   readonly #collectors: Collector<unknown>[] = [];
   #syscalls: SyscallCollector | undefined;
+  #cpu: SyscallCollector | undefined;
   #exec: ExecCollector | undefined;
   #xdp: XdpCollector | undefined;
   #server: MetricsServer | undefined;
@@ -90,6 +92,7 @@ export class Agent {
   readonly #pods: KubeletPods | undefined;
   readonly #attribute: Attributor | undefined;
   readonly #execShaper: ExecSeriesShaper;
+  readonly #cpuShaper: SyscallSeriesShaper;
   #startMs = 0;
   #lastPollMs = 0;
   #polls = 0;
@@ -126,6 +129,12 @@ export class Agent {
       attribute,
     });
     this.#execShaper = new ExecSeriesShaper(config.maxSeries);
+    this.#cpuShaper = new SyscallSeriesShaper({
+      maxSeries: config.maxSeries,
+      pidLabels: config.pidLabels,
+      attribute,
+      kinds: ['cpu'],
+    });
   }
 
   /** The address /metrics is served on (after start). */
@@ -254,6 +263,13 @@ export class Agent {
         this.#collectors.push(collector);
         return;
       }
+      case 'cpu': {
+        const source = new KernelCpuSource({ ...common, hz: config.cpuSampleHz, logger: this.#logger });
+        this.#objects.push({ program, object: source.object });
+        this.#cpu = new SyscallCollector(source, { program: 'cpu', maps: CPU_MAPS });
+        this.#collectors.push(this.#cpu);
+        return;
+      }
       case 'xdp': {
         this.#xdp = new XdpCollector({
           ...common,
@@ -319,6 +335,19 @@ export class Agent {
         snapshot.syscalls = this.#syscallShaper.shape(this.#syscalls.collect(now).processes, now);
       }
       if (this.#exec !== undefined) snapshot.exec = this.#execShaper.shape(this.#exec.collect(now).execs, now);
+      if (this.#cpu !== undefined) {
+        // tgid 0 is the idle task: counted apart, not a process.
+        const processes = this.#cpu.collect(now).processes;
+        const idle = processes.find((p) => p.pid === 0)?.counts[0] ?? 0;
+        snapshot.cpu = {
+          ...this.#cpuShaper.shape(
+            processes.filter((p) => p.pid !== 0),
+            now,
+          ),
+          idle,
+          hz: this.config.cpuSampleHz,
+        };
+      }
       if (this.#execHandler !== undefined) snapshot.execHandler = this.#execHandler.stats();
       if (this.#stats !== undefined) snapshot.programStats = this.#programStats();
       if (this.#xdp !== undefined) snapshot.xdp = this.#xdp.collect(now);
@@ -392,7 +421,7 @@ export class Agent {
         });
       }
     }
-    this.#syscalls = this.#exec = this.#xdp = undefined;
+    this.#syscalls = this.#exec = this.#xdp = this.#cpu = undefined;
     this.#objects.length = 0;
     await Promise.all([
       this.#execHandler?.stop(),

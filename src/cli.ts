@@ -39,6 +39,12 @@ const OPTIONS = {
       'Programs to run, comma-separated: exec, syscalls, xdp [default: exec,syscalls, plus xdp when --xdp-interface is given]',
     group: 'Collection:',
   },
+  'cpu-sample-hz': {
+    type: 'string',
+    default: String(DEFAULTS.cpuSampleHz),
+    describe: 'CPU-clock samples per second on every CPU, for the cpu program (99 avoids lockstep with 100 Hz timers)',
+    group: 'Collection:',
+  },
   'xdp-interface': {
     type: 'string',
     array: true,

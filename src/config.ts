@@ -51,6 +51,8 @@ export interface AgentConfig {
   execOnlyUid?: number;
   /** Per-program run time and runs from the kernel (BPF_ENABLE_STATS; costs a little on every run). */
   bpfStats: boolean;
+  /** CPU-clock samples per second per CPU for the cpu program. */
+  cpuSampleHz: number;
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
@@ -73,6 +75,7 @@ export const DEFAULTS = {
   execHandlerConcurrency: 4,
   execHandlerRate: 10,
   execHandlerTimeout: '10s',
+  cpuSampleHz: 99,
 };
 
 const MIN_INTERVAL_MS = 100;
@@ -174,6 +177,7 @@ export interface RawOptions {
   execFilterUid?: unknown;
   execOnlyUid?: unknown;
   bpfStats?: unknown;
+  cpuSampleHz?: unknown;
 }
 
 function uid(flag: string, value: unknown): number {
@@ -335,5 +339,6 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     kubeletInsecureSkipVerify: boolean('--kubelet-insecure-skip-verify', raw.kubeletInsecureSkipVerify, false),
     ...execHandlerConfig(raw, programs),
     bpfStats: boolean('--bpf-stats', raw.bpfStats, false),
+    cpuSampleHz: positiveInteger('--cpu-sample-hz', raw.cpuSampleHz ?? DEFAULTS.cpuSampleHz, 1, 10_000),
   };
 }

@@ -51,7 +51,12 @@ export function checkPrivileges(
 }
 
 /** Oldest kernel each program works on (ring buffer 5.8; bpf_xdp_get_buff_len 5.18). */
-export const MIN_KERNEL: Record<ProgramName, [number, number]> = { exec: [5, 8], syscalls: [5, 8], xdp: [5, 18] };
+export const MIN_KERNEL: Record<ProgramName, [number, number]> = {
+  exec: [5, 8],
+  syscalls: [5, 8],
+  xdp: [5, 18],
+  cpu: [5, 8],
+};
 
 export function parseKernelRelease(release: string): [number, number] {
   const match = /^(\d+)\.(\d+)/.exec(release);

@@ -39,6 +39,7 @@ export interface RawBpfObject {
   load(): void;
   attach(program: string): RawLink;
   attachXdp(program: string, ifindex: number, flags: number): { link: RawLink; mode: string };
+  attachCpuClock(program: string, cpu: number, hz: number): RawLink;
   readMap(map: string): RawMapRead;
   lookupMap(map: string, keys: Uint8Array): { found: Uint8Array; values: ArrayBuffer };
   deleteKeys(map: string, keys: Uint8Array): number;

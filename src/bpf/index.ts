@@ -112,6 +112,11 @@ export class BpfObject {
     return { link: new Link(link), mode };
   }
 
+  /** A CPU-clock perf event sampling at `hz` on `cpu`, with the program attached. */
+  attachCpuClock(program: string, cpu: number, hz: number): Link {
+    return new Link(this.raw.attachCpuClock(program, cpu, hz));
+  }
+
   readMap(name: string): MapSnapshot {
     const info = this.map(name);
     const { count, keys, values } = this.raw.readMap(name);

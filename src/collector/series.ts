@@ -2,7 +2,7 @@
 // per-executable series, and the cardinality budget. The exporter only names what this produces.
 import { SeriesBudget } from './budget.ts';
 import type { ExecCount } from './exec.ts';
-import { SYSCALL_NAMES, type ProcessSyscalls, type SyscallName } from './syscalls.ts';
+import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
 
 /** Where a process runs, as far as it is known. Absent fields are unknown, never guessed. */
 export interface Attribution {
@@ -25,7 +25,8 @@ export interface SyscallSeries {
   pid: number | typeof OTHER | undefined;
   /** Executable name; 'other' for the folded series. */
   comm: string;
-  syscall: SyscallName;
+  /** The kind of count: the syscall name, or 'cpu' for CPU samples. */
+  syscall: string;
   value: number;
   startMs: number;
   attribution: Attribution;
@@ -43,12 +44,15 @@ export interface ShaperOptions {
   /** false: one series per executable (and container) and syscall instead of per process. */
   pidLabels: boolean;
   attribute?: Attributor;
+  /** Names of the counts by index (the syscall names; ['cpu'] for CPU samples). */
+  kinds?: readonly string[];
 }
 
 interface Payload {
   pid: number | undefined;
   comm: string;
-  syscall: SyscallName;
+  /** The kind of count: the syscall name, or 'cpu' for CPU samples. */
+  syscall: string;
   attribution: Attribution;
 }
 
@@ -70,6 +74,7 @@ interface Aggregate {
 export class SyscallSeriesShaper {
   readonly #options: ShaperOptions;
   readonly #attribute: Attributor;
+  readonly #kinds: readonly string[];
   readonly #budget: SeriesBudget<Payload>;
   readonly #contributions = new Map<string, Contribution>();
   readonly #aggregates = new Map<string, Aggregate>();
@@ -77,6 +82,7 @@ export class SyscallSeriesShaper {
   constructor(options: ShaperOptions) {
     this.#options = options;
     this.#attribute = options.attribute ?? noAttribution;
+    this.#kinds = options.kinds ?? SYSCALL_NAMES;
     this.#budget = new SeriesBudget<Payload>(options.maxSeries);
   }
 
@@ -95,7 +101,7 @@ export class SyscallSeriesShaper {
       series.push({
         pid: this.#options.pidLabels ? OTHER : undefined,
         comm: OTHER,
-        syscall: f.group as SyscallName,
+        syscall: f.group,
         value: f.value,
         startMs: this.#foldedStart ?? nowMs,
         attribution: {},
@@ -111,10 +117,10 @@ export class SyscallSeriesShaper {
     const inputs = [];
     for (const proc of processes) {
       const attribution = this.#attribute(proc.cgroupId, proc.pid);
-      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
+      for (let s = 0; s < this.#kinds.length; s++) {
         const value = proc.counts[s]!;
         if (value === 0) continue;
-        const syscall = SYSCALL_NAMES[s]!;
+        const syscall = this.#kinds[s]!;
         inputs.push({
           // The start time tells a reused pid from the process that had it before.
           key: `${proc.pid}/${proc.startMs}/${syscall}`,
@@ -137,10 +143,10 @@ export class SyscallSeriesShaper {
     const seen = new Set<string>();
     for (const proc of processes) {
       const attribution = this.#attribute(proc.cgroupId, proc.pid);
-      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
+      for (let s = 0; s < this.#kinds.length; s++) {
         const value = proc.counts[s]!;
         if (value === 0) continue;
-        const syscall = SYSCALL_NAMES[s]!;
+        const syscall = this.#kinds[s]!;
         const id = `${proc.pid}/${proc.startMs}/${syscall}`;
         const name = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000${syscall}`;
         seen.add(id);

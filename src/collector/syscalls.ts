@@ -107,6 +107,10 @@ export function decodeProcs(snapshot: MapSnapshot): Map<number, ProcessInfo> {
 }
 
 export interface SyscallCollectorOptions {
+  /** The program whose maps these are ('syscalls', or 'cpu', which has the same layouts). */
+  program?: 'syscalls' | 'cpu';
+  /** Names of the count and process maps, for the map-fill metrics. */
+  maps?: { counts: string; procs: string };
   /** Is a process still alive? Used only by the sweep after lost exit events. */
   processAlive?: (pid: number) => boolean;
   /** Comm of a live process whose comm the kernel map could not hold. */
@@ -141,7 +145,8 @@ export function procAlive(procRoot: string, pid: number): boolean {
 }
 
 export class SyscallCollector implements Collector<SyscallSnapshot> {
-  readonly program = 'syscalls' as const;
+  readonly program: 'syscalls' | 'cpu';
+  readonly #maps: { counts: string; procs: string };
   readonly #source: SyscallSource;
   readonly #processAlive: (pid: number) => boolean;
   readonly #processComm: (pid: number) => string | undefined;
@@ -151,6 +156,8 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
 
   constructor(source: SyscallSource, options: SyscallCollectorOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
+    this.program = options.program ?? 'syscalls';
+    this.#maps = options.maps ?? { counts: 'syscall_counts', procs: 'syscall_procs' };
     this.#source = source;
     this.#processAlive = options.processAlive ?? ((pid) => procAlive(procRoot, pid));
     this.#processComm =
@@ -184,7 +191,8 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
       for (const [pid, calls] of counts) {
         if (exited.has(pid)) continue;
         const previous = this.#state.get(pid)?.total;
-        if (previous === sumOf(calls) && !this.#processAlive(pid)) {
+        // pid 0 (the idle task, in CPU samples) never exits.
+        if (pid !== 0 && previous === sumOf(calls) && !this.#processAlive(pid)) {
           exited.set(pid, procs.get(pid) ?? { comm: '', cgroupId: 0n });
         }
       }
@@ -225,8 +233,8 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
       program: this.program,
       eventsLost: this.#drops[DROP_EXIT_LOST] ?? 0,
       mapFull: {
-        syscall_counts: this.#drops[DROP_COUNTS_FULL] ?? 0,
-        syscall_procs: this.#drops[DROP_PROCS_FULL] ?? 0,
+        [this.#maps.counts]: this.#drops[DROP_COUNTS_FULL] ?? 0,
+        [this.#maps.procs]: this.#drops[DROP_PROCS_FULL] ?? 0,
       },
     };
   }
@@ -234,8 +242,8 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
   mapFill(): MapFill[] {
     const capacity = this.#source.capacity();
     return [
-      { program: this.program, map: 'syscall_counts', entries: this.#fill.counts, capacity: capacity.counts },
-      { program: this.program, map: 'syscall_procs', entries: this.#fill.procs, capacity: capacity.procs },
+      { program: this.program, map: this.#maps.counts, entries: this.#fill.counts, capacity: capacity.counts },
+      { program: this.program, map: this.#maps.procs, entries: this.#fill.procs, capacity: capacity.procs },
     ];
   }
 

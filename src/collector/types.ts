@@ -1,7 +1,7 @@
 // What every collector shares with the poller and the exporter. No OpenTelemetry here.
 
-export type ProgramName = 'exec' | 'syscalls' | 'xdp';
-export const PROGRAM_NAMES: readonly ProgramName[] = ['exec', 'syscalls', 'xdp'];
+export type ProgramName = 'exec' | 'syscalls' | 'xdp' | 'cpu';
+export const PROGRAM_NAMES: readonly ProgramName[] = ['exec', 'syscalls', 'xdp', 'cpu'];
 
 /** Entries and capacity of a BPF map at the last collection. */
 export interface MapFill {

@@ -70,6 +70,8 @@ export interface AgentSnapshot {
   syscalls?: ShapedSyscalls;
   exec?: ShapedExecs;
   execHandler?: ExecHandlerStats;
+  /** CPU samples per process (series shaped like the syscall ones, kind 'cpu'), and the idle task's. */
+  cpu?: ShapedSyscalls & { idle: number; hz: number };
   /** Present when --bpf-stats is on. */
   programStats?: ProgramStats[];
   xdp?: XdpSnapshot;
@@ -147,6 +149,26 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
           return point(attributes, s.value, s.startMs);
         }),
       ),
+    );
+  }
+
+  if (snapshot.cpu !== undefined) {
+    metrics.push(
+      sum(
+        N.METRIC_CPU_SAMPLES,
+        `On-CPU samples (${snapshot.cpu.hz} per second per CPU), by process; process "other" holds the series beyond the budget.`,
+        '{sample}',
+        snapshot.cpu.series.map((s) => {
+          const attributes: Attributes = {};
+          if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
+          attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
+          addAttribution(attributes, s.attribution);
+          return point(attributes, s.value, s.startMs);
+        }),
+      ),
+    );
+    metrics.push(
+      sum(N.METRIC_CPU_IDLE_SAMPLES, 'Samples that found a CPU idle.', '{sample}', [point({}, snapshot.cpu.idle)]),
     );
   }
 
@@ -366,6 +388,9 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   const folded: DataPoint<number>[] = [];
   if (snapshot.syscalls !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: 'ebpf_syscalls_total' }, snapshot.syscalls.foldedTotal));
+  }
+  if (snapshot.cpu !== undefined) {
+    folded.push(point({ [N.ATTR_METRIC]: 'ebpf_cpu_samples_total' }, snapshot.cpu.foldedTotal));
   }
   if (snapshot.exec !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: 'ebpf_process_execs_total' }, snapshot.exec.foldedTotal));

@@ -9,6 +9,8 @@ import {
 
 export const METRIC_SYSCALLS = 'ebpf.syscalls'; // {call}
 export const METRIC_PROCESS_EXECS = 'ebpf.process.execs'; // {exec}
+export const METRIC_CPU_SAMPLES = 'ebpf.cpu.samples'; // {sample}
+export const METRIC_CPU_IDLE_SAMPLES = 'ebpf.cpu.idle_samples'; // {sample}
 export const METRIC_XDP_PACKETS = 'ebpf.xdp.packets'; // {packet}
 export const METRIC_XDP_BYTES = 'ebpf.xdp.bytes'; // By
 export const METRIC_XDP_TRUNCATED = 'ebpf.xdp.truncated_packets'; // {packet}

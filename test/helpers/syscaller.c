@@ -21,6 +21,12 @@
  *       raise(SIGSTOP)s again; after the second SIGCONT it reports failures
  *       (if any) on stderr and exits 1, otherwise exits 0.
  *
+ *   syscaller --spin MS CPU
+ *       Pins itself to CPU, spins for MS milliseconds of wall time (reading
+ *       the clock through the vDSO, no syscalls), then raise(SIGSTOP)s so its
+ *       CPU samples stay in place until the test has read them; exits 0 on
+ *       SIGCONT.  Used by the CPU sampling test.
+ *
  *   syscaller --exit-after N
  *       No stops and no output: opens /dev/zero, does exactly N raw reads of
  *       1 byte and _exit(0) immediately (exit 1 if any read failed).  Used to
@@ -44,7 +50,9 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,8 +253,33 @@ static void exec_child(void *p)
 	_exit(127);
 }
 
+static int mode_spin(unsigned long ms, unsigned long cpu)
+{
+	struct timespec start, now;
+	cpu_set_t set;
+	volatile unsigned long spins = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		perror("sched_setaffinity");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		for (int i = 0; i < 10000; i++)
+			spins++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((unsigned long)((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000) < ms);
+	raise(SIGSTOP);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--spin") == 0)
+		return mode_spin(parse_count(argv[2]), parse_count(argv[3]));
+
 	if (argc == 2 && argv[1][0] != '-')
 		return mode_main(parse_count(argv[1]));
 

@@ -11,7 +11,15 @@ describe('exposition', () => {
   let agent: RunningAgent;
   beforeAll(async () => {
     veth = createVethPair(`p${process.pid % 10000}`);
-    agent = await startAgent(['--xdp-interface', veth.host, '--interval', '500ms', '--bpf-stats']);
+    agent = await startAgent([
+      '--programs',
+      'exec,syscalls,xdp,cpu',
+      '--xdp-interface',
+      veth.host,
+      '--interval',
+      '500ms',
+      '--bpf-stats',
+    ]);
     execFileSync(syscallerPath, ['--exec', '3', '/bin/true']);
     await agent.waitPolls(2);
   });

@@ -1,0 +1,80 @@
+// CPU sampling at 99 Hz: a busy loop pinned to one CPU for 3 s gets 297 samples within 15%, a sleeping process
+// at most 3; the idle task is counted apart.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  seriesOf,
+  startAgent,
+  syscallerPath,
+  total,
+  waitStopped,
+  type RunningAgent,
+} from './harness.ts';
+
+const HZ = 99;
+const SECONDS = 3;
+
+describe('cpu program', () => {
+  let agent: RunningAgent;
+  beforeAll(async () => {
+    agent = await startAgent(['--programs', 'cpu', '--cpu-sample-hz', String(HZ), '--interval', '500ms']);
+  });
+  afterAll(async () => {
+    await killAllAgents();
+    await expectNoAgentPrograms();
+  });
+
+  it(`samples a busy loop ${HZ * SECONDS} times in ${SECONDS} s (±15%), a sleeper at most 3 times`, async () => {
+    const cpu = os.cpus().length - 1;
+    const spinner = spawn(syscallerPath, ['--spin', String(SECONDS * 1000), String(cpu)], { stdio: 'ignore' });
+    const sleeper = spawn('sleep', [String(SECONDS)], { stdio: 'ignore' });
+    const sleeperPid = String(sleeper.pid);
+    // Keep the sleeper's final count: it is published once, in the poll after it exits.
+    let sleeperSamples = 0;
+    const watch = (async () => {
+      while (sleeper.exitCode === null || agent !== undefined) {
+        const s = await agent.scrape();
+        sleeperSamples = Math.max(sleeperSamples, total(s, 'ebpf_cpu_samples_total', { process_pid: sleeperPid }));
+        if (
+          sleeper.exitCode !== null &&
+          seriesOf(s, 'ebpf_cpu_samples_total', { process_pid: sleeperPid }).length === 0
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      await waitStopped(spinner.pid!);
+      const samples = await agent.waitPolls(2);
+      const busy = total(samples, 'ebpf_cpu_samples_total', { process_pid: String(spinner.pid) });
+      // On a quiet machine the loop is on its CPU for all 3 s: 297 samples. This machine is shared, so the
+      // ground truth is the CPU time the kernel accounted to the loop (utime + stime, in 1/100 s).
+      const stat = readFileSync(`/proc/${spinner.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
+      const expected = cpuSeconds * HZ;
+      console.log(
+        `busy loop: ${busy} samples for ${cpuSeconds} s on CPU (${expected.toFixed(0)} expected; ${HZ * SECONDS} when alone)`,
+      );
+      expect(cpuSeconds).toBeGreaterThan(0.5);
+      expect(busy).toBeGreaterThanOrEqual(Math.floor(expected * 0.85));
+      expect(busy).toBeLessThanOrEqual(Math.ceil(expected * 1.15));
+      expect(
+        seriesOf(samples, 'ebpf_cpu_samples_total', { process_pid: String(spinner.pid) })[0]!.labels
+          .process_executable_name,
+      ).toBe('syscaller');
+      expect(total(samples, 'ebpf_cpu_idle_samples_total')).toBeGreaterThan(0);
+      if (sleeper.exitCode === null) await once(sleeper, 'exit');
+      await watch;
+      expect(sleeperSamples).toBeLessThanOrEqual(3);
+    } finally {
+      spinner.kill('SIGKILL');
+      sleeper.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,376 @@
+// The Grafana dashboards (deploy/grafana/*.json) against a real Prometheus scraping the real agent: every panel
+// query of every dashboard must succeed and return data, so no panel names a metric or label the agent does not
+// export. The agent runs every program, --bpf-stats and an exec handler; the test makes execs and XDP traffic.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  root,
+  sleep,
+  startAgent,
+  syscallerPath,
+  waitFor,
+  type RunningAgent,
+} from './harness.ts';
+import { createVethPair, inject, type VethPair } from './netns.ts';
+
+const PROMETHEUS = '/usr/bin/prometheus';
+const dashboardDir = path.join(root, 'deploy', 'grafana');
+
+interface Target {
+  expr?: string;
+  legendFormat?: string;
+  refId?: string;
+  datasource?: { type?: string; uid?: string };
+}
+
+interface Panel {
+  id?: number;
+  type?: string;
+  title?: string;
+  datasource?: { type?: string; uid?: string };
+  targets?: Target[];
+  panels?: Panel[];
+}
+
+interface Variable {
+  name: string;
+  type: string;
+  query?: string | { query?: string };
+  datasource?: { type?: string; uid?: string };
+  multi?: boolean;
+  includeAll?: boolean;
+}
+
+interface Dashboard {
+  uid?: string;
+  title?: string;
+  schemaVersion?: number;
+  refresh?: string;
+  time?: { from: string; to: string };
+  panels?: Panel[];
+  templating?: { list?: Variable[] };
+}
+
+interface Query {
+  dashboard: string;
+  panel: string;
+  expr: string;
+  legend?: string;
+}
+
+const dashboards: { file: string; json: Dashboard }[] = readdirSync(dashboardDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((file) => ({ file, json: JSON.parse(readFileSync(path.join(dashboardDir, file), 'utf8')) as Dashboard }));
+
+/** Every panel, rows' nested panels included. */
+function allPanels(panels: Panel[] = []): Panel[] {
+  return panels.flatMap((p) => [p, ...allPanels(p.panels)]);
+}
+
+function queries(): Query[] {
+  return dashboards.flatMap(({ json }) =>
+    allPanels(json.panels).flatMap((p) =>
+      (p.targets ?? []).map((t) => ({
+        dashboard: json.title!,
+        panel: p.title!,
+        expr: t.expr!,
+        legend: t.legendFormat,
+      })),
+    ),
+  );
+}
+
+/** What Grafana would send: its variables replaced by values that work with a 1 s scrape interval. */
+function substitute(expr: string, instance: string): string {
+  return expr
+    .replaceAll('$__rate_interval', '10s')
+    .replaceAll('$__interval', '2s')
+    .replaceAll('$__range', '1m')
+    .replaceAll('$instance', instance)
+    .replaceAll('$syscall', '.*')
+    .replaceAll('$interface', '.*');
+}
+
+/** Labels of ebpf_syscalls_total the agent adds only where it can establish them (README, Metrics). */
+const WHERE_KNOWN = ['container_id', 'k8s_pod_uid', 'k8s_pod_name', 'k8s_namespace_name'];
+
+/** The metric names and the label names a query (and its legend) relies on. */
+function namesIn(q: Query): { metrics: string[]; labels: string[]; created: string[] } {
+  const metrics = new Set([...q.expr.matchAll(/\b(ebpf_[a-z0-9_]+|target_info)\b/g)].map((m) => m[1]!));
+  const labels = new Set<string>();
+  for (const m of q.expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+    for (const l of m[1]!.split(',')) if (l.trim() !== '') labels.add(l.trim());
+  }
+  for (const m of q.expr.matchAll(/\{([^}]*)\}/g)) {
+    for (const l of m[1]!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"/g)) labels.add(l[1]!);
+  }
+  const created: string[] = [];
+  for (const m of q.expr.matchAll(/label_replace\(.*?,\s*"(\w+)",\s*"[^"]*",\s*"(\w+)",\s*"[^"]*"\)/g)) {
+    created.push(m[1]!);
+    labels.add(m[2]!);
+  }
+  for (const m of (q.legend ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)) labels.add(m[1]!);
+  return { metrics: [...metrics], labels: [...labels], created };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+describe('grafana dashboards: the JSON model', () => {
+  it('finds the dashboards', () => {
+    expect(dashboards.map((d) => d.file)).toEqual(expect.arrayContaining(['agent-health.json', 'node.json']));
+  });
+
+  for (const { file, json } of dashboards) {
+    it(`${file} is a valid dashboard with a datasource variable used by every panel`, () => {
+      expect(json.uid, file).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
+      expect(json.title, file).toMatch(/^ebpf-otel-agent \/ /);
+      expect(json.schemaVersion).toBe(39);
+      expect(json.refresh).toBe('30s');
+      expect(json.time).toEqual({ from: 'now-1h', to: 'now' });
+      const variables = json.templating?.list ?? [];
+      const datasource = variables.find((v) => v.name === 'datasource');
+      expect(datasource, `${file}: datasource variable`).toMatchObject({ type: 'datasource', query: 'prometheus' });
+      expect(
+        variables.find((v) => v.name === 'instance'),
+        `${file}: instance variable`,
+      ).toBeDefined();
+      for (const v of variables.filter((v) => v.type === 'query')) {
+        expect(v.datasource?.uid, `${file}: variable ${v.name}`).toBe('${datasource}');
+      }
+      const panels = allPanels(json.panels);
+      expect(panels.length).toBeGreaterThan(0);
+      const ids = panels.map((p) => p.id);
+      expect(
+        ids.every((id) => Number.isInteger(id)),
+        `${file}: panel ids`,
+      ).toBe(true);
+      expect(new Set(ids).size, `${file}: unique panel ids`).toBe(ids.length);
+      for (const p of panels.filter((p) => p.type !== 'row')) {
+        const where = `${file}: panel "${p.title}"`;
+        expect(p.title, where).toBeTruthy();
+        expect(p.datasource, where).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        expect(p.targets?.length, where).toBeGreaterThan(0);
+        for (const t of p.targets!) {
+          expect(t.expr, where).toBeTruthy();
+          expect(t.datasource, where).toEqual({ type: 'prometheus', uid: '${datasource}' });
+          // Counters are only ever read through rate()/increase() over Grafana's rate interval.
+          for (const m of t.expr!.matchAll(/\b(rate|increase)\([^[]*\[([^\]]*)\]/g)) {
+            expect(['$__rate_interval', '$__range'], `${where}: ${t.expr}`).toContain(m[2]);
+          }
+        }
+      }
+    });
+  }
+});
+
+describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query against a real Prometheus', () => {
+  let veth: VethPair | undefined;
+  let agent: RunningAgent | undefined;
+  let prometheus: ChildProcess | undefined;
+  let prometheusLog = '';
+  let promBase = '';
+  let instance = '';
+  const dirs: string[] = [];
+
+  async function promQuery(expr: string): Promise<{ status: string; error?: string; data?: { result: unknown[] } }> {
+    const res = await fetch(`${promBase}/api/v1/query?${new URLSearchParams({ query: expr })}`);
+    return (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+  }
+
+  function traffic(): void {
+    execFileSync(syscallerPath, ['--exec', '5', '/bin/true']);
+    inject(veth!, 'udp:5,tcp:3,trunc-ipv4:2');
+  }
+
+  beforeAll(async () => {
+    veth = createVethPair(`g${process.pid % 10000}`);
+
+    // The exec handler: root-owned, 0755, in a 0755 directory.
+    const handlerDir = mkdtempSync(path.join(os.tmpdir(), 'eoa-dash-handler-'));
+    dirs.push(handlerDir);
+    chmodSync(handlerDir, 0o755);
+    const handler = path.join(handlerDir, 'handler.sh');
+    writeFileSync(handler, '#!/bin/sh\nexit 0\n');
+    chmodSync(handler, 0o755);
+
+    agent = await startAgent([
+      '--programs',
+      'exec,syscalls,xdp',
+      '--bpf-stats',
+      '--xdp-interface',
+      veth.host,
+      '--exec-handler',
+      handler,
+      '--exec-filter-comm',
+      '^true$',
+      '--interval',
+      '1s',
+    ]);
+    instance = `127.0.0.1:${agent.port}`;
+
+    const promDir = mkdtempSync(path.join(os.tmpdir(), 'eoa-dash-prometheus-'));
+    dirs.push(promDir);
+    const config = path.join(promDir, 'prometheus.yml');
+    writeFileSync(
+      config,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  evaluation_interval: 1s',
+        'scrape_configs:',
+        '  - job_name: ebpf-otel-agent',
+        '    static_configs:',
+        `      - targets: ['${instance}']`,
+        '',
+      ].join('\n'),
+    );
+    const promPort = await freePort();
+    promBase = `http://127.0.0.1:${promPort}`;
+    prometheus = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${path.join(promDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.stdout!.resume();
+    prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
+    await waitFor(
+      'Prometheus to be ready',
+      async () => {
+        if (prometheus!.exitCode !== null)
+          throw new Error(`prometheus exited with ${prometheus!.exitCode}: ${prometheusLog}`);
+        try {
+          return (await fetch(`${promBase}/-/ready`)).status === 200 ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+    );
+    await waitFor('Prometheus to scrape the agent', async () => {
+      const r = await promQuery(`ebpf_agent_build_info{instance="${instance}"}`);
+      return (r.data?.result.length ?? 0) > 0 ? true : undefined;
+    });
+
+    // Traffic spread over ~16 s, so every 10 s rate window holds some, then a few more scrapes.
+    for (let i = 0; i < 8; i++) {
+      traffic();
+      await sleep(2_000);
+    }
+    await agent.waitPolls(2);
+    await sleep(2_000);
+  });
+
+  afterAll(async () => {
+    if (prometheus !== undefined && prometheus.exitCode === null && prometheus.signalCode === null) {
+      const exited = once(prometheus, 'exit');
+      prometheus.kill('SIGTERM');
+      const timer = setTimeout(() => prometheus!.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await agent?.stop();
+    await killAllAgents();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    veth?.destroy();
+    await expectNoAgentPrograms();
+  });
+
+  it('answers every panel query of every dashboard with data', async () => {
+    const all = queries();
+    expect(all.length).toBeGreaterThan(20);
+    const failures: string[] = [];
+    for (const q of all) {
+      const expr = substitute(q.expr, instance);
+      const where = `[${q.dashboard}] "${q.panel}": ${q.expr}\n  sent: ${expr}`;
+      expect(expr, where).not.toMatch(/\$/);
+      const r = await promQuery(expr);
+      if (r.status !== 'success') failures.push(`${where}\n  ${r.status}: ${r.error}`);
+      else if ((r.data?.result.length ?? 0) === 0) failures.push(`${where}\n  empty result`);
+      console.log(
+        `DBG ${q.panel} | ${JSON.stringify((r.data?.result ?? []).slice(0, 4).map((x: any) => [x.metric, x.value?.[1]]))}`,
+      );
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('uses only metrics the agent exports and labels their series carry', async () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const syscallsRow = readme.split('\n').find((l) => l.startsWith('| `ebpf_syscalls_total`')) ?? '';
+    for (const l of WHERE_KNOWN) expect(syscallsRow, `README documents ${l}`).toContain(`\`${l}\``);
+    const labelsOf = new Map<string, Set<string>>();
+    const failures: string[] = [];
+    for (const q of queries()) {
+      const { metrics, labels, created } = namesIn(q);
+      const where = `[${q.dashboard}] "${q.panel}": ${q.expr}`;
+      if (metrics.length === 0) failures.push(`${where}\n  names no agent metric`);
+      const known = new Set<string>(created);
+      for (const metric of metrics) {
+        if (!labelsOf.has(metric)) {
+          const res = await fetch(
+            `${promBase}/api/v1/series?${new URLSearchParams({ 'match[]': `${metric}{instance="${instance}"}` })}`,
+          );
+          const body = (await res.json()) as { data?: Record<string, string>[] };
+          labelsOf.set(metric, new Set((body.data ?? []).flatMap((series) => Object.keys(series))));
+        }
+        const found = labelsOf.get(metric)!;
+        if (found.size === 0) failures.push(`${where}\n  ${metric} is not exported`);
+        for (const l of found) known.add(l);
+        if (metric === 'ebpf_syscalls_total') for (const l of WHERE_KNOWN) known.add(l);
+      }
+      for (const l of labels) if (!known.has(l)) failures.push(`${where}\n  no series of it has the label ${l}`);
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('fills every template variable from the label values Prometheus holds', async () => {
+    const failures: string[] = [];
+    for (const { json } of dashboards) {
+      for (const v of json.templating?.list ?? []) {
+        if (v.type !== 'query') continue;
+        const query = typeof v.query === 'string' ? v.query : (v.query?.query ?? '');
+        const match = /^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/.exec(query);
+        if (match === null) {
+          failures.push(`[${json.title}] $${v.name}: not a label_values() query: ${query}`);
+          continue;
+        }
+        const selector = substitute(match[1]!, instance);
+        const res = await fetch(
+          `${promBase}/api/v1/label/${match[2]}/values?${new URLSearchParams({ 'match[]': selector })}`,
+        );
+        const body = (await res.json()) as { status: string; error?: string; data?: string[] };
+        if (body.status !== 'success') failures.push(`[${json.title}] $${v.name}: ${query}: ${body.error}`);
+        else if ((body.data ?? []).length === 0) failures.push(`[${json.title}] $${v.name}: ${query}: no values`);
+        else if (v.name === 'instance' && !body.data!.includes(instance)) {
+          failures.push(`[${json.title}] $${v.name}: ${query}: ${instance} missing from ${body.data!.join(', ')}`);
+        }
+      }
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+});
+
+if (!existsSync(PROMETHEUS)) {
+  console.warn(`dashboards.test.ts: ${PROMETHEUS} is missing (apt-get install prometheus): queries not checked`);
+}
