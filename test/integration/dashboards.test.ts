@@ -308,9 +308,6 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
       const r = await promQuery(expr);
       if (r.status !== 'success') failures.push(`${where}\n  ${r.status}: ${r.error}`);
       else if ((r.data?.result.length ?? 0) === 0) failures.push(`${where}\n  empty result`);
-      console.log(
-        `DBG ${q.panel} | ${JSON.stringify((r.data?.result ?? []).slice(0, 4).map((x: any) => [x.metric, x.value?.[1]]))}`,
-      );
     }
     expect(failures, failures.join('\n')).toEqual([]);
   });

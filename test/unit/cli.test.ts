@@ -9,7 +9,7 @@ import { DEFAULTS, type RawOptions } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 
 const KNOWN =
-  'host, port, interval, programs, xdp-interface, xdp-mode, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
+  'host, port, interval, programs, cpu-sample-hz, xdp-interface, xdp-mode, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
   'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
   'syscalls-max-entries, max-series, pid-labels, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
@@ -75,6 +75,7 @@ const DEFAULT_RAW = {
   port: String(DEFAULTS.port),
   interval: DEFAULTS.interval,
   programs: undefined,
+  cpuSampleHz: String(DEFAULTS.cpuSampleHz),
   xdpInterface: undefined,
   xdpMode: DEFAULTS.xdpMode,
   execLog: undefined,
@@ -360,6 +361,7 @@ describe('toRawOptions', () => {
       execFilterUid: undefined,
       execOnlyUid: undefined,
       bpfStats: undefined,
+      cpuSampleHz: undefined,
       interval: undefined,
       programs: undefined,
       xdpInterface: ['a'],

@@ -98,8 +98,8 @@ describe('parsePrograms', () => {
 
   it('names an unknown program', () => {
     const message = userError(() => parsePrograms('exec,cpu,bogus', []));
-    expect(message).toContain('unknown program "cpu"');
-    expect(message).toContain('exec, syscalls, xdp');
+    expect(message).toContain('unknown program "bogus"');
+    expect(message).toContain('exec, syscalls, xdp, cpu');
   });
 
   it('rejects an empty list', () => {
@@ -129,6 +129,7 @@ describe('resolveConfig', () => {
       execFilterUids: undefined,
       execOnlyUid: undefined,
       bpfStats: false,
+      cpuSampleHz: 99,
       otlpEndpoint: undefined,
       otlpProtocol: 'http/protobuf',
       logLevel: 'info',
