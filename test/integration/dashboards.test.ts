@@ -1,6 +1,7 @@
 // The Grafana dashboards (deploy/grafana/*.json) against a real Prometheus scraping the real agent: every panel
 // query of every dashboard must succeed and return data, so no panel names a metric or label the agent does not
-// export. The agent runs every program, --bpf-stats and an exec handler; the test makes execs and XDP traffic.
+// export. The agent runs every program (cpu included), --bpf-stats and an exec handler; the test makes execs and
+// XDP traffic.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,14 +100,14 @@ function substitute(expr: string, instance: string): string {
     .replaceAll('$interface', '.*');
 }
 
-/** Labels of ebpf_syscalls_total the agent adds only where it can establish them (README, Metrics). */
+/** Labels of per-process metrics the agent adds only where it can establish them (README, Metrics). */
 const WHERE_KNOWN = ['container_id', 'k8s_pod_uid', 'k8s_pod_name', 'k8s_namespace_name'];
 
 /** The metric names and the label names a query (and its legend) relies on. */
 function namesIn(q: Query): { metrics: string[]; labels: string[]; created: string[] } {
   const metrics = new Set([...q.expr.matchAll(/\b(ebpf_[a-z0-9_]+|target_info)\b/g)].map((m) => m[1]!));
   const labels = new Set<string>();
-  for (const m of q.expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+  for (const m of q.expr.matchAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
     for (const l of m[1]!.split(',')) if (l.trim() !== '') labels.add(l.trim());
   }
   for (const m of q.expr.matchAll(/\{([^}]*)\}/g)) {
@@ -212,7 +213,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
 
     agent = await startAgent([
       '--programs',
-      'exec,syscalls,xdp',
+      'exec,syscalls,xdp,cpu',
       '--bpf-stats',
       '--xdp-interface',
       veth.host,
@@ -334,7 +335,9 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
         const found = labelsOf.get(metric)!;
         if (found.size === 0) failures.push(`${where}\n  ${metric} is not exported`);
         for (const l of found) known.add(l);
-        if (metric === 'ebpf_syscalls_total') for (const l of WHERE_KNOWN) known.add(l);
+        if (metric === 'ebpf_syscalls_total' || metric === 'ebpf_cpu_samples_total') {
+          for (const l of WHERE_KNOWN) known.add(l);
+        }
       }
       for (const l of labels) if (!known.has(l)) failures.push(`${where}\n  no series of it has the label ${l}`);
     }
