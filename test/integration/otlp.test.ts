@@ -1,0 +1,203 @@
+// OTLP interop with the real thing: an OpenTelemetry Collector (built from the Go module proxy by
+// scripts/install-otelcol.sh) with the OTLP receiver over HTTP and gRPC and the file exporter. The values that
+// arrive are exact, and an exited process's series arrives once with its final count and then stops arriving.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  root,
+  startAgent,
+  syscallerPath,
+  waitFor,
+  waitStopped,
+  type RunningAgent,
+} from './harness.ts';
+
+interface OtlpPoint {
+  attributes?: { key: string; value: { stringValue?: string; intValue?: string } }[];
+  asInt?: string;
+  asDouble?: number;
+}
+
+/** Every data point of `metric` in one exported line, as {attributes, value}. */
+function pointsOf(line: string, metric: string): { attrs: Record<string, string>; value: number }[] {
+  const request = JSON.parse(line) as {
+    resourceMetrics: { scopeMetrics: { metrics: { name: string; sum?: { dataPoints: OtlpPoint[] } }[] }[] }[];
+  };
+  const out: { attrs: Record<string, string>; value: number }[] = [];
+  for (const rm of request.resourceMetrics) {
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        if (m.name !== metric) continue;
+        for (const p of m.sum?.dataPoints ?? []) {
+          const attrs: Record<string, string> = {};
+          for (const a of p.attributes ?? []) attrs[a.key] = a.value.stringValue ?? a.value.intValue ?? '';
+          out.push({ attrs, value: Number(p.asInt ?? p.asDouble) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('OTLP push to a real OpenTelemetry Collector', () => {
+  let dir: string;
+  let output: string;
+  let collector: ChildProcess;
+  let httpPort: number;
+  let grpcPort: number;
+
+  const lines = (): string[] => (existsSync(output) ? readFileSync(output, 'utf8').split('\n').filter(Boolean) : []);
+
+  beforeAll(async () => {
+    execFileSync(path.join(root, 'scripts', 'install-otelcol.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-otlp-'));
+    output = path.join(dir, 'metrics.jsonl');
+    [httpPort, grpcPort] = await Promise.all([freePort(), freePort()]);
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      `receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: 127.0.0.1:${grpcPort} }
+      http: { endpoint: 127.0.0.1:${httpPort} }
+exporters:
+  file:
+    path: ${output}
+    flush_interval: 100ms
+service:
+  telemetry:
+    metrics: { level: none }
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [file] }
+`,
+    );
+    collector = spawn(path.join(root, '.tools', 'bin', 'otelcol-test'), ['--config', config], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    collector.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    await waitFor('the collector', () => {
+      if (collector.exitCode !== null) throw new Error(`collector exited: ${log}`);
+      return log.includes('Everything is ready') ? true : undefined;
+    });
+  }, 900_000);
+
+  afterAll(async () => {
+    await killAllAgents();
+    if (collector !== undefined && collector.exitCode === null) {
+      collector.kill('SIGTERM');
+      await once(collector, 'exit');
+    }
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await expectNoAgentPrograms();
+  });
+
+  async function exactCounts(agent: RunningAgent): Promise<void> {
+    const from = lines().length;
+    // A live helper: 500 of each call, then it stays stopped.
+    const live = spawn(syscallerPath, ['500'], { stdio: 'ignore' });
+    // A short-lived one: 777 reads, then it exits at once.
+    let short: ChildProcess | undefined;
+    try {
+      await waitStopped(live.pid!);
+      const livePid = String(live.pid);
+      const latestOf = (syscall: string, since: number): number | undefined =>
+        lines()
+          .slice(since)
+          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .filter((p) => p.attrs['process.pid'] === livePid && p.attrs.syscall === syscall)
+          .at(-1)?.value;
+      // Baseline: an export made after the helper stopped (its setup made some calls of its own).
+      const stoppedAt = lines().length;
+      await waitFor('an export after the first stop', () =>
+        latestOf('openat', stoppedAt + 1) !== undefined ? true : undefined,
+      );
+      const base = Object.fromEntries(['read', 'write', 'connect'].map((s) => [s, latestOf(s, stoppedAt + 1) ?? 0]));
+      live.kill('SIGCONT');
+      await waitStopped(live.pid!);
+      short = spawn(syscallerPath, ['--exit-after', '777'], { stdio: 'ignore' });
+      await once(short, 'exit');
+      const shortPid = String(short.pid);
+      // The live helper's counts arrive exactly; the short one's final count arrives once.
+      const arrived = await waitFor('the counts to arrive', () => {
+        const fresh = lines().slice(from);
+        const shortRead = fresh
+          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .filter((p) => p.attrs['process.pid'] === shortPid);
+        return latestOf('read', from) === base.read! + 500 && shortRead.length > 0 ? fresh.length : undefined;
+      });
+      for (const syscall of ['read', 'write', 'connect']) {
+        expect((latestOf(syscall, from) ?? 0) - base[syscall]!, syscall).toBe(500);
+      }
+      expect(
+        lines()
+          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .find((p) => p.attrs['process.pid'] === livePid)?.attrs['process.executable.name'],
+      ).toBe('syscaller');
+      const shortReads = lines()
+        .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+        .filter((p) => p.attrs['process.pid'] === shortPid && p.attrs.syscall === 'read');
+      expect(shortReads.map((p) => p.value)).toContain(777);
+      // Then it stops arriving: three more exports without it.
+      const after = from + arrived;
+      await waitFor('three more exports', () => (lines().length >= after + 3 ? true : undefined));
+      const later = lines()
+        .slice(after + 1)
+        .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+        .filter((p) => p.attrs['process.pid'] === shortPid);
+      expect(later).toEqual([]);
+      expect(
+        lines()
+          .slice(from)
+          .some((l) => l.includes('"ebpf-otel-agent"')),
+      ).toBe(true); // service.name
+      await agent.stop('SIGTERM');
+    } finally {
+      live.kill('SIGKILL');
+      short?.kill('SIGKILL');
+    }
+  }
+
+  it('over OTLP/HTTP (protobuf)', async () => {
+    const agent = await startAgent([
+      '--programs',
+      'syscalls',
+      '--interval',
+      '500ms',
+      '--otlp-endpoint',
+      `http://127.0.0.1:${httpPort}`,
+    ]);
+    await exactCounts(agent);
+  });
+
+  it('over OTLP/gRPC', async () => {
+    const agent = await startAgent([
+      '--programs',
+      'syscalls',
+      '--interval',
+      '500ms',
+      '--otlp-endpoint',
+      `http://127.0.0.1:${grpcPort}`,
+      '--otlp-protocol',
+      'grpc',
+    ]);
+    await exactCounts(agent);
+  });
+});
