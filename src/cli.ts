@@ -229,6 +229,26 @@ function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/** A config file value must have the type of its flag: a mistyped one is an error naming the key. */
+function checkType(file: string, key: string, name: string, value: unknown): unknown {
+  const option = (OPTIONS as Record<string, { type: string; array?: boolean }>)[name]!;
+  const scalar = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+  if (option.type === 'boolean') {
+    if (typeof value !== 'boolean')
+      throw new UserError(`config file ${file}: key "${key}" must be true or false, not ${JSON.stringify(value)}`);
+    return value;
+  }
+  if (option.array === true) {
+    if (scalar(value) || (Array.isArray(value) && value.every(scalar))) return value;
+    throw new UserError(
+      `config file ${file}: key "${key}" must be a string or a list of strings, not ${JSON.stringify(value)}`,
+    );
+  }
+  if (!scalar(value))
+    throw new UserError(`config file ${file}: key "${key}" must be a single value, not ${JSON.stringify(value)}`);
+  return value;
+}
+
 /** Reads the YAML --config file; an unknown key is an error naming it. */
 export function loadConfigFile(file: string): Record<string, unknown> {
   let text: string;
@@ -255,7 +275,7 @@ export function loadConfigFile(file: string): Record<string, unknown> {
       throw new UserError(
         `config file ${file}: unknown key ${JSON.stringify(key)} (known: ${[...CONFIG_KEYS].join(', ')})`,
       );
-    out[name] = value;
+    out[name] = checkType(file, key, name, value);
   }
   return out;
 }

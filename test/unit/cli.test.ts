@@ -387,3 +387,22 @@ describe('toRawOptions', () => {
     });
   });
 });
+
+describe('loadConfigFile: value types', () => {
+  it.each([
+    ['port: [1, 2]\n', 'key "port" must be a single value'],
+    ['mount-tracefs: "yes"\n', 'key "mount-tracefs" must be true or false'],
+    ['xdp-interface: { name: eth0 }\n', 'key "xdp-interface" must be a string or a list of strings'],
+    ['programs: null\n', 'key "programs" must be a single value'],
+  ])('refuses %j naming the key', (text, message) => {
+    const at = file(`typed-${Math.random().toString(36).slice(2)}.yaml`, text);
+    expect(() => loadConfigFile(at)).toThrow(message);
+  });
+
+  it('accepts a list or a single string for a repeatable key', () => {
+    expect(loadConfigFile(file('list.yaml', 'xdp-interface: [eth0, eth1]\n'))).toEqual({
+      'xdp-interface': ['eth0', 'eth1'],
+    });
+    expect(loadConfigFile(file('one.yaml', 'xdp-interface: eth0\n'))).toEqual({ 'xdp-interface': 'eth0' });
+  });
+});
