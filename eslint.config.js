@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'native/build', 'bpf/build', 'test/helpers/build'] },
+  { ignores: ['node_modules', 'dist', 'native/build', 'bpf/build', 'test/helpers/build', '.tools', 'bench/*/build'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
