@@ -144,7 +144,8 @@ export class Agent {
     const { config } = this;
     this.#startMs = this.#clock.now();
     if (os.platform() !== 'linux') throw new UserError('ebpf-otel-agent runs on Linux only');
-    checkKernel(config.programs);
+    // EOA_KERNEL_RELEASE stands in for uname -r in tests of the too-old-kernel refusal.
+    checkKernel(config.programs, process.env.EOA_KERNEL_RELEASE ?? os.release());
     // EOA_SKIP_CAPABILITY_CHECK=1 lets the kernel itself refuse (used to show which capabilities it requires).
     if (process.env.EOA_SKIP_CAPABILITY_CHECK !== '1') checkPrivileges(config.programs, this.#deps.procStatus);
     checkBtf(config.btfPath);

@@ -61,6 +61,16 @@ describe('bad input', () => {
     });
   });
 
+  it('kernel too old for a program: names the program and the version it needs', async () => {
+    await expectRefused(
+      ['--xdp-interface', 'lo'],
+      /^ebpf-otel-agent: kernel 5\.15\.0-test is too old for program xdp \(needs 5\.18 or later\)/,
+      {
+        env: { ...process.env, EOA_KERNEL_RELEASE: '5.15.0-test' },
+      },
+    );
+  });
+
   it('no BTF: suggests --btf-path', async () => {
     await expectRefused(['--btf-path', '/nonexistent/vmlinux'], /no kernel BTF at \/nonexistent\/vmlinux.*--btf-path/);
   });

@@ -1,0 +1,112 @@
+// Least privilege, proven: with exactly the capabilities the Helm chart grants (CAP_BPF, CAP_PERFMON, and
+// CAP_NET_ADMIN for XDP; the bounding set limited with setpriv) the agent attaches every program and counts
+// right; without any one of them it refuses with a line naming it. See docs/capabilities.md.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  agentPrograms,
+  cliPath,
+  expectNoAgentPrograms,
+  parseMetrics,
+  runAgent,
+  syscallerPath,
+  total,
+  waitFor,
+  waitStopped,
+} from './harness.ts';
+import { createVethPair, inject, type VethPair } from './netns.ts';
+
+const GRANTED = ['bpf', 'perfmon', 'net_admin'];
+const setpriv = (caps: string[]): string[] => {
+  const set = ['-all', ...caps.map((c) => `+${c}`)].join(',');
+  return ['setpriv', `--inh-caps=${set}`, `--bounding-set=${set}`, '--'];
+};
+
+describe('least privilege', () => {
+  let veth: VethPair;
+  beforeAll(() => {
+    veth = createVethPair(`c${process.pid % 10000}`);
+  });
+  afterAll(async () => {
+    veth?.destroy();
+    await expectNoAgentPrograms();
+  });
+
+  it('runs every program with exactly CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, and counts right', async () => {
+    const args = [
+      '--programs',
+      'exec,syscalls,xdp,cpu',
+      '--xdp-interface',
+      veth.host,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--interval',
+      '500ms',
+    ];
+    const [command, ...rest] = [...setpriv(GRANTED), process.execPath, cliPath, ...args];
+    const agent = spawn(command!, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      const port = await waitFor('the agent', () => {
+        if (agent.exitCode !== null) throw new Error(log);
+        return /listen=[^ ]*:(\d+)/.exec(log)?.[1];
+      });
+      const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+      // Effective set: exactly bits 12 (NET_ADMIN), 38 (PERFMON), 39 (BPF).
+      expect(/^CapEff:\s*(\w+)$/m.exec(status)?.[1]).toBe('000000c000001000');
+      const scrape = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      await waitFor('readiness', async () =>
+        (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined,
+      );
+      const polls = async (n: number) => {
+        const start = total(await scrape(), 'ebpf_agent_polls_total');
+        return waitFor(`${n} polls`, async () => {
+          const s = await scrape();
+          return total(s, 'ebpf_agent_polls_total') >= start + n ? s : undefined;
+        });
+      };
+      for (const program of ['exec', 'syscalls', 'xdp', 'cpu']) {
+        expect(total(await scrape(), 'ebpf_agent_program_attached', { program }), program).toBe(1);
+      }
+      const helper = spawn(syscallerPath, ['200'], { stdio: 'ignore' });
+      try {
+        await waitStopped(helper.pid!);
+        const before = await polls(2);
+        helper.kill('SIGCONT');
+        await waitStopped(helper.pid!);
+        const sent = inject(veth, 'udp:9');
+        const after = await polls(2);
+        const labels = { process_pid: String(helper.pid), syscall: 'read' };
+        expect(total(after, 'ebpf_syscalls_total', labels) - total(before, 'ebpf_syscalls_total', labels)).toBe(200);
+        const udp = { network_interface_name: veth.host, network_transport: 'udp' };
+        expect(total(after, 'ebpf_xdp_packets_total', udp) - total(before, 'ebpf_xdp_packets_total', udp)).toBe(9);
+        expect(total(after, 'ebpf_xdp_bytes_total', udp) - total(before, 'ebpf_xdp_bytes_total', udp)).toBe(
+          sent.udp!.bytes,
+        );
+      } finally {
+        helper.kill('SIGKILL');
+      }
+    } finally {
+      agent.kill('SIGTERM');
+      await once(agent, 'exit');
+    }
+  });
+
+  for (const missing of GRANTED) {
+    it(`refuses without CAP_${missing.toUpperCase()}, naming it`, async () => {
+      const { code, stderr } = await runAgent(['--xdp-interface', veth.host, '--port', '0'], {
+        wrap: setpriv(GRANTED.filter((c) => c !== missing)),
+      });
+      expect(code).toBe(1);
+      const lines = stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^ebpf-otel-agent: missing capabilities CAP_${missing.toUpperCase()} \\(`));
+      expect(agentPrograms()).toEqual([]);
+    });
+  }
+});
