@@ -14,6 +14,7 @@ async function expectRefused(
   pattern: RegExp,
   options: Parameters<typeof runAgent>[1] & { code?: number } = {},
 ): Promise<string> {
+  await expectNoAgentPrograms(); // so that an empty list afterwards means this run attached nothing
   const { code, stderr } = await runAgent(['--port', '0', '--host', '127.0.0.1', ...args], options);
   const lines = stderr.trimEnd().split('\n');
   expect(code, stderr).toBe(options.code ?? 1);

@@ -39,7 +39,7 @@ describe('cardinality budget', () => {
     // Busy helper i makes 300+i calls of each kind; the others make 1.
     const calls = (i: number): number => (i < BUSY ? 300 + i : 1);
     // The agents started at different times, so their totals differ by what happened in between: compare
-    // increases, from a moment when both see no openat or connect calls going on.
+    // increases, from a moment when both see no connect calls going on.
     const baseline = await Promise.all([quiet(budgeted), quiet(unbounded)]);
     for (let i = 0; i < PROCESSES; i++) helpers.push(spawn(syscallerPath, [String(calls(i))], { stdio: 'ignore' }));
     for (const h of helpers) await waitStopped(h.pid!);
@@ -68,33 +68,28 @@ describe('cardinality budget', () => {
     }
     expect(missing).toEqual([]);
 
-    // The increases equal an unbudgeted agent's. Only connect and openat are compared: nothing else on the
-    // machine makes many of those now, while both agents keep reading and writing. connect must match exactly.
-    // For openat the budgeted agent may be ahead by the calls of short-lived machine processes that ended while
-    // folded: a folded series is a counter and keeps them, where an unbudgeted agent drops the ended series.
+    // The increases equal an unbudgeted agent's. Only connect is compared: the helpers made 2,500+ of them and
+    // nothing else on the machine makes any now, while both agents and the test keep reading, writing and opening
+    // files. (The unit tests check the exact-sum invariant for every kind under random workloads.)
     const [a, b] = await Promise.all([quiet(budgeted), quiet(unbounded)]);
     const increase = (totals: Record<string, number>, base: Record<string, number>, syscall: string): number =>
       totals[syscall]! - base[syscall]!;
     expect(increase(a, baseline[0], 'connect')).toBe(increase(b, baseline[1], 'connect'));
     expect(increase(a, baseline[0], 'connect')).toBeGreaterThanOrEqual(PROCESSES);
-    const openatA = increase(a, baseline[0], 'openat');
-    const openatB = increase(b, baseline[1], 'openat');
-    expect(openatA).toBeGreaterThanOrEqual(openatB);
-    expect(openatA - openatB).toBeLessThan(50);
     const unboundedSeries = seriesOf(await unbounded.scrape(), 'ebpf_syscalls_total').length;
     expect(unboundedSeries).toBeGreaterThan(BUDGET * 4);
     expectNoneLost(after);
   });
 });
 
-const QUIET = ['connect', 'openat'];
+const QUIET = ['connect'];
 
-/** Totals of the quiet syscalls once two polls in a row agree (nothing is making those calls). */
+/** Totals of the quiet syscall once two polls in a row agree (nothing is making those calls). */
 async function quiet(agent: RunningAgent): Promise<Record<string, number>> {
   let previous = '';
   let totals: Record<string, number> = {};
   await waitFor(
-    'openat and connect totals to settle',
+    'connect totals to settle',
     async () => {
       const samples = await agent.waitPolls(1);
       totals = Object.fromEntries(QUIET.map((s) => [s, total(samples, 'ebpf_syscalls_total', { syscall: s })]));
@@ -103,7 +98,7 @@ async function quiet(agent: RunningAgent): Promise<Record<string, number>> {
       previous = now;
       return settled ? true : undefined;
     },
-    30_000,
+    60_000,
   );
   return totals;
 }

@@ -99,6 +99,7 @@ describe('least privilege', () => {
 
   for (const missing of GRANTED) {
     it(`refuses without CAP_${missing.toUpperCase()}, naming it`, async () => {
+      await expectNoAgentPrograms(); // the previous agent's programs are freed shortly after it exits
       const { code, stderr } = await runAgent(['--xdp-interface', veth.host, '--port', '0'], {
         wrap: setpriv(GRANTED.filter((c) => c !== missing)),
       });
