@@ -20,7 +20,7 @@ async function timeWork(): Promise<number> {
   await Promise.all(
     Array.from(
       { length: CPUS },
-      () => new Promise((resolve) => spawn(work, ['300000000'], { stdio: 'ignore' }).once('exit', resolve)),
+      () => new Promise((resolve) => spawn(work, ['1500000000'], { stdio: 'ignore' }).once('exit', resolve)),
     ),
   );
   return performance.now() - started;
