@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds what the container image holds into a staging directory: the compiled agent, its production npm
-# dependencies, the BPF objects and the native addon. deploy/Dockerfile runs this in its build stage; the tests
+# Builds what the container image holds into a staging directory: the bundled agent, the BPF objects and the
+# native addon. deploy/Dockerfile runs this in its build stage; the tests
 # run it too, since there is no Docker engine here.
 #   deploy/build.sh [OUT]     (default OUT: build/image; the tree to copy is OUT/app)
 set -euo pipefail
@@ -11,12 +11,11 @@ OUT=${1:-build/image}
 
 rm -rf "$OUT"
 mkdir -p "$OUT/app/bpf/build" "$OUT/app/native/build/Release"
-cp -r dist package.json package-lock.json "$OUT/app/"
+# dist/ is the bundled agent (scripts/bundle.ts): every npm dependency is inlined, so no node_modules.
+# package.json marks the application root and carries the version.
+cp -r dist package.json "$OUT/app/"
 cp bpf/build/*.bpf.o "$OUT/app/bpf/build/"
 cp native/build/Release/ebpf_addon.node "$OUT/app/native/build/Release/"
-# Production dependencies only: no Node binary (the image has its own), no build or test tools. Install
-# scripts stay off: none of the production dependencies needs one.
-(cd "$OUT/app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
-rm -rf "$OUT/app/dist"/*.map "$OUT/app/dist"/**/*.map 2>/dev/null || true
+find "$OUT/app/dist" -name '*.map' -delete
 chmod -R go-w "$OUT/app"
 du -sh "$OUT/app" | sed 's/^/image app tree: /'

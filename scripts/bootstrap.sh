@@ -53,8 +53,8 @@ if [[ ! -f $addon || -n $(find native -maxdepth 1 -newer "$addon" -print -quit) 
   PATH="$PWD/node_modules/.bin:$PATH" npm run --silent build:native >/dev/null
 fi
 
-log "compiling TypeScript"
-node_modules/.bin/tsc -p tsconfig.build.json
+log "bundling the agent into dist/"
+node_modules/.bin/node scripts/bundle.ts
 
 # libbpf needs tracefs to attach tracepoints; a fresh machine has it unmounted. (The agent mounts it too.)
 if [[ $(id -u) -eq 0 && ! -d /sys/kernel/tracing/events ]]; then

@@ -5,7 +5,6 @@ import { accessSync, constants as fsConstants, existsSync, readFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import {
@@ -42,11 +41,12 @@ import { OtlpPusher } from './export/otlp.ts';
 import { serialize } from './export/prometheus.ts';
 import { agentResource } from './export/resource.ts';
 import { MetricsServer } from './export/server.ts';
+import { packageRoot } from './paths.ts';
 import type { Logger } from './log.ts';
 import { checkBtf, checkKernel, checkObjectFile, checkPrivileges, ensureTracefs } from './preflight.ts';
 import type { Clock } from './collector/types.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = packageRoot;
 export const DEFAULT_BPF_DIR = path.join(root, 'bpf', 'build');
 
 export function agentVersion(): string {

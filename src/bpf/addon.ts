@@ -1,8 +1,8 @@
 // The raw native module and its shape. Private to src/bpf/: everything else uses the typed classes in index.ts.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { packageRoot } from '../paths.ts';
 
 export interface RawMapInfo {
   name: string;
@@ -70,8 +70,7 @@ export interface RawAddon {
   libbpfVersion(): string;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
+const root = packageRoot;
 
 /** Where the addon is looked for: EBPF_OTEL_AGENT_ADDON, then the node-gyp build of this checkout. */
 export function addonPath(): string {

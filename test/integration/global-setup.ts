@@ -17,10 +17,8 @@ export default function setup(): void {
   ]) {
     if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run npm run build first`);
   }
-  // The tests run the compiled agent, as npm start does: compile the current sources.
-  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', path.join(root, 'tsconfig.build.json')], {
-    stdio: 'inherit',
-  });
+  // The tests run the bundled agent, as npm start does: bundle the current sources.
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts')], { stdio: 'inherit' });
   const out = path.join(root, 'test', 'helpers', 'build');
   mkdirSync(out, { recursive: true });
   // Static: no dynamic loader, so a run makes only the syscalls the helper itself makes.
