@@ -117,7 +117,8 @@ start=$SECONDS
 # notices), which the proxy here refuses. `go mod download` of the exact version works.
 log "downloading $EBPF_EXPORTER_MODULE@$EBPF_EXPORTER_VERSION from $GOPROXY"
 if ! download=$(go mod download -json "$EBPF_EXPORTER_MODULE@$EBPF_EXPORTER_VERSION" 2>&1); then
-  fail "go mod download" "$(printf '%s' "$download" | sed -n 's/.*"Error": "\(.*\)",*$/\1/p' | head -n 1)"
+  error=$(printf '%s' "$download" | sed -n 's/.*"Error": "\(.*\)",*$/\1/p' | head -n 1 | sed 's/\\n\\t*/ /g')
+  fail "go mod download" "${error:-$download}"
 fi
 src=$(printf '%s' "$download" | sed -n 's/.*"Dir": "\(.*\)",*$/\1/p')
 [[ -f $src/go.mod ]] || fail "go mod download" "no module directory in: $download"
