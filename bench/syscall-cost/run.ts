@@ -12,8 +12,8 @@
 //    programs' sizes (bpftool), and a perf profile of the loop under the empty program and under the agent's.
 // Results go to the syscall-cost section of docs/benchmarks.md (bench/lib/report.ts; BENCH_NO_WRITE=1 prints only).
 // Run as root from a built checkout: node bench/syscall-cost/run.ts (it builds its loop and BPF objects itself).
-// Environment: BENCH_N (calls per loop run, 2000000), BENCH_CYCLE_SECONDS (length of the fast alternation, 240),
-// BENCH_CYCLE_N (calls per loop run in the fast alternation, 10000000),
+// Environment: BENCH_N (calls per loop run, 2000000), BENCH_CYCLE_RUNS (undisturbed loop runs per workload in the
+// fast alternation, 20), BENCH_CYCLE_N (calls per such run, 10000000), BENCH_CYCLE_MAX_SECONDS (its cap, 360),
 // BENCH_ROUNDS (6), BENCH_RUNS (hyperfine runs per workload per block, 3), BENCH_BUDGET_MINUTES (no new round
 // starts after this, 20), BENCH_QUIET_WAIT (seconds to wait for a quiet machine before a block, 60).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -27,7 +27,8 @@ const root = path.resolve(here, '..', '..');
 const build = path.join(here, 'build');
 const LOOP = path.join(build, 'loop');
 const N = Number(process.env.BENCH_N ?? 2_000_000);
-const CYCLE_SECONDS = Number(process.env.BENCH_CYCLE_SECONDS ?? 240);
+const CYCLE_RUNS = Number(process.env.BENCH_CYCLE_RUNS ?? 20);
+const CYCLE_MAX_SECONDS = Number(process.env.BENCH_CYCLE_MAX_SECONDS ?? 360);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BUDGET_MINUTES = Number(process.env.BENCH_BUDGET_MINUTES ?? 20);
@@ -199,9 +200,18 @@ class CpuSpan {
 async function quietNow(): Promise<string | undefined> {
   const bpf = foreignBpf(true);
   if (bpf !== undefined) return bpf;
+  const ours = (): number =>
+    [...children].reduce((sum, c) => {
+      try {
+        return sum + cpuSeconds(c.pid!);
+      } catch {
+        return sum; // exited meanwhile
+      }
+    }, 0);
+  const own = ours();
   const span = new CpuSpan();
   await sleep(1000);
-  const { others } = span.end(0);
+  const { others } = span.end(ours() - own);
   return others > BUSY_CORES ? `other processes busy (${others.toFixed(2)} cores)` : undefined;
 }
 
@@ -217,6 +227,11 @@ async function waitQuiet(seconds: number): Promise<string | undefined> {
   }
   return reason;
 }
+
+/** No new block or wait for quiet after this (set when the run starts). */
+let budgetEnd = Number.POSITIVE_INFINITY;
+/** Seconds a wait for a quiet machine may take now: QUIET_WAIT, less when the time budget is nearly used. */
+const quietWait = (): number => Math.max(0, Math.min(QUIET_WAIT, (budgetEnd - Date.now()) / 1000));
 
 const disturbances: string[] = [];
 const othersCores: number[] = [];
@@ -277,7 +292,7 @@ interface FastResult {
 }
 
 async function fastAlternation(): Promise<FastResult> {
-  const before = await waitQuiet(QUIET_WAIT);
+  const before = await waitQuiet(quietWait());
   if (before !== undefined) disturbances.push(`fast alternation started while ${before}`);
   const specs = PROGRAMS.map((p) => `${p}=${OBJECTS[p].object}:${OBJECTS[p].programs.join(',')}`);
   const child = track(
@@ -289,12 +304,13 @@ async function fastAlternation(): Promise<FastResult> {
   const chunks: Record<Workload, [number, number, number][]> = { read: [], getppid: [], mixed: [] };
   const chunkLog = path.join(build, 'chunks.txt');
   let runs = 0;
-  let kept = 0;
+  const kept: Record<Workload, number> = { read: 0, getppid: 0, mixed: 0 };
   try {
     await waitFor(child, text, /^attached$/m, 'cycling loader');
-    const end = Date.now() + CYCLE_SECONDS * 1000;
-    while (Date.now() < end) {
+    const end = Date.now() + CYCLE_MAX_SECONDS * 1000;
+    while (Math.min(...Object.values(kept)) < CYCLE_RUNS && Date.now() < end) {
       for (const w of WORKLOADS) {
+        if (kept[w] >= CYCLE_RUNS) continue;
         const loaderCpu = cpuSeconds(child.pid!);
         const span = new CpuSpan();
         execFileSync(LOOP, [w, String(CYCLE_N)], {
@@ -305,14 +321,15 @@ async function fastAlternation(): Promise<FastResult> {
         const cpu = span.end(loopCpu + cpuSeconds(child.pid!) - loaderCpu);
         const bpf = foreignBpf();
         runs++;
-        // a run other jobs disturbed is left out (its segments would only add noise)
+        // a run other jobs disturbed is left out (its segments would only add noise), and the next waits
         if (bpf !== undefined || cpu.others > BUSY_CORES) {
           disturbances.push(
             `fast alternation run left out: ${bpf ?? `other processes used ${cpu.others.toFixed(2)} cores`}`,
           );
+          await waitQuiet(Math.max(0, Math.min(QUIET_WAIT, (end - Date.now()) / 1000)));
           continue;
         }
-        kept++;
+        kept[w]++;
         othersCores.push(cpu.others);
         stealCores.push(cpu.steal);
         for (const l of lines) chunks[w].push(l.split(' ').map(Number) as [number, number, number]);
@@ -345,7 +362,7 @@ async function fastAlternation(): Promise<FastResult> {
       if (Number.isFinite(value)) added[state][w].push(value);
     }
   }
-  return { added, runs, kept };
+  return { added, runs, kept: Object.values(kept).reduce((a, b) => a + b, 0) };
 }
 
 // ---- 2. rounds with the real processes ----
@@ -469,7 +486,7 @@ async function measure(): Promise<Block> {
 async function block(c: Condition, tag: string): Promise<Block> {
   let result: Block | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const before = await waitQuiet(QUIET_WAIT);
+    const before = await waitQuiet(quietWait());
     const running = await c.start();
     try {
       result = await measure();
@@ -479,7 +496,9 @@ async function block(c: Condition, tag: string): Promise<Block> {
     }
     running.verify?.();
     if (result.disturbed === undefined) break;
-    log(`${tag}: ${result.disturbed}${attempt === 0 ? '; measuring again' : '; kept'}`);
+    const again = attempt === 0 && Date.now() < budgetEnd;
+    log(`${tag}: ${result.disturbed}${again ? '; measuring again' : '; kept'}`);
+    if (!again) break;
   }
   if (result!.disturbed !== undefined) disturbances.push(`${tag} kept while ${result!.disturbed}`);
   const cells = WORKLOADS.map(
@@ -521,6 +540,7 @@ async function rounds(deadline: number): Promise<RoundsResult> {
     let before = await block(baseline, `round ${round + 1} baseline`);
     record('baseline', before);
     for (const c of order) {
+      if (Date.now() > deadline) break; // a partial round still gives a figure for every condition it reached
       const measured = await block(c, `round ${round + 1} ${c.key}`);
       const after = await block(baseline, `round ${round + 1} baseline`);
       record(c.key, measured);
@@ -637,13 +657,14 @@ async function main(): Promise<void> {
   execFileSync('make', ['-s', '-C', here], { stdio: 'inherit' });
   const started = Date.now();
   const deadline = started + BUDGET_MINUTES * 60_000;
+  budgetEnd = deadline;
 
-  log(`1. fast alternation, ${CYCLE_SECONDS} s`);
+  log(`1. fast alternation, ${CYCLE_RUNS} undisturbed runs per workload (at most ${CYCLE_MAX_SECONDS} s)`);
   const fast = await fastAlternation();
   log(`2. rounds (at most ${ROUNDS}, none started after ${BUDGET_MINUTES} min)`);
   const r = await rounds(deadline);
   log('3. BPF run-time stats, program sizes, perf profiles');
-  await waitQuiet(QUIET_WAIT);
+  await waitQuiet(quietWait());
   const times = new Map<Program, ProgramTime>();
   for (const p of PROGRAMS) times.set(p, await programTime(p, 'read'));
   const rawUntraced = await programTime('raw', 'getppid');
