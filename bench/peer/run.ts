@@ -271,6 +271,7 @@ async function loopRun(workload: Workload): Promise<number> {
     }
     disturbed ??= newDisturbance();
     const steady = Number(readFileSync(report, 'utf8').trim().split(' ')[2]);
+    rmSync(report);
     if (disturbed === undefined) return steady;
     if (attempt === 3) {
       tally.kept++;
