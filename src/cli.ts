@@ -11,6 +11,7 @@ import { systemClock } from './collector/types.ts';
 import { DEFAULTS, resolveConfig, type RawOptions } from './config.ts';
 import { UserError } from './errors.ts';
 import { createLogger } from './log.ts';
+import { reexecArgs } from './runtime.ts';
 
 const PROGRAM = 'ebpf-otel-agent';
 
@@ -326,6 +327,8 @@ async function main(): Promise<void> {
       `Node.js ${process.versions.node} is too old: run with Node 24 (npm start uses the one in node_modules/.bin)`,
     );
   }
+  const again = reexecArgs(process.execPath, process.execArgv, process.argv, process.env.NODE_OPTIONS);
+  if (again !== undefined && process.execve !== undefined) process.execve(process.execPath, again, process.env);
   const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
   const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);
   if (args['print-config'] === true) {

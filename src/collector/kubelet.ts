@@ -7,9 +7,9 @@
 //
 // Labels are absent, never wrong: lookup() answers from the last complete list only, a failed refresh keeps the
 // previous list, and an item that does not have a name, a namespace and a UID is skipped.
-import { readFile } from 'node:fs/promises';
+import { promises as fs } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import net from 'node:net';
 import { silentLogger, type Logger } from '../log.ts';
 
@@ -226,7 +226,7 @@ function isLoopback(hostname: string): boolean {
 /** The file's contents, or undefined when it does not exist. */
 async function readOptional(file: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(file);
+    return await fs.readFile(file);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
@@ -234,6 +234,8 @@ async function readOptional(file: string): Promise<Buffer | undefined> {
 }
 
 interface GetOptions {
+  /** node:https, loaded only for an https URL: TLS costs a few MiB of memory an agent without a kubelet never needs. */
+  https: typeof https | undefined;
   headers: Record<string, string>;
   ca: Buffer | undefined;
   rejectUnauthorized: boolean;
@@ -266,7 +268,7 @@ function get(url: URL, options: GetOptions): Promise<Buffer> {
       signal: options.signal,
       ...(url.protocol === 'https:' ? { ca: options.ca, rejectUnauthorized: options.rejectUnauthorized } : {}),
     };
-    const transport = url.protocol === 'https:' ? https : http;
+    const transport = url.protocol === 'https:' && options.https !== undefined ? options.https : http;
     const req = transport.request(url, requestOptions, (res) => {
       const status = res.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
@@ -479,6 +481,7 @@ export class KubeletPods {
       }
     }
     return get(this.#podsUrl, {
+      https: this.#podsUrl.protocol === 'https:' ? (await import('node:https')).default : undefined,
       headers,
       ca,
       rejectUnauthorized: !this.#insecureSkipVerify,
