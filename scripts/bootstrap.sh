@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian bookworm machine (or a checkout on one) to run the agent and its tests, then builds:
 #   apt packages → npm dependencies (Node 24 comes from npm as the `node` package) → BPF objects → addon → dist/.
+#   scripts/bootstrap.sh [bench]
 # Idempotent: each step is skipped when its result is already there and up to date. Needs root for apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,10 @@ APT_PACKAGES=(
   clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc g++ libc6-dev python3 # build
   bpftool iproute2 util-linux curl prometheus                                           # tests (promtool)
 )
+# `bootstrap.sh bench` also installs what the benchmarks (npm run bench:*) measure with or against.
+if [[ ${1:-} == bench ]]; then
+  APT_PACKAGES+=(hyperfine iperf3 bpftrace)
+fi
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
