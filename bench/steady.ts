@@ -51,10 +51,16 @@ try {
           ['ebpf_syscalls_total series', series.toLocaleString('en')],
           ['window (s)', wall.toFixed(0)],
           ['agent CPU (user + system, s)', cpu.toFixed(2)],
-          ['agent CPU (% of one core)', `${percent.toFixed(2)} (goal ≤ ${GOAL}: ${percent <= GOAL ? 'met' : 'missed'})`],
+          [
+            'agent CPU (% of one core)',
+            `${percent.toFixed(2)} (goal ≤ ${GOAL}: ${percent <= GOAL ? 'met' : 'missed'})`,
+          ],
           ['mean poll duration (ms)', pollMs.toFixed(1)],
           ['scrapes / gzip body (bytes)', `${scrapes} / ${bytes.toLocaleString('en')}`],
-          ['agent RSS min / max in the window (MiB)', `${Math.min(...rss).toFixed(1)} / ${Math.max(...rss).toFixed(1)}`],
+          [
+            'agent RSS min / max in the window (MiB)',
+            `${Math.min(...rss).toFixed(1)} / ${Math.max(...rss).toFixed(1)}`,
+          ],
         ],
       ),
     ].join('\n'),
