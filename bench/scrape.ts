@@ -176,7 +176,7 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-writeSection(
+await writeSection(
   'scrape',
   [
     `${os.cpus().length} CPUs, kernel ${os.release()}; ${SECONDS} s per measurement; scrapers and both servers share the machine.`,

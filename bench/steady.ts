@@ -40,7 +40,7 @@ try {
   const text = await (await fetch(url)).text();
   const polls = /ebpf_agent_poll_duration_seconds_sum (\S+)\nebpf_agent_poll_duration_seconds_count (\S+)/.exec(text);
   const pollMs = polls ? (Number(polls[1]) / Number(polls[2])) * 1000 : Number.NaN;
-  writeSection(
+  await writeSection(
     'steady',
     [
       `The agent with its default programs (exec, syscalls), \`--interval 5s\`, ${fleet.size.toLocaleString('en')} live processes; one gzip scrape every ${SCRAPE_EVERY_MS / 1000} s. ${os.cpus().length} CPUs, kernel ${os.release()}.`,

@@ -4,6 +4,7 @@
 // BENCH_NO_WRITE=1 only prints.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import * as prettier from 'prettier';
 
 export const DOC = path.resolve(import.meta.dirname, '..', '..', 'docs', 'benchmarks.md');
 
@@ -13,8 +14,11 @@ export function table(header: string[], rows: (string | number)[][], align?: ('l
   return [header, sep, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-/** Replaces the section NAME of docs/benchmarks.md with `body` (stamped with the date and machine). */
-export function writeSection(name: string, body: string): void {
+/**
+ * Replaces the section NAME of docs/benchmarks.md with `body` (stamped with the date and machine), formatted as
+ * `npm run lint` expects.
+ */
+export async function writeSection(name: string, body: string): Promise<void> {
   const stamped = `${body.trimEnd()}\n\n_${stamp()}_`;
   console.log(`\n${stamped}\n`);
   if (process.env.BENCH_NO_WRITE === '1') return;
@@ -27,7 +31,11 @@ export function writeSection(name: string, body: string): void {
     console.error(`${DOC} has no ${open} … ${close} section: results printed only`);
     return;
   }
-  const next = `${doc.slice(0, start + open.length)}\n${stamped}\n${doc.slice(end)}`;
+  const options = (await prettier.resolveConfig(DOC)) ?? {};
+  const next = await prettier.format(`${doc.slice(0, start + open.length)}\n${stamped}\n${doc.slice(end)}`, {
+    ...options,
+    filepath: DOC,
+  });
   const tmp = `${DOC}.${process.pid}.tmp`;
   writeFileSync(tmp, next);
   renameSync(tmp, DOC);

@@ -573,10 +573,10 @@ try {
   const agent = await scrapePhase('agent');
   step = 'scrapes and memory, ebpf_exporter';
   const exporter = await scrapePhase('exporter');
-  writeSection('peer', results({ agent, exporter }));
+  await writeSection('peer', results({ agent, exporter }));
 } catch (error) {
   await stopAll();
   console.error(`bench/peer: ${step} failed`);
-  writeSection('peer', failure(step, error));
+  await writeSection('peer', failure(step, error));
   process.exitCode = 1;
 }
