@@ -8,6 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createAttributor } from '../src/collector/attribution.ts';
 import { CgroupResolver } from '../src/collector/cgroup.ts';
+import { table, writeSection } from './lib/report.ts';
 
 const N = 10_000;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -17,6 +18,9 @@ const heap = (): number => {
   gc();
   return process.memoryUsage().heapUsed;
 };
+
+const rows: string[][] = [];
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 // A kubelet-style tree of N containers (cgroupfs layout) in a temp dir: directory inodes stand in for cgroup ids.
 const tree = mkdtempSync(path.join(os.tmpdir(), 'eoa-cgroups-'));
@@ -49,8 +53,10 @@ try {
   }
   const perHitUs = ((performance.now() - start) / ids.length) * 1000;
   const resolverBytes = heap() - before;
-  console.log(
-    `cgroup v2 path: walk of ${N} container cgroups ${walkMs.toFixed(1)} ms; then ${perHitUs.toFixed(2)} µs per new process; resolver cache ${(resolverBytes / 1048576).toFixed(1)} MiB for ${resolver.stats().entries} cgroups`,
+  rows.push(
+    [`cgroup v2 path: first lookup, one walk of ${N} container cgroups`, `${walkMs.toFixed(1)} ms`],
+    ['cgroup v2 path: attribution of a new process, after the walk', `${perHitUs.toFixed(2)} µs`],
+    [`cgroup v2 path: resolver cache for ${resolver.stats().entries} cgroups`, mib(resolverBytes)],
   );
 } finally {
   rmSync(tree, { recursive: true, force: true });
@@ -68,9 +74,19 @@ try {
   for (const s of sleepers) attribute(1n, s.pid!);
   const perUs = ((performance.now() - start) / count) * 1000;
   const bytes = heap() - before;
-  console.log(
-    `/proc/<pid>/cgroup fallback: ${perUs.toFixed(1)} µs per new process; cache ${(((bytes / count) * N) / 1048576).toFixed(1)} MiB at ${N} processes (measured at ${count})`,
+  rows.push(
+    ['`/proc/<pid>/cgroup` fallback: attribution of a new process', `${perUs.toFixed(1)} µs`],
+    [`\`/proc/<pid>/cgroup\` fallback: cache at ${N} processes (measured at ${count})`, mib((bytes / count) * N)],
   );
 } finally {
   for (const s of sleepers) s.kill('SIGKILL');
 }
+
+await writeSection(
+  'attribution',
+  [
+    `${os.cpus().length} CPUs, kernel ${os.release()}; cache memory is V8 heap growth after GC.`,
+    '',
+    table(['measure', 'result'], rows),
+  ].join('\n'),
+);

@@ -5,18 +5,12 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { cpuSeconds, percentile, table, writeSection } from './lib/report.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const helper = path.join(root, 'test', 'helpers', 'build', 'syscaller');
 execFileSync('mkdir', ['-p', path.dirname(helper)]);
 execFileSync('gcc', ['-O2', '-static', '-o', helper, path.join(root, 'test', 'helpers', 'syscaller.c')]);
-const ticks = 100; // USER_HZ
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / ticks;
-}
 
 async function withAgent<T>(args: string[], run: (pid: number, url: string) => Promise<T>): Promise<T> {
   const agent = spawn(
@@ -91,15 +85,24 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-latencies.sort((a, b) => a - b);
-const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+const pct = (p: number): number => percentile(latencies, p);
 
-console.log(`Exec storm and handler latency, ${os.cpus().length} CPUs, kernel ${os.release()}\n`);
-console.log('| measure | value |');
-console.log('|---|---:|');
-console.log(`| storm: ${STORM} execs of /bin/true by 2 workers, agent running (execs/s) | ${storm.rate.toFixed(0)} |`);
-console.log(`| same storm without the agent (execs/s) | ${baseline.toFixed(0)} |`);
-console.log(`| agent CPU during the storm (% of one core) | ${storm.cpuPercent.toFixed(1)} |`);
-console.log(
-  `| handler latency exec → handler start, p50 / p99 (ms, ${latencies.length} runs) | ${pct(50).toFixed(2)} / ${pct(99).toFixed(2)} |`,
+await writeSection(
+  'exec',
+  [
+    `Exec storm and handler latency, ${os.cpus().length} CPUs, kernel ${os.release()}.`,
+    '',
+    table(
+      ['measure', 'value'],
+      [
+        [`storm: ${STORM} execs of /bin/true by 2 workers, agent running (execs/s)`, storm.rate.toFixed(0)],
+        ['same storm without the agent (execs/s)', baseline.toFixed(0)],
+        ['agent CPU during the storm (% of one core)', storm.cpuPercent.toFixed(1)],
+        [
+          `handler latency exec → handler start, p50 / p99 (ms, ${latencies.length} runs)`,
+          `${pct(50).toFixed(2)} / ${pct(99).toFixed(2)}`,
+        ],
+      ],
+    ),
+  ].join('\n'),
 );

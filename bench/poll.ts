@@ -6,6 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BpfObject, numPossibleCpus } from '../src/bpf/index.ts';
 import { decodeCounts, SYSCALL_KEY_SIZE } from '../src/collector/syscalls.ts';
+import { median, table, writeSection } from './lib/report.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const sizes = process.argv
@@ -14,11 +15,6 @@ const sizes = process.argv
   .filter((n) => n > 0);
 const N_LIST = sizes.length > 0 ? sizes : [1_000, 10_000, 100_000];
 const REPEAT = 15;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 function measure(fn: () => void): number {
   const times: number[] = [];
@@ -32,7 +28,7 @@ function measure(fn: () => void): number {
 }
 
 const cpus = numPossibleCpus();
-const rows: string[] = [];
+const rows: (string | number)[][] = [];
 for (const n of N_LIST) {
   const object = new BpfObject(path.join(root, 'bpf', 'build', 'syscalls.bpf.o'));
   object.setMaxEntries('syscall_counts', Math.max(1024, 2 ** Math.ceil(Math.log2(n * 1.1))));
@@ -56,15 +52,20 @@ for (const n of N_LIST) {
     for (let i = 0; i < found.length; i++) sum += Number(v.getBigUint64(i * 8, true));
     if (sum === 0) throw new Error('lookup found nothing');
   });
-  rows.push(
-    `| ${n.toLocaleString('en-US')} | ${batch.toFixed(2)} | ${perKey.toFixed(2)} | ${(perKey / batch).toFixed(1)}× |`,
-  );
+  rows.push([n.toLocaleString('en-US'), batch.toFixed(2), perKey.toFixed(2), `${(perKey / batch).toFixed(1)}×`]);
   object.close();
 }
 
-console.log(
-  `Poll cost on ${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}, median of ${REPEAT} runs\n`,
+await writeSection(
+  'poll',
+  [
+    `Poll cost on ${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}, median of ${REPEAT} runs.`,
+    '',
+    table(['entries', 'batch read + sum + decode (ms)', 'per-key lookup loop (ms)', 'speed-up'], rows, [
+      'r',
+      'r',
+      'r',
+      'r',
+    ]),
+  ].join('\n'),
 );
-console.log('| entries | batch read + sum + decode (ms) | per-key lookup loop (ms) | speed-up |');
-console.log('|---:|---:|---:|---:|');
-for (const row of rows) console.log(row);

@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { percentile, table, writeSection } from './lib/report.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const SCRAPERS = Number(process.argv[2] ?? 50);
@@ -66,14 +67,19 @@ try {
     }),
   );
   keepAlive.destroy();
-  times.sort((a, b) => a - b);
-  const pct = (p: number): number => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;
-  console.log(
-    `Soak: ${SCRAPERS} concurrent scrapers (half asking for gzip) for ${SECONDS} s, ${os.cpus().length} CPUs\n`,
+  const pct = (p: number): number => percentile(times, p);
+  await writeSection(
+    'soak',
+    [
+      `Soak: ${SCRAPERS} concurrent scrapers (half asking for gzip) for ${SECONDS} s, ${os.cpus().length} CPUs, kernel ${os.release()}.`,
+      '',
+      table(
+        ['scrapes', 'errors', 'p50 (ms)', 'p99 (ms)'],
+        [[times.length, failures, pct(50).toFixed(1), pct(99).toFixed(1)]],
+        ['r', 'r', 'r', 'r'],
+      ),
+    ].join('\n'),
   );
-  console.log('| scrapes | errors | p50 (ms) | p99 (ms) |');
-  console.log('|---:|---:|---:|---:|');
-  console.log(`| ${times.length} | ${failures} | ${pct(50).toFixed(1)} | ${pct(99).toFixed(1)} |`);
 } finally {
   agent.kill('SIGTERM');
 }

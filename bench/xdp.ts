@@ -4,6 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { median, table, writeSection } from './lib/report.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const NS = 'eoa-bench-xdp';
@@ -114,20 +115,29 @@ try {
       });
     }
   }
-  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   const base = median(results.none!);
-  console.log(
-    `XDP over a veth pair: iperf3 TCP, ${SECONDS} s runs, median of ${ROUNDS}, ${os.cpus().length} CPUs, kernel ${os.release()}\n`,
+  await writeSection(
+    'xdp',
+    [
+      `XDP over a veth pair: iperf3 TCP, ${SECONDS} s runs, median of ${ROUNDS}, ${os.cpus().length} CPUs, kernel ${os.release()}.`,
+      '',
+      table(
+        ['setup', 'throughput (Gbit/s)', 'ratio to no program', 'program time per packet (ns)'],
+        [
+          ['no program', (base / 1e9).toFixed(2), '1.000', '—'],
+          ...['native', 'generic'].map((mode) => {
+            const m = median(results[mode]!);
+            return [
+              `agent, ${mode} XDP`,
+              (m / 1e9).toFixed(2),
+              (m / base).toFixed(3),
+              nsPerPacket[mode]?.toFixed(0) ?? '?',
+            ];
+          }),
+        ],
+      ),
+    ].join('\n'),
   );
-  console.log('| setup | throughput (Gbit/s) | ratio to no program | program time per packet (ns) |');
-  console.log('|---|---:|---:|---:|');
-  console.log(`| no program | ${(base / 1e9).toFixed(2)} | 1.000 | — |`);
-  for (const mode of ['native', 'generic']) {
-    const m = median(results[mode]!);
-    console.log(
-      `| agent, ${mode} XDP | ${(m / 1e9).toFixed(2)} | ${(m / base).toFixed(3)} | ${nsPerPacket[mode]?.toFixed(0) ?? '?'} |`,
-    );
-  }
 } finally {
   for (const s of server) s.kill('SIGKILL');
   cleanup();

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { median, table, writeSection } from '../lib/report.ts';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '..', '..');
@@ -82,17 +83,26 @@ for (let round = 0; round < ROUNDS; round++) {
     });
   }
 }
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 const base = median(times.none!);
-console.log(
-  `CPU sampling overhead: fixed work on ${CPUS} CPUs, median of ${ROUNDS} interleaved rounds, load ${os.loadavg()[0]!.toFixed(2)}\n`,
+await writeSection(
+  'cpu',
+  [
+    `CPU sampling overhead: fixed work on ${CPUS} CPUs, median of ${ROUNDS} interleaved rounds, load ${os.loadavg()[0]!.toFixed(2)}, kernel ${os.release()}.`,
+    '',
+    table(
+      ['setup', 'work time (ms)', 'overhead', 'program time per sample (ns)'],
+      [
+        ['no agent', base.toFixed(0), '—', '—'],
+        ...['99', '999'].map((hz) => {
+          const m = median(times[hz]!);
+          return [
+            `cpu program at ${hz} Hz`,
+            m.toFixed(0),
+            `${(((m - base) / base) * 100).toFixed(2)} %`,
+            perSample[hz]?.toFixed(0) ?? '?',
+          ];
+        }),
+      ],
+    ),
+  ].join('\n'),
 );
-console.log('| setup | work time (ms) | overhead | program time per sample (ns) |');
-console.log('|---|---:|---:|---:|');
-console.log(`| no agent | ${base.toFixed(0)} | — | — |`);
-for (const hz of ['99', '999']) {
-  const m = median(times[hz]!);
-  console.log(
-    `| cpu program at ${hz} Hz | ${m.toFixed(0)} | ${(((m - base) / base) * 100).toFixed(2)} % | ${perSample[hz]?.toFixed(0) ?? '?'} |`,
-  );
-}
