@@ -13,7 +13,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 32768);
-	__type(key, struct syscall_key);
+	__type(key, __u32);
 	__type(value, __u64);
 } cpu_samples SEC(".maps");
 
@@ -39,29 +39,29 @@ struct {
 SEC("perf_event")
 int eoa_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	struct syscall_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .syscall = CPU_SAMPLE_KIND };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct syscall_proc proc = {};
 	__u64 one = 1;
-	__u64 *samples = bpf_map_lookup_elem(&cpu_samples, &key);
+	__u64 *samples = bpf_map_lookup_elem(&cpu_samples, &tgid);
 
 	/* Per-CPU value, and a perf event program does not migrate: a plain add is exact. */
 	if (samples) {
 		*samples += 1;
 		return 0;
 	}
-	if (bpf_map_update_elem(&cpu_samples, &key, &one, BPF_NOEXIST)) {
-		samples = bpf_map_lookup_elem(&cpu_samples, &key);
+	if (bpf_map_update_elem(&cpu_samples, &tgid, &one, BPF_NOEXIST)) {
+		samples = bpf_map_lookup_elem(&cpu_samples, &tgid);
 		if (!samples) {
 			eoa_count_drop(&cpu_drops, SYSCALL_DROP_COUNTS_FULL);
 			return 0;
 		}
 		*samples += 1;
 	}
-	if (key.tgid == 0 || bpf_map_lookup_elem(&cpu_procs, &key.tgid))
+	if (tgid == 0 || bpf_map_lookup_elem(&cpu_procs, &tgid))
 		return 0;
 	eoa_process_comm(&proc.comm);
 	proc.cgroup_id = bpf_get_current_cgroup_id();
-	if (bpf_map_update_elem(&cpu_procs, &key.tgid, &proc, BPF_NOEXIST) == -E2BIG)
+	if (bpf_map_update_elem(&cpu_procs, &tgid, &proc, BPF_NOEXIST) == -E2BIG)
 		eoa_count_drop(&cpu_drops, SYSCALL_DROP_PROCS_FULL);
 	return 0;
 }
@@ -87,7 +87,6 @@ SEC("tracepoint/sched/sched_process_exit")
 int eoa_cpu_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct syscall_key key = { .tgid = tgid, .syscall = CPU_SAMPLE_KIND };
 	struct task_struct *task;
 	struct proc_exit_event *ev;
 	bool dead;
@@ -98,7 +97,7 @@ int eoa_cpu_exit(struct trace_event_raw_sched_process_exit *ctx)
 		task = (struct task_struct *)bpf_get_current_task();
 		dead = BPF_CORE_READ(task, signal, live.counter) == 0;
 	}
-	if (!dead || !bpf_map_lookup_elem(&cpu_samples, &key))
+	if (!dead || !bpf_map_lookup_elem(&cpu_samples, &tgid))
 		return 0;
 	ev = bpf_ringbuf_reserve(&cpu_exits, sizeof(*ev), 0);
 	if (!ev) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * syscalls: per-process counts of openat, read, write and connect from the syscall entry tracepoints, in a
- * per-CPU hash keyed by (tgid, syscall), plus each counted process's comm and an event when it ends.
+ * per-CPU hash keyed by tgid (one value of four counters per process), plus each counted process's comm and an
+ * event when it ends.
  */
 #include "common.bpf.h"
 #include "syscalls.h"
@@ -10,9 +11,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct syscall_key);
-	__type(value, __u64);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct syscall_counts);
 } syscall_counts SEC(".maps");
 
 struct {
@@ -34,46 +35,46 @@ struct {
 	__type(value, __u64);
 } syscall_drops SEC(".maps");
 
-/* First call of this kind by this process: create the key, and remember the comm the first time. */
-static __noinline int count_first(struct syscall_key *key)
+/* First counted call of this process: create its entry, and remember its comm the first time. */
+static __noinline int count_first(__u32 tgid, __u32 syscall)
 {
+	struct syscall_counts first = {};
 	struct syscall_proc proc = {};
-	__u64 one = 1;
-	__u64 *calls;
+	struct syscall_counts *counts;
 
-	if (bpf_map_update_elem(&syscall_counts, key, &one, BPF_NOEXIST) == 0)
+	if (syscall >= SYSCALL_MAX)
+		return 0;
+	first.calls[syscall] = 1;
+	if (bpf_map_update_elem(&syscall_counts, &tgid, &first, BPF_NOEXIST) == 0)
 		goto remember_comm;
-	/* Another CPU created the key between our lookup and update: count on it. */
-	calls = bpf_map_lookup_elem(&syscall_counts, key);
-	if (!calls) {
+	/* Another CPU created the entry between our lookup and update: count on it. */
+	counts = bpf_map_lookup_elem(&syscall_counts, &tgid);
+	if (!counts) {
 		eoa_count_drop(&syscall_drops, SYSCALL_DROP_COUNTS_FULL);
 		return 0;
 	}
-	*calls += 1;
+	counts->calls[syscall] += 1;
 remember_comm:
-	if (bpf_map_lookup_elem(&syscall_procs, &key->tgid))
+	if (bpf_map_lookup_elem(&syscall_procs, &tgid))
 		return 0;
 	eoa_process_comm(&proc.comm);
 	proc.cgroup_id = bpf_get_current_cgroup_id();
-	if (bpf_map_update_elem(&syscall_procs, &key->tgid, &proc, BPF_NOEXIST) == -E2BIG)
+	if (bpf_map_update_elem(&syscall_procs, &tgid, &proc, BPF_NOEXIST) == -E2BIG)
 		eoa_count_drop(&syscall_drops, SYSCALL_DROP_PROCS_FULL);
 	return 0;
 }
 
 static __always_inline int count_call(__u32 syscall)
 {
-	struct syscall_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.syscall = syscall,
-	};
-	__u64 *calls = bpf_map_lookup_elem(&syscall_counts, &key);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct syscall_counts *counts = bpf_map_lookup_elem(&syscall_counts, &tgid);
 
 	/* Per-CPU value and tracepoint programs do not migrate: a plain add is exact. */
-	if (calls) {
-		*calls += 1;
+	if (counts) {
+		counts->calls[syscall] += 1;
 		return 0;
 	}
-	return count_first(&key);
+	return count_first(tgid, syscall);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
@@ -130,23 +131,8 @@ static __always_inline bool group_dead(struct trace_event_raw_sched_process_exit
 	return BPF_CORE_READ(task, signal, live.counter) == 0;
 }
 
-/* Whether the process has any key in syscall_counts (asked only for processes syscall_procs had no room for). */
-static __always_inline bool has_counts(__u32 tgid)
-{
-	struct syscall_key key = { .tgid = tgid };
-	int i;
-
-#pragma unroll
-	for (i = 0; i < SYSCALL_MAX; i++) {
-		key.syscall = i;
-		if (bpf_map_lookup_elem(&syscall_counts, &key))
-			return true;
-	}
-	return false;
-}
-
 /* The last thread of a counted process is exiting: tell the user side, which publishes the final counts once
- * and then deletes the process's keys. */
+ * and then deletes the process's entries. */
 SEC("tracepoint/sched/sched_process_exit")
 int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
@@ -155,7 +141,7 @@ int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
 
 	if (!group_dead(ctx))
 		return 0;
-	if (!bpf_map_lookup_elem(&syscall_procs, &tgid) && !has_counts(tgid))
+	if (!bpf_map_lookup_elem(&syscall_procs, &tgid) && !bpf_map_lookup_elem(&syscall_counts, &tgid))
 		return 0;
 	ev = bpf_ringbuf_reserve(&proc_exits, sizeof(*ev), 0);
 	if (!ev) {

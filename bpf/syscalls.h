@@ -16,10 +16,11 @@ enum counted_syscall {
 	SYSCALL_MAX,
 };
 
-/* Key of syscall_counts (per-CPU hash, value: __u64 calls). Size: 8 bytes. */
-struct syscall_key {
-	__u32 tgid;
-	__u32 syscall;
+/* Value of syscall_counts (per-CPU hash keyed by __u32 tgid): calls by counted_syscall. Size: 32 bytes.
+ * One entry per process rather than per (process, syscall): a poll reads a quarter of the entries, and the
+ * kernel's batch read costs per entry far more than per byte (bench/poll-floor). */
+struct syscall_counts {
+	__u64 calls[SYSCALL_MAX];
 };
 
 /* Value of syscall_procs (hash keyed by __u32 tgid): the process as the kernel last saw it. Size: 24 bytes. */
@@ -39,7 +40,7 @@ struct proc_exit_event {
 
 /* Slots of the syscall_drops per-CPU array. */
 enum syscall_drop {
-	SYSCALL_DROP_COUNTS_FULL = 0, /* a new (tgid, syscall) did not fit in syscall_counts: calls not counted */
+	SYSCALL_DROP_COUNTS_FULL = 0, /* a new tgid did not fit in syscall_counts: its calls are not counted */
 	SYSCALL_DROP_PROCS_FULL = 1,  /* a new tgid did not fit in syscall_procs: its comm is unknown */
 	SYSCALL_DROP_EXIT_LOST = 2,   /* proc_exits was full: the user side finds the exit by its /proc sweep */
 	SYSCALL_DROP_MAX,

@@ -117,7 +117,7 @@ const OPTIONS = {
   'syscalls-max-entries': {
     type: 'string',
     default: String(DEFAULTS.syscallsMaxEntries),
-    describe: 'Capacity of the per-process syscall map ((process, syscall) pairs)',
+    describe: 'Capacity of the syscall maps, in processes (exited ones stay until their final count is published)',
     group: 'Collection:',
   },
   'max-series': {

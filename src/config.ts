@@ -69,7 +69,7 @@ export const DEFAULTS = {
   logFormat: 'text' as LogFormat,
   btfPath: '/sys/kernel/btf/vmlinux',
   tracefsPath: '/sys/kernel/tracing',
-  syscallsMaxEntries: 65536,
+  syscallsMaxEntries: 16384,
   execRingBytes: 4 * 1024 * 1024,
   maxSeries: 5000,
   execHandlerConcurrency: 4,

@@ -1,16 +1,10 @@
 // cpu: on-CPU samples per process (bpf/cpu.bpf.c), from a CPU-clock perf event at --cpu-sample-hz on every online
-// CPU. The maps have the layouts of the syscalls program (one kind of count), so SyscallCollector reads them and
+// CPU. The maps have the layouts of the syscalls program (one counter per process), so SyscallCollector reads them and
 // the same series lifecycle and budget apply. CPUs that go offline lose their event; CPUs that come online get one.
 import { readFileSync } from 'node:fs';
 import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import {
-  decodeExitEvent,
-  SYSCALL_KEY_SIZE,
-  SYSCALL_PROC_SIZE,
-  type ExitEvent,
-  type SyscallSource,
-} from './syscalls.ts';
+import { decodeExitEvent, COUNTS_KEY_SIZE, SYSCALL_PROC_SIZE, type ExitEvent, type SyscallSource } from './syscalls.ts';
 
 export const CPU_MAPS = { counts: 'cpu_samples', procs: 'cpu_procs' };
 const TRACEPOINTS = ['eoa_cpu_exec', 'eoa_cpu_exit'];
@@ -61,7 +55,7 @@ export class KernelCpuSource implements SyscallSource {
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     let ring: RingBuffer | undefined;
     try {
-      object.expectMap(CPU_MAPS.counts, SYSCALL_KEY_SIZE, 8);
+      object.expectMap(CPU_MAPS.counts, COUNTS_KEY_SIZE, 8);
       object.expectMap(CPU_MAPS.procs, 4, SYSCALL_PROC_SIZE);
       object.load();
       ring = new RingBuffer(object, 'cpu_exits', (records) => {
@@ -130,15 +124,9 @@ export class KernelCpuSource implements SyscallSource {
   }
 
   deleteProcesses(pids: readonly number[]): void {
-    const keys = new DataView(new ArrayBuffer(pids.length * SYSCALL_KEY_SIZE));
-    const tgids = new DataView(new ArrayBuffer(pids.length * 4));
-    pids.forEach((pid, i) => {
-      keys.setUint32(i * SYSCALL_KEY_SIZE, pid, true);
-      keys.setUint32(i * SYSCALL_KEY_SIZE + 4, 0, true);
-      tgids.setUint32(i * 4, pid, true);
-    });
-    this.#object.deleteKeys(CPU_MAPS.counts, new Uint8Array(keys.buffer));
-    this.#object.deleteKeys(CPU_MAPS.procs, new Uint8Array(tgids.buffer));
+    const tgids = new Uint8Array(new Uint32Array(pids).buffer);
+    this.#object.deleteKeys(CPU_MAPS.counts, tgids);
+    this.#object.deleteKeys(CPU_MAPS.procs, tgids);
   }
 
   capacity(): { counts: number; procs: number } {

@@ -10,12 +10,13 @@ import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index
 import { cString, u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
-/** The counted syscalls, by the `syscall` field of struct syscall_key (bpf/syscalls.h). */
+/** The counted syscalls, in the order of struct syscall_counts' lanes (enum counted_syscall, bpf/syscalls.h). */
 export const SYSCALL_NAMES = ['openat', 'read', 'write', 'connect'] as const;
 export type SyscallName = (typeof SYSCALL_NAMES)[number];
 
-// Sizes of the structs in bpf/syscalls.h.
-export const SYSCALL_KEY_SIZE = 8;
+// Sizes of the structs in bpf/syscalls.h. syscall_counts (and cpu_samples) are keyed by a u32 tgid.
+export const COUNTS_KEY_SIZE = 4;
+export const SYSCALL_COUNTS_SIZE = 8 * SYSCALL_NAMES.length;
 export const SYSCALL_PROC_SIZE = 24;
 export const PROC_EXIT_EVENT_SIZE = 40;
 const COMM_LEN = 16;
@@ -64,7 +65,7 @@ export interface SyscallSource {
   readProcs(): MapSnapshot;
   /** syscall_drops by slot. */
   readDrops(): number[];
-  /** Deletes every key of these processes from syscall_counts and syscall_procs. */
+  /** Deletes these processes' entries from syscall_counts and syscall_procs. */
   deleteProcesses(pids: readonly number[]): void;
   capacity(): { counts: number; procs: number };
   attached(): boolean;
@@ -76,19 +77,18 @@ export function decodeExitEvent(view: DataView): ExitEvent {
   return { tgid: view.getUint32(8, true), comm: cString(view, 16, COMM_LEN), cgroupId: view.getBigUint64(32, true) };
 }
 
-/** syscall_counts → calls by process, indexed like SYSCALL_NAMES. Unknown syscall ids are ignored. */
+/**
+ * syscall_counts → calls by process, indexed like SYSCALL_NAMES (one u64 lane per counted syscall, summed over
+ * CPUs by the addon). cpu_samples has the same key and one lane.
+ */
 export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
   const out = new Map<number, number[]>();
+  const lanes = snapshot.valueSize >>> 3;
   for (let i = 0; i < snapshot.count; i++) {
-    const tgid = snapshot.keys.getUint32(i * snapshot.keySize, true);
-    const syscall = snapshot.keys.getUint32(i * snapshot.keySize + 4, true);
-    if (syscall >= SYSCALL_NAMES.length) continue;
-    let counts = out.get(tgid);
-    if (counts === undefined) {
-      counts = [0, 0, 0, 0];
-      out.set(tgid, counts);
-    }
-    counts[syscall] = u64(snapshot.values, i * snapshot.valueSize);
+    const at = i * snapshot.valueSize;
+    const counts = new Array<number>(lanes);
+    for (let lane = 0; lane < lanes; lane++) counts[lane] = u64(snapshot.values, at + lane * 8);
+    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), counts);
   }
   return out;
 }
@@ -181,7 +181,7 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
       exited.set(event.tgid, { comm: event.comm, cgroupId: event.cgroupId });
     const counts = decodeCounts(this.#source.readCounts());
     const procs = decodeProcs(this.#source.readProcs());
-    this.#fill = { counts: countKeys(counts), procs: procs.size };
+    this.#fill = { counts: counts.size, procs: procs.size };
     this.#drops = this.#source.readDrops();
 
     // Degraded mode: once an exit event was lost, or a process could not be registered for its exit event, a
@@ -252,16 +252,10 @@ export class SyscallCollector implements Collector<SyscallSnapshot> {
   }
 }
 
-function countKeys(counts: Map<number, number[]>): number {
-  let n = 0;
-  for (const calls of counts.values()) for (const c of calls) if (c > 0) n++;
-  return n;
-}
-
 export interface KernelSourceOptions {
   objectPath: string;
   btfPath?: string;
-  /** Capacity of syscall_counts (keys are (process, syscall) pairs). */
+  /** Capacity of syscall_counts and syscall_procs, in processes. */
   maxEntries?: number;
   debug?: boolean;
 }
@@ -276,11 +270,11 @@ export class KernelSyscallSource implements SyscallSource {
   constructor(options: KernelSourceOptions) {
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     try {
-      object.expectMap('syscall_counts', SYSCALL_KEY_SIZE, 8);
+      object.expectMap('syscall_counts', COUNTS_KEY_SIZE, SYSCALL_COUNTS_SIZE);
       object.expectMap('syscall_procs', 4, SYSCALL_PROC_SIZE);
       if (options.maxEntries !== undefined) {
         object.setMaxEntries('syscall_counts', options.maxEntries);
-        object.setMaxEntries('syscall_procs', Math.max(1024, Math.ceil(options.maxEntries / 2)));
+        object.setMaxEntries('syscall_procs', options.maxEntries);
       }
       object.load();
       this.#ring = new RingBuffer(object, 'proc_exits', (records) => {
@@ -315,18 +309,9 @@ export class KernelSyscallSource implements SyscallSource {
   }
 
   deleteProcesses(pids: readonly number[]): void {
-    const keys = new DataView(new ArrayBuffer(pids.length * SYSCALL_NAMES.length * SYSCALL_KEY_SIZE));
-    const tgids = new DataView(new ArrayBuffer(pids.length * 4));
-    pids.forEach((pid, i) => {
-      tgids.setUint32(i * 4, pid, true);
-      for (let s = 0; s < SYSCALL_NAMES.length; s++) {
-        const at = (i * SYSCALL_NAMES.length + s) * SYSCALL_KEY_SIZE;
-        keys.setUint32(at, pid, true);
-        keys.setUint32(at + 4, s, true);
-      }
-    });
-    this.#object.deleteKeys('syscall_counts', new Uint8Array(keys.buffer));
-    this.#object.deleteKeys('syscall_procs', new Uint8Array(tgids.buffer));
+    const tgids = new Uint8Array(new Uint32Array(pids).buffer);
+    this.#object.deleteKeys('syscall_counts', tgids);
+    this.#object.deleteKeys('syscall_procs', tgids);
   }
 
   capacity(): { counts: number; procs: number } {

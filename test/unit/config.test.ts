@@ -138,7 +138,7 @@ describe('resolveConfig', () => {
       bpfDir: BPF_DIR,
       mountTracefs: true,
       tracefsPath: '/sys/kernel/tracing',
-      syscallsMaxEntries: 65536,
+      syscallsMaxEntries: 16384,
       execRingBytes: 4 * 1024 * 1024,
       maxSeries: 5000,
       pidLabels: true,

@@ -8,7 +8,8 @@ import {
   decodeExitEvent,
   decodeProcs,
   PROC_EXIT_EVENT_SIZE,
-  SYSCALL_KEY_SIZE,
+  COUNTS_KEY_SIZE,
+  SYSCALL_COUNTS_SIZE,
   SYSCALL_PROC_SIZE,
 } from '../../src/collector/syscalls.ts';
 import { decodeXdpCounts, XDP_KEY_SIZE, XDP_VALUE_SIZE } from '../../src/collector/xdp.ts';
@@ -40,7 +41,8 @@ describe('struct sizes match bpf/*.h', () => {
   it('uses the C sizes', () => {
     expect(EXEC_EVENT_SIZE).toBe(320);
     expect(PROC_EXIT_EVENT_SIZE).toBe(40);
-    expect(SYSCALL_KEY_SIZE).toBe(8);
+    expect(COUNTS_KEY_SIZE).toBe(4);
+    expect(SYSCALL_COUNTS_SIZE).toBe(32);
     expect(SYSCALL_PROC_SIZE).toBe(24);
     expect(XDP_KEY_SIZE).toBe(8);
     expect(XDP_VALUE_SIZE).toBe(16);
@@ -158,42 +160,47 @@ describe('decodeExitEvent (struct proc_exit_event)', () => {
   });
 });
 
-describe('decodeCounts (syscall_counts)', () => {
-  const entries: [tgid: number, syscall: number, calls: bigint][] = [
-    [100, 0, 3n],
-    [100, 1, 5_000_000_000n],
-    [200, 2, 1n],
-    [100, 3, 9n],
-    [300, 4, 77n], // unknown syscall id: ignored
-    [300, 0xffff_ffff, 1n], // unknown syscall id: ignored
+describe('decodeCounts (syscall_counts, cpu_samples)', () => {
+  // Key: u32 tgid. Value: one u64 lane per counted syscall (openat, read, write, connect), summed over CPUs.
+  const entries: [tgid: number, calls: bigint[]][] = [
+    [100, [3n, 5_000_000_000n, 0n, 9n]],
+    [200, [0n, 0n, 1n, 0n]],
+    [300, [0n, 0n, 0n, 0n]],
   ];
-  const snap = snapshot(entries.length, 8, 8, (keys, values) => {
-    entries.forEach(([tgid, syscall, calls], i) => {
-      keys.setUint32(i * 8, tgid, true);
-      keys.setUint32(i * 8 + 4, syscall, true);
-      values.setBigUint64(i * 8, calls, true);
+  const snap = snapshot(entries.length, 4, 32, (keys, values) => {
+    entries.forEach(([tgid, calls], i) => {
+      keys.setUint32(i * 4, tgid, true);
+      calls.forEach((c, lane) => values.setBigUint64(i * 32 + lane * 8, c, true));
     });
   });
 
-  it('groups counts by process, indexed openat, read, write, connect', () => {
-    const counts = decodeCounts(snap);
-    expect([...counts.entries()]).toEqual([
+  it('reads every process with its counts, indexed openat, read, write, connect', () => {
+    expect([...decodeCounts(snap).entries()]).toEqual([
       [100, [3, 5_000_000_000, 0, 9]],
       [200, [0, 0, 1, 0]],
+      [300, [0, 0, 0, 0]],
     ]);
   });
 
-  it('drops a process whose only keys have unknown syscall ids', () => {
-    expect(decodeCounts(snap).has(300)).toBe(false);
+  it('reads only `count` entries', () => {
+    expect([...decodeCounts({ ...snap, count: 1 }).entries()]).toEqual([[100, [3, 5_000_000_000, 0, 9]]]);
   });
 
-  it('reads only `count` entries', () => {
-    const counts = decodeCounts({ ...snap, count: 1 });
-    expect([...counts.entries()]).toEqual([[100, [3, 0, 0, 0]]]);
+  it('reads one lane per u64 of the value (cpu_samples: one)', () => {
+    const cpu = snapshot(2, 4, 8, (keys, values) => {
+      keys.setUint32(0, 7, true);
+      values.setBigUint64(0, 42n, true);
+      keys.setUint32(4, 0, true);
+      values.setBigUint64(8, 5n, true);
+    });
+    expect([...decodeCounts(cpu).entries()]).toEqual([
+      [7, [42]],
+      [0, [5]],
+    ]);
   });
 
   it('is empty for an empty map', () => {
-    expect(decodeCounts(snapshot(0, 8, 8, () => {})).size).toBe(0);
+    expect(decodeCounts(snapshot(0, 4, 32, () => {})).size).toBe(0);
   });
 });
 

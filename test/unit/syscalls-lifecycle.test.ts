@@ -89,16 +89,15 @@ class FakeSyscallSource implements SyscallSource {
   }
 
   readCounts(): MapSnapshot {
-    const entries: [number, number, number][] = [];
-    for (const [tgid, calls] of this.counts) for (const [syscall, n] of calls) entries.push([tgid, syscall, n]);
-    const keys = new DataView(new ArrayBuffer(entries.length * 8));
-    const values = new DataView(new ArrayBuffer(entries.length * 8));
-    entries.forEach(([tgid, syscall, n], i) => {
-      keys.setUint32(i * 8, tgid, true);
-      keys.setUint32(i * 8 + 4, syscall, true);
-      values.setBigUint64(i * 8, BigInt(n), true);
+    // As the kernel lays it out: key u32 tgid, value one u64 per counted syscall.
+    const entries = [...this.counts];
+    const keys = new DataView(new ArrayBuffer(entries.length * 4));
+    const values = new DataView(new ArrayBuffer(entries.length * 32));
+    entries.forEach(([tgid, calls], i) => {
+      keys.setUint32(i * 4, tgid, true);
+      for (const [syscall, n] of calls) values.setBigUint64(i * 32 + syscall * 8, BigInt(n), true);
     });
-    return { count: entries.length, keys, values, keySize: 8, valueSize: 8 };
+    return { count: entries.length, keys, values, keySize: 4, valueSize: 32 };
   }
 
   readProcs(): MapSnapshot {
@@ -766,7 +765,7 @@ describe('SyscallCollector: drops, map fill and the source', () => {
       mapFull: { syscall_counts: 7, syscall_procs: 3 },
     });
     expect(collector.mapFill()).toEqual([
-      { program: 'syscalls', map: 'syscall_counts', entries: 3, capacity: 1024 },
+      { program: 'syscalls', map: 'syscall_counts', entries: 2, capacity: 1024 },
       { program: 'syscalls', map: 'syscall_procs', entries: 3, capacity: 512 },
     ]);
 
@@ -778,10 +777,10 @@ describe('SyscallCollector: drops, map fill and the source', () => {
       eventsLost: 2,
       mapFull: { syscall_counts: 9, syscall_procs: 3 },
     });
-    // fill is as read, before the exited process's keys were deleted
-    expect(collector.mapFill().map((m) => m.entries)).toEqual([3, 3]);
+    // fill is as read, before the exited process's entries were deleted
+    expect(collector.mapFill().map((m) => m.entries)).toEqual([2, 3]);
     collector.collect(3_000);
-    expect(collector.mapFill().map((m) => m.entries)).toEqual([2, 2]);
+    expect(collector.mapFill().map((m) => m.entries)).toEqual([1, 2]);
   });
 
   it('passes attached() and close() through to the source', () => {
