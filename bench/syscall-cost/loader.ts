@@ -3,7 +3,7 @@
 //   node bench/syscall-cost/loader.ts OBJECT [--report MAP] [--stats] PROGRAM...
 // Attaches the programs, prints "prog <name> id=<kernel id>" for each and then "attached", holds them until
 // SIGTERM/SIGINT or until stdin closes (the driver is gone), then detaches and exits.
-// --report MAP: at exit, print counted=<sum of every u64 value of MAP> (a count map, per-CPU values summed).
+// --report MAP: at exit, print counted=<sum of every u64 in the values of MAP> (a count map, per-CPU values summed).
 // --stats: turn on the kernel's BPF run-time stats while attached; at exit print, per program,
 // "stats <program> runs=<run_cnt> ns=<run_time_ns>" (stats slow every BPF program down: never while timing).
 //
@@ -61,7 +61,10 @@ function hold(): void {
     if (code === 0 && reportMap !== undefined) {
       const snapshot = object.readMap(reportMap);
       let total = 0n;
-      for (let i = 0; i < snapshot.count; i++) total += snapshot.values.getBigUint64(i * snapshot.valueSize, true);
+      // every u64 of every value: a value may hold several counters (syscall_counts: one per syscall)
+      for (let i = 0; i < (snapshot.count * snapshot.valueSize) / 8; i++) {
+        total += snapshot.values.getBigUint64(i * 8, true);
+      }
       console.log(`counted=${total}`);
     }
     object.close();
