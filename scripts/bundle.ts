@@ -21,7 +21,11 @@ const requireBuiltins: Plugin = {
       // The require() inside the stand-in below is the real one.
       if (args.namespace === 'builtin') return { path: args.path, external: true };
       const name = args.path.replace(/^node:/, '');
-      return builtins.has(name) ? { path: name, namespace: 'builtin' } : undefined;
+      if (!builtins.has(name)) return undefined;
+      // A dynamic import() stays one: esbuild's split chunks would hand it the CommonJS stand-in's default export
+      // only, without named exports (`const { Agent } = await import('http')` in the OTLP exporter).
+      if (args.kind === 'dynamic-import') return { path: `node:${name}`, external: true };
+      return { path: name, namespace: 'builtin' };
     });
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`,
