@@ -3,7 +3,7 @@
 // N raw system calls: read of 1 byte from /dev/zero (traced), getppid (not traced), or a mix (1 read + 3 getppid).
 // 1. Fast alternation (the figures the goals are judged on): one loader switches the empty program, the agent's
 //    programs, bpftrace's program rebuilt and the raw tracepoint on and off every 25 ms while the loop runs, timed
-//    in chunks; a program's added cost is its segment minus the "off" segments around it, 50 ms apart. This
+//    in chunks; a program's added cost is its segment minus the "off" segments around it (25–200 ms away). This
 //    cancels the speed swings of this shared machine (±25 % over 0.1 s to minutes), larger than the differences.
 // 2. Rounds with the real processes: baseline, the empty program, the agent itself (`--programs syscalls`), the
 //    agent's programs alone, bpftrace itself, the raw tracepoint; hyperfine times the loop, each condition block
