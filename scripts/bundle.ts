@@ -5,7 +5,7 @@
 // Run by npm run build:ts (Node 24). Type checking is tsc's job (npm run lint), not this script's.
 import { build, type Plugin } from 'esbuild';
 import { builtinModules } from 'node:module';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -20,6 +20,7 @@ const requireBuiltins: Plugin = {
     b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
       // The require() inside the stand-in below is the real one.
       if (args.namespace === 'builtin') return { path: args.path, external: true };
+
       const name = args.path.replace(/^node:/, '');
       if (!builtins.has(name)) return undefined;
       // A dynamic import() stays one: esbuild's split chunks would hand it the CommonJS stand-in's default export
@@ -33,6 +34,27 @@ const requireBuiltins: Plugin = {
     }));
   },
 };
+// OpenTelemetry's packages are built by rolldown, whose runtime loads some dependencies with a require() made by
+// createRequire at run time (`__require("@grpc/grpc-js")`): invisible to esbuild, so it would load a second copy
+// of grpc-js from node_modules (whose credentials the bundled copy then rejects: "Channel credentials must be a
+// ChannelCredentials object"), or nothing at all in the image. Made plain require() calls, esbuild bundles them.
+const bundleRuntimeRequires: Plugin = {
+  name: 'bundle-runtime-requires',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]@opentelemetry[\\/].*\.mjs$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('__require("')) return undefined;
+      return {
+        contents: text.replace(/\b__require\(("[^"]+")\)/g, (call, id: string) =>
+          builtins.has(JSON.parse(id).replace(/^node:/, '')) ? call : `require(${id})`,
+        ),
+        loader: 'js',
+        resolveDir: path.dirname(args.path),
+      };
+    });
+  },
+};
+
 const outdir = path.join(root, 'dist');
 
 rmSync(outdir, { recursive: true, force: true });
@@ -54,5 +76,5 @@ await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
-  plugins: [requireBuiltins],
+  plugins: [requireBuiltins, bundleRuntimeRequires],
 });

@@ -355,14 +355,14 @@ function programStats(id: number): { ns: number; runs: number } {
   return { ns: prog.run_time_ns ?? 0, runs: prog.run_cnt ?? 0 };
 }
 
-/** The program the read loop runs: the agent's on sys_enter_read, the peer's only one. */
+/** The program the read loop runs: the agent's raw tracepoint on sys_enter, the peer's only one. */
 function readProgram(running: Running): number {
   const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as {
     id: number;
     name?: string;
   }[];
   const held = progs.filter((p) => running.programs.has(p.id));
-  const pick = running.peer === 'agent' ? held.filter((p) => p.name === 'eoa_sys_read') : held;
+  const pick = running.peer === 'agent' ? held.filter((p) => p.name === 'eoa_sys_enter') : held;
   if (pick.length !== 1)
     throw new Error(`${running.peer}: expected one program for read, found ${held.map((p) => p.name).join(', ')}`);
   return pick[0]!.id;

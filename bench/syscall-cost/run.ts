@@ -35,7 +35,7 @@ const BUDGET_MINUTES = Number(process.env.BENCH_BUDGET_MINUTES ?? 20);
 const QUIET_WAIT = Number(process.env.BENCH_QUIET_WAIT ?? 60);
 const WORKLOADS = ['read', 'getppid', 'mixed'] as const;
 type Workload = (typeof WORKLOADS)[number];
-const AGENT_PROGRAMS = ['eoa_sys_openat', 'eoa_sys_read', 'eoa_sys_write', 'eoa_sys_connect'];
+const AGENT_PROGRAMS = ['eoa_sys_enter'];
 const BPFTRACE = 'tracepoint:syscalls:sys_enter_read { @[pid] = count(); }';
 /** Other processes' CPU use (cores) above which the machine is not quiet. */
 const BUSY_CORES = 0.35;
@@ -273,7 +273,7 @@ type Program = keyof typeof OBJECTS;
 const PROGRAMS = Object.keys(OBJECTS) as Program[];
 const PROGRAM_LABELS: Record<Program, string> = {
   empty: 'empty program on sys_enter_read (the floor)',
-  programs: "the agent's syscall programs (4 tracepoints, syscalls.bpf.o)",
+  programs: "the agent's syscall program (raw tracepoint on sys_enter, syscalls.bpf.o)",
   bpftrace: "bpftrace's program, rebuilt (bpftrace.bpf.c)",
   raw: 'raw tracepoint on sys_enter: id filter + the same count',
 };
@@ -399,7 +399,7 @@ const conditions: Condition[] = [
   { key: 'empty', label: PROGRAM_LABELS.empty, start: heldCondition('empty') },
   {
     key: 'agent',
-    label: 'the agent, `--programs syscalls` (its 4 tracepoints + exec/exit)',
+    label: 'the agent, `--programs syscalls` (its raw tracepoint + exec/exit)',
     start: async () => {
       const args = ['dist/cli.js', '--programs', 'syscalls', '--interval', '5s', '--host', '127.0.0.1', '--port', '0'];
       const child = track(spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] }));

@@ -26,7 +26,7 @@ const DROP_COUNTS_FULL = 0;
 const DROP_PROCS_FULL = 1;
 const DROP_EXIT_LOST = 2;
 
-const PROGRAMS = ['eoa_sys_openat', 'eoa_sys_read', 'eoa_sys_write', 'eoa_sys_connect', 'eoa_sys_exec', 'eoa_sys_exit'];
+const PROGRAMS = ['eoa_sys_enter', 'eoa_sys_exec', 'eoa_sys_exit'];
 
 export interface ExitEvent {
   tgid: number;

@@ -41,9 +41,9 @@ describe('exposition', () => {
       expect(text).toContain(`# TYPE ${family} counter`);
     }
     // --bpf-stats: the kernel's run time and runs of each program.
-    expect(text).toMatch(/\nebpf_agent_bpf_program_runs_total\{program="syscalls",bpf_program="eoa_sys_read"\} [1-9]/);
+    expect(text).toMatch(/\nebpf_agent_bpf_program_runs_total\{program="syscalls",bpf_program="eoa_sys_enter"\} [1-9]/);
     expect(text).toMatch(
-      /\nebpf_agent_bpf_program_run_time_seconds_total\{program="syscalls",bpf_program="eoa_sys_read"\} 0\.\d*[1-9]/,
+      /\nebpf_agent_bpf_program_run_time_seconds_total\{program="syscalls",bpf_program="eoa_sys_enter"\} 0\.\d*[1-9]/,
     );
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');
