@@ -53,7 +53,7 @@ log "building BPF objects"
 make -s -C bpf
 
 addon=native/build/Release/ebpf_addon.node
-if [[ ! -f $addon || -n $(find native -maxdepth 1 -newer "$addon" -print -quit) ]]; then
+if [[ ! -f $addon || -n $(find native -maxdepth 1 -type f -newer "$addon" -print -quit) ]]; then
   log "building the native addon"
   PATH="$PWD/node_modules/.bin:$PATH" npm run --silent build:native >/dev/null
 fi
