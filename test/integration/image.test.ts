@@ -88,4 +88,30 @@ describe('image contents (deploy/build.sh)', () => {
       await once(agent, 'exit');
     }
   });
+
+  // The exporters are lazily loaded chunks of the bundle: each must load and try to connect without node_modules
+  // (a dependency the bundler missed fails here with a module or constructor error instead).
+  it.each(['http/protobuf', 'grpc'])('loads the OTLP %s exporter from the staged tree', async (protocol) => {
+    const agent = spawn(
+      process.execPath,
+      [
+        path.join(out, 'app', 'dist', 'cli.js'),
+        ...['--programs', 'exec', '--host', '127.0.0.1', '--port', '0', '--interval', '500ms'],
+        ...['--otlp-endpoint', 'http://127.0.0.1:1', '--otlp-protocol', protocol],
+      ],
+      { cwd: os.tmpdir(), stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      const failure = await waitFor('an OTLP export attempt', () => {
+        if (agent.exitCode !== null) throw new Error(log);
+        return /OTLP export failed.*error="([^"]*)/.exec(log)?.[1];
+      });
+      expect(failure).toMatch(/ECONNREFUSED/);
+    } finally {
+      agent.kill('SIGTERM');
+      await once(agent, 'exit');
+    }
+  });
 });
