@@ -301,6 +301,8 @@ async function fastAlternation(): Promise<FastResult> {
     }),
   );
   const text = output(child);
+  // 'exit' can come before the last of stdout has been read: the segments line is long, so wait for 'close'.
+  const closed = new Promise((r) => child.once('close', r));
   const chunks: Record<Workload, [number, number, number][]> = { read: [], getppid: [], mixed: [] };
   const chunkLog = path.join(build, 'chunks.txt');
   let runs = 0;
@@ -337,6 +339,7 @@ async function fastAlternation(): Promise<FastResult> {
     }
   } finally {
     await stop(child);
+    await closed;
   }
   const segments = JSON.parse(/^segments=(.*)$/m.exec(text())?.[1] ?? 'null') as [string, number, number][] | null;
   if (!segments) throw new Error(`the cycling loader gave no segments:\n${text()}`);
