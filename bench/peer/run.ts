@@ -435,10 +435,9 @@ async function scrapePhase(peer: Peer): Promise<Served> {
       throw new Error(`no scrape showed a finished loop run (${completed} runs) counted by the agent`);
     if (peer === 'exporter') {
       const counted = peerCounts(await get(running.url)).read - before!.read;
+      // Not an error of this benchmark: the peer's own accuracy, reported with its figures.
       if (counted < completed * N)
-        throw new Error(
-          `ebpf_exporter counted ${counted} reads, fewer than the ${completed * N} of ${completed} loop runs`,
-        );
+        peerShortfall = `ebpf_exporter counted ${counted.toLocaleString('en')} of the ${(completed * N).toLocaleString('en')} reads of the scrape phase's ${completed} loop runs (${(completed * N - counted).toLocaleString('en')} missing); the agent's counts are exact (integration tests)`;
     }
     const polls = /^ebpf_agent_poll_duration_seconds_sum (\S+)\nebpf_agent_poll_duration_seconds_count (\S+)$/m.exec(
       body,
@@ -465,6 +464,8 @@ const f1 = (x: number): string => x.toFixed(1);
 const added = (c: Peer, w: Workload): number => median(cost[c][w].map((v, i) => v - cost.none[w][i]!));
 const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
 
+let peerShortfall: string | undefined;
+
 function results(served: Record<Peer, Served>): string {
   const base = (w: Workload): string => f1(median(cost.none[w]));
   const rows: string[][] = [
@@ -478,7 +479,7 @@ function results(served: Record<Peer, Served>): string {
       `ns added per getppid(2) (nothing attached: ${base('getppid')} ns)`,
       signed(added('agent', 'getppid')),
       signed(added('exporter', 'getppid')),
-      'no, by design: only the peer runs a program on every syscall',
+      'yes: both run a program on every syscall (a raw tracepoint on sys_enter), and both filter or key by syscall id',
     ],
     [
       `/metrics p50 / p99 (ms, ${SCRAPES} scrapes ${SCRAPE_GAP_MS} ms apart, read loop running)`,
@@ -524,7 +525,7 @@ function results(served: Record<Peer, Served>): string {
       `${tally.redone + tally.kept} loop runs overlapped other jobs' syscall tracepoints: ${tally.redone} were run again once it was quiet, ${tally.kept} kept after 3 tries (${[...tally.seen].slice(0, 3).join('; ')})`,
     );
   return [
-    `ebpf_exporter ${EXPORTER_VERSION} (BCC; built by \`scripts/install-ebpf-exporter.sh\` from the Go module proxy, which serves none of the libbpf-based v2 releases here) counting syscalls per syscall id on \`raw_syscalls:sys_enter\` (\`bench/peer/syscalls.yaml\`, its examples/syscalls program) against the agent's \`--programs syscalls\`, per (process, syscall) on the 4 tracepoints \`syscalls:sys_enter_{openat,read,write,connect}\`. ${os.cpus().length} CPUs, kernel ${os.release()}.`,
+    `ebpf_exporter ${EXPORTER_VERSION} (BCC; built by \`scripts/install-ebpf-exporter.sh\` from the Go module proxy, which serves none of the libbpf-based v2 releases here) counting syscalls per syscall id on \`raw_syscalls:sys_enter\` (\`bench/peer/syscalls.yaml\`, its examples/syscalls program) against the agent's \`--programs syscalls\`, per (process, syscall) from one raw tracepoint on \`sys_enter\` filtered to openat, read, write and connect. ${os.cpus().length} CPUs, kernel ${os.release()}.`,
     '',
     table(['measure', 'ebpf-otel-agent', `ebpf_exporter ${EXPORTER_VERSION}`, 'comparable?'], rows, [
       'l',
@@ -535,6 +536,7 @@ function results(served: Record<Peer, Served>): string {
     '',
     `Kernel cost: bench/syscall-cost's loop makes ${N.toLocaleString('en-US')} calls per run with nothing, the agent, or ebpf_exporter attached, ${ROUNDS} rounds in rotating order and ${RUNS} runs per round; a run's figure is its steady time per call (10th-percentile chunk), a round's the fastest of its runs, and the added cost is the median over rounds of each round's difference to nothing attached. Scrapes, RSS, CPU and the programs' own time (the kernel's BPF run-time stats, on only during this phase) come from one phase per agent in which the read loop runs back to back for at least ${MIN_PHASE_MS / 1000} s; every run checks that the agent or ebpf_exporter counted the loop's calls, and that no program of theirs stays loaded after they exit.${poll}` +
       (notes.length ? `\n\nDisturbances: ${notes.join('. ')}.` : ''),
+    peerShortfall ? `\n\nAccuracy: ${peerShortfall}.` : '',
   ].join('\n');
 }
 
