@@ -301,7 +301,10 @@ async function fastAlternation(): Promise<FastResult> {
     }),
   );
   const text = output(child);
-  // 'exit' can come before the last of stdout has been read: the segments line is long, so wait for 'close'.
+  // The segments line is read from stdout alone: stderr is another pipe, and its chunks can land in the middle of
+  // a long stdout line in the combined text. 'exit' can also come before the last of stdout: wait for 'close'.
+  let stdout = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
   const closed = new Promise((r) => child.once('close', r));
   const chunks: Record<Workload, [number, number, number][]> = { read: [], getppid: [], mixed: [] };
   const chunkLog = path.join(build, 'chunks.txt');
@@ -341,7 +344,7 @@ async function fastAlternation(): Promise<FastResult> {
     await stop(child);
     await closed;
   }
-  const segments = JSON.parse(/^segments=(.*)$/m.exec(text())?.[1] ?? 'null') as [string, number, number][] | null;
+  const segments = JSON.parse(/^segments=(.*)$/m.exec(stdout)?.[1] ?? 'null') as [string, number, number][] | null;
   if (!segments) throw new Error(`the cycling loader gave no segments:\n${text()}`);
 
   const added = {} as FastResult['added'];
