@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cpuSeconds, median, percentile, rssMiB, table, writeSection } from '../lib/report.ts';
+import { children, stop, stopAll, track } from '../lib/children.ts';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '..', '..');
@@ -48,26 +49,6 @@ const SYSCALL_IDS: Record<string, Record<Workload, number>> = {
 };
 
 // ---- child processes: every one is tracked and stopped on failure and on SIGINT/SIGTERM ----
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all([...children].map((c) => stop(c)));
-}
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

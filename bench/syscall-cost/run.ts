@@ -21,6 +21,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { cpuSeconds, table, writeSection } from '../lib/report.ts';
+import { children, stop, stopAll, track } from '../lib/children.ts';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '..', '..');
@@ -44,26 +45,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 // ---- child processes: every one is tracked and stopped in the finally below, or on SIGINT/SIGTERM/SIGHUP ----
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all([...children].map((c) => stop(c)));
-}
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
