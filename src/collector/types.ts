@@ -28,6 +28,12 @@ export interface Collector<S> {
   collect(nowMs: number): S;
   drops(): Drops;
   mapFill(): MapFill[];
+  /**
+   * Called after the last collection's data has been published (every exporter has it): only now may the
+   * collector forget what it reported as final (delete exited processes' kernel keys). Optional: collectors
+   * with nothing to forget leave it out.
+   */
+  commit?(): void;
   close(): void;
 }
 
