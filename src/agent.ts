@@ -1,7 +1,9 @@
-// The agent: preflight checks, the HTTP server, one collector per program, and the poll loop that turns
-// collections into /metrics and OTLP. Nothing is attached to the kernel until every check has passed, and
-// whatever was attached is released on any failure and on stop().
-import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
+// The agent: preflight checks, the HTTP server, one running instance per program (src/programs/), and the poll
+// loop that turns collections into /metrics and OTLP. Nothing is attached to the kernel until every check has
+// passed, and whatever was attached is released on any failure and on stop(). A program that fails to collect
+// leaves only its own part out of a poll; what the kernel reported as final is forgotten (commit) only after the
+// poll's data has been handed to every exporter.
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,22 +15,15 @@ import {
   isBpfError,
   libbpfVersion,
   mountTracefs,
-  type BpfObject,
   type Link,
 } from './bpf/index.ts';
-import { ExecCollector, KernelExecSource } from './collector/exec.ts';
-import { KernelSyscallSource, SyscallCollector } from './collector/syscalls.ts';
-import type { Collector, ProgramName } from './collector/types.ts';
-import { XdpCollector } from './collector/xdp.ts';
-import { CPU_MAPS, KernelCpuSource } from './collector/cpu.ts';
-import { ExecSeriesShaper, SyscallSeriesShaper, type Attributor } from './collector/series.ts';
+import type { Attributor } from './collector/series.ts';
 import { createAttributor } from './collector/attribution.ts';
 import { CgroupResolver } from './collector/cgroup.ts';
 import { KubeletPods } from './collector/kubelet.ts';
+import type { Clock, ProgramName } from './collector/types.ts';
 import type { AgentConfig } from './config.ts';
 import { UserError } from './errors.ts';
-import { ExecLog } from './exec-log.ts';
-import { checkExecHandler, ExecHandler } from './exec-handler.ts';
 import {
   buildResourceMetrics,
   newHistogram,
@@ -43,8 +38,17 @@ import { agentResource } from './export/resource.ts';
 import { MetricsServer } from './export/server.ts';
 import { packageRoot } from './paths.ts';
 import type { Logger } from './log.ts';
-import { checkBtf, checkKernel, checkObjectFile, checkPrivileges, ensureTracefs } from './preflight.ts';
-import type { Clock } from './collector/types.ts';
+import {
+  checkBtf,
+  checkKernel,
+  checkObjectFile,
+  checkPrivileges,
+  describeCapabilities,
+  ensureTracefs,
+  needsTracefs,
+} from './preflight.ts';
+import { PROGRAMS } from './programs/registry.ts';
+import type { ProgramDescriptor, ProgramInstance } from './programs/types.ts';
 
 const root = packageRoot;
 export const DEFAULT_BPF_DIR = path.join(root, 'bpf', 'build');
@@ -60,54 +64,75 @@ export function agentVersion(): string {
 /** Poll durations: 100 µs to 10 s. */
 const POLL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** The kernel-facing calls the agent makes itself (not through a program), injectable for tests. */
+export interface AgentKernel {
+  release(): string;
+  /** /proc/self/status, for the effective capabilities. */
+  procStatus(): string;
+  libbpfVersion(): string;
+  addonBuilt(): boolean;
+  mountTracefs(path: string): void;
+  enableRunTimeStats(): Link;
+}
+
+const realKernel: AgentKernel = {
+  release: () => os.release(),
+  procStatus: () => readFileSync('/proc/self/status', 'utf8'),
+  libbpfVersion,
+  addonBuilt: () => existsSync(addonPath()),
+  mountTracefs,
+  enableRunTimeStats,
+};
+
 export interface AgentDeps {
   logger: Logger;
   clock: Clock;
-  /** Container and pod of a process, from its cgroup id. */
+  /** Container and pod of a process, from its cgroup id (default: from the cgroup and the kubelet). */
   attribute?: Attributor;
-  /** Set by tests to run the checks against a fake /proc/self/status. */
-  procStatus?: string;
+  /** The kernel-facing calls (tests replace some). */
+  kernel?: Partial<AgentKernel>;
+  /** The programs by name (tests give fakes; default: the registry). */
+  programs?: { readonly [P in ProgramName]: ProgramDescriptor<P> };
+}
+
+interface Running {
+  readonly descriptor: ProgramDescriptor;
+  readonly instance: ProgramInstance;
 }
 
 export class Agent {
   readonly config: AgentConfig;
   readonly #logger: Logger;
   readonly #clock: Clock;
-  readonly #deps: AgentDeps;
+  readonly #kernel: AgentKernel;
+  readonly #descriptors: readonly ProgramDescriptor[];
   readonly #version = agentVersion();
-  readonly #collectors: Collector<unknown>[] = [];
-  #syscalls: SyscallCollector | undefined;
-  #cpu: SyscallCollector | undefined;
-  #exec: ExecCollector | undefined;
-  #xdp: XdpCollector | undefined;
+  readonly #running = new Map<ProgramName, Running>();
   #server: MetricsServer | undefined;
   #otlp: OtlpPusher | undefined;
-  #execLog: ExecLog | undefined;
-  #execHandler: ExecHandler | undefined;
-  readonly #objects: { program: ProgramName; object: BpfObject }[] = [];
   #stats: Link | undefined;
   #resource: Resource | undefined;
   #timer: NodeJS.Timeout | undefined;
-  readonly #syscallShaper: SyscallSeriesShaper;
   readonly #pods: KubeletPods | undefined;
   readonly #attribute: Attributor | undefined;
-  readonly #execShaper: ExecSeriesShaper;
-  readonly #cpuShaper: SyscallSeriesShaper;
   #startMs = 0;
   #lastPollMs = 0;
   #polls = 0;
-  #pollErrors = 0;
+  /** Failed collections by program; `agent`: building or publishing a poll failed. */
+  readonly #pollErrors: Record<string, number> = { agent: 0 };
   #pollDuration: HistogramState = newHistogram(POLL_BUCKETS);
   #scrapeDuration: HistogramState = newHistogram(POLL_BUCKETS);
-  #last: ResourceMetrics | undefined;
   #stopped = false;
-  #build = { version: '', libbpf: '', kernel: os.release() };
+  #build = { version: '', libbpf: '', kernel: '' };
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.config = config;
-    this.#deps = deps;
     this.#logger = deps.logger;
     this.#clock = deps.clock;
+    this.#kernel = { ...realKernel, ...deps.kernel };
+    const registry = deps.programs ?? PROGRAMS;
+    this.#descriptors = config.programs.map((name) => registry[name] as ProgramDescriptor);
+    for (const { name } of this.#descriptors) this.#pollErrors[name] = 0;
     if (config.kubeletUrl !== undefined && config.containerLabels) {
       this.#pods = new KubeletPods({
         url: config.kubeletUrl,
@@ -117,53 +142,40 @@ export class Agent {
         logger: deps.logger,
       });
     }
-    const attribute =
+    this.#attribute =
       deps.attribute ??
       (config.containerLabels
         ? createAttributor({ resolver: new CgroupResolver({ cgroup2Root: config.cgroupRoot }), pods: this.#pods })
         : undefined);
-    this.#attribute = attribute;
-    this.#syscallShaper = new SyscallSeriesShaper({
-      maxSeries: config.maxSeries,
-      pidLabels: config.pidLabels,
-      attribute,
-    });
-    this.#execShaper = new ExecSeriesShaper(config.maxSeries);
-    this.#cpuShaper = new SyscallSeriesShaper({
-      maxSeries: config.maxSeries,
-      pidLabels: config.pidLabels,
-      attribute,
-      kinds: ['cpu'],
-    });
   }
 
   /** The address /metrics is served on (after start). */
   address: { host: string; port: number } | undefined;
 
+  /** Every check that can be made before anything is loaded, each failing with one actionable sentence. */
+  #preflight(): void {
+    const { config } = this;
+    const programs = this.#descriptors;
+    if (os.platform() !== 'linux') throw new UserError('ebpf-otel-agent runs on Linux only');
+    checkKernel(programs, this.#kernel.release());
+    checkPrivileges(programs, this.#kernel.procStatus());
+    checkBtf(config.btfPath);
+    if (!this.#kernel.addonBuilt())
+      throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
+    for (const program of programs) {
+      for (const file of program.objects) checkObjectFile(this.#objectPath(file));
+      program.preflight?.(config);
+    }
+    if (needsTracefs(programs)) {
+      ensureTracefs(config.tracefsPath, config.mountTracefs, (dir) => this.#kernel.mountTracefs(dir), this.#logger);
+    }
+  }
+
   async start(): Promise<void> {
     const { config } = this;
     this.#startMs = this.#clock.now();
-    if (os.platform() !== 'linux') throw new UserError('ebpf-otel-agent runs on Linux only');
-    // EOA_KERNEL_RELEASE stands in for uname -r in tests of the too-old-kernel refusal.
-    checkKernel(config.programs, process.env.EOA_KERNEL_RELEASE ?? os.release());
-    // EOA_SKIP_CAPABILITY_CHECK=1 lets the kernel itself refuse (used to show which capabilities it requires).
-    if (process.env.EOA_SKIP_CAPABILITY_CHECK !== '1') checkPrivileges(config.programs, this.#deps.procStatus);
-    checkBtf(config.btfPath);
-    if (!existsSync(addonPath()))
-      throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
-    for (const program of config.programs) checkObjectFile(this.#objectPath(program));
-    if (config.execHandler !== undefined) checkExecHandler(config.execHandler);
-    if (config.execLog !== undefined && config.execLog !== 'stdout' && config.execLog !== '-') {
-      try {
-        accessSync(path.dirname(path.resolve(config.execLog)), fsConstants.W_OK);
-      } catch {
-        throw new UserError(`--exec-log ${config.execLog}: its directory does not exist or is not writable`);
-      }
-    }
-    if (config.programs.includes('exec') || config.programs.includes('syscalls')) {
-      ensureTracefs(config.tracefsPath, config.mountTracefs, mountTracefs, this.#logger);
-    }
-    this.#build = { version: this.#version, libbpf: libbpfVersion(), kernel: os.release() };
+    this.#preflight();
+    this.#build = { version: this.#version, libbpf: this.#kernel.libbpfVersion(), kernel: this.#kernel.release() };
     this.#resource = agentResource(this.#version);
 
     // Listen before loading anything: a port in use must not leave programs attached.
@@ -181,20 +193,21 @@ export class Agent {
     }
 
     try {
-      if (config.bpfStats) {
-        try {
-          this.#stats = enableRunTimeStats();
-        } catch (error) {
-          if (isBpfError(error) && error.code === 'EPERM') {
-            throw new UserError(
-              '--bpf-stats needs CAP_SYS_ADMIN (the kernel allows BPF_ENABLE_STATS only with it): leave --bpf-stats off, or grant CAP_SYS_ADMIN',
-              { cause: error },
-            );
-          }
-          throw error;
-        }
+      if (config.bpfStats) this.#stats = this.#enableStats();
+      for (const descriptor of this.#descriptors) {
+        const instance = descriptor.start({
+          config,
+          logger: this.#logger,
+          clock: this.#clock,
+          attribute: this.#attribute,
+          open: {
+            objectPath: (file) => this.#objectPath(file),
+            btfPath: config.btfPath,
+            debug: config.logLevel === 'debug',
+          },
+        });
+        this.#running.set(descriptor.name, { descriptor, instance });
       }
-      for (const program of config.programs) this.#startProgram(program);
     } catch (error) {
       await this.stop();
       throw this.#explain(error);
@@ -216,76 +229,22 @@ export class Agent {
     this.#schedule();
   }
 
-  #objectPath(program: ProgramName): string {
-    return path.join(this.config.bpfDir, `${program}.bpf.o`);
+  #enableStats(): Link {
+    try {
+      return this.#kernel.enableRunTimeStats();
+    } catch (error) {
+      if (isBpfError(error) && error.code === 'EPERM') {
+        throw new UserError(
+          '--bpf-stats needs CAP_SYS_ADMIN (the kernel allows BPF_ENABLE_STATS only with it): leave --bpf-stats off, or grant CAP_SYS_ADMIN',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
-  #startProgram(program: ProgramName): void {
-    const { config } = this;
-    const debug = config.logLevel === 'debug';
-    const common = { objectPath: this.#objectPath(program), btfPath: config.btfPath, debug };
-    switch (program) {
-      case 'syscalls': {
-        const source = new KernelSyscallSource({ ...common, maxEntries: config.syscallsMaxEntries });
-        this.#objects.push({ program, object: source.object });
-        this.#syscalls = new SyscallCollector(source);
-        this.#collectors.push(this.#syscalls);
-        return;
-      }
-      case 'exec': {
-        const collector = new ExecCollector(() => this.#clock.now());
-        if (config.execLog !== undefined) {
-          const attribute = this.#attribute;
-          const log = new ExecLog(config.execLog, (event) => attribute?.(event.cgroupId, event.pid) ?? {});
-          this.#execLog = log;
-          collector.subscribe((event) => log.write(event));
-        }
-        if (config.execHandler !== undefined) {
-          const handler = new ExecHandler({
-            path: config.execHandler,
-            concurrency: config.execHandlerConcurrency,
-            ratePerSecond: config.execHandlerRate,
-            burst: config.execHandlerBurst,
-            timeoutMs: config.execHandlerTimeoutMs,
-            filterComm: config.execFilterComm,
-            filterUids: config.execFilterUids,
-            logger: this.#logger,
-          });
-          this.#execHandler = handler;
-          collector.subscribe((event) => handler.handle(event));
-        }
-        const source = new KernelExecSource(
-          { ...common, ringBytes: config.execRingBytes, onlyUid: config.execOnlyUid },
-          (event) => collector.onEvent(event),
-        );
-        this.#objects.push({ program, object: source.object });
-        collector.use(source);
-        this.#exec = collector;
-        this.#collectors.push(collector);
-        return;
-      }
-      case 'cpu': {
-        const source = new KernelCpuSource({ ...common, hz: config.cpuSampleHz, logger: this.#logger });
-        this.#objects.push({ program, object: source.object });
-        this.#cpu = new SyscallCollector(source, { program: 'cpu', maps: CPU_MAPS });
-        this.#collectors.push(this.#cpu);
-        return;
-      }
-      case 'xdp': {
-        this.#xdp = new XdpCollector({
-          ...common,
-          interfaces: config.xdpInterfaces,
-          mode: config.xdpMode,
-          logger: this.#logger,
-        });
-        this.#collectors.push(this.#xdp);
-        this.#objects.push({ program, object: this.#xdp.object });
-        for (const attachment of this.#xdp.collect(this.#clock.now()).interfaces) {
-          this.#logger.info('XDP attached', { interface: attachment.name, mode: attachment.mode });
-        }
-        return;
-      }
-    }
+  #objectPath(file: string): string {
+    return path.join(this.config.bpfDir, file);
   }
 
   /** Turns kernel errors into sentences: verifier rejections keep the tail of the verifier log. */
@@ -297,7 +256,7 @@ export class Agent {
         return new UserError(`the kernel verifier rejected a BPF program: ${error.message}`, { cause: error });
       }
       if (error.code === 'EPERM' || error.code === 'EACCES') {
-        return new UserError(`${first}: the agent needs root or CAP_BPF, CAP_PERFMON (and CAP_NET_ADMIN for xdp)`, {
+        return new UserError(`${first}: the agent needs root or ${describeCapabilities(this.#descriptors)}`, {
           cause: error,
         });
       }
@@ -314,7 +273,17 @@ export class Agent {
     }, this.config.intervalMs);
   }
 
-  /** One collection: every collector, then one serialization for /metrics and one OTLP export. */
+  #pollFailed(program: string, error: unknown): void {
+    const errors = ++this.#pollErrors[program]!;
+    if (errors === 1 || errors % 100 === 0) {
+      this.#logger.error('poll failed', { program, errors, error: (error as Error).message });
+    }
+  }
+
+  /**
+   * One collection: every program adds its part (a failing one only its own), then one serialization for
+   * /metrics and one OTLP export, and only then the programs forget what they reported as final.
+   */
   poll(): ResourceMetrics | undefined {
     if (this.#resource === undefined) return undefined;
     const started = performance.now();
@@ -331,69 +300,64 @@ export class Agent {
       scrapeDuration: this.#scrapeDuration,
       build: this.#build,
     };
-    try {
-      if (this.#syscalls !== undefined) {
-        snapshot.syscalls = this.#syscallShaper.shape(this.#syscalls.collect(now).processes, now);
-      }
-      if (this.#exec !== undefined) snapshot.exec = this.#execShaper.shape(this.#exec.collect(now).execs, now);
-      if (this.#cpu !== undefined) {
-        // tgid 0 is the idle task: counted apart, not a process.
-        const processes = this.#cpu.collect(now).processes;
-        const idle = processes.find((p) => p.pid === 0)?.counts[0] ?? 0;
-        snapshot.cpu = {
-          ...this.#cpuShaper.shape(
-            processes.filter((p) => p.pid !== 0),
-            now,
-          ),
-          idle,
-          hz: this.config.cpuSampleHz,
-        };
-      }
-      if (this.#execHandler !== undefined) snapshot.execHandler = this.#execHandler.stats();
-      if (this.#stats !== undefined) snapshot.programStats = this.#programStats();
-      if (this.#xdp !== undefined) snapshot.xdp = this.#xdp.collect(now);
-      for (const collector of this.#collectors) {
+    const collected: Running[] = [];
+    for (const running of this.#running.values()) {
+      const { descriptor, instance } = running;
+      const { collector } = instance;
+      try {
+        snapshot.attached.push({ program: descriptor.name, attached: collector.attached() });
+        instance.collect(now, snapshot);
         snapshot.drops.push(collector.drops());
         snapshot.mapFill.push(...collector.mapFill());
-        snapshot.attached.push({ program: collector.program, attached: collector.attached() });
+        collected.push(running);
+      } catch (error) {
+        this.#pollFailed(descriptor.name, error);
       }
+    }
+    try {
+      if (this.#stats !== undefined) snapshot.programStats = this.#programStats();
       this.#polls++;
       snapshot.polls = this.#polls;
       recordHistogram(this.#pollDuration, (performance.now() - started) / 1000);
       const metrics = buildResourceMetrics(this.#resource, this.#version, snapshot);
       this.#server?.update(serialize(metrics));
       this.#otlp?.push(metrics);
-      this.#last = metrics;
       this.#lastPollMs = this.#clock.now();
+      // Published: only now may final counts be forgotten. A throw above keeps them for the next poll.
+      for (const { descriptor, instance } of collected) {
+        try {
+          instance.collector.commit?.();
+        } catch (error) {
+          this.#pollFailed(descriptor.name, error);
+        }
+      }
       return metrics;
     } catch (error) {
-      this.#pollErrors++;
-      if (this.#pollErrors === 1 || this.#pollErrors % 100 === 0) {
-        this.#logger.error('poll failed', { errors: this.#pollErrors, error: (error as Error).message });
-      }
+      this.#pollFailed('agent', error);
       return undefined;
     }
   }
 
   #programStats(): ProgramStats[] {
     const out: ProgramStats[] = [];
-    for (const { program, object } of this.#objects) {
-      for (const { name } of object.raw.programs()) {
-        const info = object.programInfo(name);
-        out.push({ program, bpfProgram: name, runTimeNs: info.runTimeNs, runCount: info.runCount });
+    for (const { descriptor, instance } of this.#running.values()) {
+      for (const object of instance.objects) {
+        for (const { name } of object.raw.programs()) {
+          const info = object.programInfo(name);
+          out.push({ program: descriptor.name, bpfProgram: name, runTimeNs: info.runTimeNs, runCount: info.runCount });
+        }
       }
     }
     return out;
   }
 
-  get lastMetrics(): ResourceMetrics | undefined {
-    return this.#last;
-  }
-
+  /** Ready: every enabled program runs with every attachment in place, and the last poll is fresh. */
   readiness(): { ready: boolean; reason: string } {
-    const detached = this.#collectors.filter((c) => !c.attached()).map((c) => c.program);
-    if (this.#collectors.length < this.config.programs.length)
-      return { ready: false, reason: 'programs are still loading' };
+    const loading = this.#descriptors.filter((d) => !this.#running.has(d.name)).map((d) => d.name);
+    if (loading.length > 0) return { ready: false, reason: `programs are still loading: ${loading.join(', ')}` };
+    const detached = [...this.#running.values()]
+      .filter(({ instance }) => !instance.collector.attached())
+      .map(({ descriptor }) => descriptor.name);
     if (detached.length > 0) return { ready: false, reason: `not attached: ${detached.join(', ')}` };
     if (this.#polls === 0) return { ready: false, reason: 'no poll yet' };
     const age = this.#clock.now() - this.#lastPollMs;
@@ -403,7 +367,7 @@ export class Agent {
 
   /** SIGHUP: reopen log files. */
   reopenLogs(): void {
-    this.#execLog?.reopen();
+    for (const { instance } of this.#running.values()) instance.reopenLogs?.();
   }
 
   /** Detaches everything and stops serving. Safe to call more than once. */
@@ -412,23 +376,20 @@ export class Agent {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#pods?.stop();
     this.#stats?.destroy();
-    for (const collector of this.#collectors.splice(0)) {
-      try {
-        collector.close();
-      } catch (error) {
-        this.#logger.warn('closing a collector failed', {
-          program: collector.program,
-          error: (error as Error).message,
-        });
-      }
-    }
-    this.#syscalls = this.#exec = this.#xdp = this.#cpu = undefined;
-    this.#objects.length = 0;
+    this.#stats = undefined;
+    const running = [...this.#running.values()];
+    this.#running.clear();
     await Promise.all([
-      this.#execHandler?.stop(),
+      ...running.map(({ descriptor, instance }) =>
+        instance.close().catch((error: unknown) => {
+          this.#logger.warn('closing a program failed', {
+            program: descriptor.name,
+            error: (error as Error).message,
+          });
+        }),
+      ),
       this.#server?.close(),
       this.#otlp?.shutdown().catch(() => undefined),
-      this.#execLog?.close(),
     ]);
     this.#server = undefined;
     this.#otlp = undefined;

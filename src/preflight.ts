@@ -3,6 +3,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ProgramName } from './collector/types.ts';
+import { PROGRAMS } from './programs/registry.ts';
+import type { ProgramDescriptor } from './programs/types.ts';
 import { UserError } from './errors.ts';
 import type { Logger } from './log.ts';
 
@@ -22,14 +24,24 @@ export function effectiveCapabilities(status: string): bigint {
   return match === null ? 0n : BigInt(`0x${match[1]}`);
 }
 
-export function requiredCapabilities(programs: readonly ProgramName[]): CapabilityName[] {
-  const need: CapabilityName[] = ['CAP_BPF', 'CAP_PERFMON'];
-  if (programs.includes('xdp')) need.push('CAP_NET_ADMIN');
-  return need;
+/** What preflight needs to know of a program: a name from the registry, or its descriptor's facts. */
+export type ProgramFacts = Pick<ProgramDescriptor, 'name' | 'minKernel' | 'capabilities' | 'tracefs'> &
+  Partial<Pick<ProgramDescriptor, 'capabilityUse'>>;
+export type ProgramRef = ProgramName | ProgramFacts;
+
+function facts(programs: readonly ProgramRef[]): ProgramFacts[] {
+  return programs.map((p) => (typeof p === 'string' ? PROGRAMS[p] : p));
+}
+
+/** The capabilities the programs need together, in a stable order (CAP_BPF, CAP_PERFMON first). */
+export function requiredCapabilities(programs: readonly ProgramRef[]): CapabilityName[] {
+  const need = new Set<CapabilityName>(['CAP_BPF', 'CAP_PERFMON']);
+  for (const program of facts(programs)) for (const cap of program.capabilities) need.add(cap);
+  return [...need];
 }
 
 /** Returns the missing capabilities' names (CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON). */
-export function missingCapabilities(effective: bigint, programs: readonly ProgramName[]): CapabilityName[] {
+export function missingCapabilities(effective: bigint, programs: readonly ProgramRef[]): CapabilityName[] {
   const has = (name: CapabilityName): boolean => (effective & (1n << BigInt(CAPABILITIES[name]))) !== 0n;
   return requiredCapabilities(programs).filter((name) => {
     if (has(name)) return false;
@@ -37,36 +49,41 @@ export function missingCapabilities(effective: bigint, programs: readonly Progra
   });
 }
 
+/** "CAP_BPF, CAP_PERFMON (and CAP_NET_ADMIN for xdp)": what these programs need, for messages. */
+export function describeCapabilities(programs: readonly ProgramRef[]): string {
+  const base = requiredCapabilities([]);
+  const extra = facts(programs).flatMap((p) =>
+    p.capabilities.filter((c) => !base.includes(c)).map((c) => `${c} for ${p.name}`),
+  );
+  return `${base.join(', ')}${extra.length > 0 ? ` (and ${extra.join(', ')})` : ''}`;
+}
+
 export function checkPrivileges(
-  programs: readonly ProgramName[],
+  programs: readonly ProgramRef[],
   status = readFileSync('/proc/self/status', 'utf8'),
 ): void {
   const missing = missingCapabilities(effectiveCapabilities(status), programs);
   if (missing.length > 0) {
+    const extra: CapabilityName[] = missing.filter((c) => c !== 'CAP_BPF' && c !== 'CAP_PERFMON');
+    const uses = facts(programs)
+      .filter((p) => p.capabilities.some((c) => extra.includes(c)))
+      .map((p) => ` and ${p.capabilityUse ?? `run ${p.name}`}`);
     throw new UserError(
-      `missing capabilities ${missing.join(', ')} (needed to load BPF programs${programs.includes('xdp') ? ' and attach XDP' : ''}): ` +
+      `missing capabilities ${missing.join(', ')} (needed to load BPF programs${uses.join('')}): ` +
         'run the agent as root (sudo) or grant them, e.g. setcap or the container securityContext',
     );
   }
 }
-
-/** Oldest kernel each program works on (ring buffer 5.8; bpf_xdp_get_buff_len 5.18). */
-export const MIN_KERNEL: Record<ProgramName, [number, number]> = {
-  exec: [5, 8],
-  syscalls: [5, 8],
-  xdp: [5, 18],
-  cpu: [5, 8],
-};
 
 export function parseKernelRelease(release: string): [number, number] {
   const match = /^(\d+)\.(\d+)/.exec(release);
   return match === null ? [0, 0] : [Number(match[1]), Number(match[2])];
 }
 
-export function checkKernel(programs: readonly ProgramName[], release = os.release()): void {
+export function checkKernel(programs: readonly ProgramRef[], release = os.release()): void {
   const [major, minor] = parseKernelRelease(release);
-  for (const program of programs) {
-    const [needMajor, needMinor] = MIN_KERNEL[program];
+  for (const { name: program, minKernel } of facts(programs)) {
+    const [needMajor, needMinor] = minKernel;
     if (major < needMajor || (major === needMajor && minor < needMinor)) {
       throw new UserError(
         `kernel ${release} is too old for program ${program} (needs ${needMajor}.${needMinor} or later): ` +
@@ -82,6 +99,11 @@ export function checkBtf(btfPath: string): void {
       `no kernel BTF at ${btfPath}: use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give a BTF file for this kernel with --btf-path FILE`,
     );
   }
+}
+
+/** True when any of the programs attaches tracepoints (libbpf then needs tracefs). */
+export function needsTracefs(programs: readonly ProgramRef[]): boolean {
+  return facts(programs).some((p) => p.tracefs);
 }
 
 /** tracefs is where libbpf finds tracepoint ids. Mounts it when allowed, else says how. */

@@ -28,9 +28,6 @@ export interface MapSnapshot {
 export const XDP_FLAGS_SKB_MODE = 1 << 1;
 export const XDP_FLAGS_DRV_MODE = 1 << 2;
 
-/** XDP attach mode reported by the kernel (XDP_ATTACHED_*). */
-export const XDP_ATTACHED_NONE = 0;
-
 export class Link {
   #raw: RawLink | undefined;
   constructor(raw: RawLink) {

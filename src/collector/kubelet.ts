@@ -98,11 +98,6 @@ export function decodePodList(json: unknown): DecodedPodList {
   return { pods, skipped };
 }
 
-/** A Kubernetes PodList → name, namespace and UID of each well-formed item. Throws when it is not a PodList. */
-export function parsePodList(json: unknown): PodMeta[] {
-  return decodePodList(json).pods;
-}
-
 /**
  * The kubelet of this node, as a DaemonSet pod finds it through the downward API: `KUBELET_HOST`
  * (`status.hostIP`, routable without DNS) or else `NODE_NAME` (`spec.nodeName`, which must resolve), on port

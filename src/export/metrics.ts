@@ -18,6 +18,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Attribution, ShapedExecs, ShapedSyscalls } from '../collector/series.ts';
 import type { ExecHandlerStats } from '../exec-handler.ts';
+import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import * as N from './names.ts';
@@ -70,6 +71,8 @@ export interface AgentSnapshot {
   syscalls?: ShapedSyscalls;
   exec?: ShapedExecs;
   execHandler?: ExecHandlerStats;
+  /** Present when --exec-log is set. */
+  execLog?: ExecLogStats;
   /** CPU samples per process (series shaped like the syscall ones, kind 'cpu'), and the idle task's. */
   cpu?: ShapedSyscalls & { idle: number; hz: number };
   /** Present when --bpf-stats is on. */
@@ -79,7 +82,8 @@ export interface AgentSnapshot {
   mapFill: MapFill[];
   attached: { program: ProgramName; attached: boolean }[];
   polls: number;
-  pollErrors: number;
+  /** Collections that failed, by program (`agent`: building or publishing the whole poll failed). */
+  pollErrors: Record<string, number>;
   pollDuration: HistogramState;
   /** Serving /metrics; absent: not served. */
   scrapeDuration?: HistogramState;
@@ -279,6 +283,17 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     );
   }
 
+  if (snapshot.execLog !== undefined) {
+    metrics.push(
+      sum(
+        N.METRIC_AGENT_EXEC_LOG_WRITE_ERRORS,
+        'Exec log lines lost because writing them failed (disk full, closed pipe).',
+        '{line}',
+        [point({}, snapshot.execLog.writeErrors)],
+      ),
+    );
+  }
+
   // The agent's own health.
   // Series of the program metrics (the agent's own are few and fixed).
   const series = metrics
@@ -356,7 +371,14 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     );
   }
   metrics.push(sum(N.METRIC_AGENT_POLLS, 'Polls of the BPF maps.', '{poll}', [point({}, snapshot.polls)]));
-  metrics.push(sum(N.METRIC_AGENT_POLL_ERRORS, 'Polls that failed.', '{poll}', [point({}, snapshot.pollErrors)]));
+  metrics.push(
+    sum(
+      N.METRIC_AGENT_POLL_ERRORS,
+      "Collections that failed, by program (agent: the whole poll); a failing program leaves only its own part out.",
+      '{poll}',
+      Object.entries(snapshot.pollErrors).map(([program, n]) => point({ [N.ATTR_PROGRAM]: program }, n)),
+    ),
+  );
   const histogram = (name: string, description: string, h: HistogramState): HistogramMetricData => ({
     descriptor: { name, description, unit: 's', valueType: ValueType.DOUBLE },
     aggregationTemporality: AggregationTemporality.CUMULATIVE,

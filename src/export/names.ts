@@ -34,6 +34,7 @@ export const METRIC_AGENT_EXEC_HANDLER_TIMEOUTS = 'ebpf.agent.exec_handler.timeo
 export const METRIC_AGENT_EXEC_HANDLER_DROPPED = 'ebpf.agent.exec_handler.dropped'; // {event}
 export const METRIC_AGENT_EXEC_HANDLER_SKIPPED = 'ebpf.agent.exec_handler.skipped'; // {event}
 export const METRIC_AGENT_EXEC_HANDLER_RUNNING = 'ebpf.agent.exec_handler.running'; // {run}
+export const METRIC_AGENT_EXEC_LOG_WRITE_ERRORS = 'ebpf.agent.exec_log.write_errors'; // {line}
 export const METRIC_AGENT_BPF_RUN_TIME = 'ebpf.agent.bpf_program.run_time'; // s
 export const METRIC_AGENT_BPF_RUNS = 'ebpf.agent.bpf_program.runs'; // {run}
 export const METRIC_AGENT_BUILD_INFO = 'ebpf.agent.build.info'; // 1

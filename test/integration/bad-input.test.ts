@@ -66,9 +66,8 @@ describe('bad input', () => {
     await expectRefused(
       ['--xdp-interface', 'lo'],
       /^ebpf-otel-agent: kernel 5\.15\.0-test is too old for program xdp \(needs 5\.18 or later\)/,
-      {
-        env: { ...process.env, EOA_KERNEL_RELEASE: '5.15.0-test' },
-      },
+      // The preload makes os.release() answer 5.15.0-test inside the agent: no test switch in production code.
+      { nodeArgs: ['--import', path.join(root, 'test', 'helpers', 'kernel-release-5.15.mjs')] },
     );
   });
 
@@ -90,15 +89,28 @@ describe('bad input', () => {
   });
 
   it('tracefs unmounted: the agent mounts it and runs', async () => {
+    // A private mount namespace: the host keeps its tracefs. The agent gets through preflight, mounts tracefs,
+    // attaches and serves; it is stopped once it says it started.
     const script =
       'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
-    const { code, stderr } = await runAgent(
-      ['--port', '0', '--host', '127.0.0.1', '--programs', 'syscalls', '--print-config'],
-      {
-        wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
-      },
-    );
+    const { code, stderr } = await runAgent(['--port', '0', '--host', '127.0.0.1', '--programs', 'syscalls'], {
+      wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
+      stopWhen: /agent started/,
+    });
     expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/mounted tracefs/);
+    expect(stderr).toMatch(/agent started/);
+    await expectNoAgentPrograms();
+  });
+
+  it('tracefs unmounted, cpu only, mounting not allowed: the same preflight line as the other programs', async () => {
+    const script =
+      'umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing 2>/dev/null; exec "$@"';
+    await expectRefused(
+      ['--programs', 'cpu', '--no-mount-tracefs'],
+      /tracefs is not mounted.*mount -t tracefs nodev \/sys\/kernel\/tracing/,
+      { wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'] },
+    );
   });
 
   it('unknown flag', async () => {

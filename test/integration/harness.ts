@@ -143,9 +143,17 @@ export async function killAllAgents(): Promise<void> {
 /** Runs the agent CLI to completion (for bad-input cases). */
 export function runAgent(
   args: string[],
-  options: { wrap?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: {
+    wrap?: string[];
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    /** Node options before the CLI, e.g. a test preload: ['--import', file]. */
+    nodeArgs?: string[];
+    /** SIGTERM the agent once its stderr matches (for runs that would serve forever). */
+    stopWhen?: RegExp;
+  } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const command = [...(options.wrap ?? []), process.execPath, cliPath, ...args];
+  const command = [...(options.wrap ?? []), process.execPath, ...(options.nodeArgs ?? []), cliPath, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: root,
     env: options.env ?? process.env,
@@ -154,7 +162,10 @@ export function runAgent(
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    if (options.stopWhen?.test(stderr) === true) child.kill('SIGTERM');
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   return once(child, 'exit').then(([code]) => {
     clearTimeout(timer);

@@ -82,7 +82,7 @@ function agentSnapshot(overrides: Partial<AgentSnapshot> = {}): AgentSnapshot {
       { program: 'exec', attached: false },
     ],
     polls: 3,
-    pollErrors: 1,
+    pollErrors: { agent: 1 },
     pollDuration: histogram(),
     build: { version: '1.2.3', libbpf: '1.1.2', kernel: '6.18.0' },
     ...overrides,
@@ -181,7 +181,7 @@ describe('Prometheus text of an AgentSnapshot', () => {
       'ebpf_agent_program_attached{program="exec"} 0',
     ]);
     expect(family(text, 'ebpf_agent_polls_total').slice(2)).toEqual(['ebpf_agent_polls_total 3']);
-    expect(family(text, 'ebpf_agent_poll_errors_total').slice(2)).toEqual(['ebpf_agent_poll_errors_total 1']);
+    expect(family(text, 'ebpf_agent_poll_errors_total').slice(2)).toEqual(['ebpf_agent_poll_errors_total{program="agent"} 1']);
   });
 
   it('has the poll duration histogram with cumulative buckets, +Inf, _sum and _count', () => {

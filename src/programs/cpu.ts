@@ -1,0 +1,53 @@
+// cpu: on-CPU samples per process from a CPU-clock perf event on every online CPU (bpf/cpu.bpf.c), shaped like
+// the syscall series. tgid 0 is the idle task: counted apart, not a process.
+import { CPU_MAPS, KernelCpuSource } from '../collector/cpu.ts';
+import { SyscallSeriesShaper } from '../collector/series.ts';
+import { SyscallCollector } from '../collector/syscalls.ts';
+import * as N from '../export/names.ts';
+import type { ProgramDescriptor } from './types.ts';
+
+export const cpu: ProgramDescriptor<'cpu'> = {
+  name: 'cpu',
+  summary: 'on-CPU samples per process at --cpu-sample-hz on every CPU',
+  objects: ['cpu.bpf.o'],
+  minKernel: [5, 8],
+  minKernelReason: 'BPF ring buffer',
+  capabilities: ['CAP_BPF', 'CAP_PERFMON'],
+  // sched_process_exec/exit tracepoints follow processes.
+  tracefs: true,
+  options: ['cpu-sample-hz'],
+  metrics: [N.METRIC_CPU_SAMPLES, N.METRIC_CPU_IDLE_SAMPLES],
+  start({ config, open, attribute, logger }) {
+    const source = new KernelCpuSource({
+      objectPath: open.objectPath('cpu.bpf.o'),
+      btfPath: open.btfPath,
+      debug: open.debug,
+      hz: config.cpuSampleHz,
+      logger,
+    });
+    const collector = new SyscallCollector(source, { program: 'cpu', maps: CPU_MAPS });
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: config.maxSeries,
+      pidLabels: config.pidLabels,
+      attribute,
+      kinds: ['cpu'],
+    });
+    return {
+      collector,
+      objects: [source.object],
+      collect(now, snapshot) {
+        const processes = collector.collect(now).processes;
+        const idle = processes.find((p) => p.pid === 0)?.counts[0] ?? 0;
+        snapshot.cpu = {
+          ...shaper.shape(
+            processes.filter((p) => p.pid !== 0),
+            now,
+          ),
+          idle,
+          hz: config.cpuSampleHz,
+        };
+      },
+      close: async () => collector.close(),
+    };
+  },
+};

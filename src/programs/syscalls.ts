@@ -1,0 +1,36 @@
+// syscalls: openat, read, write and connect calls per process (bpf/syscalls.bpf.c, one raw tracepoint on
+// sys_enter), shaped into series by executable, container and pod, and per process within the budget.
+import { KernelSyscallSource, SyscallCollector } from '../collector/syscalls.ts';
+import { SyscallSeriesShaper } from '../collector/series.ts';
+import * as N from '../export/names.ts';
+import type { ProgramDescriptor } from './types.ts';
+
+export const syscalls: ProgramDescriptor<'syscalls'> = {
+  name: 'syscalls',
+  summary: 'openat, read, write and connect calls per process',
+  objects: ['syscalls.bpf.o'],
+  minKernel: [5, 8],
+  minKernelReason: 'BPF ring buffer',
+  capabilities: ['CAP_BPF', 'CAP_PERFMON'],
+  tracefs: true,
+  options: ['syscalls-max-entries'],
+  metrics: [N.METRIC_SYSCALLS],
+  start({ config, open, attribute }) {
+    const source = new KernelSyscallSource({
+      objectPath: open.objectPath('syscalls.bpf.o'),
+      btfPath: open.btfPath,
+      debug: open.debug,
+      maxEntries: config.syscallsMaxEntries,
+    });
+    const collector = new SyscallCollector(source);
+    const shaper = new SyscallSeriesShaper({ maxSeries: config.maxSeries, pidLabels: config.pidLabels, attribute });
+    return {
+      collector,
+      objects: [source.object],
+      collect(now, snapshot) {
+        snapshot.syscalls = shaper.shape(collector.collect(now).processes, now);
+      },
+      close: async () => collector.close(),
+    };
+  },
+};

@@ -1,0 +1,45 @@
+// xdp: packets and bytes received per interface by network layer and transport (bpf/xdp.bpf.c). Never drops
+// or changes a packet. Interfaces that disappear and come back are followed by the collector.
+import { XdpCollector } from '../collector/xdp.ts';
+import * as N from '../export/names.ts';
+import type { ProgramDescriptor } from './types.ts';
+
+export const xdp: ProgramDescriptor<'xdp'> = {
+  name: 'xdp',
+  summary: 'packets and bytes received per interface (needs --xdp-interface)',
+  objects: ['xdp.bpf.o'],
+  minKernel: [5, 18],
+  minKernelReason: 'bpf_xdp_get_buff_len',
+  capabilities: ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'],
+  capabilityUse: 'attach XDP',
+  tracefs: false,
+  options: ['xdp-interface', 'xdp-mode'],
+  metrics: [
+    N.METRIC_XDP_PACKETS,
+    N.METRIC_XDP_BYTES,
+    N.METRIC_XDP_TRUNCATED,
+    N.METRIC_AGENT_XDP_ATTACHED,
+    N.METRIC_AGENT_XDP_INTERFACE_LOSSES,
+  ],
+  start({ config, open, logger, clock }) {
+    const collector = new XdpCollector({
+      objectPath: open.objectPath('xdp.bpf.o'),
+      btfPath: open.btfPath,
+      debug: open.debug,
+      interfaces: config.xdpInterfaces,
+      mode: config.xdpMode,
+      logger,
+    });
+    for (const attachment of collector.collect(clock.now()).interfaces) {
+      logger.info('XDP attached', { interface: attachment.name, mode: attachment.mode });
+    }
+    return {
+      collector,
+      objects: [collector.object],
+      collect(now, snapshot) {
+        snapshot.xdp = collector.collect(now);
+      },
+      close: async () => collector.close(),
+    };
+  },
+};
