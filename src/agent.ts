@@ -9,14 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import {
-  addonPath,
-  enableRunTimeStats,
-  isBpfError,
-  libbpfVersion,
-  mountTracefs,
-  type Link,
-} from './bpf/index.ts';
+import { addonPath, enableRunTimeStats, isBpfError, libbpfVersion, mountTracefs, type Link } from './bpf/index.ts';
 import type { Attributor } from './collector/series.ts';
 import { createAttributor } from './collector/attribution.ts';
 import { CgroupResolver } from './collector/cgroup.ts';

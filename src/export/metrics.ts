@@ -374,7 +374,7 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   metrics.push(
     sum(
       N.METRIC_AGENT_POLL_ERRORS,
-      "Collections that failed, by program (agent: the whole poll); a failing program leaves only its own part out.",
+      'Collections that failed, by program (agent: the whole poll); a failing program leaves only its own part out.',
       '{poll}',
       Object.entries(snapshot.pollErrors).map(([program, n]) => point({ [N.ATTR_PROGRAM]: program }, n)),
     ),

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 const readFileSync = fs.readFileSync;
 fs.readFileSync = function (file, ...rest) {
   const text = readFileSync.call(this, file, ...rest);
-  if (file === '/proc/self/status' && typeof text === 'string') return text.replace(/^CapEff:.*$/m, 'CapEff:\t000001ffffffffff');
+  if (file === '/proc/self/status' && typeof text === 'string')
+    return text.replace(/^CapEff:.*$/m, 'CapEff:\t000001ffffffffff');
   return text;
 };

@@ -181,7 +181,9 @@ describe('Prometheus text of an AgentSnapshot', () => {
       'ebpf_agent_program_attached{program="exec"} 0',
     ]);
     expect(family(text, 'ebpf_agent_polls_total').slice(2)).toEqual(['ebpf_agent_polls_total 3']);
-    expect(family(text, 'ebpf_agent_poll_errors_total').slice(2)).toEqual(['ebpf_agent_poll_errors_total{program="agent"} 1']);
+    expect(family(text, 'ebpf_agent_poll_errors_total').slice(2)).toEqual([
+      'ebpf_agent_poll_errors_total{program="agent"} 1',
+    ]);
   });
 
   it('has the poll duration histogram with cumulative buckets, +Inf, _sum and _count', () => {

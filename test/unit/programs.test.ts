@@ -1,0 +1,48 @@
+// The registry: every program name has exactly one descriptor, and each descriptor's facts are consistent with
+// the files and tables around it (its BPF source, the metric names, the capability list).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROGRAM_NAMES } from '../../src/collector/types.ts';
+import * as N from '../../src/export/names.ts';
+import { CAPABILITIES } from '../../src/preflight.ts';
+import { PROGRAMS } from '../../src/programs/registry.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const metricNames = new Set(
+  Object.entries(N)
+    .filter(([key]) => key.startsWith('METRIC_'))
+    .map(([, value]) => value),
+);
+
+describe('program registry', () => {
+  it('has one descriptor per program name, under its own name', () => {
+    expect(Object.keys(PROGRAMS).sort()).toEqual([...PROGRAM_NAMES].sort());
+    for (const name of PROGRAM_NAMES) expect(PROGRAMS[name].name).toBe(name);
+  });
+
+  it.each(PROGRAM_NAMES)('%s: its objects have BPF sources, its metrics and capabilities are known', (name) => {
+    const d = PROGRAMS[name];
+    expect(d.objects.length).toBeGreaterThan(0);
+    for (const object of d.objects) {
+      expect(object).toMatch(/^[a-z0-9_]+\.bpf\.o$/);
+      expect(existsSync(path.join(root, 'bpf', object.replace(/\.o$/, '.c'))), object).toBe(true);
+    }
+    expect(d.metrics.length).toBeGreaterThan(0);
+    for (const metric of d.metrics) expect(metricNames, metric).toContain(metric);
+    for (const cap of d.capabilities) expect(Object.keys(CAPABILITIES)).toContain(cap);
+    expect(d.capabilities).toEqual(expect.arrayContaining(['CAP_BPF', 'CAP_PERFMON']));
+    expect(d.minKernel[0]).toBeGreaterThanOrEqual(4);
+    expect(d.summary).not.toBe('');
+  });
+
+  it('no metric is claimed by two programs', () => {
+    const owners = new Map<string, string>();
+    for (const d of Object.values(PROGRAMS)) {
+      for (const metric of d.metrics) {
+        expect(owners.get(metric), metric).toBeUndefined();
+        owners.set(metric, d.name);
+      }
+    }
+  });
+});
