@@ -1,7 +1,7 @@
 // The agent's configuration: defaults, validation and parsing of values. The CLI maps flags, environment and
 // the YAML file onto this; everything here is checked before anything touches the kernel.
 import type { ProgramName } from './collector/types.ts';
-import { PROGRAM_NAMES } from './collector/types.ts';
+import { PROGRAM_NAMES } from './programs/registry.ts';
 import type { XdpMode } from './collector/xdp.ts';
 import { defaultKubeletUrl } from './collector/kubelet.ts';
 import { UserError } from './errors.ts';

@@ -1,7 +1,9 @@
 // What every collector shares with the poller and the exporter. No OpenTelemetry here.
 
-export type ProgramName = 'exec' | 'syscalls' | 'xdp' | 'cpu';
-export const PROGRAM_NAMES: readonly ProgramName[] = ['exec', 'syscalls', 'xdp', 'cpu'];
+// Program names come from the registry (src/programs/registry.ts): a type-only import, so no module cycle.
+import type { ProgramName } from '../programs/registry.ts';
+
+export type { ProgramName };
 
 /** Entries and capacity of a BPF map at the last collection. */
 export interface MapFill {

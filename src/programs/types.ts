@@ -35,7 +35,7 @@ export interface ProgramInstance {
   close(): Promise<void>;
 }
 
-export interface ProgramDescriptor<P extends ProgramName = ProgramName> {
+export interface ProgramDescriptor<P extends string = ProgramName> {
   readonly name: P;
   /** One line for --help and the README. */
   readonly summary: string;

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Agent, type AgentKernel } from '../../src/agent.ts';
 import { ExecSeriesShaper, noAttribution } from '../../src/collector/series.ts';
 import type { Collector, Drops, MapFill, ProgramName } from '../../src/collector/types.ts';
-import { PROGRAM_NAMES } from '../../src/collector/types.ts';
+import { PROGRAM_NAMES } from '../../src/programs/registry.ts';
 import { resolveConfig, type AgentConfig, type RawOptions } from '../../src/config.ts';
 import type { AgentSnapshot } from '../../src/export/metrics.ts';
 import { MetricsServer } from '../../src/export/server.ts';

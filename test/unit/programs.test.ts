@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROGRAM_NAMES } from '../../src/collector/types.ts';
+import { PROGRAM_NAMES } from '../../src/programs/registry.ts';
 import * as N from '../../src/export/names.ts';
 import { CAPABILITIES } from '../../src/preflight.ts';
 import { PROGRAMS } from '../../src/programs/registry.ts';
