@@ -68,7 +68,9 @@ function checkType(file: string, key: string, spec: FlagSpec, value: unknown): u
     return value;
   }
   if (spec.kind === 'list') {
-    if (scalar(value) || (Array.isArray(value) && value.every(scalar))) return value;
+    if (scalar(value) || (Array.isArray(value) && value.every(scalar)))
+      // A list for a flag given once (programs: [exec, cpu]) is the comma-separated value of that one flag.
+      return Array.isArray(value) && spec.repeatable !== true ? value.join(',') : value;
     throw argumentError(
       `config file ${file}: key "${key}" must be a string or a list of strings, not ${JSON.stringify(value)}`,
     );

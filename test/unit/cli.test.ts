@@ -364,6 +364,11 @@ describe('loadConfigFile: value types', () => {
     expect(() => loadConfigFile(at)).toThrow(message);
   });
 
+  it('reads a list for --programs as its comma-separated value', async () => {
+    expect(loadConfigFile(file('programs.yaml', 'programs: [exec, cpu]\n'))).toEqual({ programs: 'exec,cpu' });
+    expect((await parse(['--config', file('programs2.yaml', 'programs: [exec, cpu]\n')])).programs).toBe('exec,cpu');
+  });
+
   it('accepts a list or a single string for a repeatable key', () => {
     expect(loadConfigFile(file('list.yaml', 'xdp-interface: [eth0, eth1]\n'))).toEqual({
       'xdp-interface': ['eth0', 'eth1'],
