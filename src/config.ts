@@ -107,7 +107,11 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
     if (spec.parse !== undefined) out[spec.field!] = spec.parse(value, context);
     else out[spec.field!] = value === undefined ? undefined : parseByKind(spec, value, context.flag);
   }
-  const config = out as unknown as AgentConfig & { programs?: ProgramName[]; execHandlerBurst?: number };
+  // Two defaults depend on other flags (programs on --xdp-interface, the burst on the rate): filled in below.
+  const config = out as unknown as Omit<AgentConfig, 'programs' | 'execHandlerBurst'> & {
+    programs?: ProgramName[];
+    execHandlerBurst?: number;
+  };
 
   // What involves two flags.
   const programs = config.programs ?? parsePrograms(undefined, config.xdpInterfaces);
