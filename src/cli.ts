@@ -1,262 +1,116 @@
 #!/usr/bin/env node
 // ebpf-otel-agent: flags (and EBPF_OTEL_AGENT_* environment variables, and a YAML --config file) → a validated
-// configuration → the agent. Precedence: flags > environment > file > defaults.
+// configuration → the agent. Precedence: flags > environment > file > defaults. The flags, their keys, variables,
+// defaults and checks are the table in flags.ts; this file reads the sources and runs the agent.
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { Agent, DEFAULT_BPF_DIR, agentVersion } from './agent.ts';
 import { systemClock } from './collector/types.ts';
-import { DEFAULTS, resolveConfig, type RawOptions } from './config.ts';
+import { resolveConfig, type AgentConfig, type RawOptions } from './config.ts';
 import { UserError } from './errors.ts';
+import {
+  ENV_PREFIX,
+  FLAGS,
+  NON_FLAG_VARIABLES,
+  SETTINGS,
+  camel,
+  envName,
+  helpSuffix,
+  kebab,
+  lookUp,
+  type FlagSpec,
+} from './flags.ts';
 import { createLogger } from './log.ts';
 import { reexecArgs } from './runtime.ts';
 
 const PROGRAM = 'ebpf-otel-agent';
 
-const OPTIONS = {
-  host: {
-    type: 'string',
-    default: DEFAULTS.host,
-    describe: 'Address to serve /metrics, /healthz and /readyz on',
-    group: 'Serving:',
-  },
-  port: {
-    type: 'string',
-    default: String(DEFAULTS.port),
-    describe: 'Port to serve on (0 picks a free one)',
-    group: 'Serving:',
-  },
-  interval: {
-    type: 'string',
-    default: DEFAULTS.interval,
-    describe: 'How often the BPF maps are read: 500ms, 1s, 5s, 1m',
-    group: 'Collection:',
-  },
-  programs: {
-    type: 'string',
-    describe:
-      'Programs to run, comma-separated: exec, syscalls, xdp [default: exec,syscalls, plus xdp when --xdp-interface is given]',
-    group: 'Collection:',
-  },
-  'cpu-sample-hz': {
-    type: 'string',
-    default: String(DEFAULTS.cpuSampleHz),
-    describe: 'CPU-clock samples per second on every CPU, for the cpu program (99 avoids lockstep with 100 Hz timers)',
-    group: 'Collection:',
-  },
-  'xdp-interface': {
-    type: 'string',
-    array: true,
-    describe: 'Interface to count packets on (repeatable)',
-    group: 'XDP:',
-  },
-  'xdp-mode': {
-    type: 'string',
-    default: DEFAULTS.xdpMode,
-    choices: ['auto', 'native', 'generic'],
-    describe: 'XDP attach mode; auto tries native, then generic',
-    group: 'XDP:',
-  },
-  'exec-log': {
-    type: 'string',
-    describe: 'Write one JSON line per exec to stdout or to this file (reopened on SIGHUP)',
-    group: 'Exec:',
-  },
-  'exec-handler': {
-    type: 'string',
-    describe: 'Run this program (absolute path) once per exec, with the PID as its argument and EXEC_* variables',
-    group: 'Exec:',
-  },
-  'exec-handler-concurrency': {
-    type: 'string',
-    default: String(DEFAULTS.execHandlerConcurrency),
-    describe: 'Handlers running at once at most',
-    group: 'Exec:',
-  },
-  'exec-handler-rate': {
-    type: 'string',
-    default: String(DEFAULTS.execHandlerRate),
-    describe: 'Handler starts per second (token bucket)',
-    group: 'Exec:',
-  },
-  'exec-handler-burst': {
-    type: 'string',
-    describe: 'Handler starts allowed at once after a quiet period [default: the rate]',
-    group: 'Exec:',
-  },
-  'exec-handler-timeout': {
-    type: 'string',
-    default: DEFAULTS.execHandlerTimeout,
-    describe: 'Kill a handler (and its process group) running longer',
-    group: 'Exec:',
-  },
-  'exec-filter-comm': {
-    type: 'string',
-    describe: 'Handle only execs whose executable name matches this regular expression',
-    group: 'Exec:',
-  },
-  'exec-filter-uid': {
-    type: 'string',
-    array: true,
-    describe: 'Handle only execs by this uid (repeatable)',
-    group: 'Exec:',
-  },
-  'exec-only-uid': {
-    type: 'string',
-    describe: 'In-kernel filter: see only execs by this uid at all (counters included)',
-    group: 'Exec:',
-  },
-  'exec-ring-bytes': {
-    type: 'string',
-    default: String(DEFAULTS.execRingBytes),
-    describe: 'Size of the exec event ring buffer (power of two)',
-    group: 'Exec:',
-  },
-  'syscalls-max-entries': {
-    type: 'string',
-    default: String(DEFAULTS.syscallsMaxEntries),
-    describe: 'Capacity of the syscall maps, in processes (exited ones stay until their final count is published)',
-    group: 'Collection:',
-  },
-  'max-series': {
-    type: 'string',
-    default: String(DEFAULTS.maxSeries),
-    describe:
-      'Series per metric that keep their own labels; the least busy beyond it fold into one "other" series per syscall',
-    group: 'Cardinality:',
-  },
-  'pid-labels': {
-    type: 'boolean',
-    default: true,
-    describe: 'Label syscall series by process; --no-pid-labels aggregates them per executable (and container)',
-    group: 'Cardinality:',
-  },
-  'container-labels': {
-    type: 'boolean',
-    default: true,
-    describe: "Add container_id and k8s_pod_uid from each process's cgroup",
-    group: 'Attribution:',
-  },
-  'cgroup-root': {
-    type: 'string',
-    describe: 'cgroup2 mount to resolve cgroup ids in [default: from /proc/self/mountinfo]',
-    group: 'Attribution:',
-  },
-  'kubelet-url': {
-    type: 'string',
-    describe:
-      'Kubelet whose pod list names pods (k8s_pod_name, k8s_namespace_name); none: off [default: https://$KUBELET_HOST:10250 or https://$NODE_NAME:10250 when set]',
-    group: 'Attribution:',
-  },
-  'kubelet-token-file': {
-    type: 'string',
-    describe: 'Bearer token for the kubelet [default: the service account token]',
-    group: 'Attribution:',
-  },
-  'kubelet-ca-file': {
-    type: 'string',
-    describe: "CA that signed the kubelet's serving certificate",
-    group: 'Attribution:',
-  },
-  'kubelet-insecure-skip-verify': {
-    type: 'boolean',
-    default: false,
-    describe: "Do not verify the kubelet's certificate (kubelets often serve a self-signed one)",
-    group: 'Attribution:',
-  },
-  'otlp-endpoint': {
-    type: 'string',
-    describe: 'Also push metrics over OTLP to this collector URL, e.g. http://localhost:4318',
-    group: 'OTLP:',
-  },
-  'otlp-protocol': {
-    type: 'string',
-    default: DEFAULTS.otlpProtocol,
-    choices: ['http/protobuf', 'grpc'],
-    describe: 'OTLP transport',
-    group: 'OTLP:',
-  },
-  'bpf-stats': {
-    type: 'boolean',
-    default: false,
-    describe:
-      'Export the run time and runs of each BPF program (BPF_ENABLE_STATS, scoped to the agent; each run costs a little more while on)',
-    group: 'Kernel:',
-  },
-  'btf-path': {
-    type: 'string',
-    default: DEFAULTS.btfPath,
-    describe: 'Kernel BTF for CO-RE relocations',
-    group: 'Kernel:',
-  },
-  'bpf-dir': {
-    type: 'string',
-    default: DEFAULT_BPF_DIR,
-    describe: 'Directory of the compiled BPF objects',
-    group: 'Kernel:',
-  },
-  'mount-tracefs': {
-    type: 'boolean',
-    default: true,
-    describe: 'Mount tracefs at /sys/kernel/tracing when it is missing',
-    group: 'Kernel:',
-  },
-  'log-level': {
-    type: 'string',
-    default: DEFAULTS.logLevel,
-    choices: ['debug', 'info', 'warn', 'error'],
-    describe: 'Log level',
-    group: 'Logging:',
-  },
-  'log-format': {
-    type: 'string',
-    default: DEFAULTS.logFormat,
-    choices: ['text', 'json'],
-    describe: 'Log format',
-    group: 'Logging:',
-  },
-  'print-config': { type: 'boolean', default: false, describe: 'Print the effective configuration as YAML and exit' },
-} as const;
-
-const CONFIG_KEYS = new Set(Object.keys(OPTIONS).filter((k) => k !== 'print-config'));
-
-function camel(key: string): string {
-  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** --help's default: the table's value, its computed default's text, or (--bpf-dir) this checkout's directory. */
+function helpDefault(spec: FlagSpec): string | undefined {
+  if (spec.name === 'bpf-dir') return DEFAULT_BPF_DIR;
+  if (spec.defaultText !== undefined) return spec.defaultText.replace(/`/g, '');
+  if (spec.default === undefined) return undefined;
+  return typeof spec.default === 'string' ? JSON.stringify(spec.default) : String(spec.default);
 }
 
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/**
+ * The yargs options, from the table. No defaults are given to yargs (--help shows them as text): an option that
+ * is undefined after parsing was not on the command line, so the environment and the file can fill it in.
+ */
+function yargsOptions(): Record<string, Options> {
+  const options: Record<string, Options> = {};
+  for (const spec of FLAGS as readonly FlagSpec[]) {
+    const suffix = helpSuffix(spec);
+    options[spec.name] = {
+      type: spec.kind === 'boolean' ? 'boolean' : 'string',
+      ...(spec.repeatable === true ? { array: true } : {}),
+      ...(spec.kind === 'choice' ? { choices: spec.choices } : {}),
+      describe: suffix === '' ? spec.describe : `${spec.describe} ${suffix}`,
+      group: spec.group,
+      defaultDescription: helpDefault(spec),
+    };
+  }
+  return options;
 }
+
+/** A list of known names for messages. */
+const KNOWN_KEYS = SETTINGS.map((f) => f.name).join(', ');
 
 /** A config file value must have the type of its flag: a mistyped one is an error naming the key. */
-function checkType(file: string, key: string, name: string, value: unknown): unknown {
-  const option = (OPTIONS as Record<string, { type: string; array?: boolean }>)[name]!;
+function checkType(file: string, key: string, spec: FlagSpec, value: unknown): unknown {
   const scalar = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
-  if (option.type === 'boolean') {
+  if (spec.kind === 'boolean') {
     if (typeof value !== 'boolean')
-      throw new UserError(`config file ${file}: key "${key}" must be true or false, not ${JSON.stringify(value)}`);
+      throw argumentError(`config file ${file}: key "${key}" must be true or false, not ${JSON.stringify(value)}`);
     return value;
   }
-  if (option.array === true) {
-    if (scalar(value) || (Array.isArray(value) && value.every(scalar))) return value;
-    throw new UserError(
+  if (spec.kind === 'list') {
+    if (scalar(value) || (Array.isArray(value) && value.every(scalar)))
+      // A list for a flag given once (programs: [exec, cpu]) is the comma-separated value of that one flag.
+      return Array.isArray(value) && spec.repeatable !== true ? value.join(',') : value;
+    throw argumentError(
       `config file ${file}: key "${key}" must be a string or a list of strings, not ${JSON.stringify(value)}`,
     );
   }
   if (!scalar(value))
-    throw new UserError(`config file ${file}: key "${key}" must be a single value, not ${JSON.stringify(value)}`);
+    throw argumentError(`config file ${file}: key "${key}" must be a single value, not ${JSON.stringify(value)}`);
   return value;
 }
 
-/** Reads the YAML --config file; an unknown key is an error naming it. */
+/** Bad flags, variables or files: exit code 2. */
+function argumentError(message: string): UserError {
+  return new UserError(message, { exitCode: 2 });
+}
+
+/**
+ * Puts one source's value of a flag in `out`, inverting the no- form; a flag set twice in one source (e.g.
+ * `pid-labels` and `no-pid-labels`) is an error naming both spellings.
+ */
+function put(
+  out: Record<string, unknown>,
+  seen: Map<string, string>,
+  spelled: string,
+  where: string,
+  spec: FlagSpec,
+  negated: boolean,
+  value: unknown,
+): void {
+  const earlier = seen.get(spec.name);
+  if (earlier !== undefined) throw argumentError(`${where}: ${earlier} and ${spelled} both set --${spec.name}`);
+  seen.set(spec.name, spelled);
+  out[spec.name] = negated ? !(value as boolean) : value;
+}
+
+/** Reads the YAML --config file, keyed by flag name; an unknown key is an error naming it. */
 export function loadConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UserError(
+    throw argumentError(
       `config file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the --config path`,
     );
   }
@@ -264,37 +118,92 @@ export function loadConfigFile(file: string): Record<string, unknown> {
   try {
     data = parseYaml(text);
   } catch (error) {
-    throw new UserError(`config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw argumentError(`config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data))
-    throw new UserError(`config file ${file} must be a YAML mapping of option: value`);
+    throw argumentError(`config file ${file} must be a YAML mapping of option: value`);
   const out: Record<string, unknown> = {};
+  const seen = new Map<string, string>();
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    const name = kebab(key);
-    if (!CONFIG_KEYS.has(name))
-      throw new UserError(
-        `config file ${file}: unknown key ${JSON.stringify(key)} (known: ${[...CONFIG_KEYS].join(', ')})`,
-      );
-    out[name] = checkType(file, key, name, value);
+    const found = lookUp(kebab(key), true);
+    if (found === undefined)
+      throw argumentError(`config file ${file}: unknown key ${JSON.stringify(key)} (known: ${KNOWN_KEYS})`);
+    put(
+      out,
+      seen,
+      `key "${key}"`,
+      `config file ${file}`,
+      found.spec,
+      found.negated,
+      checkType(file, key, found.spec, value),
+    );
   }
   return out;
 }
 
-export function buildParser(argv: string[]) {
+/** Reads the EBPF_OTEL_AGENT_* variables, keyed by flag name; an unknown one is an error naming it. */
+export function readEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const seen = new Map<string, string>();
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith(ENV_PREFIX) || NON_FLAG_VARIABLES.includes(variable) || value === undefined) continue;
+    const name = variable.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-');
+    const found = lookUp(name, false);
+    if (found === undefined || envName(name) !== variable)
+      throw argumentError(
+        `unknown environment variable ${variable}: no flag --${name} (see --help; the variable of --some-flag is ${envName('some-flag')})`,
+      );
+    let parsed: unknown = value;
+    if (found.spec.kind === 'boolean') {
+      if (value !== 'true' && value !== 'false')
+        throw argumentError(
+          `environment variable ${variable}=${JSON.stringify(value)} is not valid: use true or false`,
+        );
+      parsed = value === 'true';
+    }
+    put(out, seen, variable, 'the environment', found.spec, found.negated, parsed);
+  }
+  return out;
+}
+
+/** yargs's message as one line, unknown flags named as they were typed (once, not also in camelCase). */
+function oneLine(message: string, argv: readonly string[]): string {
+  const unknown = /^Unknown arguments?: (.*)$/s.exec(message);
+  if (unknown === null) return message.replace(/\s*\n\s*/g, ' ');
+  const names = unknown[1]!.split(', ');
+  const typed = names
+    .filter((name) => name === kebab(name) || !names.includes(kebab(name)))
+    .map((name) => (argv.some((a) => a === `--no-${name}` || a.startsWith(`--no-${name}=`)) ? `no-${name}` : name));
+  return `Unknown argument${typed.length === 1 ? '' : 's'}: ${typed.join(', ')}`;
+}
+
+/**
+ * The parser: flags from the table, then (for flags not on the command line) the EBPF_OTEL_AGENT_* variables of
+ * `env`, then the --config file. Precedence: flags > environment > file > defaults (applied by resolveConfig).
+ */
+export function buildParser(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   return yargs(argv)
     .scriptName(PROGRAM)
     .usage(
       '$0 [options]\n\nLoads eBPF programs and serves what they count as OpenTelemetry metrics on /metrics (and OTLP).',
     )
-    .options(OPTIONS)
-    .option('config', {
-      type: 'string',
-      describe: 'YAML file with any of the options above (flags win)',
-      config: true,
-      configParser: loadConfigFile,
-    })
-    .env('EBPF_OTEL_AGENT')
+    .options(yargsOptions())
+    .middleware((args) => {
+      const fromEnv = readEnvironment(env);
+      const last = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
+      const configFile = last(args.config) ?? fromEnv.config;
+      const fromFile = configFile === undefined ? {} : loadConfigFile(String(configFile));
+      for (const spec of FLAGS as readonly FlagSpec[]) {
+        if (args[spec.name] !== undefined) continue;
+        const value = fromEnv[spec.name] ?? fromFile[spec.name];
+        if (value === undefined) continue;
+        // As yargs gives a repeatable flag: a list, even of one.
+        const shaped = spec.repeatable === true && !Array.isArray(value) ? [value] : value;
+        args[spec.name] = shaped;
+        args[camel(spec.name)] = shaped;
+      }
+    }, true)
     .example('$0', 'exec and syscall counters on http://0.0.0.0:9464/metrics')
     .example('$0 --xdp-interface eth0 --interval 1s', 'also count packets received on eth0, read every second')
     .example('$0 --programs syscalls --port 9500 --host 127.0.0.1', 'only syscall counters, on localhost:9500')
@@ -305,19 +214,29 @@ export function buildParser(argv: string[]) {
     .help()
     .wrap(Math.min(120, process.stdout.columns ?? 100))
     .fail((message, error) => {
-      throw new UserError(error?.message ?? `${message} (see --help)`, { exitCode: 2 });
+      throw argumentError(error?.message ?? `${oneLine(message, argv)} (see --help)`);
     });
 }
 
+/** The parsed settings, keyed by camelCase flag name; a repeated single-valued flag: the last one wins. */
 export function toRawOptions(args: Record<string, unknown>): RawOptions {
   const raw: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
-    const value = args[key];
-    // A repeated single-valued flag: the last one wins, as in most CLIs. --xdp-interface accumulates.
-    const repeatable = (OPTIONS as Record<string, { array?: boolean }>)[key]?.array === true;
-    raw[camel(key)] = Array.isArray(value) && !repeatable ? value[value.length - 1] : value;
+  for (const spec of SETTINGS as readonly FlagSpec[]) {
+    const value = args[spec.name];
+    raw[camel(spec.name)] = Array.isArray(value) && spec.repeatable !== true ? value[value.length - 1] : value;
   }
   return raw as RawOptions;
+}
+
+/** The configuration as a --config file: flag names as keys, values as the flags take them. */
+export function printConfig(config: AgentConfig): string {
+  const out: Record<string, unknown> = {};
+  for (const spec of SETTINGS as readonly FlagSpec[]) {
+    const value = config[spec.field!];
+    const shaped = spec.format === undefined ? value : spec.format(value);
+    if (shaped !== undefined) out[spec.name] = shaped;
+  }
+  return stringifyYaml(out);
 }
 
 async function main(): Promise<void> {
@@ -332,7 +251,7 @@ async function main(): Promise<void> {
   const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
   const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);
   if (args['print-config'] === true) {
-    process.stdout.write(stringifyYaml(Object.fromEntries(Object.entries(config).map(([k, v]) => [kebab(k), v]))));
+    process.stdout.write(printConfig(config));
     return;
   }
   const logger = createLogger(config.logLevel, config.logFormat);

@@ -15,7 +15,6 @@ export const cpu: ProgramDescriptor<'cpu'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   // sched_process_exec/exit tracepoints follow processes.
   tracefs: true,
-  options: ['cpu-sample-hz'],
   metrics: [N.METRIC_CPU_SAMPLES, N.METRIC_CPU_IDLE_SAMPLES],
   start({ config, open, attribute, logger }) {
     const source = new KernelCpuSource({

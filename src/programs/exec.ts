@@ -18,18 +18,6 @@ export const exec: ProgramDescriptor<'exec'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  options: [
-    'exec-log',
-    'exec-ring-bytes',
-    'exec-handler',
-    'exec-handler-rate',
-    'exec-handler-burst',
-    'exec-handler-concurrency',
-    'exec-handler-timeout',
-    'exec-filter-comm',
-    'exec-filter-uid',
-    'exec-only-uid',
-  ],
   metrics: [
     N.METRIC_PROCESS_EXECS,
     N.METRIC_AGENT_EXEC_HANDLER_RUNS,

@@ -13,7 +13,6 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  options: ['syscalls-max-entries'],
   metrics: [N.METRIC_SYSCALLS],
   start({ config, open, attribute }) {
     const source = new KernelSyscallSource({

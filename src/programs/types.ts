@@ -35,6 +35,10 @@ export interface ProgramInstance {
   close(): Promise<void>;
 }
 
+/**
+ * The flags that configure only this program are rows of the flag table (src/flags.ts) tagged with its name, so a
+ * flag is declared once; `programOptions(name)` lists them.
+ */
 export interface ProgramDescriptor<P extends string = ProgramName> {
   readonly name: P;
   /** One line for --help and the README. */
@@ -50,8 +54,6 @@ export interface ProgramDescriptor<P extends string = ProgramName> {
   readonly capabilityUse?: string;
   /** Attaches tracepoints, so libbpf needs tracefs. */
   readonly tracefs: boolean;
-  /** Flags that configure only this program (without it they are an error or have no effect). */
-  readonly options: readonly string[];
   /** OpenTelemetry names of the metrics it contributes. */
   readonly metrics: readonly string[];
   /** Checks of its options against the machine (files, directories) before anything is loaded. */

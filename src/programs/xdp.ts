@@ -13,7 +13,6 @@ export const xdp: ProgramDescriptor<'xdp'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'],
   capabilityUse: 'attach XDP',
   tracefs: false,
-  options: ['xdp-interface', 'xdp-mode'],
   metrics: [
     N.METRIC_XDP_PACKETS,
     N.METRIC_XDP_BYTES,

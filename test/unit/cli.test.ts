@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_BPF_DIR } from '../../src/agent.ts';
 import { buildParser, loadConfigFile, toRawOptions } from '../../src/cli.ts';
-import { DEFAULTS, type RawOptions } from '../../src/config.ts';
+import { type RawOptions } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
+import { SETTINGS, camel } from '../../src/flags.ts';
 
 const KNOWN =
   'host, port, interval, programs, cpu-sample-hz, xdp-interface, xdp-mode, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
@@ -69,44 +69,8 @@ function loadError(at: string): UserError {
   return error as UserError;
 }
 
-/** What toRawOptions gives with no flags, environment or file. */
-const DEFAULT_RAW = {
-  host: DEFAULTS.host,
-  port: String(DEFAULTS.port),
-  interval: DEFAULTS.interval,
-  programs: undefined,
-  cpuSampleHz: String(DEFAULTS.cpuSampleHz),
-  xdpInterface: undefined,
-  xdpMode: DEFAULTS.xdpMode,
-  execLog: undefined,
-  execHandler: undefined,
-  execHandlerConcurrency: String(DEFAULTS.execHandlerConcurrency),
-  execHandlerRate: String(DEFAULTS.execHandlerRate),
-  execHandlerBurst: undefined,
-  execHandlerTimeout: DEFAULTS.execHandlerTimeout,
-  execFilterComm: undefined,
-  execFilterUid: undefined,
-  execOnlyUid: undefined,
-  execRingBytes: String(DEFAULTS.execRingBytes),
-  syscallsMaxEntries: String(DEFAULTS.syscallsMaxEntries),
-  maxSeries: String(DEFAULTS.maxSeries),
-  pidLabels: true,
-  containerLabels: true,
-  cgroupRoot: undefined,
-  kubeletUrl: undefined,
-  kubeletTokenFile: undefined,
-  kubeletCaFile: undefined,
-  kubeletInsecureSkipVerify: false,
-  otlpEndpoint: undefined,
-  otlpProtocol: DEFAULTS.otlpProtocol,
-  bpfStats: false,
-  btfPath: DEFAULTS.btfPath,
-  bpfDir: DEFAULT_BPF_DIR,
-  mountTracefs: true,
-  logLevel: DEFAULTS.logLevel,
-  logFormat: DEFAULTS.logFormat,
-};
-
+/** What toRawOptions gives with no flags, environment or file: nothing set (resolveConfig applies the defaults). */
+const DEFAULT_RAW: RawOptions = Object.fromEntries(SETTINGS.map((f) => [camel(f.name), undefined]));
 describe('loadConfigFile', () => {
   it('accepts known keys in kebab-case and camelCase and returns them in kebab-case', () => {
     const at = file(
@@ -393,10 +357,16 @@ describe('loadConfigFile: value types', () => {
     ['port: [1, 2]\n', 'key "port" must be a single value'],
     ['mount-tracefs: "yes"\n', 'key "mount-tracefs" must be true or false'],
     ['xdp-interface: { name: eth0 }\n', 'key "xdp-interface" must be a string or a list of strings'],
-    ['programs: null\n', 'key "programs" must be a single value'],
+    ['programs: null\n', 'key "programs" must be a string or a list of strings'],
+    ['max-series: null\n', 'key "max-series" must be a single value'],
   ])('refuses %j naming the key', (text, message) => {
     const at = file(`typed-${Math.random().toString(36).slice(2)}.yaml`, text);
     expect(() => loadConfigFile(at)).toThrow(message);
+  });
+
+  it('reads a list for --programs as its comma-separated value', async () => {
+    expect(loadConfigFile(file('programs.yaml', 'programs: [exec, cpu]\n'))).toEqual({ programs: 'exec,cpu' });
+    expect((await parse(['--config', file('programs2.yaml', 'programs: [exec, cpu]\n')])).programs).toBe('exec,cpu');
   });
 
   it('accepts a list or a single string for a repeatable key', () => {

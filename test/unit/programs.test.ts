@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROGRAM_NAMES } from '../../src/programs/registry.ts';
 import * as N from '../../src/export/names.ts';
+import { programOptions } from '../../src/flags.ts';
 import { CAPABILITIES } from '../../src/preflight.ts';
 import { PROGRAMS } from '../../src/programs/registry.ts';
 
@@ -34,6 +35,13 @@ describe('program registry', () => {
     expect(d.capabilities).toEqual(expect.arrayContaining(['CAP_BPF', 'CAP_PERFMON']));
     expect(d.minKernel[0]).toBeGreaterThanOrEqual(4);
     expect(d.summary).not.toBe('');
+  });
+
+  it('each program with options has them tagged in the flag table', () => {
+    expect(programOptions('exec')).toContain('exec-handler');
+    expect(programOptions('xdp')).toEqual(['xdp-interface', 'xdp-mode']);
+    expect(programOptions('cpu')).toEqual(['cpu-sample-hz']);
+    expect(programOptions('syscalls')).toEqual(['syscalls-max-entries']);
   });
 
   it('no metric is claimed by two programs', () => {
