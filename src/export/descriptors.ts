@@ -16,7 +16,7 @@ export interface MetricDescriptor {
   readonly valueType: 'int' | 'double';
   /** UCUM: `{call}` (an annotation, a plain count of calls), `By`, `s`, `1`. */
   readonly unit: string;
-  /** The Prometheus HELP text as well. `{hz}`-style placeholders are filled by buildMetrics (describe()). */
+  /** The Prometheus HELP text as well. A `{flag-name}` placeholder is filled with that flag's value (descriptionOf()). */
   readonly description: string;
   /** OpenTelemetry attribute keys of its data points, in the order they are set. */
   readonly attributes: readonly string[];
@@ -69,7 +69,7 @@ export const METRICS = {
     'ebpf.cpu.samples',
     '{sample}',
     [A.ATTR_PROCESS_PID, A.ATTR_PROCESS_EXECUTABLE_NAME],
-    'On-CPU samples ({hz} per second per CPU), by process; process "other" holds the series beyond the budget.',
+    'On-CPU samples ({cpu-sample-hz} per second per CPU), by process; process "other" holds the series beyond the budget.',
     { whereKnown: ATTRIBUTION },
   ),
   cpuIdleSamples: counter('cpu', 'ebpf.cpu.idle_samples', '{sample}', [], 'Samples that found a CPU idle.'),
@@ -263,7 +263,7 @@ export function metricsOf(program: MetricDescriptor['program']): MetricDescripto
   return ALL_METRICS.filter((d) => d.program === program);
 }
 
-/** The description with its `{placeholder}`s filled (the CPU sampling rate). */
-export function describe(d: MetricDescriptor, values: Record<string, string | number> = {}): string {
-  return d.description.replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? String(values[key]) : whole));
+/** The description with its `{flag-name}` placeholders filled (the CPU sampling rate). */
+export function descriptionOf(d: MetricDescriptor, values: Record<string, string | number> = {}): string {
+  return d.description.replace(/\{([\w-]+)\}/g, (whole, key: string) => (key in values ? String(values[key]) : whole));
 }

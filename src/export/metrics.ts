@@ -22,7 +22,7 @@ import type { Attribution, ShapedExecs, ShapedSyscalls } from '../collector/seri
 import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
-import { describe, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
+import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
 import type { ExportStats } from './exporter.ts';
 import * as N from './names.ts';
 
@@ -171,7 +171,7 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
           addAttribution(attributes, s.attribution);
           return point(attributes, s.value, s.startMs);
         }),
-        describe(M.cpuSamples, { hz: snapshot.cpu.hz }),
+        descriptionOf(M.cpuSamples, { 'cpu-sample-hz': snapshot.cpu.hz }),
       ),
     );
     metrics.push(data(M.cpuIdleSamples, [point({}, snapshot.cpu.idle)]));

@@ -32,7 +32,14 @@ export function richSnapshot(): AgentSnapshot {
     },
     cpu: {
       series: [
-        { pid: 7, comm: 'stress', syscall: 'openat', value: 250, startMs: T0 + 500, attribution: { containerId: 'beef' } },
+        {
+          pid: 7,
+          comm: 'stress',
+          syscall: 'openat',
+          value: 250,
+          startMs: T0 + 500,
+          attribution: { containerId: 'beef' },
+        },
       ],
       foldedTotal: 1,
       idle: 1234,
