@@ -318,6 +318,8 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies };
   }
 
+  // @opentelemetry/exporter-metrics-otlp-http sends OTLP/JSON (Content-Type application/json), whatever the name
+  // of the flag value (http/protobuf) says: the receiver reads the body as JSON.
   it('sends OpenTelemetry names and attribute keys, never the Prometheus forms', async () => {
     const rx = await receiver(200);
     const exporters = new Exporters(
