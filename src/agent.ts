@@ -25,8 +25,8 @@ import {
   type HistogramState,
   type ProgramStats,
 } from './export/metrics.ts';
-import { OtlpPusher } from './export/otlp.ts';
-import { serialize } from './export/prometheus.ts';
+import type { Exporters } from './export/exporter.ts';
+import { createExporters } from './export/exporters.ts';
 import { agentResource } from './export/resource.ts';
 import { MetricsServer } from './export/server.ts';
 import { packageRoot } from './paths.ts';
@@ -102,7 +102,7 @@ export class Agent {
   readonly #version = agentVersion();
   readonly #running = new Map<ProgramName, Running>();
   #server: MetricsServer | undefined;
-  #otlp: OtlpPusher | undefined;
+  #exporters: Exporters | undefined;
   #stats: Link | undefined;
   #resource: Resource | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -185,7 +185,13 @@ export class Agent {
       throw new UserError((error as Error).message, { cause: error });
     }
 
+    this.#exporters = createExporters(
+      { metricsServer: this.#server, otlpEndpoint: config.otlpEndpoint, otlpProtocol: config.otlpProtocol },
+      this.#logger,
+    );
     try {
+      // Before anything is loaded: an exporter that cannot start leaves nothing attached.
+      await this.#exporters.start();
       if (config.bpfStats) this.#stats = this.#enableStats();
       for (const descriptor of this.#descriptors) {
         const instance = descriptor.start({
@@ -204,9 +210,6 @@ export class Agent {
     } catch (error) {
       await this.stop();
       throw this.#explain(error);
-    }
-    if (config.otlpEndpoint !== undefined) {
-      this.#otlp = await OtlpPusher.create(config.otlpEndpoint, config.otlpProtocol, this.#logger);
     }
     if (this.#pods !== undefined) {
       // Not awaited: pod names appear once the kubelet answers; until then they are absent, never wrong.
@@ -292,6 +295,8 @@ export class Agent {
       pollDuration: this.#pollDuration,
       scrapeDuration: this.#scrapeDuration,
       build: this.#build,
+      // As of the previous poll's exports.
+      exports: this.#exporters?.stats(),
     };
     const collected: Running[] = [];
     for (const running of this.#running.values()) {
@@ -313,8 +318,8 @@ export class Agent {
       snapshot.polls = this.#polls;
       recordHistogram(this.#pollDuration, (performance.now() - started) / 1000);
       const metrics = buildResourceMetrics(this.#resource, this.#version, snapshot);
-      this.#server?.update(serialize(metrics));
-      this.#otlp?.push(metrics);
+      // Every exporter gets the same collection; a failed export is counted, never thrown.
+      this.#exporters?.export(metrics);
       this.#lastPollMs = this.#clock.now();
       // Published: only now may final counts be forgotten. A throw above keeps them for the next poll.
       for (const { descriptor, instance } of collected) {
@@ -382,9 +387,9 @@ export class Agent {
         }),
       ),
       this.#server?.close(),
-      this.#otlp?.shutdown().catch(() => undefined),
+      this.#exporters?.shutdown(),
     ]);
     this.#server = undefined;
-    this.#otlp = undefined;
+    this.#exporters = undefined;
   }
 }

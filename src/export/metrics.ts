@@ -3,7 +3,8 @@
 // The SDK's asynchronous instruments remember every attribute set they ever saw (opentelemetry-js #4096, #2997),
 // so exited processes would be exported forever. Instead the agent builds ResourceMetrics itself from what the
 // collectors hold right now: a series exists exactly as long as its source does, with the start time of its
-// cumulative count. The same data feeds /metrics and OTLP.
+// cumulative count. The same data feeds every exporter (/metrics, OTLP). Names, units and descriptions come from
+// the metric table (descriptors.ts); this file only fills the data points.
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import {
@@ -13,6 +14,7 @@ import {
   type GaugeMetricData,
   type HistogramMetricData,
   type MetricData,
+  type MetricDescriptor as OtelDescriptor,
   type ResourceMetrics,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
@@ -21,8 +23,9 @@ import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
+import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
+import type { ExportStats } from './exporter.ts';
 import * as N from './names.ts';
-import { prometheusName } from './prometheus.ts';
 
 export interface HistogramState {
   boundaries: number[];
@@ -88,6 +91,8 @@ export interface AgentSnapshot {
   /** Serving /metrics; absent: not served. */
   scrapeDuration?: HistogramState;
   build: { version: string; libbpf: string; kernel: string };
+  /** What each exporter made of the collections so far (Exporters.stats()); absent: not published. */
+  exports?: ExportStats[];
 }
 
 function addAttribution(attributes: Attributes, a: Attribution): void {
@@ -102,27 +107,32 @@ export function hrTime(ms: number): HrTime {
   return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }
 
-function sum(
-  name: string,
-  description: string,
-  unit: string,
-  points: DataPoint<number>[],
-  monotonic = true,
-): SumMetricData {
+function otelDescriptor(d: MetricDescriptor, description = d.description): OtelDescriptor {
   return {
-    descriptor: { name, description, unit, valueType: ValueType.INT },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.SUM,
-    isMonotonic: monotonic,
-    dataPoints: points,
+    name: d.name,
+    description,
+    unit: d.unit,
+    valueType: d.valueType === 'double' ? ValueType.DOUBLE : ValueType.INT,
   };
 }
 
-function gauge(name: string, description: string, unit: string, points: DataPoint<number>[]): GaugeMetricData {
+/** Sum or gauge data of a table entry (a histogram entry goes through histogramData). */
+function data(d: MetricDescriptor, points: DataPoint<number>[], description?: string): SumMetricData | GaugeMetricData {
+  const descriptor = otelDescriptor(d, description);
+  if (d.kind === 'gauge') {
+    return {
+      descriptor,
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.GAUGE,
+      dataPoints: points,
+    };
+  }
+  if (d.kind === 'histogram') throw new Error(`${d.name} is a histogram`);
   return {
-    descriptor: { name, description, unit, valueType: ValueType.INT },
+    descriptor,
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.GAUGE,
+    dataPointType: DataPointType.SUM,
+    isMonotonic: d.kind === 'counter',
     dataPoints: points,
   };
 }
@@ -140,10 +150,8 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
 
   if (snapshot.syscalls !== undefined) {
     metrics.push(
-      sum(
-        N.METRIC_SYSCALLS,
-        'System calls made, by process (or executable) and syscall; process "other" holds the series beyond the budget.',
-        '{call}',
+      data(
+        M.syscalls,
         snapshot.syscalls.series.map((s) => {
           const attributes: Attributes = {};
           if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
@@ -158,10 +166,8 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
 
   if (snapshot.cpu !== undefined) {
     metrics.push(
-      sum(
-        N.METRIC_CPU_SAMPLES,
-        `On-CPU samples (${snapshot.cpu.hz} per second per CPU), by process; process "other" holds the series beyond the budget.`,
-        '{sample}',
+      data(
+        M.cpuSamples,
         snapshot.cpu.series.map((s) => {
           const attributes: Attributes = {};
           if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
@@ -169,19 +175,16 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
           addAttribution(attributes, s.attribution);
           return point(attributes, s.value, s.startMs);
         }),
+        descriptionOf(M.cpuSamples, { 'cpu-sample-hz': snapshot.cpu.hz }),
       ),
     );
-    metrics.push(
-      sum(N.METRIC_CPU_IDLE_SAMPLES, 'Samples that found a CPU idle.', '{sample}', [point({}, snapshot.cpu.idle)]),
-    );
+    metrics.push(data(M.cpuIdleSamples, [point({}, snapshot.cpu.idle)]));
   }
 
   if (snapshot.exec !== undefined) {
     metrics.push(
-      sum(
-        N.METRIC_PROCESS_EXECS,
-        'Successful execve/execveat calls, by executable name after the exec and parent executable name.',
-        '{exec}',
+      data(
+        M.processExecs,
         snapshot.exec.series.map((e) =>
           point(
             { [N.ATTR_PROCESS_EXECUTABLE_NAME]: e.comm, [N.ATTR_PROCESS_PARENT_EXECUTABLE_NAME]: e.parentComm },
@@ -210,37 +213,27 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       t.packets += c.truncatedPackets;
       truncated.set(id, t);
     }
+    metrics.push(data(M.xdpPackets, packets));
+    metrics.push(data(M.xdpBytes, bytes));
     metrics.push(
-      sum(N.METRIC_XDP_PACKETS, 'Packets received, by interface, network layer and transport.', '{packet}', packets),
-    );
-    metrics.push(
-      sum(N.METRIC_XDP_BYTES, 'Bytes received (frame length), by interface, network layer and transport.', 'By', bytes),
-    );
-    metrics.push(
-      sum(
-        N.METRIC_XDP_TRUNCATED,
-        'Packets cut short inside a header (counted in ebpf_xdp_packets_total with transport "other" or as far as parsed).',
-        '{packet}',
+      data(
+        M.xdpTruncated,
         [...truncated.values()].map((t) =>
           point({ [N.ATTR_NETWORK_INTERFACE_NAME]: t.iface, [N.ATTR_NETWORK_TYPE]: t.type }, t.packets),
         ),
       ),
     );
     metrics.push(
-      gauge(
-        N.METRIC_AGENT_XDP_ATTACHED,
-        'XDP attachments of the agent, with the mode the kernel reports in effect (0 while the interface is gone).',
-        '1',
+      data(
+        M.xdpAttached,
         snapshot.xdp.interfaces.map((i) =>
           point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name, [N.ATTR_MODE]: i.mode }, i.attached ? 1 : 0),
         ),
       ),
     );
     metrics.push(
-      sum(
-        N.METRIC_AGENT_XDP_INTERFACE_LOSSES,
-        'Times an XDP interface disappeared while the agent ran (it is attached again when it comes back).',
-        '{event}',
+      data(
+        M.xdpInterfaceLosses,
         snapshot.xdp.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name }, i.losses)),
       ),
     );
@@ -248,96 +241,62 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
 
   if (snapshot.execHandler !== undefined) {
     const h = snapshot.execHandler;
-    metrics.push(sum(N.METRIC_AGENT_EXEC_HANDLER_RUNS, 'Exec handler runs started.', '{run}', [point({}, h.runs)]));
+    metrics.push(data(M.execHandlerRuns, [point({}, h.runs)]));
+    metrics.push(data(M.execHandlerFailures, [point({}, h.failures)]));
+    metrics.push(data(M.execHandlerTimeouts, [point({}, h.timeouts)]));
     metrics.push(
-      sum(N.METRIC_AGENT_EXEC_HANDLER_FAILURES, 'Exec handler runs that failed to start or exited non-zero.', '{run}', [
-        point({}, h.failures),
-      ]),
-    );
-    metrics.push(
-      sum(
-        N.METRIC_AGENT_EXEC_HANDLER_TIMEOUTS,
-        'Exec handler runs killed for running past --exec-handler-timeout.',
-        '{run}',
-        [point({}, h.timeouts)],
-      ),
-    );
-    metrics.push(
-      sum(
-        N.METRIC_AGENT_EXEC_HANDLER_DROPPED,
-        'Execs not handled because of the rate limit or the concurrency cap.',
-        '{event}',
+      data(
+        M.execHandlerDropped,
         Object.entries(h.dropped).map(([reason, n]) => point({ [N.ATTR_REASON]: reason }, n)),
       ),
     );
     metrics.push(
-      sum(
-        N.METRIC_AGENT_EXEC_HANDLER_SKIPPED,
-        "Execs not handled by choice: not selected by the filters, or by the agent's own descendants.",
-        '{event}',
-        [point({ [N.ATTR_REASON]: 'filtered' }, h.filtered), point({ [N.ATTR_REASON]: 'own' }, h.own)],
-      ),
+      data(M.execHandlerSkipped, [
+        point({ [N.ATTR_REASON]: 'filtered' }, h.filtered),
+        point({ [N.ATTR_REASON]: 'own' }, h.own),
+      ]),
     );
-    metrics.push(
-      gauge(N.METRIC_AGENT_EXEC_HANDLER_RUNNING, 'Exec handlers running now.', '{run}', [point({}, h.running)]),
-    );
+    metrics.push(data(M.execHandlerRunning, [point({}, h.running)]));
   }
 
   if (snapshot.execLog !== undefined) {
-    metrics.push(
-      sum(
-        N.METRIC_AGENT_EXEC_LOG_WRITE_ERRORS,
-        'Exec log lines lost because writing them failed (disk full, closed pipe).',
-        '{line}',
-        [point({}, snapshot.execLog.writeErrors)],
-      ),
-    );
+    metrics.push(data(M.execLogWriteErrors, [point({}, snapshot.execLog.writeErrors)]));
   }
 
   // The agent's own health.
   // Series of the program metrics (the agent's own are few and fixed).
   const series = metrics
-    .filter((m) => !m.descriptor.name.startsWith('ebpf.agent.'))
-    .map((m) => point({ [N.ATTR_METRIC]: prometheusName(m) }, m.dataPoints.length));
+    .filter((m) => !isAgentHealth(m.descriptor))
+    .map((m) => point({ [N.ATTR_METRIC]: m.descriptor.name }, m.dataPoints.length));
   metrics.push(
-    sum(
-      N.METRIC_AGENT_EVENTS_LOST,
-      'Kernel events lost because a ring buffer was full, by program.',
-      '{event}',
+    data(
+      M.eventsLost,
       snapshot.drops.map((d) => point({ [N.ATTR_PROGRAM]: d.program }, d.eventsLost)),
     ),
   );
   metrics.push(
-    sum(
-      N.METRIC_AGENT_MAP_UPDATES_DROPPED,
-      'Kernel updates not recorded because a BPF map was full, by program and map.',
-      '{update}',
+    data(
+      M.mapUpdatesDropped,
       snapshot.drops.flatMap((d) =>
         Object.entries(d.mapFull).map(([map, n]) => point({ [N.ATTR_PROGRAM]: d.program, [N.ATTR_MAP]: map }, n)),
       ),
     ),
   );
   metrics.push(
-    gauge(
-      N.METRIC_AGENT_MAP_ENTRIES,
-      'Entries in a BPF map at the last poll.',
-      '{entry}',
+    data(
+      M.mapEntries,
       snapshot.mapFill.map((m) => point({ [N.ATTR_PROGRAM]: m.program, [N.ATTR_MAP]: m.map }, m.entries)),
     ),
   );
   metrics.push(
-    gauge(
-      N.METRIC_AGENT_MAP_CAPACITY,
-      'Capacity (max_entries) of a BPF map.',
-      '{entry}',
+    data(
+      M.mapCapacity,
       snapshot.mapFill.map((m) => point({ [N.ATTR_PROGRAM]: m.program, [N.ATTR_MAP]: m.map }, m.capacity)),
     ),
   );
   metrics.push(
-    gauge(
-      N.METRIC_AGENT_PROGRAM_ATTACHED,
-      '1 when every kernel attachment of the program is in place.',
-      '1',
+    data(
+      M.programAttached,
       snapshot.attached.map((a) => point({ [N.ATTR_PROGRAM]: a.program }, a.attached ? 1 : 0)),
     ),
   );
@@ -347,40 +306,28 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       [N.ATTR_PROGRAM]: p.program,
       [N.ATTR_BPF_PROGRAM]: p.bpfProgram,
     });
-    metrics.push({
-      ...sum(
-        N.METRIC_AGENT_BPF_RUN_TIME,
-        'Time the kernel spent running each BPF program (--bpf-stats).',
-        's',
+    metrics.push(
+      data(
+        M.bpfRunTime,
         stats.map((p) => point(labels(p), p.runTimeNs / 1e9)),
       ),
-      descriptor: {
-        name: N.METRIC_AGENT_BPF_RUN_TIME,
-        description: 'Time the kernel spent running each BPF program (--bpf-stats).',
-        unit: 's',
-        valueType: ValueType.DOUBLE,
-      },
-    });
+    );
     metrics.push(
-      sum(
-        N.METRIC_AGENT_BPF_RUNS,
-        'Runs of each BPF program (--bpf-stats).',
-        '{run}',
+      data(
+        M.bpfRuns,
         stats.map((p) => point(labels(p), p.runCount)),
       ),
     );
   }
-  metrics.push(sum(N.METRIC_AGENT_POLLS, 'Polls of the BPF maps.', '{poll}', [point({}, snapshot.polls)]));
+  metrics.push(data(M.polls, [point({}, snapshot.polls)]));
   metrics.push(
-    sum(
-      N.METRIC_AGENT_POLL_ERRORS,
-      'Collections that failed, by program (agent: the whole poll); a failing program leaves only its own part out.',
-      '{poll}',
+    data(
+      M.pollErrors,
       Object.entries(snapshot.pollErrors).map(([program, n]) => point({ [N.ATTR_PROGRAM]: program }, n)),
     ),
   );
-  const histogram = (name: string, description: string, h: HistogramState): HistogramMetricData => ({
-    descriptor: { name, description, unit: 's', valueType: ValueType.DOUBLE },
+  const histogram = (d: MetricDescriptor, h: HistogramState): HistogramMetricData => ({
+    descriptor: otelDescriptor(d),
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
     dataPointType: DataPointType.HISTOGRAM,
     dataPoints: [
@@ -398,37 +345,44 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       },
     ],
   });
-  metrics.push(
-    histogram(N.METRIC_AGENT_POLL_DURATION, 'Time to read, decode and publish one poll.', snapshot.pollDuration),
-  );
-  if (snapshot.scrapeDuration !== undefined) {
+  metrics.push(histogram(M.pollDuration, snapshot.pollDuration));
+  if (snapshot.scrapeDuration !== undefined) metrics.push(histogram(M.scrapeDuration, snapshot.scrapeDuration));
+  if (snapshot.exports !== undefined) {
+    const by = (e: ExportStats): Attributes => ({ [N.ATTR_EXPORTER]: e.exporter });
     metrics.push(
-      histogram(N.METRIC_AGENT_SCRAPE_DURATION, 'Time to serve one /metrics response.', snapshot.scrapeDuration),
+      data(
+        M.exports,
+        snapshot.exports.map((e) => point(by(e), e.exported)),
+      ),
+    );
+    metrics.push(
+      data(
+        M.exportsFailed,
+        snapshot.exports.map((e) => point(by(e), e.failed)),
+      ),
+    );
+    metrics.push(
+      data(
+        M.exportsSkipped,
+        snapshot.exports.map((e) => point(by(e), e.skipped)),
+      ),
     );
   }
-  metrics.push(gauge(N.METRIC_AGENT_SERIES, 'Series exported per metric at the last poll.', '{series}', series));
+  metrics.push(data(M.series, series));
   const folded: DataPoint<number>[] = [];
   if (snapshot.syscalls !== undefined) {
-    folded.push(point({ [N.ATTR_METRIC]: 'ebpf_syscalls_total' }, snapshot.syscalls.foldedTotal));
+    folded.push(point({ [N.ATTR_METRIC]: M.syscalls.name }, snapshot.syscalls.foldedTotal));
   }
   if (snapshot.cpu !== undefined) {
-    folded.push(point({ [N.ATTR_METRIC]: 'ebpf_cpu_samples_total' }, snapshot.cpu.foldedTotal));
+    folded.push(point({ [N.ATTR_METRIC]: M.cpuSamples.name }, snapshot.cpu.foldedTotal));
   }
   if (snapshot.exec !== undefined) {
-    folded.push(point({ [N.ATTR_METRIC]: 'ebpf_process_execs_total' }, snapshot.exec.foldedTotal));
+    folded.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.foldedTotal));
   }
+  metrics.push(data(M.seriesFolded, folded));
+  const { version, libbpf, kernel } = snapshot.build;
   metrics.push(
-    sum(
-      N.METRIC_AGENT_SERIES_FOLDED,
-      'Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
-      '{series}',
-      folded,
-    ),
-  );
-  metrics.push(
-    gauge(N.METRIC_AGENT_BUILD_INFO, 'Build and platform of the agent (value 1).', '1', [
-      point({ version: snapshot.build.version, libbpf: snapshot.build.libbpf, kernel: snapshot.build.kernel }, 1),
-    ]),
+    data(M.buildInfo, [point({ [N.ATTR_VERSION]: version, [N.ATTR_LIBBPF]: libbpf, [N.ATTR_KERNEL]: kernel }, 1)]),
   );
   return metrics;
 }

@@ -1,7 +1,11 @@
-// OTLP push of the same ResourceMetrics /metrics serves, so both paths share one series lifecycle.
-import type { ResourceMetrics, PushMetricExporter } from '@opentelemetry/sdk-metrics';
+// The OTLP exporter: the same ResourceMetrics /metrics serves, pushed to a receiver, so both share one series
+// lifecycle. The data is OpenTelemetry's own: dotted metric names and attribute keys from the metric table, never
+// the Prometheus forms.
+import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpProtocol } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { Exporters, type ExportResult, type MetricsExporter } from './exporter.ts';
+import type { ExporterEntry } from './exporters.ts';
 
 /** http://host:4318 → http://host:4318/v1/metrics; a URL that already names a path is used as given. */
 export function otlpHttpUrl(endpoint: string): string {
@@ -10,54 +14,70 @@ export function otlpHttpUrl(endpoint: string): string {
   return url.toString();
 }
 
-export class OtlpPusher {
-  readonly #exporter: PushMetricExporter;
-  readonly #logger: Logger;
+/** The exporters (gRPC above all) are loaded only when OTLP is asked for: they cost tens of MiB of RSS. */
+async function loadExporter(endpoint: string, protocol: OtlpProtocol): Promise<PushMetricExporter> {
+  if (protocol === 'grpc') {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
+    return new OTLPMetricExporter({ url: endpoint });
+  }
+  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+  return new OTLPMetricExporter({ url: otlpHttpUrl(endpoint) });
+}
+
+export type OtlpExporterOptions =
+  | { endpoint: string; protocol: OtlpProtocol }
+  /** An exporter made elsewhere (tests: an in-memory one). */
+  | { exporter: PushMetricExporter };
+
+export class OtlpExporter implements MetricsExporter {
+  readonly name = 'otlp';
+  readonly title = 'OTLP';
+  readonly #options: OtlpExporterOptions;
+  #exporter: PushMetricExporter | undefined;
   #inFlight = false;
-  #failures = 0;
-  #skipped = 0;
-  #exports = 0;
 
-  private constructor(exporter: PushMetricExporter, logger: Logger) {
-    this.#exporter = exporter;
-    this.#logger = logger;
+  constructor(options: OtlpExporterOptions) {
+    this.#options = options;
   }
 
-  /** The exporters (gRPC above all) are loaded only when OTLP is asked for: they cost tens of MiB of RSS. */
-  static async create(endpoint: string, protocol: OtlpProtocol, logger: Logger): Promise<OtlpPusher> {
-    if (protocol === 'grpc') {
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
-      return new OtlpPusher(new OTLPMetricExporter({ url: endpoint }), logger);
+  async start(): Promise<void> {
+    if (this.#exporter !== undefined) return;
+    const o = this.#options;
+    this.#exporter = 'exporter' in o ? o.exporter : await loadExporter(o.endpoint, o.protocol);
+  }
+
+  /** One collection; skipped while the previous export is still in flight (a slow receiver never queues up). */
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    const exporter = this.#exporter;
+    if (exporter === undefined) {
+      done({ outcome: 'failed', error: new Error('the OTLP exporter is not started') });
+      return;
     }
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
-    return new OtlpPusher(new OTLPMetricExporter({ url: otlpHttpUrl(endpoint) }), logger);
-  }
-
-  get stats(): { exports: number; failures: number; skipped: number } {
-    return { exports: this.#exports, failures: this.#failures, skipped: this.#skipped };
-  }
-
-  /** Exports one collection; skipped (and counted) while the previous export is still in flight. */
-  push(metrics: ResourceMetrics): void {
     if (this.#inFlight) {
-      this.#skipped++;
+      done({ outcome: 'skipped' });
       return;
     }
     this.#inFlight = true;
-    this.#exporter.export(metrics, (result) => {
+    try {
+      exporter.export(metrics, (result) => {
+        this.#inFlight = false;
+        // ExportResultCode.SUCCESS (@opentelemetry/core) is 0.
+        if (result.code === 0) done({ outcome: 'exported' });
+        else done({ outcome: 'failed', error: result.error ?? new Error('the OTLP exporter reported a failure') });
+      });
+    } catch (error) {
       this.#inFlight = false;
-      if (result.code === 0) {
-        this.#exports++;
-        return;
-      }
-      this.#failures++;
-      if (this.#failures === 1 || this.#failures % 100 === 0) {
-        this.#logger.warn('OTLP export failed', { failures: this.#failures, error: result.error?.message });
-      }
-    });
+      throw error;
+    }
   }
 
   async shutdown(): Promise<void> {
-    await this.#exporter.shutdown();
+    await this.#exporter?.shutdown();
   }
 }
+
+/** On with --otlp-endpoint. */
+export const otlpExporter: ExporterEntry = {
+  create: (c) =>
+    c.otlpEndpoint === undefined ? undefined : new OtlpExporter({ endpoint: c.otlpEndpoint, protocol: c.otlpProtocol }),
+};

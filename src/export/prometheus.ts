@@ -2,9 +2,13 @@
 // Prometheus compatibility rules: dots become underscores, unit suffixes (s → _seconds, By → _bytes), _total on
 // monotonic sums, resource attributes on target_info. Written here rather than through exporter-prometheus's
 // serializer so a scrape of 100k series costs one pass of string building, done once per collection.
+// PrometheusExporter is the MetricsExporter that builds the /metrics body (server.ts serves it).
 import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { ALL_METRICS, METRIC_NAME_ATTRIBUTES, type MetricDescriptor } from './descriptors.ts';
+import type { ExportResult, MetricsExporter } from './exporter.ts';
+import type { ExporterEntry } from './exporters.ts';
 
 const UNIT_SUFFIXES: Record<string, string> = { s: 'seconds', ms: 'milliseconds', By: 'bytes' };
 
@@ -18,14 +22,40 @@ export function sanitizeLabel(name: string): string {
   return /^[0-9]/.test(out) ? `_${out}` : out;
 }
 
-/** The Prometheus family name of an OpenTelemetry metric (with _total for monotonic sums). */
-export function prometheusName(metric: MetricData): string {
-  let name = sanitizeName(metric.descriptor.name);
-  const suffix = UNIT_SUFFIXES[metric.descriptor.unit];
+function familyName(otelName: string, unit: string, counter: boolean): string {
+  let name = sanitizeName(otelName);
+  const suffix = UNIT_SUFFIXES[unit];
   if (suffix !== undefined && !name.endsWith(`_${suffix}`) && !name.endsWith(suffix)) name += `_${suffix}`;
-  if (metric.dataPointType === DataPointType.SUM && metric.isMonotonic && !name.endsWith('_total')) name += '_total';
+  if (counter && !name.endsWith('_total')) name += '_total';
   return name;
 }
+
+/** The Prometheus family name of an OpenTelemetry metric (with _total for monotonic sums). */
+export function prometheusName(metric: MetricData): string {
+  const counter = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
+  return familyName(metric.descriptor.name, metric.descriptor.unit, counter);
+}
+
+/** The Prometheus family name of a metric table entry (ebpf.syscalls → ebpf_syscalls_total). */
+export function prometheusNameOf(d: MetricDescriptor): string {
+  return familyName(d.name, d.unit, d.kind === 'counter');
+}
+
+/** The Prometheus TYPE of a metric table entry. */
+export function prometheusTypeOf(d: MetricDescriptor): 'counter' | 'gauge' | 'histogram' {
+  return d.kind === 'counter' || d.kind === 'histogram' ? d.kind : 'gauge';
+}
+
+/** The Prometheus label name of an attribute key (process.executable.name → process_executable_name). */
+export function prometheusLabel(key: string): string {
+  return labelName(key);
+}
+
+// Values of the attributes that name a metric (ebpf.agent.series{metric}): OpenTelemetry name → family name.
+const familyNames = new Map(ALL_METRICS.map((d) => [d.name, prometheusNameOf(d)]));
+const metricNaming = new Set(
+  ALL_METRICS.filter((d) => d.attributes.some((a) => METRIC_NAME_ATTRIBUTES.has(a))).map((d) => d.name),
+);
 
 export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -53,13 +83,15 @@ function labelName(key: string): string {
   return name;
 }
 
-function labels(attributes: Attributes, extra?: string): string {
+function labels(attributes: Attributes, extra?: string, namesMetrics = false): string {
   let out = '';
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
     if (out.length > 0) out += ',';
-    out += `${labelName(key)}="${escapeLabelValue(Array.isArray(value) ? JSON.stringify(value) : String(value))}"`;
+    let text = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    if (namesMetrics && METRIC_NAME_ATTRIBUTES.has(key)) text = familyNames.get(text) ?? text;
+    out += `${labelName(key)}="${escapeLabelValue(text)}"`;
   }
   if (extra !== undefined) out += out.length > 0 ? `,${extra}` : extra;
   return out.length > 0 ? `{${out}}` : '';
@@ -85,9 +117,10 @@ function serializeMetric(metric: MetricData, out: string[]): void {
     return;
   }
   if (metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM) return;
+  const namesMetrics = metricNaming.has(metric.descriptor.name);
   let chunk = '';
   for (const point of metric.dataPoints) {
-    chunk += `${name}${labels(point.attributes)} ${formatValue(point.value)}\n`;
+    chunk += `${name}${labels(point.attributes, undefined, namesMetrics)} ${formatValue(point.value)}\n`;
     if (chunk.length > 65536) {
       out.push(chunk);
       chunk = '';
@@ -107,3 +140,27 @@ export function serialize(resourceMetrics: ResourceMetrics): string {
   }
   return out.join('');
 }
+
+/** The Prometheus text of each collection, built once when it arrives and handed to the /metrics server. */
+export class PrometheusExporter implements MetricsExporter {
+  readonly name = 'prometheus';
+  readonly title = 'Prometheus';
+  readonly #target: { update(text: string): void };
+
+  /** target: what serves the text (MetricsServer). */
+  constructor(target: { update(text: string): void }) {
+    this.#target = target;
+  }
+
+  async start(): Promise<void> {}
+
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    this.#target.update(serialize(metrics));
+    done({ outcome: 'exported' });
+  }
+
+  async shutdown(): Promise<void> {}
+}
+
+/** Always on: /metrics is always served. */
+export const prometheusExporter: ExporterEntry = { create: (c) => new PrometheusExporter(c.metricsServer) };

@@ -3,7 +3,6 @@
 import { CPU_MAPS, KernelCpuSource } from '../collector/cpu.ts';
 import { SyscallSeriesShaper } from '../collector/series.ts';
 import { SyscallCollector } from '../collector/syscalls.ts';
-import * as N from '../export/names.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const cpu: ProgramDescriptor<'cpu'> = {
@@ -15,7 +14,6 @@ export const cpu: ProgramDescriptor<'cpu'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   // sched_process_exec/exit tracepoints follow processes.
   tracefs: true,
-  metrics: [N.METRIC_CPU_SAMPLES, N.METRIC_CPU_IDLE_SAMPLES],
   start({ config, open, attribute, logger }) {
     const source = new KernelCpuSource({
       objectPath: open.objectPath('cpu.bpf.o'),

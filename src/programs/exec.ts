@@ -7,7 +7,6 @@ import { ExecSeriesShaper } from '../collector/series.ts';
 import { UserError } from '../errors.ts';
 import { checkExecHandler, ExecHandler } from '../exec-handler.ts';
 import { ExecLog, isStdout } from '../exec-log.ts';
-import * as N from '../export/names.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const exec: ProgramDescriptor<'exec'> = {
@@ -18,16 +17,6 @@ export const exec: ProgramDescriptor<'exec'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  metrics: [
-    N.METRIC_PROCESS_EXECS,
-    N.METRIC_AGENT_EXEC_HANDLER_RUNS,
-    N.METRIC_AGENT_EXEC_HANDLER_FAILURES,
-    N.METRIC_AGENT_EXEC_HANDLER_TIMEOUTS,
-    N.METRIC_AGENT_EXEC_HANDLER_DROPPED,
-    N.METRIC_AGENT_EXEC_HANDLER_SKIPPED,
-    N.METRIC_AGENT_EXEC_HANDLER_RUNNING,
-    N.METRIC_AGENT_EXEC_LOG_WRITE_ERRORS,
-  ],
   preflight(config) {
     if (config.execHandler !== undefined) checkExecHandler(config.execHandler);
     if (config.execLog !== undefined && !isStdout(config.execLog)) {

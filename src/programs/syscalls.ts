@@ -2,7 +2,6 @@
 // sys_enter), shaped into series by executable, container and pod, and per process within the budget.
 import { KernelSyscallSource, SyscallCollector } from '../collector/syscalls.ts';
 import { SyscallSeriesShaper } from '../collector/series.ts';
-import * as N from '../export/names.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const syscalls: ProgramDescriptor<'syscalls'> = {
@@ -13,7 +12,6 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  metrics: [N.METRIC_SYSCALLS],
   start({ config, open, attribute }) {
     const source = new KernelSyscallSource({
       objectPath: open.objectPath('syscalls.bpf.o'),

@@ -37,7 +37,8 @@ export interface ProgramInstance {
 
 /**
  * The flags that configure only this program are rows of the flag table (src/flags.ts) tagged with its name, so a
- * flag is declared once; `programOptions(name)` lists them.
+ * flag is declared once; `programOptions(name)` lists them. Likewise the metrics it contributes are rows of the
+ * metric table (src/export/descriptors.ts) with `program` set to its name: `metricsOf(name)`.
  */
 export interface ProgramDescriptor<P extends string = ProgramName> {
   readonly name: P;
@@ -54,8 +55,6 @@ export interface ProgramDescriptor<P extends string = ProgramName> {
   readonly capabilityUse?: string;
   /** Attaches tracepoints, so libbpf needs tracefs. */
   readonly tracefs: boolean;
-  /** OpenTelemetry names of the metrics it contributes. */
-  readonly metrics: readonly string[];
   /** Checks of its options against the machine (files, directories) before anything is loaded. */
   preflight?(config: AgentConfig): void;
   /** Loads, attaches and returns the running program; on a throw nothing of it stays attached. */

@@ -1,7 +1,6 @@
 // xdp: packets and bytes received per interface by network layer and transport (bpf/xdp.bpf.c). Never drops
 // or changes a packet. Interfaces that disappear and come back are followed by the collector.
 import { XdpCollector } from '../collector/xdp.ts';
-import * as N from '../export/names.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const xdp: ProgramDescriptor<'xdp'> = {
@@ -13,13 +12,6 @@ export const xdp: ProgramDescriptor<'xdp'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'],
   capabilityUse: 'attach XDP',
   tracefs: false,
-  metrics: [
-    N.METRIC_XDP_PACKETS,
-    N.METRIC_XDP_BYTES,
-    N.METRIC_XDP_TRUNCATED,
-    N.METRIC_AGENT_XDP_ATTACHED,
-    N.METRIC_AGENT_XDP_INTERFACE_LOSSES,
-  ],
   start({ config, open, logger, clock }) {
     const collector = new XdpCollector({
       objectPath: open.objectPath('xdp.bpf.o'),

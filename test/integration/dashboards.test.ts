@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_METRICS, METRICS } from '../../src/export/descriptors.ts';
+import { prometheusLabel, prometheusNameOf } from '../../src/export/prometheus.ts';
 import {
   expectNoAgentPrograms,
   killAllAgents,
@@ -100,8 +102,20 @@ function substitute(expr: string, instance: string): string {
     .replaceAll('$interface', '.*');
 }
 
+/** The metric table's families as PromQL names them (a histogram also by its _bucket, _sum and _count series). */
+const TABLE = new Map(
+  ALL_METRICS.flatMap((d) => {
+    const family = prometheusNameOf(d);
+    const names = d.kind === 'histogram' ? ['', '_bucket', '_sum', '_count'].map((s) => family + s) : [family];
+    return names.map((name) => [name, d] as const);
+  }),
+);
+
 /** Labels of per-process metrics the agent adds only where it can establish them (README, Metrics). */
-const WHERE_KNOWN = ['container_id', 'k8s_pod_uid', 'k8s_pod_name', 'k8s_namespace_name'];
+const WHERE_KNOWN = (METRICS.syscalls.whereKnown ?? []).map(prometheusLabel);
+
+/** Labels a series of this metric may lack because the agent could not establish them. */
+const whereKnownOf = (metric: string): string[] => (TABLE.get(metric)?.whereKnown ?? []).map(prometheusLabel);
 
 /** The metric names and the label names a query (and its legend) relies on. */
 function namesIn(q: Query): { metrics: string[]; labels: string[]; created: string[] } {
@@ -136,6 +150,15 @@ function freePort(): Promise<number> {
 describe('grafana dashboards: the JSON model', () => {
   it('finds the dashboards', () => {
     expect(dashboards.map((d) => d.file)).toEqual(expect.arrayContaining(['agent-health.json', 'node.json']));
+  });
+
+  it('names only metrics of the metric table (src/export/descriptors.ts)', () => {
+    const unknown = queries().flatMap((q) =>
+      namesIn(q)
+        .metrics.filter((m) => m !== 'target_info' && !TABLE.has(m))
+        .map((m) => `[${q.dashboard}] "${q.panel}": ${m}`),
+    );
+    expect(unknown, unknown.join('\n')).toEqual([]);
   });
 
   for (const { file, json } of dashboards) {
@@ -335,9 +358,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
         const found = labelsOf.get(metric)!;
         if (found.size === 0) failures.push(`${where}\n  ${metric} is not exported`);
         for (const l of found) known.add(l);
-        if (metric === 'ebpf_syscalls_total' || metric === 'ebpf_cpu_samples_total') {
-          for (const l of WHERE_KNOWN) known.add(l);
-        }
+        for (const l of whereKnownOf(metric)) known.add(l);
       }
       for (const l of labels) if (!known.has(l)) failures.push(`${where}\n  no series of it has the label ${l}`);
     }

@@ -456,8 +456,8 @@ describe('OpenTelemetry data points', () => {
     expect(folded.dataPointType).toBe(DataPointType.SUM);
     expect(folded.dataPointType === DataPointType.SUM && folded.isMonotonic).toBe(true);
     expect(folded.dataPoints.map((p) => [p.attributes, p.value, p.startTime, p.endTime])).toEqual([
-      [{ metric: 'ebpf_syscalls_total' }, 12, [1_700_000_000, 0], [1_700_000_010, 0]],
-      [{ metric: 'ebpf_process_execs_total' }, 3, [1_700_000_000, 0], [1_700_000_010, 0]],
+      [{ metric: 'ebpf.syscalls' }, 12, [1_700_000_000, 0], [1_700_000_010, 0]],
+      [{ metric: 'ebpf.process.execs' }, 3, [1_700_000_000, 0], [1_700_000_010, 0]],
     ]);
   });
 

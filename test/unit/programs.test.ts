@@ -4,17 +4,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROGRAM_NAMES } from '../../src/programs/registry.ts';
-import * as N from '../../src/export/names.ts';
+import { metricsOf } from '../../src/export/descriptors.ts';
 import { programOptions } from '../../src/flags.ts';
 import { CAPABILITIES } from '../../src/preflight.ts';
 import { PROGRAMS } from '../../src/programs/registry.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const metricNames = new Set(
-  Object.entries(N)
-    .filter(([key]) => key.startsWith('METRIC_'))
-    .map(([, value]) => value),
-);
 
 describe('program registry', () => {
   it('has one descriptor per program name, under its own name', () => {
@@ -29,8 +24,7 @@ describe('program registry', () => {
       expect(object).toMatch(/^[a-z0-9_]+\.bpf\.o$/);
       expect(existsSync(path.join(root, 'bpf', object.replace(/\.o$/, '.c'))), object).toBe(true);
     }
-    expect(d.metrics.length).toBeGreaterThan(0);
-    for (const metric of d.metrics) expect(metricNames, metric).toContain(metric);
+    expect(metricsOf(name).length, 'its metrics in the metric table').toBeGreaterThan(0);
     for (const cap of d.capabilities) expect(Object.keys(CAPABILITIES)).toContain(cap);
     expect(d.capabilities).toEqual(expect.arrayContaining(['CAP_BPF', 'CAP_PERFMON']));
     expect(d.minKernel[0]).toBeGreaterThanOrEqual(4);
@@ -42,15 +36,5 @@ describe('program registry', () => {
     expect(programOptions('xdp')).toEqual(['xdp-interface', 'xdp-mode']);
     expect(programOptions('cpu')).toEqual(['cpu-sample-hz']);
     expect(programOptions('syscalls')).toEqual(['syscalls-max-entries']);
-  });
-
-  it('no metric is claimed by two programs', () => {
-    const owners = new Map<string, string>();
-    for (const d of Object.values(PROGRAMS)) {
-      for (const metric of d.metrics) {
-        expect(owners.get(metric), metric).toBeUndefined();
-        owners.set(metric, d.name);
-      }
-    }
   });
 });
