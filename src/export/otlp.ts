@@ -3,8 +3,7 @@
 // the Prometheus forms.
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpProtocol } from '../config.ts';
-import type { Logger } from '../log.ts';
-import { Exporters, type ExportResult, type MetricsExporter } from './exporter.ts';
+import type { ExportResult, MetricsExporter } from './exporter.ts';
 import type { ExporterEntry } from './exporters.ts';
 
 /** http://host:4318 → http://host:4318/v1/metrics; a URL that already names a path is used as given. */
