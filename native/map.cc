@@ -2,9 +2,9 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include "common.h"
 
@@ -15,87 +15,129 @@ namespace {
 // The kernel's ENOTSUPP (no batch operations for this map type) is not in the user-space headers.
 constexpr int kENOTSUPP = 524;
 
+// A batch read asks for at most this many bytes of raw values at a time (and at least kMinChunk entries), so the
+// scratch, and the kernel's own buffer for one call, stay bounded whatever max_entries and the CPU count are.
+constexpr size_t kChunkBytes = 1 << 20;
+constexpr size_t kMinChunk = 64;
+
 }  // namespace
 
-// Batch lookups, falling back to get_next_key where the kernel or map type has no batch support.
+// Room for `entries` entries in keys_ and values_, grown geometrically and never shrunk.
+void Map::Reserve(size_t entries) {
+  const size_t key_bytes = entries * bpf_map__key_size(map_);
+  const size_t value_bytes = entries * bpf_map__value_size(map_);
+  if (keys_.size() < key_bytes) keys_.resize(std::max(key_bytes, keys_.size() * 2));
+  if (values_.size() < value_bytes) values_.resize(std::max(value_bytes, values_.size() * 2));
+}
+
 Napi::Value Map::Read(Napi::Env env) {
   const int fd = bpf_map__fd(map_);
   if (fd < 0) throw Napi::Error::New(env, "map " + Name() + " is not loaded");
-  const enum bpf_map_type type = bpf_map__type(map_);
   const size_t key_size = bpf_map__key_size(map_);
   const size_t value_size = bpf_map__value_size(map_);
-  const size_t max = bpf_map__max_entries(map_);
-  const bool per_cpu = IsPerCpu(type);
-  if (per_cpu && value_size % 8 != 0) {
+  if (IsPerCpu(bpf_map__type(map_)) && value_size % 8 != 0) {
     throw Napi::Error::New(env, "map " + Name() + ": per-CPU values must be made of u64 lanes");
   }
-  const int ncpu = per_cpu ? libbpf_num_possible_cpus() : 1;
-  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
-  const size_t stride = per_cpu ? PerCpuStride(value_size, static_cast<size_t>(ncpu)) : value_size;
-
-  keys_.resize(max * key_size);
-  raw_.resize(max * stride);
-  size_t n = 0;
-
-  bool batched = false;
-  if (type != BPF_MAP_TYPE_RINGBUF) {
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    uint64_t in_batch = 0;
-    uint64_t out_batch = 0;
-    bool first = true;
-    int err = 0;
-    while (n < max) {
-      __u32 count = static_cast<__u32>(max - n);
-      err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys_.data() + n * key_size,
-                                 raw_.data() + n * stride, &count, &opts);
-      if (err < 0 && err != -ENOENT) break;
-      n += count;
-      first = false;
-      in_batch = out_batch;
-      if (err == -ENOENT) {
-        err = 0;
-        break;
-      }
-    }
-    if (err == 0) {
-      batched = true;
-    } else if (n == 0 && (err == -EINVAL || err == -ENOTSUP || err == -kENOTSUPP)) {
-      batched = false;  // no batch ops here: iterate below
-    } else {
-      throw BpfError(env, err, "cannot read map " + Name());
-    }
-  }
-  if (!batched) {
-    n = 0;
-    std::vector<uint8_t> key(key_size);
-    std::vector<uint8_t> next(key_size);
-    const void* prev = nullptr;
-    while (n < max && bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-      if (bpf_map_lookup_elem(fd, next.data(), raw_.data() + n * stride) == 0) {
-        memcpy(keys_.data() + n * key_size, next.data(), key_size);
-        n++;
-      }
-      key.swap(next);
-      prev = key.data();
-    }
-  }
+  bool supported = bpf_map__type(map_) != BPF_MAP_TYPE_RINGBUF;
+  size_t n = supported ? ReadBatched(env, fd, &supported) : 0;
+  if (!supported) n = ReadByKey(env, fd);
 
   Napi::ArrayBuffer keys = Napi::ArrayBuffer::New(env, n * key_size);
   if (n > 0) memcpy(keys.Data(), keys_.data(), n * key_size);
   Napi::ArrayBuffer values = Napi::ArrayBuffer::New(env, n * value_size);
-  uint8_t* out = static_cast<uint8_t*>(values.Data());
-  if (per_cpu) {
-    for (size_t i = 0; i < n; i++) {
-      SumPerCpu(raw_.data() + i * stride, value_size, static_cast<size_t>(ncpu), out + i * value_size);
-    }
-  } else if (n > 0) {
-    memcpy(out, raw_.data(), n * value_size);
-  }
+  if (n > 0) memcpy(values.Data(), values_.data(), n * value_size);
   Napi::Object result = Napi::Object::New(env);
   result.Set("count", static_cast<double>(n));
   result.Set("keys", keys);
   result.Set("values", values);
   return result;
+}
+
+// Batch lookups in bounded chunks. Sets *supported to false (and returns 0) where the kernel or map type has no
+// batch reads.
+size_t Map::ReadBatched(Napi::Env env, int fd, bool* supported) {
+  const size_t key_size = bpf_map__key_size(map_);
+  const size_t value_size = bpf_map__value_size(map_);
+  const size_t max = std::max<size_t>(bpf_map__max_entries(map_), 1);
+  const bool per_cpu = IsPerCpu(bpf_map__type(map_));
+  const int ncpu = per_cpu ? libbpf_num_possible_cpus() : 1;
+  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
+  const size_t stride = per_cpu ? PerCpuStride(value_size, static_cast<size_t>(ncpu)) : value_size;
+  size_t chunk = std::min(max, std::max(kMinChunk, kChunkBytes / std::max<size_t>(stride, 1)));
+
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  uint64_t in_batch = 0;
+  uint64_t out_batch = 0;
+  bool first = true;
+  size_t n = 0;
+  for (;;) {
+    Reserve(n + chunk);
+    uint8_t* values = values_.data() + n * value_size;
+    if (per_cpu) {
+      if (raw_.size() < chunk * stride) raw_.resize(chunk * stride);
+      values = raw_.data();
+    }
+    __u32 count = static_cast<__u32>(chunk);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys_.data() + n * key_size, values,
+                                   &count, &opts);
+    if (err == -ENOSPC && chunk < max) {
+      // One hash bucket holds more entries than a chunk: ask again from the same place for more.
+      chunk = std::min(max, chunk * 2);
+      continue;
+    }
+    if (err < 0 && err != -ENOENT) {
+      if (first && (err == -EINVAL || err == -ENOTSUP || err == -kENOTSUPP)) {
+        *supported = false;
+        return 0;
+      }
+      throw BpfError(env, err, "cannot read map " + Name());
+    }
+    if (per_cpu) {
+      for (size_t i = 0; i < count; i++) {
+        SumPerCpu(raw_.data() + i * stride, value_size, static_cast<size_t>(ncpu),
+                  values_.data() + (n + i) * value_size);
+      }
+    }
+    n += count;
+    first = false;
+    in_batch = out_batch;
+    if (err == -ENOENT) return n;
+  }
+}
+
+// One get_next_key and one lookup per entry, for kernels or map types without batch reads.
+size_t Map::ReadByKey(Napi::Env env, int fd) {
+  const size_t key_size = bpf_map__key_size(map_);
+  const size_t value_size = bpf_map__value_size(map_);
+  const size_t max = bpf_map__max_entries(map_);
+  const bool per_cpu = IsPerCpu(bpf_map__type(map_));
+  const int ncpu = per_cpu ? libbpf_num_possible_cpus() : 1;
+  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
+  const size_t stride = per_cpu ? PerCpuStride(value_size, static_cast<size_t>(ncpu)) : value_size;
+  if (raw_.size() < stride) raw_.resize(stride);
+  std::vector<uint8_t> key(key_size);
+  std::vector<uint8_t> next(key_size);
+  const void* prev = nullptr;
+  size_t n = 0;
+  // Bounded by max_entries: a hash map restarts from its first key when the previous one was deleted meanwhile.
+  while (n < max) {
+    int err = bpf_map_get_next_key(fd, prev, next.data());
+    if (err == -ENOENT) break;
+    if (err < 0) throw BpfError(env, err, "cannot read map " + Name());
+    if (bpf_map_lookup_elem(fd, next.data(), raw_.data()) == 0) {
+      Reserve(n + 1);
+      memcpy(keys_.data() + n * key_size, next.data(), key_size);
+      if (per_cpu) {
+        SumPerCpu(raw_.data(), value_size, static_cast<size_t>(ncpu), values_.data() + n * value_size);
+      } else {
+        memcpy(values_.data() + n * value_size, raw_.data(), value_size);
+      }
+      n++;
+    }
+    key.swap(next);
+    prev = key.data();
+  }
+  return n;
 }
 
 size_t Map::DeleteKeys(Napi::Env env, const Napi::Uint8Array& keys) {

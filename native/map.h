@@ -29,10 +29,15 @@ class Map {
 
  private:
   std::string Name() const { return bpf_map__name(map_); }
+  size_t ReadBatched(Napi::Env env, int fd, bool* supported);
+  size_t ReadByKey(Napi::Env env, int fd);
+  void Reserve(size_t entries);
 
   struct bpf_map* map_;
-  // Scratch kept between reads: room for max_entries keys and raw (per-CPU) values.
+  // Scratch kept between reads, sized by what reads returned: keys and (summed) values of the last read, and one
+  // chunk of raw per-CPU values.
   std::vector<uint8_t> keys_;
+  std::vector<uint8_t> values_;
   std::vector<uint8_t> raw_;
 };
 
