@@ -33,19 +33,26 @@ void Map::Reserve(size_t entries) {
 Napi::Value Map::Read(Napi::Env env) {
   const int fd = bpf_map__fd(map_);
   if (fd < 0) throw Napi::Error::New(env, "map " + Name() + " is not loaded");
-  const size_t key_size = bpf_map__key_size(map_);
-  const size_t value_size = bpf_map__value_size(map_);
-  if (IsPerCpu(bpf_map__type(map_)) && value_size % 8 != 0) {
+  Layout layout;
+  layout.key_size = bpf_map__key_size(map_);
+  layout.value_size = bpf_map__value_size(map_);
+  layout.per_cpu = IsPerCpu(bpf_map__type(map_));
+  if (layout.per_cpu && layout.value_size % 8 != 0) {
     throw Napi::Error::New(env, "map " + Name() + ": per-CPU values must be made of u64 lanes");
   }
-  bool supported = bpf_map__type(map_) != BPF_MAP_TYPE_RINGBUF;
-  size_t n = supported ? ReadBatched(env, fd, &supported) : 0;
-  if (!supported) n = ReadByKey(env, fd);
+  const int ncpu = layout.per_cpu ? libbpf_num_possible_cpus() : 1;
+  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
+  layout.ncpu = static_cast<size_t>(ncpu);
+  layout.stride = layout.per_cpu ? PerCpuStride(layout.value_size, layout.ncpu) : layout.value_size;
 
-  Napi::ArrayBuffer keys = Napi::ArrayBuffer::New(env, n * key_size);
-  if (n > 0) memcpy(keys.Data(), keys_.data(), n * key_size);
-  Napi::ArrayBuffer values = Napi::ArrayBuffer::New(env, n * value_size);
-  if (n > 0) memcpy(values.Data(), values_.data(), n * value_size);
+  bool supported = bpf_map__type(map_) != BPF_MAP_TYPE_RINGBUF;
+  size_t n = supported ? ReadBatched(env, fd, layout, &supported) : 0;
+  if (!supported) n = ReadByKey(env, fd, layout);
+
+  Napi::ArrayBuffer keys = Napi::ArrayBuffer::New(env, n * layout.key_size);
+  if (n > 0) memcpy(keys.Data(), keys_.data(), n * layout.key_size);
+  Napi::ArrayBuffer values = Napi::ArrayBuffer::New(env, n * layout.value_size);
+  if (n > 0) memcpy(values.Data(), values_.data(), n * layout.value_size);
   Napi::Object result = Napi::Object::New(env);
   result.Set("count", static_cast<double>(n));
   result.Set("keys", keys);
@@ -55,14 +62,12 @@ Napi::Value Map::Read(Napi::Env env) {
 
 // Batch lookups in bounded chunks. Sets *supported to false (and returns 0) where the kernel or map type has no
 // batch reads.
-size_t Map::ReadBatched(Napi::Env env, int fd, bool* supported) {
-  const size_t key_size = bpf_map__key_size(map_);
-  const size_t value_size = bpf_map__value_size(map_);
+size_t Map::ReadBatched(Napi::Env env, int fd, const Layout& layout, bool* supported) {
+  const size_t key_size = layout.key_size;
+  const size_t value_size = layout.value_size;
+  const size_t stride = layout.stride;
+  const bool per_cpu = layout.per_cpu;
   const size_t max = std::max<size_t>(bpf_map__max_entries(map_), 1);
-  const bool per_cpu = IsPerCpu(bpf_map__type(map_));
-  const int ncpu = per_cpu ? libbpf_num_possible_cpus() : 1;
-  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
-  const size_t stride = per_cpu ? PerCpuStride(value_size, static_cast<size_t>(ncpu)) : value_size;
   size_t chunk = std::min(max, std::max(kMinChunk, kChunkBytes / std::max<size_t>(stride, 1)));
 
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -94,8 +99,7 @@ size_t Map::ReadBatched(Napi::Env env, int fd, bool* supported) {
     }
     if (per_cpu) {
       for (size_t i = 0; i < count; i++) {
-        SumPerCpu(raw_.data() + i * stride, value_size, static_cast<size_t>(ncpu),
-                  values_.data() + (n + i) * value_size);
+        SumPerCpu(raw_.data() + i * stride, value_size, layout.ncpu, values_.data() + (n + i) * value_size);
       }
     }
     n += count;
@@ -106,14 +110,11 @@ size_t Map::ReadBatched(Napi::Env env, int fd, bool* supported) {
 }
 
 // One get_next_key and one lookup per entry, for kernels or map types without batch reads.
-size_t Map::ReadByKey(Napi::Env env, int fd) {
-  const size_t key_size = bpf_map__key_size(map_);
-  const size_t value_size = bpf_map__value_size(map_);
+size_t Map::ReadByKey(Napi::Env env, int fd, const Layout& layout) {
+  const size_t key_size = layout.key_size;
+  const size_t value_size = layout.value_size;
+  const size_t stride = layout.stride;
   const size_t max = bpf_map__max_entries(map_);
-  const bool per_cpu = IsPerCpu(bpf_map__type(map_));
-  const int ncpu = per_cpu ? libbpf_num_possible_cpus() : 1;
-  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
-  const size_t stride = per_cpu ? PerCpuStride(value_size, static_cast<size_t>(ncpu)) : value_size;
   if (raw_.size() < stride) raw_.resize(stride);
   std::vector<uint8_t> key(key_size);
   std::vector<uint8_t> next(key_size);
@@ -127,8 +128,8 @@ size_t Map::ReadByKey(Napi::Env env, int fd) {
     if (bpf_map_lookup_elem(fd, next.data(), raw_.data()) == 0) {
       Reserve(n + 1);
       memcpy(keys_.data() + n * key_size, next.data(), key_size);
-      if (per_cpu) {
-        SumPerCpu(raw_.data(), value_size, static_cast<size_t>(ncpu), values_.data() + n * value_size);
+      if (layout.per_cpu) {
+        SumPerCpu(raw_.data(), value_size, layout.ncpu, values_.data() + n * value_size);
       } else {
         memcpy(values_.data() + n * value_size, raw_.data(), value_size);
       }

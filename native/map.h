@@ -29,8 +29,16 @@ class Map {
 
  private:
   std::string Name() const { return bpf_map__name(map_); }
-  size_t ReadBatched(Napi::Env env, int fd, bool* supported);
-  size_t ReadByKey(Napi::Env env, int fd);
+  // Sizes of one read: the kernel's raw value (stride) is one value per possible CPU for per-CPU maps.
+  struct Layout {
+    size_t key_size;
+    size_t value_size;
+    size_t stride;
+    size_t ncpu;
+    bool per_cpu;
+  };
+  size_t ReadBatched(Napi::Env env, int fd, const Layout& layout, bool* supported);
+  size_t ReadByKey(Napi::Env env, int fd, const Layout& layout);
   void Reserve(size_t entries);
 
   struct bpf_map* map_;
