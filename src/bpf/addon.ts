@@ -41,9 +41,7 @@ export interface RawBpfObject {
   attachXdp(program: string, ifindex: number, flags: number): { link: RawLink; mode: string };
   attachCpuClock(program: string, cpu: number, hz: number): RawLink;
   readMap(map: string): RawMapRead;
-  lookupMap(map: string, keys: Uint8Array): { found: Uint8Array; values: ArrayBuffer };
   deleteKeys(map: string, keys: Uint8Array): number;
-  updateKeys(map: string, keys: Uint8Array, values: Uint8Array): number;
   programInfo(program: string): { id: number; runTimeNs: number; runCount: number; verifiedInstructions: number };
   close(): void;
 }

@@ -137,19 +137,9 @@ export class BpfObject {
     return out;
   }
 
-  lookupMap(name: string, keys: Uint8Array): { found: Uint8Array; values: DataView } {
-    const { found, values } = this.raw.lookupMap(name, keys);
-    return { found, values: new DataView(values) };
-  }
-
   deleteKeys(name: string, keys: Uint8Array): number {
     if (keys.byteLength === 0) return 0;
     return this.raw.deleteKeys(name, keys);
-  }
-
-  /** Writes entries in one batch; per-CPU maps take one value per possible CPU for each key. */
-  updateKeys(name: string, keys: Uint8Array, values: Uint8Array): number {
-    return this.raw.updateKeys(name, keys, values);
   }
 
   programInfo(program: string): { id: number; runTimeNs: number; runCount: number; verifiedInstructions: number } {

@@ -1,0 +1,121 @@
+// node-addon-api binding over libbpf: BPF objects (object.cc: open, load, attach), their maps (map.cc: batch
+// reads with per-CPU sums done here, key deletion), links (link.cc) and ring buffers delivered on the event loop
+// (ring_buffer.cc); common.cc holds what they share. This file registers them and the host facts the agent
+// checks before it loads anything. No policy lives here: src/bpf/ is its typed face and src/collector/ decides
+// what to read and when.
+
+#include <napi.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <time.h>
+
+#include <cerrno>
+#include <string>
+
+#include "common.h"
+#include "link.h"
+#include "object.h"
+#include "ring_buffer.h"
+
+namespace eoa {
+namespace {
+
+// clocks() → { boottimeNs: bigint, realtimeNs: bigint } read back to back: event times from
+// bpf_ktime_get_boot_ns() become wall time as realtime - boottime + event.
+Napi::Value Clocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct timespec boot;
+  struct timespec real;
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  clock_gettime(CLOCK_REALTIME, &real);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("boottimeNs", Napi::BigInt::New(env, static_cast<uint64_t>(boot.tv_sec * 1000000000LL + boot.tv_nsec)));
+  result.Set("realtimeNs", Napi::BigInt::New(env, static_cast<uint64_t>(real.tv_sec * 1000000000LL + real.tv_nsec)));
+  return result;
+}
+
+// mountTracefs(path): mount -t tracefs nodev path.
+Napi::Value MountTracefs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = RequireString(info, 0, "path");
+  if (mount("nodev", path.c_str(), "tracefs", 0, nullptr) != 0) {
+    throw BpfError(env, errno, "cannot mount tracefs on " + path);
+  }
+  return env.Undefined();
+}
+
+// ifindex(name) → number, 0 when there is no such interface.
+Napi::Value IfIndex(const Napi::CallbackInfo& info) {
+  std::string name = RequireString(info, 0, "name");
+  return Napi::Number::New(info.Env(), if_nametoindex(name.c_str()));
+}
+
+// ifname(index) → string, or undefined when the interface is gone.
+Napi::Value IfName(const Napi::CallbackInfo& info) {
+  uint32_t index = RequireUint32(info, 0, "ifindex");
+  char name[IF_NAMESIZE];
+  if (if_indextoname(index, name) == nullptr) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), name);
+}
+
+// xdpQuery(ifindex) → { progId, mode } of what is attached to the interface now (progId 0: nothing).
+Napi::Value XdpQuery(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t ifindex = RequireUint32(info, 0, "ifindex");
+  LIBBPF_OPTS(bpf_xdp_query_opts, query);
+  int err = bpf_xdp_query(static_cast<int>(ifindex), 0, &query);
+  if (err != 0) throw BpfError(env, err, "cannot query XDP on interface index " + std::to_string(ifindex));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("progId", static_cast<double>(query.prog_id));
+  result.Set("mode", static_cast<double>(query.attach_mode));
+  return result;
+}
+
+// enableRunTimeStats() → Link-like handle: the kernel counts run time and runs of every BPF program while it is
+// open (BPF_ENABLE_STATS, scoped to this fd rather than the global kernel.bpf_stats_enabled sysctl).
+Napi::Value EnableRunTimeStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (fd < 0) throw BpfError(env, fd, "cannot enable BPF run-time statistics");
+  return Link::WrapFd(env, fd);
+}
+
+Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());
+}
+
+Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), libbpf_version_string());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  libbpf_set_print(PrintToCapture);
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function link = Link::Init(env);
+  data->link_ctor = Napi::Persistent(link);
+  exports.Set("Link", link);
+  exports.Set("BpfObject", BpfObject::Init(env));
+  exports.Set("RingBuffer", RingBuffer::Init(env));
+  exports.Set("clocks", Napi::Function::New<Clocks>(env, "clocks"));
+  exports.Set("mountTracefs", Napi::Function::New<MountTracefs>(env, "mountTracefs"));
+  exports.Set("ifindex", Napi::Function::New<IfIndex>(env, "ifindex"));
+  exports.Set("ifname", Napi::Function::New<IfName>(env, "ifname"));
+  exports.Set("xdpQuery", Napi::Function::New<XdpQuery>(env, "xdpQuery"));
+  exports.Set("numPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "numPossibleCpus"));
+  exports.Set("enableRunTimeStats", Napi::Function::New<EnableRunTimeStats>(env, "enableRunTimeStats"));
+  exports.Set("libbpfVersion", Napi::Function::New<LibbpfVersion>(env, "libbpfVersion"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace eoa
+
+namespace {
+Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return eoa::Init(env, exports); }
+}  // namespace
+
+NODE_API_MODULE(ebpf_addon, InitAddon)
