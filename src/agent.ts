@@ -363,6 +363,7 @@ export class Agent {
       const metrics = buildResourceMetrics(this.#resource, this.#version, snapshot);
       this.#server?.update(serialize(metrics));
       this.#otlp?.push(metrics);
+      for (const collector of this.#collectors) collector.commit?.();
       this.#last = metrics;
       this.#lastPollMs = this.#clock.now();
       return metrics;

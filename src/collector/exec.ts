@@ -1,14 +1,12 @@
 // exec: every successful execve/execveat (bpf/exec.bpf.c), counted by (executable, parent executable).
 import { BpfObject, RingBuffer, clocks, type Link } from '../bpf/index.ts';
+import { EXEC_DROP, EXEC_EVENT, EXEC_EVENT_FLAG } from '../bpf/layouts.ts';
 import { cString } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
-// Layout of struct exec_event (bpf/exec.h).
-export const EXEC_EVENT_SIZE = 320;
-const COMM_LEN = 16;
-const FILENAME_LEN = 256;
-const DROP_RINGBUF_FULL = 0;
-const DROP_DESCENDANTS_FULL = 1;
+/** Size of struct exec_event (bpf/exec.h). */
+export const EXEC_EVENT_SIZE = EXEC_EVENT.size;
+const DROP = EXEC_DROP.values;
 
 export interface ExecEvent {
   /** Wall-clock time of the exec, ms since the epoch. */
@@ -28,27 +26,26 @@ export interface ExecEvent {
   fromAgent: boolean;
 }
 
-const EXEC_EVENT_FROM_AGENT = 0x1;
-
 /** `bootToRealNs`: CLOCK_REALTIME - CLOCK_BOOTTIME, to turn the event's boot time into wall time. */
 export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent {
-  if (view.byteLength < EXEC_EVENT_SIZE) throw new Error(`exec_event of ${view.byteLength} bytes`);
-  const bootNs = view.getBigUint64(0, true);
-  const filenameLen = view.getUint16(28, true);
-  const flags = view.getUint16(30, true);
+  const f = EXEC_EVENT.fields;
+  if (view.byteLength < EXEC_EVENT.size) throw new Error(`exec_event of ${view.byteLength} bytes`);
+  const bootNs = view.getBigUint64(f.boot_ns.offset, true);
+  const filenameLen = view.getUint16(f.filename_len.offset, true);
+  const flags = view.getUint16(f.flags.offset, true);
   const timeNs = bootNs + bootToRealNs;
   return {
     timeMs: Number(timeNs / 1_000_000n),
     timeNs,
-    cgroupId: view.getBigUint64(8, true),
-    pid: view.getUint32(16, true),
-    ppid: view.getUint32(20, true),
-    uid: view.getUint32(24, true),
-    comm: cString(view, 32, COMM_LEN),
-    parentComm: cString(view, 48, COMM_LEN),
-    filename: cString(view, 64, FILENAME_LEN),
-    filenameTruncated: filenameLen >= FILENAME_LEN,
-    fromAgent: (flags & EXEC_EVENT_FROM_AGENT) !== 0,
+    cgroupId: view.getBigUint64(f.cgroup_id.offset, true),
+    pid: view.getUint32(f.pid.offset, true),
+    ppid: view.getUint32(f.ppid.offset, true),
+    uid: view.getUint32(f.uid.offset, true),
+    comm: cString(view, f.comm.offset, f.comm.size),
+    parentComm: cString(view, f.parent_comm.offset, f.parent_comm.size),
+    filename: cString(view, f.filename.offset, f.filename.size),
+    filenameTruncated: filenameLen >= f.filename.size,
+    fromAgent: (flags & EXEC_EVENT_FLAG.values.EXEC_EVENT_FROM_AGENT) !== 0,
   };
 }
 
@@ -118,8 +115,8 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   drops(): Drops {
     return {
       program: this.program,
-      eventsLost: this.#drops[DROP_RINGBUF_FULL] ?? 0,
-      mapFull: { exec_descendants: this.#drops[DROP_DESCENDANTS_FULL] ?? 0 },
+      eventsLost: this.#drops[DROP.EXEC_DROP_RINGBUF_FULL] ?? 0,
+      mapFull: { exec_descendants: this.#drops[DROP.EXEC_DROP_DESCENDANTS_FULL] ?? 0 },
     };
   }
 
