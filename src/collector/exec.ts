@@ -56,6 +56,24 @@ export interface ExecCount {
   startMs: number;
 }
 
+/** Default bound of the (comm, parent comm) pairs an ExecCollector keeps. */
+export const EXEC_MAX_PAIRS = 16384;
+
+export interface ExecCollectorOptions {
+  /**
+   * At most this many (comm, parent comm) pairs are kept. A new pair takes the place of the one counted least
+   * recently, once that one's count has been collected (its series ends as an exited process's does); when every
+   * pair has counted since the last collection, the exec is not counted by pair and is reported as a drop
+   * (mapFull.exec_pairs). Its listeners (log, handler) get it either way.
+   */
+  maxPairs?: number;
+}
+
+interface PairState extends ExecCount {
+  /** Collected since its last exec: it may give its place to a new pair. */
+  collected: boolean;
+}
+
 export interface ExecSnapshot {
   execs: ExecCount[];
 }
@@ -71,14 +89,21 @@ export interface ExecSource {
 
 export class ExecCollector implements Collector<ExecSnapshot> {
   readonly program = 'exec' as const;
-  readonly #counts = new Map<string, ExecCount>();
+  /** By key, least recently counted first (a counted pair moves to the end). */
+  readonly #counts = new Map<string, PairState>();
   readonly #listeners: ((event: ExecEvent) => void)[] = [];
+  readonly #maxPairs: number;
   #source: ExecSource | undefined;
   #drops: number[] = [0];
+  #pairsFull = 0;
   #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, options: ExecCollectorOptions = {}) {
     this.#now = now;
+    this.#maxPairs = options.maxPairs ?? EXEC_MAX_PAIRS;
+    if (!Number.isInteger(this.#maxPairs) || this.#maxPairs < 1) {
+      throw new Error(`maxPairs must be a positive integer, got ${this.#maxPairs}`);
+    }
   }
 
   /** Connects the source; events it delivers go through onEvent(). */
@@ -92,14 +117,29 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   }
 
   onEvent(event: ExecEvent): void {
+    this.#count(event);
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #count(event: ExecEvent): void {
     const key = `${event.comm}\u0000${event.parentComm}`;
     let entry = this.#counts.get(key);
-    if (entry === undefined) {
-      entry = { comm: event.comm, parentComm: event.parentComm, count: 0, startMs: this.#now() };
-      this.#counts.set(key, entry);
+    if (entry !== undefined) {
+      this.#counts.delete(key);
+    } else {
+      if (this.#counts.size >= this.#maxPairs) {
+        const [oldestKey, oldest] = this.#counts.entries().next().value!;
+        if (!oldest.collected) {
+          this.#pairsFull++;
+          return;
+        }
+        this.#counts.delete(oldestKey);
+      }
+      entry = { comm: event.comm, parentComm: event.parentComm, count: 0, startMs: this.#now(), collected: false };
     }
     entry.count++;
-    for (const listener of this.#listeners) listener(event);
+    entry.collected = false;
+    this.#counts.set(key, entry);
   }
 
   attached(): boolean {
@@ -109,14 +149,22 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   collect(_nowMs: number): ExecSnapshot {
     this.#source?.drain();
     this.#drops = this.#source?.readDrops() ?? this.#drops;
-    return { execs: [...this.#counts.values()].map((entry) => ({ ...entry })) };
+    const execs: ExecCount[] = [];
+    for (const entry of this.#counts.values()) {
+      entry.collected = true;
+      execs.push({ comm: entry.comm, parentComm: entry.parentComm, count: entry.count, startMs: entry.startMs });
+    }
+    return { execs };
   }
 
   drops(): Drops {
     return {
       program: this.program,
       eventsLost: this.#drops[DROP.EXEC_DROP_RINGBUF_FULL] ?? 0,
-      mapFull: { exec_descendants: this.#drops[DROP.EXEC_DROP_DESCENDANTS_FULL] ?? 0 },
+      mapFull: {
+        exec_descendants: this.#drops[DROP.EXEC_DROP_DESCENDANTS_FULL] ?? 0,
+        exec_pairs: this.#pairsFull,
+      },
     };
   }
 
