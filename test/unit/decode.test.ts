@@ -521,6 +521,8 @@ describe('src/bpf/index.ts loads the native addon lazily', () => {
     // The collectors import src/bpf/index.ts too: none of them may touch the addon at import time.
     const bpf = await import('../../src/bpf/index.ts');
     await import('../../src/collector/syscalls.ts');
+    await import('../../src/collector/process.ts');
+    await import('../../src/collector/cpu.ts');
     await import('../../src/collector/exec.ts');
     await import('../../src/collector/xdp.ts');
     expect(bpf.addonPath()).toBe('/nonexistent/ebpf-otel-agent-unit-test/ebpf_addon.node');
