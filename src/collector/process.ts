@@ -153,8 +153,10 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly #processAlive: (pid: number) => boolean;
   readonly #processComm: (pid: number) => string | undefined;
   readonly #state = new Map<number, ProcessState>();
-  /** Processes reported as exited whose keys wait for commit(): reported again until then. */
-  #exited = new Map<number, ProcessInfo>();
+  /** Processes known to have exited whose keys wait for commit(): reported again until then. */
+  readonly #exited = new Map<number, ProcessInfo>();
+  /** The exited processes the last collect() returned in full: what commit() may delete. */
+  #reported: number[] = [];
   #drops: number[] = [];
   #fill = { counts: 0, procs: 0 };
 
@@ -180,6 +182,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   }
 
   collect(nowMs: number): ProcessSnapshot {
+    this.#reported = [];
     const exited = this.#exited;
     for (const event of this.#source.drainExits())
       exited.set(event.tgid, { comm: event.comm, cgroupId: event.cgroupId });
@@ -224,15 +227,23 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       });
     }
     for (const pid of this.#state.keys()) if (!counts.has(pid)) this.#state.delete(pid);
+    this.#reported = [...exited.keys()];
     return { processes };
   }
 
-  /** The last collection has been published: the ended processes' final counts are out, forget them. */
+  /**
+   * The last collection has been published: the final counts of the processes it reported as exited are out, so
+   * their keys go. After a collect() that threw, nothing is deleted.
+   */
   commit(): void {
-    if (this.#exited.size === 0) return;
-    this.#source.deleteProcesses([...this.#exited.keys()]);
-    for (const pid of this.#exited.keys()) this.#state.delete(pid);
-    this.#exited = new Map();
+    const pids = this.#reported;
+    this.#reported = [];
+    if (pids.length === 0) return;
+    this.#source.deleteProcesses(pids);
+    for (const pid of pids) {
+      this.#exited.delete(pid);
+      this.#state.delete(pid);
+    }
   }
 
   drops(): Drops {

@@ -306,6 +306,26 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
     expect(collector.collect(4_000).processes).toEqual([]);
   });
 
+  it('deletes nothing when the collection failed after draining the exit events', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 4, 'worker');
+    collector.collect(1_000);
+    collector.commit();
+    source.exit(100);
+    const readCounts = source.readCounts.bind(source);
+    source.readCounts = () => {
+      throw new Error('map read failed');
+    };
+    expect(() => collector.collect(2_000)).toThrow('map read failed');
+    collector.commit();
+    expect(source.deleteCalls).toEqual([]);
+
+    source.readCounts = readCounts;
+    expect(collector.collect(3_000).processes).toMatchObject([{ pid: 100, counts: [0, 4, 0, 0], exited: true }]);
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[100]]);
+  });
+
   it('keeps an uncommitted exit found by the /proc sweep until commit()', () => {
     const alive = new Set([100]);
     const { source, collector, processAlive } = setup({ alive: (pid) => alive.has(pid) });
