@@ -50,7 +50,7 @@ export interface KernelCpuSourceOptions {
 }
 
 /** One CPU-clock perf event per online CPU with the sampling program attached, following CPU hotplug. */
-class PerCpuSampling implements ExtraAttachments {
+export class PerCpuSampling implements ExtraAttachments {
   readonly #perCpu = new Map<number, Link>();
   readonly #hz: number;
   readonly #online: () => number[];
