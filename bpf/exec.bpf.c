@@ -8,6 +8,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Never read: put the event and its flags, which no map names, into the object's BTF for src/bpf/layouts.ts. */
+const struct exec_event *btf_exec_event __attribute__((unused));
+const enum exec_event_flag *btf_exec_event_flag __attribute__((unused));
+
 /* Set by the user side before load. */
 const volatile __u32 agent_tgid = 0;      /* the agent's own process: it and its descendants are marked */
 const volatile __u32 only_uid = 0xffffffff; /* in-kernel filter: only execs by this uid (all when ~0) */
@@ -29,7 +33,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EXEC_DROP_MAX);
-	__type(key, __u32);
+	__type(key, enum exec_drop);
 	__type(value, __u64);
 } exec_drops SEC(".maps");
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
-/* Layouts shared by bpf/exec.bpf.c and the user side (src/collector/exec.ts decodes them). */
+/* Layouts shared by bpf/exec.bpf.c and the user side (src/collector/exec.ts, offsets from src/bpf/layouts.ts). */
 #ifndef EOA_EXEC_H
 #define EOA_EXEC_H
 
@@ -16,16 +16,18 @@ struct exec_event {
 	__u32 ppid;      /* tgid of the real parent */
 	__u32 uid;
 	__u16 filename_len; /* bytes copied, including the NUL; EXEC_FILENAME_LEN means it may be truncated */
-	__u16 flags;        /* EXEC_EVENT_* */
+	__u16 flags;        /* enum exec_event_flag bits */
 	char comm[EXEC_COMM_LEN];        /* comm after the exec */
 	char parent_comm[EXEC_COMM_LEN]; /* comm of the real parent */
 	char filename[EXEC_FILENAME_LEN];
 };
 
 /* Bits of exec_event.flags. */
-#define EXEC_EVENT_FROM_AGENT 0x1 /* by the agent or a descendant (its exec handler): never handled again */
+enum exec_event_flag {
+	EXEC_EVENT_FROM_AGENT = 0x1, /* by the agent or a descendant (its exec handler): never handled again */
+};
 
-/* Slots of the exec_drops per-CPU array. */
+/* Slots of the exec_drops per-CPU array (its key type, so the object's BTF has the slots). */
 enum exec_drop {
 	EXEC_DROP_RINGBUF_FULL = 0,
 	EXEC_DROP_DESCENDANTS_FULL = 1, /* exec_descendants was full: a descendant of the agent may not be marked */

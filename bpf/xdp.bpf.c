@@ -11,6 +11,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Never read: put the label enums and key flags, which no map names, into the object's BTF for src/bpf/layouts.ts. */
+const enum xdp_layer *btf_xdp_layer __attribute__((unused));
+const enum xdp_transport *btf_xdp_transport __attribute__((unused));
+const enum xdp_key_flag *btf_xdp_key_flag __attribute__((unused));
+
 #define MAX_VLAN_TAGS 2
 #define MAX_IPV6_EXT_HEADERS 6
 
@@ -28,7 +33,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDP_DROP_MAX);
-	__type(key, __u32);
+	__type(key, enum xdp_drop);
 	__type(value, __u64);
 } xdp_drops SEC(".maps");
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
-/* Layouts shared by bpf/xdp.bpf.c and the user side (src/collector/xdp.ts decodes them). */
+/* Layouts shared by bpf/xdp.bpf.c and the user side (src/collector/xdp.ts, offsets from src/bpf/layouts.ts). */
 #ifndef EOA_XDP_H
 #define EOA_XDP_H
 
@@ -21,14 +21,16 @@ enum xdp_transport {
 };
 
 /* Bits of xdp_key.flags. */
-#define XDP_KEY_TRUNCATED 0x1 /* the frame ended inside a header: counted, but not parsed past that header */
+enum xdp_key_flag {
+	XDP_KEY_TRUNCATED = 0x1, /* the frame ended inside a header: counted, but not parsed past that header */
+};
 
 /* Key of xdp_counts (per-CPU hash). Size: 8 bytes. */
 struct xdp_key {
 	__u32 ifindex;
 	__u8 layer;     /* enum xdp_layer */
 	__u8 transport; /* enum xdp_transport */
-	__u8 flags;
+	__u8 flags;     /* enum xdp_key_flag bits */
 	__u8 _pad;
 };
 
@@ -38,7 +40,7 @@ struct xdp_value {
 	__u64 bytes; /* frame length from the Ethernet header on, without FCS */
 };
 
-/* Slots of the xdp_drops per-CPU array. */
+/* Slots of the xdp_drops per-CPU array (its key type, so the object's BTF has the slots). */
 enum xdp_drop {
 	XDP_DROP_COUNTS_FULL = 0, /* a new key did not fit in xdp_counts: the packet was not counted */
 	XDP_DROP_MAX,

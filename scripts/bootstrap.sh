@@ -39,7 +39,11 @@ fi
 
 # npm ci when node_modules is absent or older than the lockfile. The `node` dev dependency's install script
 # (approved in package.json's allowScripts) puts Node 24 in node_modules/.bin, which npm scripts run first.
-if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# A node_modules that is a symbolic link belongs to another checkout (a git worktree sharing it): npm ci would empty
+# the link's target under that checkout and install a private copy here, so it is left alone.
+if [[ -L node_modules ]]; then
+  log "node_modules links to $(readlink node_modules): not reinstalling another checkout's dependencies"
+elif [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing npm dependencies"
   npm ci --no-fund --no-audit --loglevel=error
 fi

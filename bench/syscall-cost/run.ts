@@ -1,12 +1,12 @@
-// Kernel cost per traced syscall of the syscalls program, against the empty-program floor, bpftrace, and the
-// raw-tracepoint alternative; also the cost added to syscalls the program does not count. A C loop (loop.c) makes
+// Kernel cost per traced syscall of the syscalls program (one raw tracepoint on sys_enter), against the
+// empty-program floor and bpftrace; also the cost added to syscalls the program does not count. A C loop (loop.c) makes
 // N raw system calls: read of 1 byte from /dev/zero (traced), getppid (not traced), or a mix (1 read + 3 getppid).
 // 1. Fast alternation (the figures the goals are judged on): one loader switches the empty program, the agent's
-//    programs, bpftrace's program rebuilt and the raw tracepoint on and off every 25 ms while the loop runs, timed
+//    programs and bpftrace's program rebuilt on and off every 25 ms while the loop runs, timed
 //    in chunks; a program's added cost is its segment minus the "off" segments around it (25–200 ms away). This
 //    cancels the speed swings of this shared machine (±25 % over 0.1 s to minutes), larger than the differences.
 // 2. Rounds with the real processes: baseline, the empty program, the agent itself (`--programs syscalls`), the
-//    agent's programs alone, bpftrace itself, the raw tracepoint; hyperfine times the loop, each condition block
+//    agent's programs alone, bpftrace itself; hyperfine times the loop, each condition block
 //    between two baseline blocks, the order rotated every round.
 // 3. Where the time goes: the kernel's BPF run-time stats per program (a separate pass: stats cost time too), the
 //    programs' sizes (bpftool), and a perf profile of the loop under the empty program and under the agent's.
@@ -248,7 +248,6 @@ const OBJECTS = {
     report: 'syscall_counts',
   },
   bpftrace: { object: path.join(build, 'bpftrace.bpf.o'), programs: ['bench_bpftrace'], report: 'bpftrace_counts' },
-  raw: { object: path.join(build, 'rawtp.bpf.o'), programs: ['bench_raw_sys_enter'], report: 'raw_counts' },
 } as const;
 type Program = keyof typeof OBJECTS;
 const PROGRAMS = Object.keys(OBJECTS) as Program[];
@@ -256,7 +255,6 @@ const PROGRAM_LABELS: Record<Program, string> = {
   empty: 'empty program on sys_enter_read (the floor)',
   programs: "the agent's syscall program (raw tracepoint on sys_enter, syscalls.bpf.o)",
   bpftrace: "bpftrace's program, rebuilt (bpftrace.bpf.c)",
-  raw: 'raw tracepoint on sys_enter: id filter + the same count',
 };
 
 // ---- 1. fast alternation ----
@@ -425,7 +423,6 @@ const conditions: Condition[] = [
       };
     },
   },
-  { key: 'raw', label: PROGRAM_LABELS.raw, start: heldCondition('raw') },
 ];
 
 /** Per workload: ns per call of each run, the loop's steady figure and hyperfine's wall time / N. */
@@ -655,7 +652,7 @@ async function main(): Promise<void> {
   await waitQuiet(quietWait());
   const times = new Map<Program, ProgramTime>();
   for (const p of PROGRAMS) times.set(p, await programTime(p, 'read'));
-  const rawUntraced = await programTime('raw', 'getppid');
+  const untraced = await programTime('programs', 'getppid');
   const profiles = { empty: await profile('empty'), programs: await profile('programs') };
   const minutes = (Date.now() - started) / 60000;
 
@@ -736,34 +733,8 @@ async function main(): Promise<void> {
     `**Untraced syscalls**: with the agent's programs attached, a getppid (which no program counts) costs ` +
       `${sign(median(fa.programs.getppid))} ns more (90 % interval ${f1(uLo)} to ${f1(uHi)}; rounds with the agent itself: ` +
       `${sign(median(add('agent', 'getppid')))}): attaching any syscall tracepoint sends every syscall of every task ` +
-      `through the tracing entry path. The raw tracepoint adds ${sign(median(fa.raw.getppid))} ns to each (its ` +
-      `program runs on every syscall: ${f1(rawUntraced.nsPerRun)} ns per run by the BPF stats).`,
-  );
-
-  // the decision
-  const [tT, tU, tM] = WORKLOADS.map((w) => median(fa.programs[w]));
-  const [rT, rU, rM] = WORKLOADS.map((w) => median(fa.raw[w]));
-  const [dLo, dHi] = interval(fa.raw.mixed, fa.programs.mixed, (x, y) => x - y);
-  // share f of counted calls at which both cost the same: f·rT + (1−f)·rU = f·tT + (1−f)·tU
-  const breakEven =
-    rT! >= tT! && rU! >= tU!
-      ? 'at no share of counted calls'
-      : rT! <= tT! && rU! <= tU!
-        ? 'at every share of counted calls'
-        : `only when more than ${((100 * (rU! - tU!)) / (rU! - tU! + (tT! - rT!))).toFixed(0)} % of all syscalls are counted ones`;
-  const rawWins = dHi < 0;
-  const tie = dLo <= 0 && dHi >= 0;
-  out.push(
-    `**Raw tracepoint or per-syscall tracepoints — decision: ${rawWins ? 'one raw tracepoint on sys_enter' : 'keep the per-syscall tracepoints'}.** ` +
-      `On the mixed workload (1 counted call in 4) the raw tracepoint adds ${f1(rM!)} ns per call against ${f1(tM!)} ns ` +
-      `(difference ${sign(rM! - tM!)}, 90 % interval ${f1(dLo)} to ${f1(dHi)}${tie ? ': not decided by this run' : ''}): it ` +
-      `costs ${sign(rT! - tT!)} ns on a counted call but ${sign(rU! - tU!)} ns on every other syscall of every process, ` +
-      `so it is cheaper ${breakEven}. ` +
-      (rawWins
-        ? 'It is measurably cheaper on the mix.'
-        : tie
-          ? 'The mix does not separate them, so the design stays as it is: a change of design needs a measured gain.'
-          : 'The per-syscall tracepoints are measurably cheaper on the mix.'),
+      `through the tracing entry path, and the agent's raw tracepoint runs on every syscall ` +
+      `(${f1(untraced.nsPerRun)} ns per run by the BPF stats).`,
   );
 
   // where the time goes
@@ -772,9 +743,9 @@ async function main(): Promise<void> {
     return [PROGRAM_LABELS[p], f1(t.nsPerRun), t.runsPerCall.toFixed(2), String(t.insns), String(t.jited)];
   });
   rows.push([
-    'raw tracepoint, on getppid (untraced)',
-    f1(rawUntraced.nsPerRun),
-    rawUntraced.runsPerCall.toFixed(2),
+    "the agent's syscall program, on getppid (untraced)",
+    f1(untraced.nsPerRun),
+    untraced.runsPerCall.toFixed(2),
     '',
     '',
   ]);

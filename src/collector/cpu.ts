@@ -1,13 +1,24 @@
 // cpu: on-CPU samples per process (bpf/cpu.bpf.c), from a CPU-clock perf event at --cpu-sample-hz on every online
-// CPU. The maps have the layouts of the syscalls program (one counter per process), so SyscallCollector reads them and
-// the same series lifecycle and budget apply. CPUs that go offline lose their event; CPUs that come online get one.
+// CPU. Processes are tracked as the syscalls program tracks them (bpf/process.bpf.h): ProcessCollector reads the
+// samples (one lane per process) with the same series lifecycle and budget. CPUs that go offline lose their event;
+// CPUs that come online get one.
 import { readFileSync } from 'node:fs';
-import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index.ts';
+import type { BpfObject, Link } from '../bpf/index.ts';
+import { CPU_MAP_SIZES } from '../bpf/layouts.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { decodeExitEvent, COUNTS_KEY_SIZE, SYSCALL_PROC_SIZE, type ExitEvent, type SyscallSource } from './syscalls.ts';
+import { KernelProcessSource, type ExtraAttachments, type ProcessObject } from './process.ts';
 
-export const CPU_MAPS = { counts: 'cpu_samples', procs: 'cpu_procs' };
-const TRACEPOINTS = ['eoa_cpu_exec', 'eoa_cpu_exit'];
+/** bpf/cpu.bpf.o: its maps and the programs attached once (the sampling program is attached per CPU). */
+export const CPU_OBJECT: ProcessObject = {
+  maps: { counts: 'cpu_samples', procs: 'cpu_procs' },
+  exits: 'cpu_exits',
+  drops: 'cpu_drops',
+  programs: ['eoa_cpu_exec', 'eoa_cpu_exit'],
+  sizes: CPU_MAP_SIZES,
+};
+/** The count and info maps' names (for ProcessCollector's metrics). */
+export const CPU_MAPS = CPU_OBJECT.maps;
+const SAMPLE_PROGRAM = 'eoa_cpu_sample';
 
 /** "0-3,6,8-9" (as in /sys/devices/system/cpu/online) → [0, 1, 2, 3, 6, 8, 9]. */
 export function parseCpuList(text: string): number[] {
@@ -38,43 +49,25 @@ export interface KernelCpuSourceOptions {
   online?: () => number[];
 }
 
-export class KernelCpuSource implements SyscallSource {
-  readonly #object: BpfObject;
-  readonly #tracepoints: Link[] = [];
+/** One CPU-clock perf event per online CPU with the sampling program attached, following CPU hotplug. */
+export class PerCpuSampling implements ExtraAttachments {
   readonly #perCpu = new Map<number, Link>();
-  readonly #ring: RingBuffer;
   readonly #hz: number;
   readonly #online: () => number[];
   readonly #logger: Logger;
-  #pending: ExitEvent[] = [];
 
-  constructor(options: KernelCpuSourceOptions) {
-    this.#hz = options.hz;
-    this.#online = options.online ?? onlineCpus;
-    this.#logger = options.logger ?? silentLogger;
-    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
-    let ring: RingBuffer | undefined;
-    try {
-      object.expectMap(CPU_MAPS.counts, COUNTS_KEY_SIZE, 8);
-      object.expectMap(CPU_MAPS.procs, 4, SYSCALL_PROC_SIZE);
-      object.load();
-      ring = new RingBuffer(object, 'cpu_exits', (records) => {
-        for (const record of records) this.#pending.push(decodeExitEvent(record));
-      });
-      for (const program of TRACEPOINTS) this.#tracepoints.push(object.attach(program));
-      for (const cpu of this.#online()) this.#perCpu.set(cpu, object.attachCpuClock('eoa_cpu_sample', cpu, this.#hz));
-    } catch (error) {
-      for (const link of [...this.#tracepoints, ...this.#perCpu.values()]) link.destroy();
-      ring?.close();
-      object.close();
-      throw error;
-    }
-    this.#ring = ring;
-    this.#object = object;
+  constructor(hz: number, online: () => number[], logger: Logger) {
+    this.#hz = hz;
+    this.#online = online;
+    this.#logger = logger;
+  }
+
+  attach(object: BpfObject): void {
+    for (const cpu of this.#online()) this.#perCpu.set(cpu, object.attachCpuClock(SAMPLE_PROGRAM, cpu, this.#hz));
   }
 
   /** Follows CPU hotplug: a perf event for every online CPU, none for offline ones. */
-  #followCpus(): void {
+  follow(object: BpfObject): void {
     let online: Set<number>;
     try {
       online = new Set(this.#online());
@@ -91,7 +84,7 @@ export class KernelCpuSource implements SyscallSource {
     for (const cpu of online) {
       if (this.#perCpu.has(cpu)) continue;
       try {
-        this.#perCpu.set(cpu, this.#object.attachCpuClock('eoa_cpu_sample', cpu, this.#hz));
+        this.#perCpu.set(cpu, object.attachCpuClock(SAMPLE_PROGRAM, cpu, this.#hz));
         this.#logger.info('CPU came online: sampling it', { cpu });
       } catch (error) {
         this.#logger.warn('cannot sample a CPU that came online', {
@@ -102,53 +95,20 @@ export class KernelCpuSource implements SyscallSource {
     }
   }
 
-  drainExits(): ExitEvent[] {
-    // Called first in every collection: the right moment to follow CPU hotplug too.
-    this.#followCpus();
-    this.#ring.consume();
-    const events = this.#pending;
-    this.#pending = [];
-    return events;
-  }
-
-  readCounts(): MapSnapshot {
-    return this.#object.readMap(CPU_MAPS.counts);
-  }
-
-  readProcs(): MapSnapshot {
-    return this.#object.readMap(CPU_MAPS.procs);
-  }
-
-  readDrops(): number[] {
-    return this.#object.readCounters('cpu_drops').map(Number);
-  }
-
-  deleteProcesses(pids: readonly number[]): void {
-    const tgids = new Uint8Array(new Uint32Array(pids).buffer);
-    this.#object.deleteKeys(CPU_MAPS.counts, tgids);
-    this.#object.deleteKeys(CPU_MAPS.procs, tgids);
-  }
-
-  capacity(): { counts: number; procs: number } {
-    return { counts: this.#object.map(CPU_MAPS.counts).maxEntries, procs: this.#object.map(CPU_MAPS.procs).maxEntries };
-  }
-
   attached(): boolean {
-    return (
-      this.#tracepoints.every((link) => link.attached) &&
-      this.#perCpu.size > 0 &&
-      [...this.#perCpu.values()].every((link) => link.attached)
-    );
-  }
-
-  get object(): BpfObject {
-    return this.#object;
+    return this.#perCpu.size > 0 && [...this.#perCpu.values()].every((link) => link.attached);
   }
 
   close(): void {
-    for (const link of [...this.#tracepoints, ...this.#perCpu.values()]) link.destroy();
+    for (const link of this.#perCpu.values()) link.destroy();
     this.#perCpu.clear();
-    this.#ring.close();
-    this.#object.close();
+  }
+}
+
+/** The real source: loads bpf/cpu.bpf.o, attaches its tracepoints and a sampling event on every online CPU. */
+export class KernelCpuSource extends KernelProcessSource {
+  constructor(options: KernelCpuSourceOptions) {
+    const sampling = new PerCpuSampling(options.hz, options.online ?? onlineCpus, options.logger ?? silentLogger);
+    super(CPU_OBJECT, options, sampling);
   }
 }

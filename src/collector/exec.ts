@@ -1,14 +1,12 @@
 // exec: every successful execve/execveat (bpf/exec.bpf.c), counted by (executable, parent executable).
 import { BpfObject, RingBuffer, clocks, type Link } from '../bpf/index.ts';
+import { EXEC_DROP, EXEC_EVENT, EXEC_EVENT_FLAG } from '../bpf/layouts.ts';
 import { cString } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
-// Layout of struct exec_event (bpf/exec.h).
-export const EXEC_EVENT_SIZE = 320;
-const COMM_LEN = 16;
-const FILENAME_LEN = 256;
-const DROP_RINGBUF_FULL = 0;
-const DROP_DESCENDANTS_FULL = 1;
+/** Size of struct exec_event (bpf/exec.h). */
+export const EXEC_EVENT_SIZE = EXEC_EVENT.size;
+const DROP = EXEC_DROP.values;
 
 export interface ExecEvent {
   /** Wall-clock time of the exec, ms since the epoch. */
@@ -28,27 +26,26 @@ export interface ExecEvent {
   fromAgent: boolean;
 }
 
-const EXEC_EVENT_FROM_AGENT = 0x1;
-
 /** `bootToRealNs`: CLOCK_REALTIME - CLOCK_BOOTTIME, to turn the event's boot time into wall time. */
 export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent {
-  if (view.byteLength < EXEC_EVENT_SIZE) throw new Error(`exec_event of ${view.byteLength} bytes`);
-  const bootNs = view.getBigUint64(0, true);
-  const filenameLen = view.getUint16(28, true);
-  const flags = view.getUint16(30, true);
+  const f = EXEC_EVENT.fields;
+  if (view.byteLength < EXEC_EVENT.size) throw new Error(`exec_event of ${view.byteLength} bytes`);
+  const bootNs = view.getBigUint64(f.boot_ns.offset, true);
+  const filenameLen = view.getUint16(f.filename_len.offset, true);
+  const flags = view.getUint16(f.flags.offset, true);
   const timeNs = bootNs + bootToRealNs;
   return {
     timeMs: Number(timeNs / 1_000_000n),
     timeNs,
-    cgroupId: view.getBigUint64(8, true),
-    pid: view.getUint32(16, true),
-    ppid: view.getUint32(20, true),
-    uid: view.getUint32(24, true),
-    comm: cString(view, 32, COMM_LEN),
-    parentComm: cString(view, 48, COMM_LEN),
-    filename: cString(view, 64, FILENAME_LEN),
-    filenameTruncated: filenameLen >= FILENAME_LEN,
-    fromAgent: (flags & EXEC_EVENT_FROM_AGENT) !== 0,
+    cgroupId: view.getBigUint64(f.cgroup_id.offset, true),
+    pid: view.getUint32(f.pid.offset, true),
+    ppid: view.getUint32(f.ppid.offset, true),
+    uid: view.getUint32(f.uid.offset, true),
+    comm: cString(view, f.comm.offset, f.comm.size),
+    parentComm: cString(view, f.parent_comm.offset, f.parent_comm.size),
+    filename: cString(view, f.filename.offset, f.filename.size),
+    filenameTruncated: filenameLen >= f.filename.size,
+    fromAgent: (flags & EXEC_EVENT_FLAG.values.EXEC_EVENT_FROM_AGENT) !== 0,
   };
 }
 
@@ -57,6 +54,24 @@ export interface ExecCount {
   parentComm: string;
   count: number;
   startMs: number;
+}
+
+/** Default bound of the (comm, parent comm) pairs an ExecCollector keeps. */
+export const EXEC_MAX_PAIRS = 16384;
+
+export interface ExecCollectorOptions {
+  /**
+   * At most this many (comm, parent comm) pairs are kept. A new pair takes the place of the one counted least
+   * recently, once that one's count has been collected (its series ends as an exited process's does); when every
+   * pair has counted since the last collection, the exec is not counted by pair and is reported as a drop
+   * (mapFull.exec_pairs). Its listeners (log, handler) get it either way.
+   */
+  maxPairs?: number;
+}
+
+interface PairState extends ExecCount {
+  /** Collected since its last exec: it may give its place to a new pair. */
+  collected: boolean;
 }
 
 export interface ExecSnapshot {
@@ -74,14 +89,21 @@ export interface ExecSource {
 
 export class ExecCollector implements Collector<ExecSnapshot> {
   readonly program = 'exec' as const;
-  readonly #counts = new Map<string, ExecCount>();
+  /** By key, least recently counted first (a counted pair moves to the end). */
+  readonly #counts = new Map<string, PairState>();
   readonly #listeners: ((event: ExecEvent) => void)[] = [];
+  readonly #maxPairs: number;
   #source: ExecSource | undefined;
   #drops: number[] = [0];
+  #pairsFull = 0;
   #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, options: ExecCollectorOptions = {}) {
     this.#now = now;
+    this.#maxPairs = options.maxPairs ?? EXEC_MAX_PAIRS;
+    if (!Number.isInteger(this.#maxPairs) || this.#maxPairs < 1) {
+      throw new Error(`maxPairs must be a positive integer, got ${this.#maxPairs}`);
+    }
   }
 
   /** Connects the source; events it delivers go through onEvent(). */
@@ -95,14 +117,29 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   }
 
   onEvent(event: ExecEvent): void {
+    this.#count(event);
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #count(event: ExecEvent): void {
     const key = `${event.comm}\u0000${event.parentComm}`;
     let entry = this.#counts.get(key);
-    if (entry === undefined) {
-      entry = { comm: event.comm, parentComm: event.parentComm, count: 0, startMs: this.#now() };
-      this.#counts.set(key, entry);
+    if (entry !== undefined) {
+      this.#counts.delete(key);
+    } else {
+      if (this.#counts.size >= this.#maxPairs) {
+        const [oldestKey, oldest] = this.#counts.entries().next().value!;
+        if (!oldest.collected) {
+          this.#pairsFull++;
+          return;
+        }
+        this.#counts.delete(oldestKey);
+      }
+      entry = { comm: event.comm, parentComm: event.parentComm, count: 0, startMs: this.#now(), collected: false };
     }
     entry.count++;
-    for (const listener of this.#listeners) listener(event);
+    entry.collected = false;
+    this.#counts.set(key, entry);
   }
 
   attached(): boolean {
@@ -112,14 +149,22 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   collect(_nowMs: number): ExecSnapshot {
     this.#source?.drain();
     this.#drops = this.#source?.readDrops() ?? this.#drops;
-    return { execs: [...this.#counts.values()].map((entry) => ({ ...entry })) };
+    const execs: ExecCount[] = [];
+    for (const entry of this.#counts.values()) {
+      entry.collected = true;
+      execs.push({ comm: entry.comm, parentComm: entry.parentComm, count: entry.count, startMs: entry.startMs });
+    }
+    return { execs };
   }
 
   drops(): Drops {
     return {
       program: this.program,
-      eventsLost: this.#drops[DROP_RINGBUF_FULL] ?? 0,
-      mapFull: { exec_descendants: this.#drops[DROP_DESCENDANTS_FULL] ?? 0 },
+      eventsLost: this.#drops[DROP.EXEC_DROP_RINGBUF_FULL] ?? 0,
+      mapFull: {
+        exec_descendants: this.#drops[DROP.EXEC_DROP_DESCENDANTS_FULL] ?? 0,
+        exec_pairs: this.#pairsFull,
+      },
     };
   }
 

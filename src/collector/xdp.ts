@@ -7,20 +7,19 @@ import {
   type Link,
   type MapSnapshot,
 } from '../bpf/index.ts';
+import { XDP_DROP, XDP_KEY, XDP_KEY_FLAG, XDP_LAYER, XDP_MAP_SIZES, XDP_TRANSPORT, XDP_VALUE } from '../bpf/layouts.ts';
 import { u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 import { silentLogger, type Logger } from '../log.ts';
 
 /** enum xdp_layer and enum xdp_transport (bpf/xdp.h), as exported label values. */
-export const NETWORK_TYPES = ['ipv4', 'ipv6', 'arp', 'other'] as const;
-export const NETWORK_TRANSPORTS = ['tcp', 'udp', 'icmp', 'icmpv6', 'other'] as const;
+export const NETWORK_TYPES = XDP_LAYER.names;
+export const NETWORK_TRANSPORTS = XDP_TRANSPORT.names;
 export type NetworkType = (typeof NETWORK_TYPES)[number];
 export type NetworkTransport = (typeof NETWORK_TRANSPORTS)[number];
 
-export const XDP_KEY_SIZE = 8;
-export const XDP_VALUE_SIZE = 16;
-const XDP_KEY_TRUNCATED = 0x1;
-const DROP_COUNTS_FULL = 0;
+export const XDP_KEY_SIZE = XDP_KEY.size;
+export const XDP_VALUE_SIZE = XDP_VALUE.size;
 
 export type XdpMode = 'auto' | 'native' | 'generic';
 
@@ -54,10 +53,10 @@ export function decodeXdpCounts(snapshot: MapSnapshot, names: ReadonlyMap<number
   const byKey = new Map<string, XdpCount>();
   for (let i = 0; i < snapshot.count; i++) {
     const k = i * snapshot.keySize;
-    const ifindex = snapshot.keys.getUint32(k, true);
-    const layer = snapshot.keys.getUint8(k + 4);
-    const transport = snapshot.keys.getUint8(k + 5);
-    const flags = snapshot.keys.getUint8(k + 6);
+    const ifindex = snapshot.keys.getUint32(k + XDP_KEY.fields.ifindex.offset, true);
+    const layer = snapshot.keys.getUint8(k + XDP_KEY.fields.layer.offset);
+    const transport = snapshot.keys.getUint8(k + XDP_KEY.fields.transport.offset);
+    const flags = snapshot.keys.getUint8(k + XDP_KEY.fields.flags.offset);
     const interfaceName = names.get(ifindex) ?? `ifindex${ifindex}`;
     const networkType = NETWORK_TYPES[layer] ?? 'other';
     const transportName = NETWORK_TRANSPORTS[transport] ?? 'other';
@@ -67,10 +66,11 @@ export function decodeXdpCounts(snapshot: MapSnapshot, names: ReadonlyMap<number
       entry = { interfaceName, networkType, transport: transportName, packets: 0, bytes: 0, truncatedPackets: 0 };
       byKey.set(id, entry);
     }
-    const packets = u64(snapshot.values, i * snapshot.valueSize);
+    const v = i * snapshot.valueSize;
+    const packets = u64(snapshot.values, v + XDP_VALUE.fields.packets.offset);
     entry.packets += packets;
-    entry.bytes += u64(snapshot.values, i * snapshot.valueSize + 8);
-    if (flags & XDP_KEY_TRUNCATED) entry.truncatedPackets += packets;
+    entry.bytes += u64(snapshot.values, v + XDP_VALUE.fields.bytes.offset);
+    if (flags & XDP_KEY_FLAG.values.XDP_KEY_TRUNCATED) entry.truncatedPackets += packets;
   }
   return [...byKey.values()];
 }
@@ -100,7 +100,7 @@ export class XdpCollector implements Collector<XdpSnapshot> {
     this.#logger = options.logger ?? silentLogger;
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     try {
-      object.expectMap('xdp_counts', XDP_KEY_SIZE, XDP_VALUE_SIZE);
+      object.expectMap('xdp_counts', XDP_MAP_SIZES.xdp_counts.keySize, XDP_MAP_SIZES.xdp_counts.valueSize);
       object.load();
       for (const name of options.interfaces) {
         const ifindex = interfaceIndex(name);
@@ -171,7 +171,11 @@ export class XdpCollector implements Collector<XdpSnapshot> {
   }
 
   drops(): Drops {
-    return { program: this.program, eventsLost: 0, mapFull: { xdp_counts: this.#drops[DROP_COUNTS_FULL] ?? 0 } };
+    return {
+      program: this.program,
+      eventsLost: 0,
+      mapFull: { xdp_counts: this.#drops[XDP_DROP.values.XDP_DROP_COUNTS_FULL] ?? 0 },
+    };
   }
 
   mapFill(): MapFill[] {

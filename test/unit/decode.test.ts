@@ -1,18 +1,21 @@
-// Decoders of the fixed C layouts in bpf/*.h, fed with buffers laid out by hand exactly as the kernel writes them.
+// Decoders of the C layouts in bpf/*.h, fed with buffers laid out as the kernel writes them: at the offsets of
+// src/bpf/layouts.ts (generated from the objects' BTF; test/integration/layouts.test.ts checks it against bpf/*.h),
+// through the encoders of test/helpers/layouts.ts.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { splitBatch, type MapSnapshot } from '../../src/bpf/index.ts';
+import { splitBatch } from '../../src/bpf/index.ts';
+import { EXEC_EVENT, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../../src/bpf/layouts.ts';
 import { cString, u64 } from '../../src/collector/decode.ts';
 import { decodeExecEvent, EXEC_EVENT_SIZE } from '../../src/collector/exec.ts';
+import { decodeCounts, decodeProcessExit, decodeProcessInfos } from '../../src/collector/process.ts';
+import { SYSCALL_NAMES } from '../../src/collector/syscalls.ts';
+import { decodeXdpCounts, NETWORK_TRANSPORTS, NETWORK_TYPES } from '../../src/collector/xdp.ts';
 import {
-  decodeCounts,
-  decodeExitEvent,
-  decodeProcs,
-  PROC_EXIT_EVENT_SIZE,
-  COUNTS_KEY_SIZE,
-  SYSCALL_COUNTS_SIZE,
-  SYSCALL_PROC_SIZE,
-} from '../../src/collector/syscalls.ts';
-import { decodeXdpCounts, XDP_KEY_SIZE, XDP_VALUE_SIZE } from '../../src/collector/xdp.ts';
+  countsSnapshot,
+  execEvent as putExecEvent,
+  processExitEvent,
+  processInfosSnapshot,
+  xdpCountsSnapshot,
+} from '../helpers/layouts.ts';
 
 const encoder = new TextEncoder();
 
@@ -25,27 +28,11 @@ function putString(view: DataView, offset: number, text: string): void {
   putBytes(view, offset, encoder.encode(text));
 }
 
-function snapshot(
-  count: number,
-  keySize: number,
-  valueSize: number,
-  fill: (keys: DataView, values: DataView) => void,
-): MapSnapshot {
-  const keys = new DataView(new ArrayBuffer(count * keySize));
-  const values = new DataView(new ArrayBuffer(count * valueSize));
-  fill(keys, values);
-  return { count, keys, values, keySize, valueSize };
-}
-
-describe('struct sizes match bpf/*.h', () => {
-  it('uses the C sizes', () => {
-    expect(EXEC_EVENT_SIZE).toBe(320);
-    expect(PROC_EXIT_EVENT_SIZE).toBe(40);
-    expect(COUNTS_KEY_SIZE).toBe(4);
-    expect(SYSCALL_COUNTS_SIZE).toBe(32);
-    expect(SYSCALL_PROC_SIZE).toBe(24);
-    expect(XDP_KEY_SIZE).toBe(8);
-    expect(XDP_VALUE_SIZE).toBe(16);
+describe('label values from the enums of bpf/*.h (a public contract: renaming an enumerator renames a label)', () => {
+  it('names the counted syscalls, network types and transports by enum value', () => {
+    expect(SYSCALL_NAMES).toEqual(['openat', 'read', 'write', 'connect']);
+    expect(NETWORK_TYPES).toEqual(['ipv4', 'ipv6', 'arp', 'other']);
+    expect(NETWORK_TRANSPORTS).toEqual(['tcp', 'udp', 'icmp', 'icmpv6', 'other']);
   });
 });
 
@@ -99,25 +86,19 @@ describe('u64', () => {
   });
 });
 
-describe('decodeExitEvent (struct proc_exit_event)', () => {
+describe('decodeProcessExit (struct process_exit_event)', () => {
   function exitEvent(
     tgid: number,
     comm: ArrayLike<number> | string,
     cgroupId = 0n,
     pad = 0,
-    view = new DataView(new ArrayBuffer(PROC_EXIT_EVENT_SIZE)),
+    view?: DataView,
   ): DataView {
-    view.setBigUint64(0, 123_456_789n, true);
-    view.setUint32(8, tgid, true);
-    view.setUint32(12, pad, true);
-    if (typeof comm === 'string') putString(view, 16, comm);
-    else putBytes(view, 16, comm);
-    view.setBigUint64(32, cgroupId, true);
-    return view;
+    return processExitEvent({ boot_ns: 123_456_789n, tgid, _pad: pad, comm, cgroup_id: cgroupId }, view);
   }
 
-  it('reads tgid at offset 8, comm at offset 16 and cgroup_id at offset 32', () => {
-    expect(decodeExitEvent(exitEvent(4_000_000, 'nginx', 4242n))).toEqual({
+  it('reads tgid, comm and cgroup_id', () => {
+    expect(decodeProcessExit(exitEvent(4_000_000, 'nginx', 4242n))).toEqual({
       tgid: 4_000_000,
       comm: 'nginx',
       cgroupId: 4242n,
@@ -125,38 +106,43 @@ describe('decodeExitEvent (struct proc_exit_event)', () => {
   });
 
   it('reads the whole u64 cgroup id little-endian, as a bigint', () => {
-    const event = decodeExitEvent(exitEvent(9, 'x', 0xffff_ffff_ffff_fffen));
+    const event = decodeProcessExit(exitEvent(9, 'x', 0xffff_ffff_ffff_fffen));
     expect(event.cgroupId).toBe(0xffff_ffff_ffff_fffen);
-    expect(decodeExitEvent(exitEvent(9, 'x', 0x0000_0001_0000_0002n)).cgroupId).toBe(4_294_967_298n);
+    expect(decodeProcessExit(exitEvent(9, 'x', 0x0000_0001_0000_0002n)).cgroupId).toBe(4_294_967_298n);
   });
 
   it('gives 0n for an unknown cgroup', () => {
-    expect(decodeExitEvent(exitEvent(7, 'x')).cgroupId).toBe(0n);
+    expect(decodeProcessExit(exitEvent(7, 'x')).cgroupId).toBe(0n);
   });
 
   it('ignores the padding word', () => {
-    expect(decodeExitEvent(exitEvent(7, 'x', 5n, 0xffff_ffff))).toEqual({ tgid: 7, comm: 'x', cgroupId: 5n });
+    expect(decodeProcessExit(exitEvent(7, 'x', 5n, 0xffff_ffff))).toEqual({ tgid: 7, comm: 'x', cgroupId: 5n });
   });
 
-  it('takes a comm that fills all 16 bytes without running into cgroup_id', () => {
-    expect(decodeExitEvent(exitEvent(1, 'abcdefghijklmnop', 0x4141_4141_4141_4141n))).toEqual({
+  it('takes a comm that fills its whole field without running into cgroup_id', () => {
+    const comm = 'abcdefghijklmnopqrstuvwxyz'.slice(0, PROCESS_EXIT_EVENT.fields.comm.size);
+    expect(decodeProcessExit(exitEvent(1, comm, 0x4141_4141_4141_4141n))).toEqual({
       tgid: 1,
-      comm: 'abcdefghijklmnop',
+      comm,
       cgroupId: 0x4141_4141_4141_4141n,
     });
   });
 
   it('honours the byte offset of a record inside a larger buffer', () => {
-    const buffer = new ArrayBuffer(8 + PROC_EXIT_EVENT_SIZE + 8);
+    const size = PROCESS_EXIT_EVENT.size;
+    const buffer = new ArrayBuffer(8 + size + 8);
     new Uint8Array(buffer).fill(0xee);
-    const view = exitEvent(31, 'sh', 77n, 0, new DataView(buffer, 8, PROC_EXIT_EVENT_SIZE));
-    new Uint8Array(buffer, 8 + 16 + 2, 14).fill(0); // the rest of comm: NULs, as the kernel writes them
-    expect(decodeExitEvent(view)).toEqual({ tgid: 31, comm: 'sh', cgroupId: 77n });
+    const { offset, size: commSize } = PROCESS_EXIT_EVENT.fields.comm;
+    new Uint8Array(buffer, 8 + offset, commSize).fill(0); // comm: NULs after the name, as the kernel writes them
+    const view = exitEvent(31, 'sh', 77n, 0, new DataView(buffer, 8, size));
+    expect(decodeProcessExit(view)).toEqual({ tgid: 31, comm: 'sh', cgroupId: 77n });
   });
 
-  it('rejects a record shorter than the struct (including the old 32-byte layout)', () => {
-    expect(() => decodeExitEvent(new DataView(new ArrayBuffer(39)))).toThrow('proc_exit_event of 39 bytes');
-    expect(() => decodeExitEvent(new DataView(new ArrayBuffer(32)))).toThrow('proc_exit_event of 32 bytes');
+  it('rejects a record shorter than the struct', () => {
+    const short = PROCESS_EXIT_EVENT.size - 1;
+    expect(() => decodeProcessExit(new DataView(new ArrayBuffer(short)))).toThrow(
+      `process_exit_event of ${short} bytes`,
+    );
   });
 });
 
@@ -167,12 +153,7 @@ describe('decodeCounts (syscall_counts, cpu_samples)', () => {
     [200, [0n, 0n, 1n, 0n]],
     [300, [0n, 0n, 0n, 0n]],
   ];
-  const snap = snapshot(entries.length, 4, 32, (keys, values) => {
-    entries.forEach(([tgid, calls], i) => {
-      keys.setUint32(i * 4, tgid, true);
-      calls.forEach((c, lane) => values.setBigUint64(i * 32 + lane * 8, c, true));
-    });
-  });
+  const snap = countsSnapshot(SYSCALL_NAMES.length, entries);
 
   it('reads every process with its counts, indexed openat, read, write, connect', () => {
     expect([...decodeCounts(snap).entries()]).toEqual([
@@ -187,12 +168,10 @@ describe('decodeCounts (syscall_counts, cpu_samples)', () => {
   });
 
   it('reads one lane per u64 of the value (cpu_samples: one)', () => {
-    const cpu = snapshot(2, 4, 8, (keys, values) => {
-      keys.setUint32(0, 7, true);
-      values.setBigUint64(0, 42n, true);
-      keys.setUint32(4, 0, true);
-      values.setBigUint64(8, 5n, true);
-    });
+    const cpu = countsSnapshot(1, [
+      [7, [42n]],
+      [0, [5n]],
+    ]);
     expect([...decodeCounts(cpu).entries()]).toEqual([
       [7, [42]],
       [0, [5]],
@@ -200,20 +179,13 @@ describe('decodeCounts (syscall_counts, cpu_samples)', () => {
   });
 
   it('is empty for an empty map', () => {
-    expect(decodeCounts(snapshot(0, 4, 32, () => {})).size).toBe(0);
+    expect(decodeCounts(countsSnapshot(SYSCALL_NAMES.length, [])).size).toBe(0);
   });
 });
 
-describe('decodeProcs (syscall_procs)', () => {
-  function procsSnapshot(procs: [tgid: number, comm: string, cgroupId: bigint][]): MapSnapshot {
-    return snapshot(procs.length, 4, SYSCALL_PROC_SIZE, (keys, values) => {
-      procs.forEach(([tgid, comm, cgroupId], i) => {
-        keys.setUint32(i * 4, tgid, true);
-        putString(values, i * SYSCALL_PROC_SIZE, comm);
-        values.setBigUint64(i * SYSCALL_PROC_SIZE + 16, cgroupId, true);
-      });
-    });
-  }
+describe('decodeProcessInfos (syscall_procs, cpu_procs)', () => {
+  const procsSnapshot = (procs: [tgid: number, comm: string, cgroupId: bigint][]) =>
+    processInfosSnapshot(procs.map(([tgid, comm, cgroupId]) => [tgid, { comm, cgroupId }]));
 
   it('maps tgid to comm and cgroup id', () => {
     const snap = procsSnapshot([
@@ -221,20 +193,20 @@ describe('decodeProcs (syscall_procs)', () => {
       [4_194_304, 'abcdefghijklmnop', 0xffff_ffff_ffff_ffffn],
       [5, '', 0n],
     ]);
-    expect([...decodeProcs(snap).entries()]).toEqual([
+    expect([...decodeProcessInfos(snap).entries()]).toEqual([
       [100, { comm: 'curl', cgroupId: 12_345n }],
       [4_194_304, { comm: 'abcdefghijklmnop', cgroupId: 0xffff_ffff_ffff_ffffn }],
       [5, { comm: '', cgroupId: 0n }],
     ]);
   });
 
-  it('reads each value at its 24-byte stride', () => {
+  it(`reads each value at its ${PROCESS_INFO.size}-byte stride`, () => {
     const snap = procsSnapshot([
       [1, 'a', 1n],
       [2, 'b', 2n],
       [3, 'c', 0x0000_0001_0000_0000n],
     ]);
-    expect([...decodeProcs(snap).values()].map((p) => p.cgroupId)).toEqual([1n, 2n, 4_294_967_296n]);
+    expect([...decodeProcessInfos(snap).values()].map((p) => p.cgroupId)).toEqual([1n, 2n, 4_294_967_296n]);
   });
 
   it('reads only `count` entries and is empty for an empty map', () => {
@@ -242,8 +214,8 @@ describe('decodeProcs (syscall_procs)', () => {
       [1, 'a', 1n],
       [2, 'b', 2n],
     ]);
-    expect([...decodeProcs({ ...snap, count: 1 }).keys()]).toEqual([1]);
-    expect(decodeProcs(procsSnapshot([])).size).toBe(0);
+    expect([...decodeProcessInfos({ ...snap, count: 1 }).keys()]).toEqual([1]);
+    expect(decodeProcessInfos(procsSnapshot([])).size).toBe(0);
   });
 });
 
@@ -260,27 +232,26 @@ describe('decodeExecEvent (struct exec_event)', () => {
     filename?: ArrayLike<number> | string;
   }
 
-  function execEvent(fields: ExecFields, view = new DataView(new ArrayBuffer(EXEC_EVENT_SIZE))): DataView {
-    const put = (offset: number, value: ArrayLike<number> | string): void =>
-      typeof value === 'string' ? putString(view, offset, value) : putBytes(view, offset, value);
-    view.setBigUint64(0, fields.bootNs ?? 0n, true);
-    view.setBigUint64(8, fields.cgroupId ?? 0n, true);
-    view.setUint32(16, fields.pid ?? 0, true);
-    view.setUint32(20, fields.ppid ?? 0, true);
-    view.setUint32(24, fields.uid ?? 0, true);
+  function execEvent(fields: ExecFields, view?: DataView): DataView {
     const filename = fields.filename ?? '';
-    view.setUint32(
-      28,
-      fields.filenameLen ?? (typeof filename === 'string' ? encoder.encode(filename).length + 1 : filename.length),
-      true,
+    return putExecEvent(
+      {
+        boot_ns: fields.bootNs ?? 0n,
+        cgroup_id: fields.cgroupId ?? 0n,
+        pid: fields.pid ?? 0,
+        ppid: fields.ppid ?? 0,
+        uid: fields.uid ?? 0,
+        filename_len:
+          fields.filenameLen ?? (typeof filename === 'string' ? encoder.encode(filename).length + 1 : filename.length),
+        comm: fields.comm ?? '',
+        parent_comm: fields.parentComm ?? '',
+        filename,
+      },
+      view,
     );
-    put(32, fields.comm ?? '');
-    put(48, fields.parentComm ?? '');
-    put(64, filename);
-    return view;
   }
 
-  it('decodes every field at its C offset', () => {
+  it('decodes every field', () => {
     const event = decodeExecEvent(
       execEvent({
         bootNs: 5_000_123_456_789n,
@@ -317,15 +288,16 @@ describe('decodeExecEvent (struct exec_event)', () => {
     expect(decodeExecEvent(view, 999_999n).timeMs).toBe(2);
   });
 
-  it('flags the filename as truncated when filename_len reaches 256', () => {
-    const full = 'a'.repeat(256); // no NUL inside the 256-byte field
-    const at256 = decodeExecEvent(execEvent({ filename: full, filenameLen: 256 }), 0n);
-    expect(at256.filenameTruncated).toBe(true);
-    expect(at256.filename).toBe(full);
-    const at255 = decodeExecEvent(execEvent({ filename: 'b'.repeat(254), filenameLen: 255 }), 0n);
-    expect(at255.filenameTruncated).toBe(false);
-    expect(at255.filename).toBe('b'.repeat(254));
-    expect(decodeExecEvent(execEvent({ filename: 'c', filenameLen: 300 }), 0n).filenameTruncated).toBe(true);
+  it('flags the filename as truncated when filename_len reaches the size of its field', () => {
+    const size = EXEC_EVENT.fields.filename.size;
+    const full = 'a'.repeat(size); // no NUL inside the field
+    const atSize = decodeExecEvent(execEvent({ filename: full, filenameLen: size }), 0n);
+    expect(atSize.filenameTruncated).toBe(true);
+    expect(atSize.filename).toBe(full);
+    const below = decodeExecEvent(execEvent({ filename: 'b'.repeat(size - 2), filenameLen: size - 1 }), 0n);
+    expect(below.filenameTruncated).toBe(false);
+    expect(below.filename).toBe('b'.repeat(size - 2));
+    expect(decodeExecEvent(execEvent({ filename: 'c', filenameLen: size + 44 }), 0n).filenameTruncated).toBe(true);
   });
 
   it('takes a comm that fills all 16 bytes without running into parent_comm', () => {
@@ -353,7 +325,8 @@ describe('decodeExecEvent (struct exec_event)', () => {
   });
 
   it('rejects a record shorter than the struct', () => {
-    expect(() => decodeExecEvent(new DataView(new ArrayBuffer(319)), 0n)).toThrow('exec_event of 319 bytes');
+    const short = EXEC_EVENT.size - 1;
+    expect(() => decodeExecEvent(new DataView(new ArrayBuffer(short)), 0n)).toThrow(`exec_event of ${short} bytes`);
   });
 
   it('decodes a record that splitBatch cut out of a ring buffer batch', () => {
@@ -376,19 +349,13 @@ describe('decodeExecEvent (struct exec_event)', () => {
 describe('decodeXdpCounts (xdp_counts)', () => {
   type Key = [ifindex: number, layer: number, transport: number, flags: number, packets: bigint, bytes: bigint];
 
-  function xdpSnapshot(entries: Key[]): MapSnapshot {
-    return snapshot(entries.length, XDP_KEY_SIZE, XDP_VALUE_SIZE, (keys, values) => {
-      entries.forEach(([ifindex, layer, transport, flags, packets, bytes], i) => {
-        keys.setUint32(i * 8, ifindex, true);
-        keys.setUint8(i * 8 + 4, layer);
-        keys.setUint8(i * 8 + 5, transport);
-        keys.setUint8(i * 8 + 6, flags);
-        keys.setUint8(i * 8 + 7, 0);
-        values.setBigUint64(i * 16, packets, true);
-        values.setBigUint64(i * 16 + 8, bytes, true);
-      });
-    });
-  }
+  const xdpSnapshot = (entries: Key[]) =>
+    xdpCountsSnapshot(
+      entries.map(([ifindex, layer, transport, flags, packets, bytes]) => [
+        { ifindex, layer, transport, flags, _pad: 0 },
+        { packets, bytes },
+      ]),
+    );
 
   const names = new Map([
     [2, 'eth0'],
@@ -554,6 +521,8 @@ describe('src/bpf/index.ts loads the native addon lazily', () => {
     // The collectors import src/bpf/index.ts too: none of them may touch the addon at import time.
     const bpf = await import('../../src/bpf/index.ts');
     await import('../../src/collector/syscalls.ts');
+    await import('../../src/collector/process.ts');
+    await import('../../src/collector/cpu.ts');
     await import('../../src/collector/exec.ts');
     await import('../../src/collector/xdp.ts');
     expect(bpf.addonPath()).toBe('/nonexistent/ebpf-otel-agent-unit-test/ebpf_addon.node');

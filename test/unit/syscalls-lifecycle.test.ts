@@ -1,33 +1,51 @@
-// SyscallCollector's series lifecycle, driven by a fake SyscallSource that packs its state into MapSnapshots with
-// the kernel's layouts (bpf/syscalls.h): struct syscall_key {u32 tgid; u32 syscall} → u64, u32 tgid →
-// struct syscall_proc {char comm[16]; u64 cgroup_id} (24 bytes), and exit events as struct proc_exit_event
-// {u64 boot_ns; u32 tgid; u32 _pad; char comm[16]; u64 cgroup_id} (40 bytes) through decodeExitEvent.
+// ProcessCollector's series lifecycle (syscalls and cpu), driven by a fake ProcessSource that packs its state into
+// MapSnapshots and exit records with the kernel's layouts (test/helpers/layouts.ts: the offsets of
+// src/bpf/layouts.ts, generated from the objects' BTF): u32 tgid → u64 lanes, u32 tgid → struct process_info, and
+// exits as struct process_exit_event through decodeProcessExit. poll() does what the agent does: collect, publish,
+// commit.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MapSnapshot } from '../../src/bpf/index.ts';
+import { COUNTED_SYSCALL, PROCESS_DROP } from '../../src/bpf/layouts.ts';
 import {
-  decodeExitEvent,
-  PROC_EXIT_EVENT_SIZE,
+  decodeProcessExit,
   procAlive,
-  SYSCALL_PROC_SIZE,
-  SyscallCollector,
-  type ExitEvent,
-  type ProcessSyscalls,
-  type SyscallSource,
-} from '../../src/collector/syscalls.ts';
+  ProcessCollector,
+  type ProcessCounts,
+  type ProcessExit,
+  type ProcessSnapshot,
+  type ProcessSource,
+} from '../../src/collector/process.ts';
+import { SYSCALL_NAMES } from '../../src/collector/syscalls.ts';
+import { countsSnapshot, processExitEvent, processInfosSnapshot } from '../helpers/layouts.ts';
 
-const OPENAT = 0;
-const READ = 1;
-const WRITE = 2;
-const CONNECT = 3;
+const {
+  SYSCALL_OPENAT: OPENAT,
+  SYSCALL_READ: READ,
+  SYSCALL_WRITE: WRITE,
+  SYSCALL_CONNECT: CONNECT,
+} = COUNTED_SYSCALL.values;
+
+/** Drop counters with the given slots (enum process_drop) set. */
+function drops(counts: Partial<Record<keyof typeof PROCESS_DROP.values, number>>): number[] {
+  const out = new Array<number>(PROCESS_DROP.values.PROCESS_DROP_MAX).fill(0);
+  for (const [slot, n] of Object.entries(counts))
+    out[PROCESS_DROP.values[slot as keyof typeof PROCESS_DROP.values]] = n;
+  return out;
+}
 
 const encoder = new TextEncoder();
 
 /** The kernel's comm: at most 15 bytes and a NUL. */
-function putComm(view: DataView, offset: number, comm: string): void {
-  new Uint8Array(view.buffer, view.byteOffset + offset, 16).set(encoder.encode(comm).subarray(0, 15));
+const kernelComm = (comm: string): Uint8Array => encoder.encode(comm).subarray(0, 15);
+
+/** The agent's order: collect, publish (nothing to do here), commit. */
+function poll(collector: ProcessCollector, nowMs: number): ProcessSnapshot {
+  const snapshot = collector.collect(nowMs);
+  collector.commit();
+  return snapshot;
 }
 
 interface KernelProc {
@@ -35,14 +53,14 @@ interface KernelProc {
   cgroupId: bigint;
 }
 
-class FakeSyscallSource implements SyscallSource {
+class FakeProcessSource implements ProcessSource {
   /** (tgid, syscall) → calls, in insertion order like a map dump. */
   readonly counts = new Map<number, Map<number, number>>();
-  /** tgid → struct syscall_proc. */
+  /** tgid → struct process_info. */
   readonly procs = new Map<number, KernelProc>();
-  /** Exit records as the ring buffer holds them: packed struct proc_exit_event. */
+  /** Exit records as the ring buffer holds them: packed struct process_exit_event. */
   pendingExits: DataView[] = [];
-  dropCounters: number[] = [0, 0, 0];
+  dropCounters: number[] = drops({});
   readonly deleteCalls: number[][] = [];
   cap = { counts: 65536, procs: 16384 };
   isAttached = true;
@@ -73,43 +91,33 @@ class FakeSyscallSource implements SyscallSource {
 
   /** The process ends: the kernel writes an exit event with its comm and current cgroup id. */
   exit(tgid: number, comm = this.procs.get(tgid)?.comm ?? '', cgroupId = this.procs.get(tgid)?.cgroupId ?? 0n): void {
-    const view = new DataView(new ArrayBuffer(PROC_EXIT_EVENT_SIZE));
-    view.setBigUint64(0, 987_654_321n, true);
-    view.setUint32(8, tgid, true);
-    view.setUint32(12, 0, true);
-    putComm(view, 16, comm);
-    view.setBigUint64(32, cgroupId, true);
-    this.pendingExits.push(view);
+    this.pendingExits.push(
+      processExitEvent({ boot_ns: 987_654_321n, tgid, _pad: 0, comm: kernelComm(comm), cgroup_id: cgroupId }),
+    );
   }
 
-  drainExits(): ExitEvent[] {
+  drainExits(): ProcessExit[] {
     const records = this.pendingExits;
     this.pendingExits = [];
-    return records.map(decodeExitEvent);
+    return records.map(decodeProcessExit);
   }
 
   readCounts(): MapSnapshot {
-    // As the kernel lays it out: key u32 tgid, value one u64 per counted syscall.
-    const entries = [...this.counts];
-    const keys = new DataView(new ArrayBuffer(entries.length * 4));
-    const values = new DataView(new ArrayBuffer(entries.length * 32));
-    entries.forEach(([tgid, calls], i) => {
-      keys.setUint32(i * 4, tgid, true);
-      for (const [syscall, n] of calls) values.setBigUint64(i * 32 + syscall * 8, BigInt(n), true);
-    });
-    return { count: entries.length, keys, values, keySize: 4, valueSize: 32 };
+    // As the kernel lays it out: key u32 tgid, value one u64 lane per counted syscall.
+    return countsSnapshot(
+      SYSCALL_NAMES.length,
+      [...this.counts].map(([tgid, calls]) => {
+        const lanes = new Array<number>(SYSCALL_NAMES.length).fill(0);
+        for (const [syscall, n] of calls) lanes[syscall] = n;
+        return [tgid, lanes];
+      }),
+    );
   }
 
   readProcs(): MapSnapshot {
-    const entries = [...this.procs];
-    const keys = new DataView(new ArrayBuffer(entries.length * 4));
-    const values = new DataView(new ArrayBuffer(entries.length * SYSCALL_PROC_SIZE));
-    entries.forEach(([tgid, { comm, cgroupId }], i) => {
-      keys.setUint32(i * 4, tgid, true);
-      putComm(values, i * SYSCALL_PROC_SIZE, comm);
-      values.setBigUint64(i * SYSCALL_PROC_SIZE + 16, cgroupId, true);
-    });
-    return { count: entries.length, keys, values, keySize: 4, valueSize: SYSCALL_PROC_SIZE };
+    return processInfosSnapshot(
+      [...this.procs].map(([tgid, { comm, cgroupId }]) => [tgid, { comm: kernelComm(comm), cgroupId }]),
+    );
   }
 
   readDrops(): number[] {
@@ -139,7 +147,7 @@ class FakeSyscallSource implements SyscallSource {
 
 /** A collector whose /proc lookups are fakes that fail the test if used unexpectedly. */
 function setup(options: { alive?: (pid: number) => boolean; comm?: (pid: number) => string | undefined } = {}) {
-  const source = new FakeSyscallSource();
+  const source = new FakeProcessSource();
   const processAlive = vi.fn(
     options.alive ??
       ((pid: number): boolean => {
@@ -147,28 +155,28 @@ function setup(options: { alive?: (pid: number) => boolean; comm?: (pid: number)
       }),
   );
   const processComm = vi.fn(options.comm ?? ((): string | undefined => undefined));
-  const collector = new SyscallCollector(source, { processAlive, processComm });
+  const collector = new ProcessCollector(source, { processAlive, processComm });
   return { source, collector, processAlive, processComm };
 }
 
-const byPid = (processes: ProcessSyscalls[]): Map<number, ProcessSyscalls> => new Map(processes.map((p) => [p.pid, p]));
+const byPid = (processes: ProcessCounts[]): Map<number, ProcessCounts> => new Map(processes.map((p) => [p.pid, p]));
 
-describe('SyscallCollector: live processes', () => {
+describe('ProcessCollector: live processes', () => {
   it('returns a process with its counts and keeps the start time of its first collection', () => {
     const { source, collector } = setup();
     source.call(100, OPENAT, 3, 'curl');
     source.call(100, READ, 5);
     source.call(100, CONNECT, 1);
-    expect(collector.collect(1_000).processes).toEqual([
+    expect(poll(collector, 1_000).processes).toEqual([
       { pid: 100, comm: 'curl', cgroupId: 0n, counts: [3, 5, 0, 1], startMs: 1_000, exited: false },
     ]);
 
     source.call(100, WRITE, 2);
     source.call(100, READ, 10);
-    expect(collector.collect(6_000).processes).toEqual([
+    expect(poll(collector, 6_000).processes).toEqual([
       { pid: 100, comm: 'curl', cgroupId: 0n, counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
     ]);
-    expect(collector.collect(11_000).processes).toEqual([
+    expect(poll(collector, 11_000).processes).toEqual([
       { pid: 100, comm: 'curl', cgroupId: 0n, counts: [3, 15, 2, 1], startMs: 1_000, exited: false },
     ]);
     expect(source.deleteCalls).toEqual([]);
@@ -177,31 +185,31 @@ describe('SyscallCollector: live processes', () => {
   it('gives a process that appears later its own start time', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'a');
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.call(200, WRITE, 1, 'b');
-    const processes = byPid(collector.collect(2_000).processes);
+    const processes = byPid(poll(collector, 2_000).processes);
     expect(processes.get(100)?.startMs).toBe(1_000);
     expect(processes.get(200)?.startMs).toBe(2_000);
   });
 
   it('returns nothing when the kernel has counted nothing', () => {
     const { collector, source } = setup();
-    expect(collector.collect(1_000)).toEqual({ processes: [] });
+    expect(poll(collector, 1_000)).toEqual({ processes: [] });
     expect(source.deleteCalls).toEqual([]);
   });
 });
 
-describe('SyscallCollector: exits', () => {
+describe('ProcessCollector: exits', () => {
   it('returns an exited process once with its final counts, deletes its keys, then forgets it', () => {
     const { source, collector } = setup();
     source.call(100, READ, 4, 'worker');
     source.call(200, WRITE, 1, 'daemon');
-    collector.collect(1_000);
+    poll(collector, 1_000);
 
     source.call(100, READ, 6);
     source.call(100, OPENAT, 2);
     source.exit(100);
-    const second = collector.collect(2_000).processes;
+    const second = poll(collector, 2_000).processes;
     expect(byPid(second).get(100)).toEqual({
       pid: 100,
       comm: 'worker',
@@ -221,7 +229,7 @@ describe('SyscallCollector: exits', () => {
     expect(source.deleteCalls).toEqual([[100]]);
     expect(source.counts.has(100)).toBe(false);
 
-    const third = collector.collect(3_000).processes;
+    const third = poll(collector, 3_000).processes;
     expect(third.map((p) => p.pid)).toEqual([200]);
     expect(source.deleteCalls).toEqual([[100]]);
   });
@@ -230,20 +238,20 @@ describe('SyscallCollector: exits', () => {
     const { source, collector } = setup();
     source.call(300, CONNECT, 2, 'probe');
     source.exit(300);
-    expect(collector.collect(5_000).processes).toEqual([
+    expect(poll(collector, 5_000).processes).toEqual([
       { pid: 300, comm: 'probe', cgroupId: 0n, counts: [0, 0, 0, 2], startMs: 5_000, exited: true },
     ]);
     expect(source.deleteCalls).toEqual([[300]]);
-    expect(collector.collect(6_000).processes).toEqual([]);
+    expect(poll(collector, 6_000).processes).toEqual([]);
   });
 
   it('deletes several exited processes in one call', () => {
     const { source, collector } = setup();
     for (const pid of [1, 2, 3]) source.call(pid, READ, pid, `p${pid}`);
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.exit(1);
     source.exit(3);
-    const processes = collector.collect(2_000).processes;
+    const processes = poll(collector, 2_000).processes;
     expect(
       processes
         .filter((p) => p.exited)
@@ -251,17 +259,108 @@ describe('SyscallCollector: exits', () => {
         .sort(),
     ).toEqual([1, 3]);
     expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[1, 3]]);
-    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([2]);
+    expect(poll(collector, 3_000).processes.map((p) => p.pid)).toEqual([2]);
   });
 });
 
-describe('SyscallCollector: comm', () => {
+describe('ProcessCollector: keys of exited processes are deleted by commit(), after publication', () => {
+  it('deletes nothing in collect(); commit() deletes the keys of the processes it reported as exited', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 4, 'worker');
+    source.call(200, WRITE, 1, 'daemon');
+    collector.collect(1_000);
+    collector.commit();
+    expect(source.deleteCalls).toEqual([]);
+
+    source.call(100, READ, 6);
+    source.exit(100);
+    const reported = collector.collect(2_000).processes;
+    expect(byPid(reported).get(100)).toMatchObject({ counts: [0, 10, 0, 0], exited: true });
+    expect(source.deleteCalls).toEqual([]);
+    expect(source.counts.has(100)).toBe(true);
+
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(source.counts.has(100)).toBe(false);
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
+  });
+
+  it('reports an exited process again, final counts included, when its collection was not committed', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 4, 'worker');
+    collector.collect(1_000);
+    collector.commit();
+    source.call(100, OPENAT, 3);
+    source.exit(100);
+    const final = { pid: 100, comm: 'worker', cgroupId: 0n, counts: [3, 4, 0, 0], startMs: 1_000, exited: true };
+
+    // Publication failed: no commit. The exit event has been drained, but the next collection still knows.
+    expect(collector.collect(2_000).processes).toEqual([final]);
+    expect(collector.collect(3_000).processes).toEqual([final]);
+    expect(source.deleteCalls).toEqual([]);
+
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(collector.collect(4_000).processes).toEqual([]);
+  });
+
+  it('deletes nothing when the collection failed after draining the exit events', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 4, 'worker');
+    collector.collect(1_000);
+    collector.commit();
+    source.exit(100);
+    const readCounts = source.readCounts.bind(source);
+    source.readCounts = () => {
+      throw new Error('map read failed');
+    };
+    expect(() => collector.collect(2_000)).toThrow('map read failed');
+    collector.commit();
+    expect(source.deleteCalls).toEqual([]);
+
+    source.readCounts = readCounts;
+    expect(collector.collect(3_000).processes).toMatchObject([{ pid: 100, counts: [0, 4, 0, 0], exited: true }]);
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[100]]);
+  });
+
+  it('keeps an uncommitted exit found by the /proc sweep until commit()', () => {
+    const alive = new Set([100]);
+    const { source, collector, processAlive } = setup({ alive: (pid) => alive.has(pid) });
+    source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 1 });
+    source.call(100, READ, 2, 'lost');
+    collector.collect(1_000);
+    collector.collect(2_000);
+    alive.delete(100);
+    expect(collector.collect(3_000).processes).toMatchObject([{ pid: 100, counts: [0, 2, 0, 0], exited: true }]);
+    expect(collector.collect(4_000).processes).toMatchObject([{ pid: 100, counts: [0, 2, 0, 0], exited: true }]);
+    const asked = processAlive.mock.calls.length;
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[100]]);
+    expect(collector.collect(5_000).processes).toEqual([]);
+    expect(processAlive.mock.calls.length).toBe(asked);
+  });
+
+  it('deletes the keys of an exited process that had only an info entry', () => {
+    const { source, collector } = setup();
+    source.procs.set(300, { comm: 'quiet', cgroupId: 0n });
+    source.exit(300);
+    expect(collector.collect(1_000).processes).toEqual([]);
+    collector.commit();
+    expect(source.deleteCalls).toEqual([[300]]);
+    expect(source.procs.has(300)).toBe(false);
+  });
+});
+
+describe('ProcessCollector: comm', () => {
   it('takes the comm of an exited process from its exit event', () => {
     const { source, collector, processComm } = setup();
     source.call(100, READ, 1, 'before-exec');
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.exit(100, 'after-exec');
-    expect(collector.collect(2_000).processes).toEqual([
+    expect(poll(collector, 2_000).processes).toEqual([
       { pid: 100, comm: 'after-exec', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
     expect(processComm).not.toHaveBeenCalled();
@@ -270,9 +369,9 @@ describe('SyscallCollector: comm', () => {
   it('takes the comm of a live process from syscall_procs and follows its changes', () => {
     const { source, collector, processComm } = setup();
     source.call(100, READ, 1, 'sh');
-    expect(collector.collect(1_000).processes[0]?.comm).toBe('sh');
+    expect(poll(collector, 1_000).processes[0]?.comm).toBe('sh');
     source.exec(100, 'python3', 0n); // sched_process_exec rewrote it
-    expect(collector.collect(2_000).processes[0]?.comm).toBe('python3');
+    expect(poll(collector, 2_000).processes[0]?.comm).toBe('python3');
     expect(processComm).not.toHaveBeenCalled();
   });
 
@@ -280,7 +379,7 @@ describe('SyscallCollector: comm', () => {
     const { source, collector, processComm } = setup({ comm: (pid) => (pid === 300 ? 'from-proc' : undefined) });
     source.call(300, OPENAT, 1); // syscall_procs was full: no comm
     source.call(400, OPENAT, 1); // and /proc does not know it either
-    const processes = byPid(collector.collect(1_000).processes);
+    const processes = byPid(poll(collector, 1_000).processes);
     expect(processes.get(300)?.comm).toBe('from-proc');
     expect(processes.get(400)?.comm).toBe('');
     expect(processComm).toHaveBeenCalledWith(300);
@@ -295,15 +394,15 @@ describe('SyscallCollector: comm', () => {
       writeFileSync(path.join(procRoot, '300', 'stat'), '300 (from-procfs) S 1 300 300 0 -1 4194560 0 0\n');
       mkdirSync(path.join(procRoot, '500'));
       writeFileSync(path.join(procRoot, '500', 'stat'), '500 (zombie) Z 1 500 500 0 -1 4227084 0 0\n');
-      const source = new FakeSyscallSource();
-      const collector = new SyscallCollector(source, { procRoot });
+      const source = new FakeProcessSource();
+      const collector = new ProcessCollector(source, { procRoot });
       source.call(300, READ, 1);
       source.call(400, READ, 1, 'gone');
       source.call(500, WRITE, 2, 'zombie');
-      expect(byPid(collector.collect(1_000).processes).get(300)?.comm).toBe('from-procfs');
+      expect(byPid(poll(collector, 1_000).processes).get(300)?.comm).toBe('from-procfs');
       // An exit was lost: 400 has no /proc entry and 500 is a zombie; 300 is sleeping, so alive.
-      source.dropCounters = [0, 0, 1];
-      const processes = byPid(collector.collect(2_000).processes);
+      source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 1 });
+      const processes = byPid(poll(collector, 2_000).processes);
       expect(processes.get(300)).toEqual({
         pid: 300,
         comm: 'from-procfs',
@@ -329,19 +428,19 @@ describe('SyscallCollector: comm', () => {
         exited: true,
       });
       expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[400, 500]]);
-      expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([300]);
+      expect(poll(collector, 3_000).processes.map((p) => p.pid)).toEqual([300]);
     } finally {
       rmSync(procRoot, { recursive: true, force: true });
     }
   });
 });
 
-describe('SyscallCollector: cgroup id', () => {
+describe('ProcessCollector: cgroup id', () => {
   it('takes the cgroup id of a live process from syscall_procs, as a bigint with all 64 bits', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'web', 0xffff_ffff_ffff_fff0n);
     source.call(200, READ, 1, 'db', 4242n);
-    const processes = byPid(collector.collect(1_000).processes);
+    const processes = byPid(poll(collector, 1_000).processes);
     expect(processes.get(100)?.cgroupId).toBe(0xffff_ffff_ffff_fff0n);
     expect(processes.get(200)).toEqual({
       pid: 200,
@@ -356,27 +455,27 @@ describe('SyscallCollector: cgroup id', () => {
   it("follows the kernel's last value when the process moves (exec into a container's cgroup)", () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'runc', 10n);
-    expect(collector.collect(1_000).processes[0]?.cgroupId).toBe(10n);
+    expect(poll(collector, 1_000).processes[0]?.cgroupId).toBe(10n);
     source.exec(100, 'nginx', 20n);
     source.call(100, READ, 1);
-    expect(collector.collect(2_000).processes[0]).toMatchObject({ comm: 'nginx', cgroupId: 20n });
+    expect(poll(collector, 2_000).processes[0]).toMatchObject({ comm: 'nginx', cgroupId: 20n });
   });
 
   it('remembers a known id when a later read says 0n or syscall_procs lost the entry', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'app', 30n);
-    expect(collector.collect(1_000).processes[0]?.cgroupId).toBe(30n);
+    expect(poll(collector, 1_000).processes[0]?.cgroupId).toBe(30n);
     source.procs.set(100, { comm: 'app', cgroupId: 0n });
-    expect(collector.collect(2_000).processes[0]?.cgroupId).toBe(30n);
+    expect(poll(collector, 2_000).processes[0]?.cgroupId).toBe(30n);
     source.procs.delete(100);
-    expect(collector.collect(3_000).processes[0]).toMatchObject({ comm: 'app', cgroupId: 30n });
+    expect(poll(collector, 3_000).processes[0]).toMatchObject({ comm: 'app', cgroupId: 30n });
   });
 
   it('is 0n while the kernel knows no cgroup for the process', () => {
     const { source, collector } = setup({ comm: () => 'from-proc' });
     source.call(100, READ, 1); // syscall_procs was full
     source.call(200, READ, 1, 'zero', 0n);
-    const processes = byPid(collector.collect(1_000).processes);
+    const processes = byPid(poll(collector, 1_000).processes);
     expect(processes.get(100)?.cgroupId).toBe(0n);
     expect(processes.get(200)?.cgroupId).toBe(0n);
   });
@@ -384,9 +483,9 @@ describe('SyscallCollector: cgroup id', () => {
   it("takes an exited process's cgroup id from its exit event over syscall_procs", () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'worker', 10n);
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.exit(100, 'worker', 11n);
-    expect(collector.collect(2_000).processes).toEqual([
+    expect(poll(collector, 2_000).processes).toEqual([
       { pid: 100, comm: 'worker', cgroupId: 11n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
   });
@@ -394,16 +493,16 @@ describe('SyscallCollector: cgroup id', () => {
   it('keeps the known id when the exit event says 0n', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'worker', 10n);
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.exit(100, 'worker', 0n);
-    expect(collector.collect(2_000).processes[0]).toMatchObject({ cgroupId: 10n, exited: true });
+    expect(poll(collector, 2_000).processes[0]).toMatchObject({ cgroupId: 10n, exited: true });
   });
 
   it('takes the cgroup id of a process that appears and exits within one interval from its exit event', () => {
     const { source, collector } = setup();
     source.call(300, CONNECT, 2, 'probe', 5n);
     source.exit(300, 'probe', 6n);
-    expect(collector.collect(5_000).processes).toEqual([
+    expect(poll(collector, 5_000).processes).toEqual([
       { pid: 300, comm: 'probe', cgroupId: 6n, counts: [0, 0, 0, 2], startMs: 5_000, exited: true },
     ]);
   });
@@ -411,9 +510,9 @@ describe('SyscallCollector: cgroup id', () => {
   it('keeps the cgroup id of a process the /proc sweep finds exited', () => {
     const { source, collector } = setup({ alive: () => false });
     source.call(100, READ, 1, 'gone', 77n);
-    source.dropCounters = [0, 0, 1];
-    collector.collect(1_000);
-    expect(collector.collect(2_000).processes).toEqual([
+    source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 1 });
+    poll(collector, 1_000);
+    expect(poll(collector, 2_000).processes).toEqual([
       { pid: 100, comm: 'gone', cgroupId: 77n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
   });
@@ -421,11 +520,11 @@ describe('SyscallCollector: cgroup id', () => {
   it('does not give a reused pid the cgroup id of the process that had it before', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'first', 40n);
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.exit(100);
-    expect(collector.collect(2_000).processes[0]).toMatchObject({ cgroupId: 40n, exited: true });
+    expect(poll(collector, 2_000).processes[0]).toMatchObject({ cgroupId: 40n, exited: true });
     source.call(100, READ, 1); // the new process has no syscall_procs entry
-    expect(collector.collect(3_000).processes).toEqual([
+    expect(poll(collector, 3_000).processes).toEqual([
       { pid: 100, comm: '', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
     ]);
   });
@@ -474,19 +573,19 @@ describe('procAlive', () => {
   });
 });
 
-describe('SyscallCollector: lost exit events', () => {
+describe('ProcessCollector: lost exit events', () => {
   it('treats idle processes that are not alive as exited once an exit was lost', () => {
     const { source, collector, processAlive } = setup({ alive: (pid) => pid !== 100 });
     source.call(100, READ, 7, 'dead');
     source.call(200, READ, 1, 'alive');
     source.call(300, OPENAT, 1, 'busy');
-    collector.collect(1_000);
+    poll(collector, 1_000);
     expect(processAlive).not.toHaveBeenCalled();
 
     // 100 and 200 made no calls since the last collection: they are asked about; 300 did, so it is not.
     source.call(300, OPENAT, 1);
-    source.dropCounters = [0, 0, 1];
-    const second = byPid(collector.collect(2_000).processes);
+    source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 1 });
+    const second = byPid(poll(collector, 2_000).processes);
     expect(second.get(100)).toEqual({
       pid: 100,
       comm: 'dead',
@@ -517,7 +616,7 @@ describe('SyscallCollector: lost exit events', () => {
     // 100 is gone; the check goes on for the idle ones although the counter stays at 1.
     processAlive.mockClear();
     source.call(300, OPENAT, 1);
-    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200, 300]);
+    expect(poll(collector, 3_000).processes.map((p) => p.pid)).toEqual([200, 300]);
     expect(processAlive.mock.calls).toEqual([[200]]);
     expect(source.deleteCalls).toEqual([[100]]);
   });
@@ -525,46 +624,46 @@ describe('SyscallCollector: lost exit events', () => {
   it('asks about a process that made calls in the last interval only once its counts stop changing', () => {
     const { source, collector, processAlive } = setup({ alive: () => false });
     source.call(100, READ, 7, 'dead');
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.call(100, WRITE, 3); // its last calls before it ended, exit event lost
-    source.dropCounters = [0, 0, 1];
-    expect(collector.collect(2_000).processes).toEqual([
+    source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 1 });
+    expect(poll(collector, 2_000).processes).toEqual([
       { pid: 100, comm: 'dead', cgroupId: 0n, counts: [0, 7, 3, 0], startMs: 1_000, exited: false },
     ]);
     expect(processAlive).not.toHaveBeenCalled();
-    expect(collector.collect(3_000).processes).toEqual([
+    expect(poll(collector, 3_000).processes).toEqual([
       { pid: 100, comm: 'dead', cgroupId: 0n, counts: [0, 7, 3, 0], startMs: 1_000, exited: true },
     ]);
     expect(processAlive.mock.calls).toEqual([[100]]);
     expect(source.deleteCalls).toEqual([[100]]);
-    expect(collector.collect(4_000).processes).toEqual([]);
+    expect(poll(collector, 4_000).processes).toEqual([]);
   });
 
   it('catches a process that dies after the counter rose, though the counter does not rise again', () => {
     const dead = new Set<number>();
     const { source, collector, processAlive } = setup({ alive: (pid) => !dead.has(pid) });
     source.call(100, READ, 1, 'x');
-    source.dropCounters = [0, 0, 2];
+    source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 2 });
     // First seen: nothing to compare with yet, so not asked.
-    expect(collector.collect(1_000).processes).toEqual([
+    expect(poll(collector, 1_000).processes).toEqual([
       { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
     ]);
     expect(processAlive).not.toHaveBeenCalled();
-    expect(collector.collect(2_000).processes).toEqual([
+    expect(poll(collector, 2_000).processes).toEqual([
       { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
     ]);
-    expect(collector.collect(3_000).processes).toEqual([
+    expect(poll(collector, 3_000).processes).toEqual([
       { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: false },
     ]);
     expect(processAlive.mock.calls).toEqual([[100], [100]]);
 
     dead.add(100); // it ends, and its exit event is lost too; the counter stays at 2
-    expect(collector.collect(4_000).processes).toEqual([
+    expect(poll(collector, 4_000).processes).toEqual([
       { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
     expect(processAlive.mock.calls).toEqual([[100], [100], [100]]);
     expect(source.deleteCalls).toEqual([[100]]);
-    expect(collector.collect(5_000).processes).toEqual([]);
+    expect(poll(collector, 5_000).processes).toEqual([]);
     expect(processAlive).toHaveBeenCalledTimes(3);
     expect(source.deleteCalls).toEqual([[100]]);
   });
@@ -573,10 +672,10 @@ describe('SyscallCollector: lost exit events', () => {
     const { source, collector, processAlive } = setup({ alive: (pid) => pid !== 100 });
     source.call(100, READ, 4, 'dead');
     source.call(200, READ, 2, 'alive');
-    source.dropCounters = [0, 1, 0];
-    collector.collect(1_000);
+    source.dropCounters = drops({ PROCESS_DROP_INFO_FULL: 1 });
+    poll(collector, 1_000);
     expect(processAlive).not.toHaveBeenCalled();
-    const second = byPid(collector.collect(2_000).processes);
+    const second = byPid(poll(collector, 2_000).processes);
     expect(second.get(100)).toEqual({
       pid: 100,
       comm: 'dead',
@@ -595,15 +694,15 @@ describe('SyscallCollector: lost exit events', () => {
     });
     expect(processAlive.mock.calls.map(([pid]) => pid).sort()).toEqual([100, 200]);
     expect(source.deleteCalls).toEqual([[100]]);
-    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
+    expect(poll(collector, 3_000).processes.map((p) => p.pid)).toEqual([200]);
   });
 
   it('never asks about a process whose counts keep changing', () => {
     const { source, collector, processAlive } = setup();
-    source.dropCounters = [0, 3, 5];
+    source.dropCounters = drops({ PROCESS_DROP_INFO_FULL: 3, PROCESS_DROP_EXIT_LOST: 5 });
     for (let i = 1; i <= 10; i++) {
       source.call(100, i % 2 === 0 ? READ : WRITE, 1, 'busy');
-      const processes = collector.collect(i * 1_000).processes;
+      const processes = poll(collector, i * 1_000).processes;
       expect(processes).toEqual([
         {
           pid: 100,
@@ -622,13 +721,13 @@ describe('SyscallCollector: lost exit events', () => {
   it('never asks processAlive when no exit was lost and syscall_procs never filled', () => {
     const { source, collector, processAlive } = setup();
     for (let pid = 1; pid <= 50; pid++) source.call(pid, READ, pid, `p${pid}`);
-    source.dropCounters = [5, 0, 0]; // syscall_counts full does not enable the check
-    collector.collect(1_000);
+    source.dropCounters = drops({ PROCESS_DROP_COUNTS_FULL: 5 }); // syscall_counts full does not enable the check
+    poll(collector, 1_000);
     source.exit(7);
-    const second = collector.collect(2_000).processes;
+    const second = poll(collector, 2_000).processes;
     expect(second.filter((p) => p.exited).map((p) => p.pid)).toEqual([7]);
-    expect(collector.collect(3_000).processes.length).toBe(49);
-    expect(collector.collect(4_000).processes.length).toBe(49);
+    expect(poll(collector, 3_000).processes.length).toBe(49);
+    expect(poll(collector, 4_000).processes.length).toBe(49);
     expect(processAlive).not.toHaveBeenCalled();
     expect(source.deleteCalls).toEqual([[7]]);
   });
@@ -637,11 +736,11 @@ describe('SyscallCollector: lost exit events', () => {
     const { source, collector, processAlive } = setup({ alive: () => false });
     source.call(100, READ, 1, 'a');
     source.call(200, READ, 1, 'b');
-    source.dropCounters = [0, 0, 1];
-    collector.collect(1_000);
+    source.dropCounters = drops({ PROCESS_DROP_EXIT_LOST: 1 });
+    poll(collector, 1_000);
     expect(processAlive).not.toHaveBeenCalled();
     source.exit(100, 'a');
-    const processes = byPid(collector.collect(2_000).processes);
+    const processes = byPid(poll(collector, 2_000).processes);
     expect(processes.get(100)).toEqual({
       pid: 100,
       comm: 'a',
@@ -660,15 +759,15 @@ describe('SyscallCollector: lost exit events', () => {
     });
     expect(processAlive.mock.calls).toEqual([[200]]);
     expect(source.deleteCalls.map((pids) => [...pids].sort())).toEqual([[100, 200]]);
-    expect(collector.collect(3_000).processes).toEqual([]);
+    expect(poll(collector, 3_000).processes).toEqual([]);
   });
 });
 
-describe('SyscallCollector: churn and pid reuse', () => {
+describe('ProcessCollector: churn and pid reuse', () => {
   it('keeps no state for 5,000 processes that came and went', () => {
     const { source, collector } = setup();
     const seen = new Map<number, { live: number; exited: number }>();
-    const record = (processes: ProcessSyscalls[]): void => {
+    const record = (processes: ProcessCounts[]): void => {
       for (const p of processes) {
         const s = seen.get(p.pid) ?? { live: 0, exited: 0 };
         if (p.exited) s.exited++;
@@ -684,11 +783,11 @@ describe('SyscallCollector: churn and pid reuse', () => {
       if (start < 10_000 + total)
         for (let pid = start; pid < start + perRound; pid++) source.call(pid, READ, 1, `w${pid}`);
       for (let pid = start - perRound; pid < start && pid >= 10_000; pid++) source.exit(pid);
-      const processes = collector.collect((now += 1_000)).processes;
+      const processes = poll(collector, (now += 1_000)).processes;
       expect(processes.length).toBeLessThanOrEqual(2 * perRound);
       record(processes);
     }
-    expect(collector.collect((now += 1_000)).processes).toEqual([]);
+    expect(poll(collector, (now += 1_000)).processes).toEqual([]);
     expect(source.counts.size).toBe(0);
     expect(source.procs.size).toBe(0);
     expect(seen.size).toBe(total);
@@ -696,7 +795,7 @@ describe('SyscallCollector: churn and pid reuse', () => {
 
     // Every pid comes back: none may carry a start time from before (no state was left behind).
     for (let pid = 10_000; pid < 10_000 + total; pid++) source.call(pid, WRITE, 1, 'again');
-    const back = collector.collect((now += 1_000)).processes;
+    const back = poll(collector, (now += 1_000)).processes;
     expect(back.length).toBe(total);
     expect(back.every((p) => p.startMs === now && !p.exited)).toBe(true);
   });
@@ -704,9 +803,9 @@ describe('SyscallCollector: churn and pid reuse', () => {
   it('gives a reused pid a new start time', () => {
     const { source, collector } = setup();
     source.call(100, READ, 50, 'first');
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.exit(100);
-    expect(collector.collect(2_000).processes[0]).toEqual({
+    expect(poll(collector, 2_000).processes[0]).toEqual({
       pid: 100,
       comm: 'first',
       cgroupId: 0n,
@@ -714,10 +813,10 @@ describe('SyscallCollector: churn and pid reuse', () => {
       startMs: 1_000,
       exited: true,
     });
-    expect(collector.collect(3_000).processes).toEqual([]);
+    expect(poll(collector, 3_000).processes).toEqual([]);
 
     source.call(100, OPENAT, 1, 'second');
-    expect(collector.collect(9_000).processes).toEqual([
+    expect(poll(collector, 9_000).processes).toEqual([
       { pid: 100, comm: 'second', cgroupId: 0n, counts: [1, 0, 0, 0], startMs: 9_000, exited: false },
     ]);
   });
@@ -725,17 +824,17 @@ describe('SyscallCollector: churn and pid reuse', () => {
   it('starts a pid afresh when its keys vanished from the map without an exit event', () => {
     const { source, collector } = setup();
     source.call(100, READ, 5, 'x');
-    collector.collect(1_000);
+    poll(collector, 1_000);
     source.counts.delete(100);
-    expect(collector.collect(2_000).processes).toEqual([]);
+    expect(poll(collector, 2_000).processes).toEqual([]);
     source.call(100, READ, 1);
-    expect(collector.collect(3_000).processes).toEqual([
+    expect(poll(collector, 3_000).processes).toEqual([
       { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
     ]);
   });
 });
 
-describe('SyscallCollector: drops, map fill and the source', () => {
+describe('ProcessCollector: drops, map fill and the source', () => {
   it('reports zeros before the first collection', () => {
     const { collector, source } = setup();
     source.cap = { counts: 1024, procs: 512 };
@@ -757,8 +856,8 @@ describe('SyscallCollector: drops, map fill and the source', () => {
     source.call(100, READ, 2);
     source.call(200, CONNECT, 3, 'b');
     source.procs.set(300, { comm: 'c', cgroupId: 0n }); // a comm without counts
-    source.dropCounters = [7, 3, 2];
-    collector.collect(1_000);
+    source.dropCounters = drops({ PROCESS_DROP_COUNTS_FULL: 7, PROCESS_DROP_INFO_FULL: 3, PROCESS_DROP_EXIT_LOST: 2 });
+    poll(collector, 1_000);
     expect(collector.drops()).toEqual({
       program: 'syscalls',
       eventsLost: 2,
@@ -769,9 +868,9 @@ describe('SyscallCollector: drops, map fill and the source', () => {
       { program: 'syscalls', map: 'syscall_procs', entries: 3, capacity: 512 },
     ]);
 
-    source.dropCounters = [9, 3, 2];
+    source.dropCounters = drops({ PROCESS_DROP_COUNTS_FULL: 9, PROCESS_DROP_INFO_FULL: 3, PROCESS_DROP_EXIT_LOST: 2 });
     source.exit(200);
-    collector.collect(2_000);
+    poll(collector, 2_000);
     expect(collector.drops()).toEqual({
       program: 'syscalls',
       eventsLost: 2,
@@ -779,7 +878,7 @@ describe('SyscallCollector: drops, map fill and the source', () => {
     });
     // fill is as read, before the exited process's entries were deleted
     expect(collector.mapFill().map((m) => m.entries)).toEqual([2, 3]);
-    collector.collect(3_000);
+    poll(collector, 3_000);
     expect(collector.mapFill().map((m) => m.entries)).toEqual([1, 2]);
   });
 

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Process tracking, shared by the programs that count per process (bpf/syscalls.bpf.c, bpf/cpu.bpf.c): the entry
+ * of a process seen for the first time (its counts and its info), the info refreshed at exec, and the exit event
+ * that tells the user side to publish the final counts and then delete the process's entries.
+ *
+ * Each program passes its own maps: `counts` (per-CPU hash, __u32 tgid → the program's counts), `procs` (hash,
+ * __u32 tgid → struct process_info), `exits` (ring buffer of struct process_exit_event) and `drops` (per-CPU
+ * array keyed by enum process_drop).
+ */
+#ifndef EOA_PROCESS_BPF_H
+#define EOA_PROCESS_BPF_H
+
+#include "common.bpf.h"
+#include "process.h"
+
+/* Never read: puts the exit event, which no map names, into the object's BTF for src/bpf/layouts.ts. */
+const struct process_exit_event *btf_process_exit_event __attribute__((unused));
+
+/*
+ * The counts of `tgid`, seen for the first time on this CPU's lookup: creates its entry from `zero` (a zeroed
+ * value of the counts map's size) and its info, and returns this CPU's value to count on. Another CPU may have
+ * created the entry since the lookup: then that one is returned. NULL when the counts map is full (counted).
+ */
+static __always_inline void *process_first_seen(void *counts, void *procs, void *drops, __u32 tgid, const void *zero)
+{
+	struct process_info info = {};
+	void *value;
+
+	bpf_map_update_elem(counts, &tgid, zero, BPF_NOEXIST);
+	value = bpf_map_lookup_elem(counts, &tgid);
+	if (!value) {
+		eoa_count_drop(drops, PROCESS_DROP_COUNTS_FULL);
+		return NULL;
+	}
+	/* tgid 0 is the idle task (CPU samples): counted, but not a process. */
+	if (tgid == 0 || bpf_map_lookup_elem(procs, &tgid))
+		return value;
+	eoa_process_comm(&info.comm);
+	info.cgroup_id = bpf_get_current_cgroup_id();
+	if (bpf_map_update_elem(procs, &tgid, &info, BPF_NOEXIST) == -E2BIG)
+		eoa_count_drop(drops, PROCESS_DROP_INFO_FULL);
+	return value;
+}
+
+/* sched_process_exec of the current task: a tracked process's comm (and often its cgroup) changed. */
+static __always_inline void process_exec(void *procs)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct process_info *info = bpf_map_lookup_elem(procs, &tgid);
+
+	if (info) {
+		eoa_process_comm(&info->comm);
+		/* Container runtimes move a process into its cgroup before they exec the entrypoint. */
+		info->cgroup_id = bpf_get_current_cgroup_id();
+	}
+}
+
+struct trace_event_raw_sched_process_exit {
+	bool group_dead;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool process_group_dead(struct trace_event_raw_sched_process_exit *ctx)
+{
+	struct task_struct *task;
+
+	/* Kernels since 6.16 say it in the tracepoint; before, signal->live has already dropped to 0. */
+	if (bpf_core_field_exists(ctx->group_dead))
+		return BPF_CORE_READ(ctx, group_dead);
+	task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, signal, live.counter) == 0;
+}
+
+/* sched_process_exit of the current task: when it is the last thread of a tracked process, report the exit. */
+static __always_inline void process_exit(struct trace_event_raw_sched_process_exit *ctx, void *counts, void *procs,
+					 void *exits, void *drops)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct process_exit_event *ev;
+
+	if (!process_group_dead(ctx))
+		return;
+	if (!bpf_map_lookup_elem(counts, &tgid) && !bpf_map_lookup_elem(procs, &tgid))
+		return;
+	ev = bpf_ringbuf_reserve(exits, sizeof(*ev), 0);
+	if (!ev) {
+		eoa_count_drop(drops, PROCESS_DROP_EXIT_LOST);
+		return;
+	}
+	ev->boot_ns = bpf_ktime_get_boot_ns();
+	ev->tgid = tgid;
+	ev->_pad = 0;
+	eoa_process_comm(&ev->comm);
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_ringbuf_submit(ev, 0);
+}
+
+#endif /* EOA_PROCESS_BPF_H */

@@ -1,0 +1,397 @@
+// Process tracking, shared by the programs that count per process (syscalls, cpu; bpf/process.bpf.h): the kernel
+// keeps counts and info (comm, cgroup id) by tgid and reports each process's end on an exit ring buffer.
+//
+// Series lifecycle: the collection after an exit still returns the process with its final counts (marked
+// `exited`); commit(), called once that collection has been published, deletes the process's kernel keys, so the
+// next collection no longer has it. Without a commit (publication failed) the next collection returns it again,
+// final counts included. Once the kernel has counted a lost exit event (or a process it could not register), a
+// /proc check of idle processes catches unannounced ends, so a series never outlives its process.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index.ts';
+import { PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
+import { cString, u64 } from './decode.ts';
+import type { Collector, Drops, MapFill } from './types.ts';
+
+/** The programs whose objects track processes with bpf/process.bpf.h. */
+export type ProcessCountingProgram = 'syscalls' | 'cpu';
+
+const DROP = PROCESS_DROP.values;
+
+export interface ProcessExit {
+  tgid: number;
+  comm: string;
+  cgroupId: bigint;
+}
+
+/** What the kernel knows of a tracked process: its name and cgroup v2 id (0n when unknown). */
+export interface ProcessInfo {
+  comm: string;
+  cgroupId: bigint;
+}
+
+export interface ProcessCounts {
+  pid: number;
+  comm: string;
+  /** cgroup v2 id the kernel last saw the process in (0n when unknown). */
+  cgroupId: bigint;
+  /** Counts by lane (for syscalls: by SYSCALL_NAMES index; for cpu: one lane of samples). */
+  counts: number[];
+  /** When this agent first saw the process (ms): the start of its cumulative counts. */
+  startMs: number;
+  /** The process has ended: these are its final counts, and once committed it is not returned again. */
+  exited: boolean;
+}
+
+export interface ProcessSnapshot {
+  processes: ProcessCounts[];
+}
+
+/** Names of a program's count and info maps (for the map-fill and map-full metrics). */
+export interface ProcessMapNames {
+  counts: string;
+  procs: string;
+}
+
+/** Where a ProcessCollector's data comes from: the kernel, or a fake in unit tests. */
+export interface ProcessSource {
+  /** Exit events received since the last call (draining the ring buffer first). */
+  drainExits(): ProcessExit[];
+  readCounts(): MapSnapshot;
+  readProcs(): MapSnapshot;
+  /** The drops array by slot (enum process_drop). */
+  readDrops(): number[];
+  /** Deletes these processes' entries from the count and info maps. */
+  deleteProcesses(pids: readonly number[]): void;
+  capacity(): { counts: number; procs: number };
+  attached(): boolean;
+  close(): void;
+}
+
+export function decodeProcessExit(view: DataView): ProcessExit {
+  const { size, fields } = PROCESS_EXIT_EVENT;
+  if (view.byteLength < size) throw new Error(`process_exit_event of ${view.byteLength} bytes`);
+  return {
+    tgid: view.getUint32(fields.tgid.offset, true),
+    comm: cString(view, fields.comm.offset, fields.comm.size),
+    cgroupId: view.getBigUint64(fields.cgroup_id.offset, true),
+  };
+}
+
+/**
+ * A count map (u32 tgid → u64 lanes, summed over CPUs by the addon) → counts by process. syscall_counts has one
+ * lane per counted syscall, cpu_samples one.
+ */
+export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  const lanes = snapshot.valueSize >>> 3;
+  for (let i = 0; i < snapshot.count; i++) {
+    const at = i * snapshot.valueSize;
+    const counts = new Array<number>(lanes);
+    for (let lane = 0; lane < lanes; lane++) counts[lane] = u64(snapshot.values, at + lane * 8);
+    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), counts);
+  }
+  return out;
+}
+
+/** An info map (u32 tgid → struct process_info) → comm and cgroup id by process. */
+export function decodeProcessInfos(snapshot: MapSnapshot): Map<number, ProcessInfo> {
+  const { comm, cgroup_id } = PROCESS_INFO.fields;
+  const out = new Map<number, ProcessInfo>();
+  for (let i = 0; i < snapshot.count; i++) {
+    const at = i * snapshot.valueSize;
+    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), {
+      comm: cString(snapshot.values, at + comm.offset, comm.size),
+      cgroupId: snapshot.values.getBigUint64(at + cgroup_id.offset, true),
+    });
+  }
+  return out;
+}
+
+/** A process is alive while /proc has it and it is not a zombie (a zombie does nothing more). */
+export function procAlive(procRoot: string, pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(path.join(procRoot, String(pid), 'stat'), 'utf8');
+  } catch {
+    return false;
+  }
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state !== 'Z' && state !== 'X' && state !== 'x';
+}
+
+export interface ProcessCollectorOptions {
+  /** The program whose maps these are. Default 'syscalls'. */
+  program?: ProcessCountingProgram;
+  /** Names of the count and info maps. Default: the syscalls program's. */
+  maps?: ProcessMapNames;
+  /** Is a process still alive? Used only by the sweep after lost exit events. */
+  processAlive?: (pid: number) => boolean;
+  /** Comm of a live process whose comm the kernel map could not hold. */
+  processComm?: (pid: number) => string | undefined;
+  procRoot?: string;
+}
+
+interface ProcessState {
+  startMs: number;
+  comm: string;
+  cgroupId: bigint;
+  /** Sum of the counts at the last collection. */
+  total: number;
+}
+
+function sumOf(counts: readonly number[]): number {
+  let total = 0;
+  for (const c of counts) total += c;
+  return total;
+}
+
+export class ProcessCollector implements Collector<ProcessSnapshot> {
+  readonly program: ProcessCountingProgram;
+  readonly #maps: ProcessMapNames;
+  readonly #source: ProcessSource;
+  readonly #processAlive: (pid: number) => boolean;
+  readonly #processComm: (pid: number) => string | undefined;
+  readonly #state = new Map<number, ProcessState>();
+  /** Processes known to have exited whose keys wait for commit(): reported again until then. */
+  readonly #exited = new Map<number, ProcessInfo>();
+  /** The exited processes the last collect() returned in full: what commit() may delete. */
+  #reported: number[] = [];
+  #drops: number[] = [];
+  #fill = { counts: 0, procs: 0 };
+
+  constructor(source: ProcessSource, options: ProcessCollectorOptions = {}) {
+    const procRoot = options.procRoot ?? '/proc';
+    this.program = options.program ?? 'syscalls';
+    this.#maps = options.maps ?? { counts: 'syscall_counts', procs: 'syscall_procs' };
+    this.#source = source;
+    this.#processAlive = options.processAlive ?? ((pid) => procAlive(procRoot, pid));
+    this.#processComm =
+      options.processComm ??
+      ((pid) => {
+        try {
+          return readFileSync(path.join(procRoot, String(pid), 'comm'), 'utf8').replace(/\n$/, '');
+        } catch {
+          return undefined;
+        }
+      });
+  }
+
+  attached(): boolean {
+    return this.#source.attached();
+  }
+
+  collect(nowMs: number): ProcessSnapshot {
+    this.#reported = [];
+    const exited = this.#exited;
+    for (const event of this.#source.drainExits())
+      exited.set(event.tgid, { comm: event.comm, cgroupId: event.cgroupId });
+    const counts = decodeCounts(this.#source.readCounts());
+    const procs = decodeProcessInfos(this.#source.readProcs());
+    this.#fill = { counts: counts.size, procs: procs.size };
+    this.#drops = this.#source.readDrops();
+
+    // Degraded mode: once an exit event was lost, or a process could not be registered for its exit event, a
+    // process may end unannounced. From then on every collection checks the processes whose counts did not move
+    // since the last one (a dead process's never do) and treats those that are gone, or zombies, as exited.
+    if ((this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) > 0 || (this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0) > 0) {
+      for (const [pid, calls] of counts) {
+        if (exited.has(pid)) continue;
+        const previous = this.#state.get(pid)?.total;
+        // pid 0 (the idle task, in CPU samples) never exits.
+        if (pid !== 0 && previous === sumOf(calls) && !this.#processAlive(pid)) {
+          exited.set(pid, procs.get(pid) ?? { comm: '', cgroupId: 0n });
+        }
+      }
+    }
+
+    const processes: ProcessCounts[] = [];
+    for (const [pid, calls] of counts) {
+      let state = this.#state.get(pid);
+      if (state === undefined) {
+        state = { startMs: nowMs, comm: '', cgroupId: 0n, total: -1 };
+        this.#state.set(pid, state);
+      }
+      state.total = sumOf(calls);
+      const info = exited.get(pid) ?? procs.get(pid);
+      const comm = info?.comm || state.comm || this.#processComm(pid) || '';
+      state.comm = comm;
+      if (info !== undefined && info.cgroupId !== 0n) state.cgroupId = info.cgroupId;
+      processes.push({
+        pid,
+        comm,
+        cgroupId: state.cgroupId,
+        counts: calls,
+        startMs: state.startMs,
+        exited: exited.has(pid),
+      });
+    }
+    for (const pid of this.#state.keys()) if (!counts.has(pid)) this.#state.delete(pid);
+    this.#reported = [...exited.keys()];
+    return { processes };
+  }
+
+  /**
+   * The last collection has been published: the final counts of the processes it reported as exited are out, so
+   * their keys go. After a collect() that threw, nothing is deleted.
+   */
+  commit(): void {
+    const pids = this.#reported;
+    this.#reported = [];
+    if (pids.length === 0) return;
+    this.#source.deleteProcesses(pids);
+    for (const pid of pids) {
+      this.#exited.delete(pid);
+      this.#state.delete(pid);
+    }
+  }
+
+  drops(): Drops {
+    return {
+      program: this.program,
+      eventsLost: this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0,
+      mapFull: {
+        [this.#maps.counts]: this.#drops[DROP.PROCESS_DROP_COUNTS_FULL] ?? 0,
+        [this.#maps.procs]: this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0,
+      },
+    };
+  }
+
+  mapFill(): MapFill[] {
+    const capacity = this.#source.capacity();
+    return [
+      { program: this.program, map: this.#maps.counts, entries: this.#fill.counts, capacity: capacity.counts },
+      { program: this.program, map: this.#maps.procs, entries: this.#fill.procs, capacity: capacity.procs },
+    ];
+  }
+
+  close(): void {
+    this.#source.close();
+  }
+}
+
+/** An object that tracks processes with bpf/process.bpf.h: its maps and the programs attached once. */
+export interface ProcessObject {
+  maps: ProcessMapNames;
+  /** The exit ring buffer (struct process_exit_event). */
+  exits: string;
+  /** The per-CPU drop array (enum process_drop). */
+  drops: string;
+  /** Programs attached as they are (tracepoints), in order. */
+  programs: readonly string[];
+  /** Key and value sizes of the object's maps that the decoders were generated for (src/bpf/layouts.ts). */
+  sizes: Readonly<Record<string, { keySize: number; valueSize: number }>>;
+}
+
+export interface KernelProcessSourceOptions {
+  objectPath: string;
+  btfPath?: string;
+  /** Capacity of the count and info maps, in processes. Default: the object's. */
+  maxEntries?: number;
+  debug?: boolean;
+}
+
+/** Attachments a program makes beyond its tracepoints (the cpu program's per-CPU perf events). */
+export interface ExtraAttachments {
+  /** Called once the tracepoints are attached; on a throw the source detaches everything and closes. */
+  attach(object: BpfObject): void;
+  /** Called at every collection, before the exits are drained (to follow CPU hotplug, say). */
+  follow(object: BpfObject): void;
+  attached(): boolean;
+  close(): void;
+}
+
+/** The real source: loads the object and attaches its programs. Nothing stays attached or open on failure. */
+export class KernelProcessSource implements ProcessSource {
+  readonly #spec: ProcessObject;
+  readonly #object: BpfObject;
+  readonly #links: Link[] = [];
+  readonly #ring: RingBuffer;
+  readonly #extra: ExtraAttachments | undefined;
+  #pending: ProcessExit[] = [];
+
+  constructor(spec: ProcessObject, options: KernelProcessSourceOptions, extra?: ExtraAttachments) {
+    this.#spec = spec;
+    this.#extra = extra;
+    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
+    let ring: RingBuffer | undefined;
+    try {
+      for (const map of [spec.maps.counts, spec.maps.procs]) {
+        const sizes = spec.sizes[map];
+        if (sizes === undefined) throw new Error(`no layout for map ${map}`);
+        object.expectMap(map, sizes.keySize, sizes.valueSize);
+      }
+      if (options.maxEntries !== undefined) {
+        object.setMaxEntries(spec.maps.counts, options.maxEntries);
+        object.setMaxEntries(spec.maps.procs, options.maxEntries);
+      }
+      object.load();
+      ring = new RingBuffer(object, spec.exits, (records) => {
+        for (const record of records) this.#pending.push(decodeProcessExit(record));
+      });
+      for (const program of spec.programs) this.#links.push(object.attach(program));
+      extra?.attach(object);
+    } catch (error) {
+      extra?.close();
+      for (const link of this.#links) link.destroy();
+      ring?.close();
+      object.close();
+      throw error;
+    }
+    this.#ring = ring;
+    this.#object = object;
+  }
+
+  drainExits(): ProcessExit[] {
+    // Called first in every collection: the right moment to follow what the extra attachments follow.
+    this.#extra?.follow(this.#object);
+    this.#ring.consume();
+    const events = this.#pending;
+    this.#pending = [];
+    return events;
+  }
+
+  readCounts(): MapSnapshot {
+    return this.#object.readMap(this.#spec.maps.counts);
+  }
+
+  readProcs(): MapSnapshot {
+    return this.#object.readMap(this.#spec.maps.procs);
+  }
+
+  readDrops(): number[] {
+    return this.#object.readCounters(this.#spec.drops).map(Number);
+  }
+
+  deleteProcesses(pids: readonly number[]): void {
+    const tgids = new Uint8Array(new Uint32Array(pids).buffer);
+    this.#object.deleteKeys(this.#spec.maps.counts, tgids);
+    this.#object.deleteKeys(this.#spec.maps.procs, tgids);
+  }
+
+  capacity(): { counts: number; procs: number } {
+    return {
+      counts: this.#object.map(this.#spec.maps.counts).maxEntries,
+      procs: this.#object.map(this.#spec.maps.procs).maxEntries,
+    };
+  }
+
+  attached(): boolean {
+    return (
+      this.#links.length === this.#spec.programs.length &&
+      this.#links.every((link) => link.attached) &&
+      (this.#extra?.attached() ?? true)
+    );
+  }
+
+  get object(): BpfObject {
+    return this.#object;
+  }
+
+  close(): void {
+    this.#extra?.close();
+    for (const link of this.#links) link.destroy();
+    this.#ring.close();
+    this.#object.close();
+  }
+}
