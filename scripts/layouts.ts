@@ -5,7 +5,7 @@
 //   node scripts/layouts.ts --check [--build DIR]      # exit 1 when src/bpf/layouts.ts is not what DIR's BTF says
 // test/integration/layouts.test.ts builds the objects from bpf/ afresh and fails when the committed file differs.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { format, resolveConfig } from 'prettier';
 
@@ -13,28 +13,34 @@ const root = path.resolve(import.meta.dirname, '..');
 export const LAYOUTS_FILE = path.join(root, 'src', 'bpf', 'layouts.ts');
 
 /**
- * What the user side reads from each object, by BTF name; a type in several objects must be the same in each.
- * Drop slots are the key types of the <prog>_drops maps (exec_drop, process_drop, xdp_drop).
+ * What the user side reads from each object, found in the sources rather than listed: every struct and enum
+ * declared in a shared header (bpf/*.h, not the kernel-side *.bpf.h) that the object's source includes, directly or
+ * through another header. A type in several objects must be the same in each. Drop slots are the key types of the
+ * <prog>_drops maps (exec_drop, process_drop, xdp_drop).
  */
-export const WANTED: Record<string, readonly string[]> = {
-  exec: ['struct exec_event', 'enum exec_event_flag', 'enum exec_drop'],
-  syscalls: [
-    'struct syscall_counts',
-    'enum counted_syscall',
-    'struct process_info',
-    'struct process_exit_event',
-    'enum process_drop',
-  ],
-  cpu: ['struct process_info', 'struct process_exit_event', 'enum process_drop'],
-  xdp: [
-    'struct xdp_key',
-    'struct xdp_value',
-    'enum xdp_layer',
-    'enum xdp_transport',
-    'enum xdp_key_flag',
-    'enum xdp_drop',
-  ],
-};
+export function wantedTypes(bpfDir: string, program: string): string[] {
+  const wanted: string[] = [];
+  const visited = new Set<string>();
+  const visit = (file: string): void => {
+    if (visited.has(file)) return;
+    visited.add(file);
+    const text = readFileSync(path.join(bpfDir, file), 'utf8');
+    for (const [, header] of text.matchAll(/^#include\s+"([^"]+)"/gm)) visit(header!);
+    if (file.endsWith('.h') && !file.endsWith('.bpf.h')) {
+      for (const [, kind, name] of text.matchAll(/^(struct|enum)\s+(\w+)\s*\{/gm)) wanted.push(`${kind} ${name}`);
+    }
+  };
+  visit(`${program}.bpf.c`);
+  return wanted;
+}
+
+/** The programs: every bpf/<name>.bpf.c, as bpf/Makefile builds them. */
+export function programsIn(bpfDir: string): string[] {
+  return readdirSync(bpfDir)
+    .filter((f) => f.endsWith('.bpf.c'))
+    .map((f) => f.slice(0, -'.bpf.c'.length))
+    .sort();
+}
 
 interface BtfMember {
   name: string;
@@ -154,9 +160,10 @@ function enumSource(type: BtfType): string {
 export async function generateLayouts(buildDir: string): Promise<string> {
   const types = new Map<string, { source: string; objects: string[]; kind: string }>();
   const maps: string[] = [];
-  for (const [program, wanted] of Object.entries(WANTED)) {
+  const bpfDir = path.join(root, 'bpf');
+  for (const program of programsIn(bpfDir)) {
     const btf = new Btf(path.join(buildDir, `${program}.bpf.o`));
-    for (const entry of wanted) {
+    for (const entry of wantedTypes(bpfDir, program)) {
       const [kind, name] = entry.split(' ') as ['struct' | 'enum', string];
       const type = btf.named(kind === 'struct' ? 'STRUCT' : 'ENUM', name);
       const source = kind === 'struct' ? structSource(btf, type) : enumSource(type);

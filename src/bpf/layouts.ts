@@ -3,6 +3,30 @@
 // Structs: size and { offset, size } of each field in bytes. Enums: values, and for enums numbered 0, 1, …
 // `names`: the enumerators by value in lower case without their common prefix and *_MAX.
 
+/** struct process_info (cpu.bpf.o, syscalls.bpf.o). */
+export const PROCESS_INFO = {
+  size: 24,
+  fields: { comm: { offset: 0, size: 16 }, cgroup_id: { offset: 16, size: 8 } },
+} as const;
+
+/** struct process_exit_event (cpu.bpf.o, syscalls.bpf.o). */
+export const PROCESS_EXIT_EVENT = {
+  size: 40,
+  fields: {
+    boot_ns: { offset: 0, size: 8 },
+    tgid: { offset: 8, size: 4 },
+    _pad: { offset: 12, size: 4 },
+    comm: { offset: 16, size: 16 },
+    cgroup_id: { offset: 32, size: 8 },
+  },
+} as const;
+
+/** enum process_drop (cpu.bpf.o, syscalls.bpf.o). */
+export const PROCESS_DROP = {
+  values: { PROCESS_DROP_COUNTS_FULL: 0, PROCESS_DROP_INFO_FULL: 1, PROCESS_DROP_EXIT_LOST: 2, PROCESS_DROP_MAX: 3 },
+  names: ['counts_full', 'info_full', 'exit_lost'],
+} as const;
+
 /** struct exec_event (exec.bpf.o). */
 export const EXEC_EVENT = {
   size: 320,
@@ -29,56 +53,14 @@ export const EXEC_DROP = {
   names: ['ringbuf_full', 'descendants_full'],
 } as const;
 
-/** struct syscall_counts (syscalls.bpf.o). */
-export const SYSCALL_COUNTS = { size: 32, fields: { calls: { offset: 0, size: 32 } } } as const;
-
 /** enum counted_syscall (syscalls.bpf.o). */
 export const COUNTED_SYSCALL = {
   values: { SYSCALL_OPENAT: 0, SYSCALL_READ: 1, SYSCALL_WRITE: 2, SYSCALL_CONNECT: 3, SYSCALL_MAX: 4 },
   names: ['openat', 'read', 'write', 'connect'],
 } as const;
 
-/** struct process_info (syscalls.bpf.o, cpu.bpf.o). */
-export const PROCESS_INFO = {
-  size: 24,
-  fields: { comm: { offset: 0, size: 16 }, cgroup_id: { offset: 16, size: 8 } },
-} as const;
-
-/** struct process_exit_event (syscalls.bpf.o, cpu.bpf.o). */
-export const PROCESS_EXIT_EVENT = {
-  size: 40,
-  fields: {
-    boot_ns: { offset: 0, size: 8 },
-    tgid: { offset: 8, size: 4 },
-    _pad: { offset: 12, size: 4 },
-    comm: { offset: 16, size: 16 },
-    cgroup_id: { offset: 32, size: 8 },
-  },
-} as const;
-
-/** enum process_drop (syscalls.bpf.o, cpu.bpf.o). */
-export const PROCESS_DROP = {
-  values: { PROCESS_DROP_COUNTS_FULL: 0, PROCESS_DROP_INFO_FULL: 1, PROCESS_DROP_EXIT_LOST: 2, PROCESS_DROP_MAX: 3 },
-  names: ['counts_full', 'info_full', 'exit_lost'],
-} as const;
-
-/** struct xdp_key (xdp.bpf.o). */
-export const XDP_KEY = {
-  size: 8,
-  fields: {
-    ifindex: { offset: 0, size: 4 },
-    layer: { offset: 4, size: 1 },
-    transport: { offset: 5, size: 1 },
-    flags: { offset: 6, size: 1 },
-    _pad: { offset: 7, size: 1 },
-  },
-} as const;
-
-/** struct xdp_value (xdp.bpf.o). */
-export const XDP_VALUE = {
-  size: 16,
-  fields: { packets: { offset: 0, size: 8 }, bytes: { offset: 8, size: 8 } },
-} as const;
+/** struct syscall_counts (syscalls.bpf.o). */
+export const SYSCALL_COUNTS = { size: 32, fields: { calls: { offset: 0, size: 32 } } } as const;
 
 /** enum xdp_layer (xdp.bpf.o). */
 export const XDP_LAYER = {
@@ -101,8 +83,33 @@ export const XDP_TRANSPORT = {
 /** enum xdp_key_flag (xdp.bpf.o). */
 export const XDP_KEY_FLAG = { values: { XDP_KEY_TRUNCATED: 1 } } as const;
 
+/** struct xdp_key (xdp.bpf.o). */
+export const XDP_KEY = {
+  size: 8,
+  fields: {
+    ifindex: { offset: 0, size: 4 },
+    layer: { offset: 4, size: 1 },
+    transport: { offset: 5, size: 1 },
+    flags: { offset: 6, size: 1 },
+    _pad: { offset: 7, size: 1 },
+  },
+} as const;
+
+/** struct xdp_value (xdp.bpf.o). */
+export const XDP_VALUE = {
+  size: 16,
+  fields: { packets: { offset: 0, size: 8 }, bytes: { offset: 8, size: 8 } },
+} as const;
+
 /** enum xdp_drop (xdp.bpf.o). */
 export const XDP_DROP = { values: { XDP_DROP_COUNTS_FULL: 0, XDP_DROP_MAX: 1 }, names: ['counts_full'] } as const;
+
+/** Key and value sizes of the maps of cpu.bpf.o. */
+export const CPU_MAP_SIZES = {
+  cpu_samples: { keySize: 4, valueSize: 8 },
+  cpu_procs: { keySize: 4, valueSize: 24 },
+  cpu_drops: { keySize: 4, valueSize: 8 },
+} as const;
 
 /** Key and value sizes of the maps of exec.bpf.o. */
 export const EXEC_MAP_SIZES = {
@@ -115,13 +122,6 @@ export const SYSCALLS_MAP_SIZES = {
   syscall_procs: { keySize: 4, valueSize: 24 },
   syscall_counts: { keySize: 4, valueSize: 32 },
   syscall_drops: { keySize: 4, valueSize: 8 },
-} as const;
-
-/** Key and value sizes of the maps of cpu.bpf.o. */
-export const CPU_MAP_SIZES = {
-  cpu_samples: { keySize: 4, valueSize: 8 },
-  cpu_procs: { keySize: 4, valueSize: 24 },
-  cpu_drops: { keySize: 4, valueSize: 8 },
 } as const;
 
 /** Key and value sizes of the maps of xdp.bpf.o. */

@@ -78,6 +78,11 @@ export class SyscallSeriesShaper {
   readonly #budget: SeriesBudget<Payload>;
   readonly #contributions = new Map<string, Contribution>();
   readonly #aggregates = new Map<string, Aggregate>();
+  /**
+   * Exits already carried into their aggregate. The collector reports an exit again when the poll that carried
+   * it was not published (its commit never ran): it must not be counted twice. Forgotten once not reported.
+   */
+  #finished = new Set<string>();
 
   constructor(options: ShaperOptions) {
     this.#options = options;
@@ -141,6 +146,7 @@ export class SyscallSeriesShaper {
   #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number) {
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
     const seen = new Set<string>();
+    const finished = new Set<string>();
     for (const proc of processes) {
       const attribution = this.#attribute(proc.cgroupId, proc.pid);
       for (let s = 0; s < this.#kinds.length; s++) {
@@ -148,6 +154,10 @@ export class SyscallSeriesShaper {
         if (value === 0) continue;
         const syscall = this.#kinds[s]!;
         const id = `${proc.pid}/${proc.startMs}/${syscall}`;
+        if (proc.exited && this.#finished.has(id)) {
+          finished.add(id);
+          continue;
+        }
         const name = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000${syscall}`;
         seen.add(id);
         let contribution = this.#contributions.get(id);
@@ -181,9 +191,11 @@ export class SyscallSeriesShaper {
           aggregate.carried += value - contribution.base;
           aggregate.live -= value - contribution.base;
           this.#contributions.delete(id);
+          finished.add(id);
         }
       }
     }
+    this.#finished = finished;
     // Processes that vanished without an exit record keep their last count in their aggregate.
     for (const [id, contribution] of this.#contributions) {
       if (seen.has(id)) continue;

@@ -164,7 +164,7 @@ export const METRICS = {
     'ebpf.agent.map_updates_dropped',
     '{update}',
     [A.ATTR_PROGRAM, A.ATTR_MAP],
-    'Kernel updates not recorded because a BPF map was full, by program and map.',
+    'Updates not recorded because a map was full (a BPF map, or a bounded table of the agent such as exec_pairs), by program and map.',
   ),
   mapEntries: gauge(
     'agent',

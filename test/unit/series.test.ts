@@ -184,6 +184,21 @@ describe('SyscallSeriesShaper: per executable (pidLabels: false)', () => {
   const perExecutable = (maxSeries = 100) =>
     new SyscallSeriesShaper({ maxSeries, pidLabels: false, attribute: attributor() });
 
+  it('counts an exit once even when the collector reports it again (its poll was not published)', () => {
+    const shaper = perExecutable();
+    const reads = (shaped: ShapedSyscalls): number[] => shaped.series.map((s) => s.value);
+    expect(reads(shaper.shape([proc(1, 'job', [0, 10, 0, 0]), proc(2, 'job', [0, 5, 0, 0])], 1_000))).toEqual([15]);
+    // pid 2 exits with 6 reads; that poll fails to publish, so the collector reports the exit again.
+    const exit = proc(2, 'job', [0, 6, 0, 0], { exited: true });
+    expect(reads(shaper.shape([proc(1, 'job', [0, 11, 0, 0]), exit], 2_000))).toEqual([17]);
+    expect(reads(shaper.shape([proc(1, 'job', [0, 12, 0, 0]), exit], 3_000))).toEqual([18]);
+    // Committed: no longer reported. The aggregate keeps the exit's 6, once.
+    expect(reads(shaper.shape([proc(1, 'job', [0, 13, 0, 0])], 4_000))).toEqual([19]);
+    // A new process that reuses pid 2 later (another start time) is its own contribution.
+    const reuse = proc(2, 'job', [0, 1, 0, 0], { startMs: 5_000 });
+    expect(reads(shaper.shape([proc(1, 'job', [0, 13, 0, 0]), reuse], 5_000))).toEqual([20]);
+  });
+
   it('publishes one series per executable, container and syscall, without a pid', () => {
     const shaper = perExecutable();
     const shaped = shaper.shape(
