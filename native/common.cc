@@ -43,14 +43,18 @@ int PrintToCapture(enum libbpf_print_level level, const char* fmt, va_list args)
     int n = vsnprintf(line, sizeof(line), fmt, copy);
     va_end(copy);
     if (n < 0) return 0;
-    if (static_cast<size_t>(n) < sizeof(line)) {
-      capture->text_.append(line, static_cast<size_t>(n));
-    } else {
+    std::vector<char> big;
+    const char* text = line;
+    if (static_cast<size_t>(n) >= sizeof(line)) {
       // Long messages (the verifier log) do not fit the line buffer: format them again at full size.
-      std::vector<char> big(static_cast<size_t>(n) + 1);
+      big.resize(static_cast<size_t>(n) + 1);
       vsnprintf(big.data(), big.size(), fmt, args);
-      capture->text_.append(big.data(), static_cast<size_t>(n));
+      text = big.data();
     }
+    capture->text_.append(text, static_cast<size_t>(n));
+    // --log-level debug: libbpf's own lines (each starts with "libbpf: ") also go to stderr as it prints them,
+    // whether or not the call then fails.
+    if (capture->debug_) fwrite(text, 1, static_cast<size_t>(n), stderr);
   } catch (const std::exception& error) {
     if (!capture->failed()) snprintf(capture->failure_, sizeof(capture->failure_), "%s", error.what());
   } catch (...) {
