@@ -199,11 +199,11 @@ export class Agent {
           logger: this.#logger,
           clock: this.#clock,
           attribute: this.#attribute,
-          open: {
-            objectPath: (file) => this.#objectPath(file),
+          open: (file) => ({
+            objectPath: this.#objectPath(file),
             btfPath: config.btfPath,
             debug: config.logLevel === 'debug',
-          },
+          }),
         });
         this.#running.set(descriptor.name, { descriptor, instance });
       }

@@ -217,3 +217,31 @@ export function libbpfVersion(): string {
 export function enableRunTimeStats(): Link {
   return new Link(loadAddon().enableRunTimeStats());
 }
+
+/**
+ * Opens `path` and builds on it (tunables, load, ring buffers, links). What `setup` registers with `own`, and the
+ * object itself, are released when setup throws, in reverse order: a failed constructor leaves nothing attached
+ * or open (as cilium/ebpf's collections and node-usb's constructors clean up).
+ */
+export function buildObject<T>(
+  path: string,
+  options: OpenOptions,
+  setup: (object: BpfObject, own: <R extends Link | RingBuffer>(resource: R) => R) => T,
+): { object: BpfObject; built: T } {
+  const object = new BpfObject(path, options);
+  const owned: (Link | RingBuffer)[] = [];
+  try {
+    const built = setup(object, (resource) => {
+      owned.push(resource);
+      return resource;
+    });
+    return { object, built };
+  } catch (error) {
+    for (const resource of owned.reverse()) {
+      if (resource instanceof Link) resource.destroy();
+      else resource.close();
+    }
+    object.close();
+    throw error;
+  }
+}

@@ -1,5 +1,5 @@
 // exec: every successful execve/execveat (bpf/exec.bpf.c), counted by (executable, parent executable).
-import { BpfObject, RingBuffer, clocks, type Link } from '../bpf/index.ts';
+import { BpfObject, RingBuffer, buildObject, clocks, type Link } from '../bpf/index.ts';
 import { EXEC_DROP, EXEC_EVENT, EXEC_EVENT_FLAG } from '../bpf/layouts.ts';
 import { cString } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
@@ -196,28 +196,29 @@ export class KernelExecSource implements ExecSource {
   readonly #links: Link[] = [];
 
   constructor(options: KernelExecSourceOptions, onEvent: (event: ExecEvent) => void) {
-    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
-    let ring: RingBuffer | undefined;
-    try {
-      if (options.ringBytes !== undefined) object.setMaxEntries('exec_events', options.ringBytes);
-      object.setGlobalU32('agent_tgid', options.agentPid ?? process.pid);
-      if (options.onlyUid !== undefined) object.setGlobalU32('only_uid', options.onlyUid);
-      object.load();
-      const { boottimeNs, realtimeNs } = clocks();
-      const offset = realtimeNs - boottimeNs;
-      ring = new RingBuffer(object, 'exec_events', (records) => {
-        for (const record of records) onEvent(decodeExecEvent(record, offset));
-      });
-      // Descendant tracking first, so the handler's first exec is already marked.
-      this.#links.push(object.attach('eoa_exec_fork'), object.attach('eoa_exec_exit'), object.attach('eoa_exec'));
-    } catch (error) {
-      for (const link of this.#links) link.destroy();
-      ring?.close();
-      object.close();
-      throw error;
-    }
-    this.#ring = ring;
+    const { object, built } = buildObject(
+      options.objectPath,
+      { btfPath: options.btfPath, debug: options.debug },
+      (object, own) => {
+        if (options.ringBytes !== undefined) object.setMaxEntries('exec_events', options.ringBytes);
+        object.setGlobalU32('agent_tgid', options.agentPid ?? process.pid);
+        if (options.onlyUid !== undefined) object.setGlobalU32('only_uid', options.onlyUid);
+        object.load();
+        const { boottimeNs, realtimeNs } = clocks();
+        const offset = realtimeNs - boottimeNs;
+        const ring = own(
+          new RingBuffer(object, 'exec_events', (records) => {
+            for (const record of records) onEvent(decodeExecEvent(record, offset));
+          }),
+        );
+        // Descendant tracking first, so the handler's first exec is already marked.
+        const links = ['eoa_exec_fork', 'eoa_exec_exit', 'eoa_exec'].map((name) => own(object.attach(name)));
+        return { ring, links };
+      },
+    );
     this.#object = object;
+    this.#ring = built.ring;
+    this.#links.push(...built.links);
   }
 
   drain(): void {

@@ -8,7 +8,7 @@
 // /proc check of idle processes catches unannounced ends, so a series never outlives its process.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BpfObject, RingBuffer, type Link, type MapSnapshot } from '../bpf/index.ts';
+import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
 import { PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
 import { cString, u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
@@ -313,33 +313,38 @@ export class KernelProcessSource implements ProcessSource {
   constructor(spec: ProcessObject, options: KernelProcessSourceOptions, extra?: ExtraAttachments) {
     this.#spec = spec;
     this.#extra = extra;
-    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
-    let ring: RingBuffer | undefined;
-    try {
-      for (const map of [spec.maps.counts, spec.maps.procs]) {
-        const sizes = spec.sizes[map];
-        if (sizes === undefined) throw new Error(`no layout for map ${map}`);
-        object.expectMap(map, sizes.keySize, sizes.valueSize);
-      }
-      if (options.maxEntries !== undefined) {
-        object.setMaxEntries(spec.maps.counts, options.maxEntries);
-        object.setMaxEntries(spec.maps.procs, options.maxEntries);
-      }
-      object.load();
-      ring = new RingBuffer(object, spec.exits, (records) => {
-        for (const record of records) this.#pending.push(decodeProcessExit(record));
-      });
-      for (const program of spec.programs) this.#links.push(object.attach(program));
-      extra?.attach(object);
-    } catch (error) {
-      extra?.close();
-      for (const link of this.#links) link.destroy();
-      ring?.close();
-      object.close();
-      throw error;
-    }
-    this.#ring = ring;
+    const { object, built } = buildObject(
+      options.objectPath,
+      { btfPath: options.btfPath, debug: options.debug },
+      (object, own) => {
+        for (const map of [spec.maps.counts, spec.maps.procs]) {
+          const sizes = spec.sizes[map];
+          if (sizes === undefined) throw new Error(`no layout for map ${map}`);
+          object.expectMap(map, sizes.keySize, sizes.valueSize);
+        }
+        if (options.maxEntries !== undefined) {
+          object.setMaxEntries(spec.maps.counts, options.maxEntries);
+          object.setMaxEntries(spec.maps.procs, options.maxEntries);
+        }
+        object.load();
+        const ring = own(
+          new RingBuffer(object, spec.exits, (records) => {
+            for (const record of records) this.#pending.push(decodeProcessExit(record));
+          }),
+        );
+        const links = spec.programs.map((program) => own(object.attach(program)));
+        try {
+          extra?.attach(object);
+        } catch (error) {
+          extra?.close();
+          throw error;
+        }
+        return { ring, links };
+      },
+    );
     this.#object = object;
+    this.#ring = built.ring;
+    this.#links.push(...built.links);
   }
 
   drainExits(): ProcessExit[] {

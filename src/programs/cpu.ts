@@ -16,9 +16,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
   tracefs: true,
   start({ config, open, attribute, logger }) {
     const source = new KernelCpuSource({
-      objectPath: open.objectPath('cpu.bpf.o'),
-      btfPath: open.btfPath,
-      debug: open.debug,
+      ...open('cpu.bpf.o'),
       hz: config.cpuSampleHz,
       logger,
     });

@@ -57,9 +57,7 @@ export const exec: ProgramDescriptor<'exec'> = {
       }
       const source = new KernelExecSource(
         {
-          objectPath: open.objectPath('exec.bpf.o'),
-          btfPath: open.btfPath,
-          debug: open.debug,
+          ...open('exec.bpf.o'),
           ringBytes: config.execRingBytes,
           onlyUid: config.execOnlyUid,
         },

@@ -14,9 +14,7 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
   tracefs: true,
   start({ config, open, attribute }) {
     const source = new KernelSyscallSource({
-      objectPath: open.objectPath('syscalls.bpf.o'),
-      btfPath: open.btfPath,
-      debug: open.debug,
+      ...open('syscalls.bpf.o'),
       maxEntries: config.syscallsMaxEntries,
     });
     const collector = new SyscallCollector(source);

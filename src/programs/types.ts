@@ -15,8 +15,8 @@ export interface ProgramContext {
   readonly clock: Clock;
   /** Container and pod of a process from its cgroup id; undefined with --no-container-labels. */
   readonly attribute: Attributor | undefined;
-  /** Opens this program's object file `objects[index]` (its path under --bpf-dir, BTF, libbpf debug output). */
-  readonly open: { objectPath: (file: string) => string; btfPath: string; debug: boolean };
+  /** How to open one of its object files: the path under --bpf-dir, the kernel BTF, libbpf's debug output. */
+  readonly open: (file: string) => { objectPath: string; btfPath: string; debug: boolean };
 }
 
 /** A started program: its kernel attachments are in place until close(). */

@@ -14,9 +14,7 @@ export const xdp: ProgramDescriptor<'xdp'> = {
   tracefs: false,
   start({ config, open, logger, clock }) {
     const collector = new XdpCollector({
-      objectPath: open.objectPath('xdp.bpf.o'),
-      btfPath: open.btfPath,
-      debug: open.debug,
+      ...open('xdp.bpf.o'),
       interfaces: config.xdpInterfaces,
       mode: config.xdpMode,
       logger,
