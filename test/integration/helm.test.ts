@@ -26,7 +26,7 @@ import {
   ServiceMonitor,
   type IServiceMonitor,
 } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { buildParser, toRawOptions } from '../../src/cli.ts';
+import { buildParser, readEnvironment, toRawOptions } from '../../src/cli.ts';
 import { resolveConfig } from '../../src/config.ts';
 import { root } from './harness.ts';
 
@@ -351,6 +351,19 @@ describe('helm chart', () => {
       expect(binding[0]!.subjects).toEqual([
         expect.objectContaining({ name: pod.serviceAccountName, namespace: NAMESPACE }),
       ]);
+    });
+
+    it('injects no Service link variables, which would collide with the agent’s own EBPF_OTEL_AGENT_* prefix', () => {
+      const { pod } = daemonSetOf(objects());
+      expect(pod.enableServiceLinks).toBe(false);
+      // What Kubernetes injects for a Service named ebpf-otel-agent: the agent refuses it, so the pods would
+      // crash-loop with service links on.
+      const injected = {
+        EBPF_OTEL_AGENT_SERVICE_HOST: '10.96.0.10',
+        EBPF_OTEL_AGENT_SERVICE_PORT: '9464',
+        EBPF_OTEL_AGENT_PORT: 'tcp://10.96.0.10:9464',
+      };
+      expect(() => readEnvironment(injected)).toThrow(/unknown environment variable EBPF_OTEL_AGENT_SERVICE_HOST/);
     });
 
     it('serves metrics through a Service when enabled', () => {
