@@ -31,6 +31,8 @@ import { resolveConfig } from '../../src/config.ts';
 import { root } from './harness.ts';
 
 const chartDir = path.join(root, 'deploy', 'helm', 'ebpf-otel-agent');
+const chartVersion = (parseYaml(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as { version: string })
+  .version;
 const dashboardDir = path.join(root, 'deploy', 'grafana');
 const helm = path.join(root, '.tools', 'bin', 'helm');
 const PROMTOOL = '/usr/bin/promtool';
@@ -364,6 +366,14 @@ describe('helm chart', () => {
         EBPF_OTEL_AGENT_PORT: 'tcp://10.96.0.10:9464',
       };
       expect(() => readEnvironment(injected)).toThrow(/unknown environment variable EBPF_OTEL_AGENT_SERVICE_HOST/);
+    });
+
+    it('keeps the pod template labels free of the chart version (a chart upgrade restarts no agent)', () => {
+      const { daemonSet } = daemonSetOf(objects());
+      const labels = daemonSet.spec!.template.metadata!.labels!;
+      expect(Object.keys(labels)).not.toContain('helm.sh/chart');
+      expect(daemonSet.metadata!.labels!['helm.sh/chart']).toBe(`ebpf-otel-agent-${chartVersion}`);
+      for (const [key, value] of Object.entries(daemonSet.spec!.selector.matchLabels!)) expect(labels[key]).toBe(value);
     });
 
     it('serves metrics through a Service when enabled', () => {

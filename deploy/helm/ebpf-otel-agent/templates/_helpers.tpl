@@ -32,6 +32,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "ebpf-otel-agent.labels" -}}
 helm.sh/chart: {{ include "ebpf-otel-agent.chart" . }}
+{{ include "ebpf-otel-agent.podLabels" . }}
+{{- end }}
+
+{{- /* Pod template labels: no chart version, so a chart upgrade that changes nothing the pods run restarts none. */}}
+{{- define "ebpf-otel-agent.podLabels" -}}
 {{ include "ebpf-otel-agent.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/component: agent
