@@ -19,7 +19,9 @@ async function loadExporter(endpoint: string, protocol: OtlpProtocol): Promise<P
     const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
     return new OTLPMetricExporter({ url: endpoint });
   }
-  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+  // OTLP/HTTP with protobuf bodies (Content-Type application/x-protobuf), what http/protobuf means; the
+  // exporter-metrics-otlp-http package would send OTLP/JSON.
+  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
   return new OTLPMetricExporter({ url: otlpHttpUrl(endpoint) });
 }
 
