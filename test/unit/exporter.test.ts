@@ -437,9 +437,9 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies };
   }
 
-  async function exportOnce(rx: { url: string }): Promise<Exporters> {
+  async function exportOnce(rx: { url: string }, temporality?: 'cumulative' | 'delta'): Promise<Exporters> {
     const exporters = new Exporters(
-      [new OtlpExporter({ endpoint: rx.url, protocol: 'http/protobuf' })],
+      [new OtlpExporter({ endpoint: rx.url, protocol: 'http/protobuf', temporality })],
       recordingLogger(),
     );
     await exporters.start();
@@ -475,6 +475,20 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     const polls = ms.find((m) => m.name === 'ebpf.agent.polls')!.sum!.dataPoints[0]!;
     expect(polls.startTimeUnixNano).toBe(nanos(snapshot.agentStartMs));
     expect(ms.find((m) => m.name === 'ebpf.agent.poll.duration')!.histogram!.aggregationTemporality).toBe(2);
+  });
+
+  it('marks counters and histograms delta with --otlp-temporality delta, and leaves gauges be', async () => {
+    const rx = await receiver(200);
+    await (await exportOnce(rx, 'delta')).shutdown();
+    const ms = decodeRequest(rx.bodies[0]!.body).resourceMetrics[0]!.scopeMetrics[0]!.metrics;
+    expect(ms.find((m) => m.name === 'ebpf.syscalls')!.sum!.aggregationTemporality).toBe(1); // DELTA
+    expect(ms.find((m) => m.name === 'ebpf.agent.poll.duration')!.histogram!.aggregationTemporality).toBe(1);
+    // A first export: the whole counts, from each series' own start.
+    const snapshot = richSnapshot();
+    expect(
+      ms.find((m) => m.name === 'ebpf.syscalls')!.sum!.dataPoints.map((p) => [p.asInt, p.startTimeUnixNano]),
+    ).toEqual(snapshot.syscalls!.series.map((s) => [BigInt(s.value), nanos(s.startMs)]));
+    expect(ms.some((m) => m.gauge !== undefined)).toBe(true);
   });
 
   it('sends OpenTelemetry names and attribute keys, never the Prometheus forms', async () => {
