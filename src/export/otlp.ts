@@ -5,7 +5,8 @@
 // Temporality: the data is cumulative, each point with its own series' start time, and goes out as it is by
 // default. With --otlp-temporality delta, DeltaConverter below turns each counter series into the increments since
 // the last export the receiver accepted (histograms bucket by bucket; gauges and up-down counters stay as they
-// are, as the OpenTelemetry SDK's delta preference does), so every increment is exported exactly once.
+// are, as the OpenTelemetry SDK's delta preference does), so every increment is exported exactly once. (Once as
+// far as the agent can know: an export that times out after the receiver took it is sent again with the next.)
 import {
   AggregationTemporality,
   DataPointType,
