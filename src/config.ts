@@ -28,6 +28,8 @@ export interface AgentConfig {
   execLog?: string;
   otlpEndpoint?: string;
   otlpProtocol: OtlpProtocol;
+  /** cumulative: each series' running total from its start; delta: the increments since the last accepted export. */
+  otlpTemporality: OtlpTemporality;
   logLevel: LogLevel;
   logFormat: LogFormat;
   btfPath: string;
@@ -67,6 +69,7 @@ export interface AgentConfig {
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
+export type OtlpTemporality = 'cumulative' | 'delta';
 
 /** Raw values as they come from flags, environment and file, keyed by the camelCase flag name. */
 export type RawOptions = RawSettings;

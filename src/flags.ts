@@ -10,7 +10,7 @@ import { defaultKubeletUrl } from './collector/kubelet.ts';
 import type { ProgramName } from './collector/types.ts';
 import { PROGRAM_NAMES } from './programs/registry.ts';
 import type { XdpMode } from './collector/xdp.ts';
-import type { AgentConfig, OtlpProtocol } from './config.ts';
+import type { AgentConfig, OtlpProtocol, OtlpTemporality } from './config.ts';
 import { UserError } from './errors.ts';
 import { LOG_LEVELS } from './log.ts';
 
@@ -19,6 +19,7 @@ export const ENV_PREFIX = 'EBPF_OTEL_AGENT_';
 export const NON_FLAG_VARIABLES: readonly string[] = ['EBPF_OTEL_AGENT_ADDON'];
 
 export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'grpc'];
+export const OTLP_TEMPORALITIES: readonly OtlpTemporality[] = ['cumulative', 'delta'];
 export const XDP_MODES: readonly XdpMode[] = ['auto', 'native', 'generic'];
 export const LOG_FORMATS = ['text', 'json'] as const;
 
@@ -537,6 +538,15 @@ export const FLAGS = [
     describe: 'OTLP transport',
     group: 'OTLP:',
     field: 'otlpProtocol',
+  },
+  {
+    name: 'otlp-temporality',
+    kind: 'choice',
+    default: 'cumulative',
+    choices: OTLP_TEMPORALITIES,
+    describe: 'OTLP counters and histograms as running totals, or as the increments since the last accepted export',
+    group: 'OTLP:',
+    field: 'otlpTemporality',
   },
   {
     name: 'bpf-stats',

@@ -8,7 +8,7 @@
 // Counting (ebpf_agent_exports*_total{exporter="openmetrics"}), failure logging and isolation from the poll and
 // from the other exporters come from Exporters (exporter.ts); the table entries of those counters already exist.
 // (A new flag that switches it on is a row of the flag table, and a field of ExporterContext.)
-import type { OtlpProtocol } from '../config.ts';
+import type { OtlpProtocol, OtlpTemporality } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { Exporters, type MetricsExporter } from './exporter.ts';
 import { otlpExporter } from './otlp.ts';
@@ -20,6 +20,8 @@ export interface ExporterContext {
   metricsServer: { update(text: string): void };
   otlpEndpoint?: string;
   otlpProtocol: OtlpProtocol;
+  /** Absent: cumulative. */
+  otlpTemporality?: OtlpTemporality;
 }
 
 export interface ExporterEntry {

@@ -1,8 +1,25 @@
 // The OTLP exporter: the same ResourceMetrics /metrics serves, pushed to a receiver, so both share one series
 // lifecycle. The data is OpenTelemetry's own: dotted metric names and attribute keys from the metric table, never
 // the Prometheus forms.
-import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { OtlpProtocol } from '../config.ts';
+//
+// Temporality: the data is cumulative, each point with its own series' start time, and goes out as it is by
+// default. With --otlp-temporality delta, DeltaConverter below turns each counter series into the increments since
+// the last export the receiver accepted (histograms bucket by bucket; gauges and up-down counters stay as they
+// are, as the OpenTelemetry SDK's delta preference does), so every increment is exported exactly once. (Once as
+// far as the agent can know: an export that times out after the receiver took it is sent again with the next.)
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type Histogram,
+  type HistogramMetricData,
+  type MetricData,
+  type PushMetricExporter,
+  type ResourceMetrics,
+  type ScopeMetrics,
+  type SumMetricData,
+} from '@opentelemetry/sdk-metrics';
+import type { OtlpProtocol, OtlpTemporality } from '../config.ts';
 import type { ExportResult, MetricsExporter } from './exporter.ts';
 import type { ExporterEntry } from './exporters.ts';
 
@@ -19,14 +36,173 @@ async function loadExporter(endpoint: string, protocol: OtlpProtocol): Promise<P
     const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
     return new OTLPMetricExporter({ url: endpoint });
   }
-  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+  // OTLP/HTTP with protobuf bodies (Content-Type application/x-protobuf), what http/protobuf means; the
+  // exporter-metrics-otlp-http package would send OTLP/JSON.
+  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
   return new OTLPMetricExporter({ url: otlpHttpUrl(endpoint) });
 }
 
-export type OtlpExporterOptions =
+/** A counter series' values as cumulative data carries them: a number, or a histogram's buckets. */
+type Value = number | Histogram;
+
+interface SeriesState {
+  scope: ScopeMetrics['scope'];
+  /** The metric it was last seen in (its descriptor and type, for exporting it after it is gone). */
+  metric: SumMetricData | HistogramMetricData;
+  /** The last cumulative point seen. */
+  latest: DataPoint<Value>;
+  /** In the latest collection. */
+  present: boolean;
+  /** The cumulative point of the last export the receiver accepted (its value and end time); absent: none yet. */
+  acked?: DataPoint<Value>;
+}
+
+/** What one export sent, per series: acknowledged with DeltaConverter.acknowledge once the receiver accepts it. */
+export type DeltaAttempt = readonly (readonly [key: string, point: DataPoint<Value>])[];
+
+const seriesKey = (scope: string, metric: string, p: DataPoint<unknown>): string =>
+  JSON.stringify([
+    scope,
+    metric,
+    Object.entries(p.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    p.startTime,
+  ]);
+
+function sameBoundaries(a: Histogram, b: Histogram): boolean {
+  const x = a.buckets.boundaries;
+  const y = b.buckets.boundaries;
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/**
+ * Cumulative collections → delta ones. A series is its metric, attribute set and start time (a process that
+ * comes back with a new start time is a new series). Its first export carries its whole cumulative value, from
+ * its own start time; every later one the value minus the last *accepted* one, from that export's end time. A
+ * failed or skipped export changes nothing, so the next accepted one carries its increments, and a series that
+ * left the data before its last increments were accepted is exported once more with them (its last value, its
+ * last end time). The state of a series is dropped once it is gone from the data and nothing of it is pending:
+ * memory follows the series the data holds.
+ */
+export class DeltaConverter {
+  readonly #series = new Map<string, SeriesState>();
+
+  /** Series whose state is kept (tests: memory stays bounded). */
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /** The delta form of one collection, and what to acknowledge if the receiver accepts it. */
+  convert(metrics: ResourceMetrics): { metrics: ResourceMetrics; attempt: DeltaAttempt } {
+    for (const state of this.#series.values()) state.present = false;
+    const attempt: [string, DataPoint<Value>][] = [];
+    const scopes: ScopeMetrics[] = [];
+    for (const sm of metrics.scopeMetrics) {
+      const out: MetricData[] = [];
+      for (const metric of sm.metrics) {
+        if (!isConverted(metric)) {
+          out.push(metric);
+          continue;
+        }
+        const points: DataPoint<Value>[] = [];
+        for (const point of metric.dataPoints as DataPoint<Value>[]) {
+          const key = seriesKey(sm.scope.name, metric.descriptor.name, point);
+          let state = this.#series.get(key);
+          if (state === undefined) {
+            state = { scope: sm.scope, metric, latest: point, present: true };
+            this.#series.set(key, state);
+          }
+          state.metric = metric;
+          state.latest = point;
+          state.present = true;
+          points.push(deltaPoint(point, state.acked));
+          attempt.push([key, point]);
+        }
+        out.push(withPoints(metric, points));
+      }
+      scopes.push({ scope: sm.scope, metrics: out });
+    }
+    // Gone from the data: exported once more if increments of it were never accepted, else forgotten.
+    for (const [key, state] of this.#series) {
+      if (state.present) continue;
+      if (state.acked === state.latest) {
+        this.#series.delete(key);
+        continue;
+      }
+      let scope = scopes.find((s) => s.scope.name === state.scope.name);
+      if (scope === undefined) scopes.push((scope = { scope: state.scope, metrics: [] }));
+      const name = state.metric.descriptor.name;
+      let index = scope.metrics.findIndex((m) => m.descriptor.name === name);
+      if (index < 0) index = scope.metrics.push(withPoints(state.metric, [])) - 1;
+      const metric = scope.metrics[index] as SumMetricData | HistogramMetricData;
+      scope.metrics[index] = withPoints(metric, [
+        ...(metric.dataPoints as DataPoint<Value>[]),
+        deltaPoint(state.latest, state.acked),
+      ]);
+      attempt.push([key, state.latest]);
+    }
+    return { metrics: { resource: metrics.resource, scopeMetrics: scopes }, attempt };
+  }
+
+  /** The receiver accepted the export `attempt` came from: the next export counts from there. */
+  acknowledge(attempt: DeltaAttempt): void {
+    for (const [key, point] of attempt) {
+      const state = this.#series.get(key);
+      if (state === undefined) continue;
+      state.acked = point;
+      if (!state.present && state.latest === point) this.#series.delete(key);
+    }
+  }
+}
+
+/** Counters (monotonic sums) and histograms; gauges and up-down counters are exported as they are. */
+function isConverted(metric: MetricData): metric is SumMetricData | HistogramMetricData {
+  if (metric.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return false;
+  if (metric.dataPointType === DataPointType.SUM) return metric.isMonotonic;
+  return metric.dataPointType === DataPointType.HISTOGRAM;
+}
+
+function withPoints<M extends SumMetricData | HistogramMetricData>(metric: M, points: DataPoint<Value>[]): M {
+  return { ...metric, aggregationTemporality: AggregationTemporality.DELTA, dataPoints: points } as M;
+}
+
+/** The increments of `point` since `acked`: all of it from its own start when nothing was accepted yet. */
+function deltaPoint(point: DataPoint<Value>, acked: SeriesState['acked']): DataPoint<Value> {
+  if (acked === undefined) return point;
+  const start = acked.endTime;
+  const value = point.value;
+  const before = acked.value;
+  if (typeof value === 'number') {
+    const prev = before as number;
+    // A cumulative count never falls within one series; if it did, its whole value is new.
+    return { ...point, startTime: start, value: value >= prev ? value - prev : value };
+  }
+  const prev = before as Histogram;
+  if (!sameBoundaries(value, prev) || value.count < prev.count) return { ...point, startTime: start };
+  return {
+    ...point,
+    startTime: start,
+    value: {
+      buckets: {
+        boundaries: value.buckets.boundaries,
+        counts: value.buckets.counts.map((c, i) => c - (prev.buckets.counts[i] ?? 0)),
+      },
+      count: value.count - prev.count,
+      sum: value.sum === undefined || prev.sum === undefined ? undefined : value.sum - prev.sum,
+      // The interval's extremes are not known from two cumulative states.
+      min: undefined,
+      max: undefined,
+    },
+  };
+}
+
+export type OtlpExporterOptions = (
   | { endpoint: string; protocol: OtlpProtocol }
   /** An exporter made elsewhere (tests: an in-memory one). */
-  | { exporter: PushMetricExporter };
+  | { exporter: PushMetricExporter }
+) & {
+  /** Default cumulative. */
+  temporality?: OtlpTemporality;
+};
 
 export class OtlpExporter implements MetricsExporter {
   readonly name = 'otlp';
@@ -34,9 +210,12 @@ export class OtlpExporter implements MetricsExporter {
   readonly #options: OtlpExporterOptions;
   #exporter: PushMetricExporter | undefined;
   #inFlight = false;
+  /** Present with delta temporality. */
+  readonly #delta: DeltaConverter | undefined;
 
   constructor(options: OtlpExporterOptions) {
     this.#options = options;
+    this.#delta = options.temporality === 'delta' ? new DeltaConverter() : undefined;
   }
 
   async start(): Promise<void> {
@@ -58,11 +237,15 @@ export class OtlpExporter implements MetricsExporter {
     }
     this.#inFlight = true;
     try {
-      exporter.export(metrics, (result) => {
+      // With one export in flight at a time, every conversion starts from the acknowledgements of all before it.
+      const converted = this.#delta?.convert(metrics);
+      exporter.export(converted?.metrics ?? metrics, (result) => {
         this.#inFlight = false;
         // ExportResultCode.SUCCESS (@opentelemetry/core) is 0.
-        if (result.code === 0) done({ outcome: 'exported' });
-        else done({ outcome: 'failed', error: result.error ?? new Error('the OTLP exporter reported a failure') });
+        if (result.code === 0) {
+          if (converted !== undefined) this.#delta!.acknowledge(converted.attempt);
+          done({ outcome: 'exported' });
+        } else done({ outcome: 'failed', error: result.error ?? new Error('the OTLP exporter reported a failure') });
       });
     } catch (error) {
       this.#inFlight = false;
@@ -78,5 +261,7 @@ export class OtlpExporter implements MetricsExporter {
 /** On with --otlp-endpoint. */
 export const otlpExporter: ExporterEntry = {
   create: (c) =>
-    c.otlpEndpoint === undefined ? undefined : new OtlpExporter({ endpoint: c.otlpEndpoint, protocol: c.otlpProtocol }),
+    c.otlpEndpoint === undefined
+      ? undefined
+      : new OtlpExporter({ endpoint: c.otlpEndpoint, protocol: c.otlpProtocol, temporality: c.otlpTemporality }),
 };

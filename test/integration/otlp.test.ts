@@ -1,6 +1,7 @@
 // OTLP interop with the real thing: an OpenTelemetry Collector (built from the Go module proxy by
 // scripts/install-otelcol.sh) with the OTLP receiver over HTTP and gRPC and the file exporter. The values that
-// arrive are exact, and an exited process's series arrives once with its final count and then stops arriving.
+// arrive are exact, and an exited process's series arrives once with its final count and then stops arriving;
+// each series carries its own start time; with --otlp-temporality delta the increments add up to the truth exactly.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,16 +22,31 @@ import {
 
 interface OtlpPoint {
   attributes?: { key: string; value: { stringValue?: string; intValue?: string } }[];
+  startTimeUnixNano?: string;
+  timeUnixNano?: string;
   asInt?: string;
   asDouble?: number;
 }
 
-/** Every data point of `metric` in one exported line, as {attributes, value}. */
-function pointsOf(line: string, metric: string): { attrs: Record<string, string>; value: number }[] {
+interface Point {
+  attrs: Record<string, string>;
+  value: number;
+  start: bigint;
+  time: bigint;
+  /** OTLP's AggregationTemporality: 1 delta, 2 cumulative. */
+  temporality: number;
+}
+
+/** Every data point of `metric` in one exported line. */
+function pointsOf(line: string, metric: string): Point[] {
   const request = JSON.parse(line) as {
-    resourceMetrics: { scopeMetrics: { metrics: { name: string; sum?: { dataPoints: OtlpPoint[] } }[] }[] }[];
+    resourceMetrics: {
+      scopeMetrics: {
+        metrics: { name: string; sum?: { aggregationTemporality?: number; dataPoints: OtlpPoint[] } }[];
+      }[];
+    }[];
   };
-  const out: { attrs: Record<string, string>; value: number }[] = [];
+  const out: Point[] = [];
   for (const rm of request.resourceMetrics) {
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
@@ -38,7 +54,13 @@ function pointsOf(line: string, metric: string): { attrs: Record<string, string>
         for (const p of m.sum?.dataPoints ?? []) {
           const attrs: Record<string, string> = {};
           for (const a of p.attributes ?? []) attrs[a.key] = a.value.stringValue ?? a.value.intValue ?? '';
-          out.push({ attrs, value: Number(p.asInt ?? p.asDouble) });
+          out.push({
+            attrs,
+            value: Number(p.asInt ?? p.asDouble),
+            start: BigInt(p.startTimeUnixNano ?? 0),
+            time: BigInt(p.timeUnixNano ?? 0),
+            temporality: m.sum!.aggregationTemporality ?? 0,
+          });
         }
       }
     }
@@ -132,6 +154,7 @@ service:
       const base = Object.fromEntries(['read', 'write', 'connect'].map((s) => [s, latestOf(s, stoppedAt + 1) ?? 0]));
       live.kill('SIGCONT');
       await waitStopped(live.pid!);
+      const spawnedAt = BigInt(Date.now()) * 1_000_000n;
       short = spawn(syscallerPath, ['--exit-after', '777'], { stdio: 'ignore' });
       await once(short, 'exit');
       const shortPid = String(short.pid);
@@ -141,7 +164,9 @@ service:
         const shortRead = fresh
           .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
           .filter((p) => p.attrs['process.pid'] === shortPid);
-        return latestOf('read', from) === base.read! + 500 && shortRead.length > 0 ? fresh.length : undefined;
+        // Every call, not only the reads: a poll can fall between the last read and the last write.
+        const all = ['read', 'write', 'connect'].every((s) => latestOf(s, from) === base[s]! + 500);
+        return all && shortRead.length > 0 ? fresh.length : undefined;
       });
       for (const syscall of ['read', 'write', 'connect']) {
         expect((latestOf(syscall, from) ?? 0) - base[syscall]!, syscall).toBe(500);
@@ -155,6 +180,12 @@ service:
         .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
         .filter((p) => p.attrs['process.pid'] === shortPid && p.attrs.syscall === 'read');
       expect(shortReads.map((p) => p.value)).toContain(777);
+      // Cumulative, from the series' own start (when the agent began counting the process), not the agent's.
+      for (const p of shortReads) {
+        expect(p.temporality).toBe(2);
+        expect(p.start).toBeGreaterThanOrEqual(spawnedAt - 1_000_000n);
+        expect(p.start).toBeLessThanOrEqual(p.time);
+      }
       // Then it stops arriving: three more exports without it.
       const after = from + arrived;
       await waitFor('three more exports', () => (lines().length >= after + 3 ? true : undefined));
@@ -185,6 +216,78 @@ service:
       `http://127.0.0.1:${httpPort}`,
     ]);
     await exactCounts(agent);
+  });
+
+  /** With --otlp-temporality delta: the exported increments of each series add up to the calls made, exactly. */
+  async function exactDeltas(agent: RunningAgent): Promise<void> {
+    const live = spawn(syscallerPath, ['500'], { stdio: 'ignore' });
+    let short: ChildProcess | undefined;
+    try {
+      await waitStopped(live.pid!);
+      const livePid = String(live.pid);
+      const points = (pid: string, syscall: string): Point[] =>
+        lines()
+          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .filter((p) => p.attrs['process.pid'] === pid && p.attrs.syscall === syscall);
+      const sumOf = (pid: string, syscall: string): number => points(pid, syscall).reduce((a, p) => a + p.value, 0);
+      // Baseline: the sum of everything exported once an export made after the stop has arrived (its setup made
+      // some calls of its own); while it is stopped, its later exports carry 0.
+      const stoppedAt = lines().length;
+      await waitFor('an export after the first stop', () =>
+        lines()
+          .slice(stoppedAt + 1)
+          .some((l) => pointsOf(l, 'ebpf.syscalls').some((p) => p.attrs['process.pid'] === livePid))
+          ? true
+          : undefined,
+      );
+      const base = Object.fromEntries(['read', 'write', 'connect'].map((s) => [s, sumOf(livePid, s)]));
+      live.kill('SIGCONT');
+      await waitStopped(live.pid!);
+      short = spawn(syscallerPath, ['--exit-after', '777'], { stdio: 'ignore' });
+      await once(short, 'exit');
+      const shortPid = String(short.pid);
+      await waitFor('the increments to arrive', () =>
+        sumOf(livePid, 'read') >= base.read! + 500 && sumOf(shortPid, 'read') >= 777 ? true : undefined,
+      );
+      // Three more exports: nothing is sent twice, and the exited process's series stops arriving.
+      const arrived = lines().length;
+      await waitFor('three more exports', () => (lines().length >= arrived + 3 ? true : undefined));
+      for (const syscall of ['read', 'write', 'connect']) {
+        expect(sumOf(livePid, syscall) - base[syscall]!, syscall).toBe(500);
+      }
+      expect(sumOf(shortPid, 'read')).toBe(777);
+      expect(
+        lines()
+          .slice(arrived + 1)
+          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .filter((p) => p.attrs['process.pid'] === shortPid),
+      ).toEqual([]);
+      // Delta points, each from the end of the series' previous one: the intervals tile time, no gaps, no overlaps.
+      const reads = points(livePid, 'read');
+      expect(reads.length).toBeGreaterThan(3);
+      expect(new Set(reads.map((p) => p.temporality))).toEqual(new Set([1]));
+      for (let i = 1; i < reads.length; i++) expect(reads[i]!.start).toBe(reads[i - 1]!.time);
+      // (The first one starts where the agent began counting the process, which is the poll that first saw it.)
+      expect(reads[0]!.start).toBeLessThanOrEqual(reads[0]!.time);
+      await agent.stop('SIGTERM');
+    } finally {
+      live.kill('SIGKILL');
+      short?.kill('SIGKILL');
+    }
+  }
+
+  it('over OTLP/HTTP (protobuf) with delta temporality', async () => {
+    const agent = await startAgent([
+      '--programs',
+      'syscalls',
+      '--interval',
+      '500ms',
+      '--otlp-endpoint',
+      `http://127.0.0.1:${httpPort}`,
+      '--otlp-temporality',
+      'delta',
+    ]);
+    await exactDeltas(agent);
   });
 
   it('over OTLP/gRPC', async () => {

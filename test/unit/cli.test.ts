@@ -13,7 +13,7 @@ const KNOWN =
   'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
   'syscalls-max-entries, max-series, pid-labels, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
-  'otlp-endpoint, otlp-protocol, bpf-stats, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
+  'otlp-endpoint, otlp-protocol, otlp-temporality, bpf-stats, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
 
 let dir = '';
 const savedEnv = new Map<string, string | undefined>();
@@ -343,6 +343,7 @@ describe('toRawOptions', () => {
       kubeletInsecureSkipVerify: undefined,
       otlpEndpoint: undefined,
       otlpProtocol: undefined,
+      otlpTemporality: undefined,
       btfPath: undefined,
       bpfDir: undefined,
       mountTracefs: undefined,

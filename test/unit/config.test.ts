@@ -132,6 +132,7 @@ describe('resolveConfig', () => {
       cpuSampleHz: 99,
       otlpEndpoint: undefined,
       otlpProtocol: 'http/protobuf',
+      otlpTemporality: 'cumulative',
       logLevel: 'info',
       logFormat: 'text',
       btfPath: '/sys/kernel/btf/vmlinux',

@@ -276,20 +276,138 @@ describe('OtlpExporter with an injected exporter', () => {
   });
 });
 
-interface OtlpJson {
+// A protobuf reader without a schema library: enough of the wire format (varint, fixed64, length-delimited) and of
+// opentelemetry-proto's metrics messages to read what the receiver got. Field numbers from
+// opentelemetry/proto/{collector/metrics/v1/metrics_service,metrics/v1/metrics,common/v1/common}.proto.
+type WireValue = { varint: bigint } | { bytes: Buffer };
+
+function fields(buf: Buffer): Map<number, WireValue[]> {
+  const out = new Map<number, WireValue[]>();
+  let at = 0;
+  const varint = (): bigint => {
+    let v = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      const b = buf[at++]!;
+      v |= BigInt(b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return v;
+    }
+  };
+  while (at < buf.length) {
+    const tag = Number(varint());
+    const [field, wire] = [tag >>> 3, tag & 7];
+    let value: WireValue;
+    if (wire === 0) value = { varint: varint() };
+    else if (wire === 1) value = { bytes: buf.subarray(at, (at += 8)) };
+    else if (wire === 2) {
+      const n = Number(varint());
+      value = { bytes: buf.subarray(at, (at += n)) };
+    } else if (wire === 5) value = { bytes: buf.subarray(at, (at += 4)) };
+    else throw new Error(`wire type ${wire} at ${at}: not protobuf`);
+    out.set(field, [...(out.get(field) ?? []), value]);
+  }
+  return out;
+}
+
+const all = (f: Map<number, WireValue[]>, n: number): Buffer[] =>
+  (f.get(n) ?? []).map((v) => ('bytes' in v ? v.bytes : Buffer.alloc(0)));
+const one = (f: Map<number, WireValue[]>, n: number): Buffer | undefined => all(f, n)[0];
+const str = (f: Map<number, WireValue[]>, n: number): string | undefined => one(f, n)?.toString('utf8');
+const varintOf = (f: Map<number, WireValue[]>, n: number): bigint | undefined => {
+  const v = f.get(n)?.[0];
+  return v !== undefined && 'varint' in v ? v.varint : undefined;
+};
+
+interface OtlpAttribute {
+  key: string;
+  value: { stringValue?: string; intValue?: string };
+}
+interface OtlpPoint {
+  attributes?: OtlpAttribute[];
+  startTimeUnixNano: bigint;
+  timeUnixNano: bigint;
+  asInt?: bigint;
+}
+interface OtlpRequest {
   resourceMetrics: {
-    resource: { attributes: { key: string }[] };
+    resource: { attributes: OtlpAttribute[] };
     scopeMetrics: {
       scope: { name: string };
       metrics: {
         name: string;
         unit?: string;
-        sum?: { dataPoints: { attributes?: { key: string; value: { stringValue?: string } }[] }[] };
-        gauge?: { dataPoints: { attributes?: { key: string; value: { stringValue?: string } }[] }[] };
+        sum?: { aggregationTemporality: number; isMonotonic: boolean; dataPoints: OtlpPoint[] };
+        gauge?: { dataPoints: OtlpPoint[] };
+        histogram?: { aggregationTemporality: number };
       }[];
     }[];
   }[];
 }
+
+function attributesOf(buf: Buffer[]): OtlpAttribute[] {
+  return buf.map((kv) => {
+    const f = fields(kv);
+    const v = fields(one(f, 2) ?? Buffer.alloc(0));
+    const int = varintOf(v, 3);
+    return {
+      key: str(f, 1)!,
+      value: { stringValue: str(v, 1), intValue: int === undefined ? undefined : String(int) },
+    };
+  });
+}
+
+function pointOf(buf: Buffer): OtlpPoint {
+  const f = fields(buf);
+  return {
+    attributes: attributesOf(all(f, 7)),
+    startTimeUnixNano: one(f, 2)?.readBigUInt64LE() ?? 0n,
+    timeUnixNano: one(f, 3)?.readBigUInt64LE() ?? 0n,
+    asInt: one(f, 6)?.readBigInt64LE(),
+  };
+}
+
+/** ExportMetricsServiceRequest, decoded; throws on anything that is not protobuf (JSON, say). */
+function decodeRequest(body: Buffer): OtlpRequest {
+  return {
+    resourceMetrics: all(fields(body), 1).map((rmBuf) => {
+      const rm = fields(rmBuf);
+      return {
+        resource: { attributes: attributesOf(all(fields(one(rm, 1) ?? Buffer.alloc(0)), 1)) },
+        scopeMetrics: all(rm, 2).map((smBuf) => {
+          const sm = fields(smBuf);
+          return {
+            scope: { name: str(fields(one(sm, 1) ?? Buffer.alloc(0)), 1)! },
+            metrics: all(sm, 2).map((mBuf) => {
+              const m = fields(mBuf);
+              const sum = one(m, 7);
+              const gauge = one(m, 5);
+              const histogram = one(m, 9);
+              const sumFields = sum === undefined ? undefined : fields(sum);
+              return {
+                name: str(m, 1)!,
+                unit: str(m, 3),
+                sum:
+                  sumFields === undefined
+                    ? undefined
+                    : {
+                        aggregationTemporality: Number(varintOf(sumFields, 2) ?? 0n),
+                        isMonotonic: varintOf(sumFields, 3) === 1n,
+                        dataPoints: all(sumFields, 1).map(pointOf),
+                      },
+                gauge: gauge === undefined ? undefined : { dataPoints: all(fields(gauge), 1).map(pointOf) },
+                histogram:
+                  histogram === undefined
+                    ? undefined
+                    : { aggregationTemporality: Number(varintOf(fields(histogram), 2) ?? 0n) },
+              };
+            }),
+          };
+        }),
+      };
+    }),
+  };
+}
+
+const nanos = (ms: number): bigint => BigInt(ms) * 1_000_000n;
 
 describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
   const closers: (() => Promise<void>)[] = [];
@@ -297,14 +415,21 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     for (const close of closers.splice(0)) await close();
   });
 
-  async function receiver(status: number): Promise<{ url: string; bodies: { path: string; body: string }[] }> {
-    const bodies: { path: string; body: string }[] = [];
+  interface Received {
+    path: string;
+    contentType: string | undefined;
+    body: Buffer;
+  }
+
+  async function receiver(status: number): Promise<{ url: string; bodies: Received[] }> {
+    const bodies: Received[] = [];
     const server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        bodies.push({ path: req.url ?? '', body });
-        res.writeHead(status, { 'Content-Type': 'application/json' }).end('{}');
+        bodies.push({ path: req.url ?? '', contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
+        // An empty ExportMetricsServiceResponse.
+        res.writeHead(status, { 'Content-Type': 'application/x-protobuf' }).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -312,20 +437,65 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies };
   }
 
-  // @opentelemetry/exporter-metrics-otlp-http sends OTLP/JSON (Content-Type application/json), whatever the name
-  // of the flag value (http/protobuf) says: the receiver reads the body as JSON.
-  it('sends OpenTelemetry names and attribute keys, never the Prometheus forms', async () => {
-    const rx = await receiver(200);
+  async function exportOnce(rx: { url: string }, temporality?: 'cumulative' | 'delta'): Promise<Exporters> {
     const exporters = new Exporters(
-      [new OtlpExporter({ endpoint: rx.url, protocol: 'http/protobuf' })],
+      [new OtlpExporter({ endpoint: rx.url, protocol: 'http/protobuf', temporality })],
       recordingLogger(),
     );
     await exporters.start();
     exporters.export(metrics());
     await expect.poll(() => exporters.stats()[0]!.exported, { timeout: 10_000 }).toBe(1);
-    await exporters.shutdown();
+    return exporters;
+  }
+
+  // http/protobuf is OTLP/HTTP with protobuf bodies (@opentelemetry/exporter-metrics-otlp-proto); the
+  // exporter-metrics-otlp-http package it replaced sent OTLP/JSON under that name.
+  it('sends protobuf (Content-Type application/x-protobuf), not JSON', async () => {
+    const rx = await receiver(200);
+    await (await exportOnce(rx)).shutdown();
+    expect(rx.bodies.map((b) => [b.path, b.contentType])).toEqual([['/v1/metrics', 'application/x-protobuf']]);
+    const body = rx.bodies[0]!.body;
+    expect(body[0]).toBe(0x0a); // field 1 (resource_metrics), length-delimited: where JSON would have '{'
+    expect(() => JSON.parse(body.toString('utf8'))).toThrow();
+    expect(decodeRequest(body).resourceMetrics).toHaveLength(1);
+  });
+
+  it("carries each series' own start time, and cumulative temporality, by default", async () => {
+    const rx = await receiver(200);
+    await (await exportOnce(rx)).shutdown();
+    const snapshot = richSnapshot();
+    const ms = decodeRequest(rx.bodies[0]!.body).resourceMetrics[0]!.scopeMetrics[0]!.metrics;
+    const syscalls = ms.find((m) => m.name === 'ebpf.syscalls')!.sum!;
+    expect(syscalls.aggregationTemporality).toBe(2); // AGGREGATION_TEMPORALITY_CUMULATIVE
+    expect(syscalls.isMonotonic).toBe(true);
+    expect(syscalls.dataPoints.map((p) => [p.asInt, p.startTimeUnixNano, p.timeUnixNano])).toEqual(
+      snapshot.syscalls!.series.map((s) => [BigInt(s.value), nanos(s.startMs), nanos(snapshot.timeMs)]),
+    );
+    // The agent's own counters start with the agent.
+    const polls = ms.find((m) => m.name === 'ebpf.agent.polls')!.sum!.dataPoints[0]!;
+    expect(polls.startTimeUnixNano).toBe(nanos(snapshot.agentStartMs));
+    expect(ms.find((m) => m.name === 'ebpf.agent.poll.duration')!.histogram!.aggregationTemporality).toBe(2);
+  });
+
+  it('marks counters and histograms delta with --otlp-temporality delta, and leaves gauges be', async () => {
+    const rx = await receiver(200);
+    await (await exportOnce(rx, 'delta')).shutdown();
+    const ms = decodeRequest(rx.bodies[0]!.body).resourceMetrics[0]!.scopeMetrics[0]!.metrics;
+    expect(ms.find((m) => m.name === 'ebpf.syscalls')!.sum!.aggregationTemporality).toBe(1); // DELTA
+    expect(ms.find((m) => m.name === 'ebpf.agent.poll.duration')!.histogram!.aggregationTemporality).toBe(1);
+    // A first export: the whole counts, from each series' own start.
+    const snapshot = richSnapshot();
+    expect(
+      ms.find((m) => m.name === 'ebpf.syscalls')!.sum!.dataPoints.map((p) => [p.asInt, p.startTimeUnixNano]),
+    ).toEqual(snapshot.syscalls!.series.map((s) => [BigInt(s.value), nanos(s.startMs)]));
+    expect(ms.some((m) => m.gauge !== undefined)).toBe(true);
+  });
+
+  it('sends OpenTelemetry names and attribute keys, never the Prometheus forms', async () => {
+    const rx = await receiver(200);
+    await (await exportOnce(rx)).shutdown();
     expect(rx.bodies.map((b) => b.path)).toEqual(['/v1/metrics']);
-    const sent = JSON.parse(rx.bodies[0]!.body) as OtlpJson;
+    const sent = decodeRequest(rx.bodies[0]!.body);
     const rm = sent.resourceMetrics[0]!;
     expect(rm.resource.attributes.map((a) => a.key)).toEqual(['service.name', 'service.version', 'host.name']);
     const all = rm.scopeMetrics[0]!.metrics;
@@ -354,7 +524,8 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     ]);
     expect(points('ebpf.agent.series').map((p) => p.attributes![0]!.value.stringValue)).toContain('ebpf.syscalls');
     expect(all.find((m) => m.name === 'ebpf.xdp.bytes')?.unit).toBe('By');
-    expect(rx.bodies[0]!.body).not.toMatch(/process_executable_name|ebpf_syscalls|_total"/);
+    // (A description may name a Prometheus family; no name or key is one.)
+    expect(rx.bodies[0]!.body.toString('latin1')).not.toMatch(/process_executable_name|ebpf_syscalls/);
   });
 
   it('counts a refused export as failed', async () => {

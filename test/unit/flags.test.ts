@@ -71,6 +71,7 @@ const SAMPLE: Record<string, string> = {
   'kubelet-insecure-skip-verify': 'true',
   'otlp-endpoint': 'http://localhost:4318',
   'otlp-protocol': 'grpc',
+  'otlp-temporality': 'delta',
   'bpf-stats': 'true',
   'btf-path': '/tmp/vmlinux',
   'bpf-dir': '/tmp/bpf',

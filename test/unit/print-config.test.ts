@@ -62,6 +62,7 @@ const CASES: Record<string, string[]> = {
     '--kubelet-insecure-skip-verify',
     '--otlp-endpoint=http://localhost:4317',
     '--otlp-protocol=grpc',
+    '--otlp-temporality=delta',
     '--bpf-stats',
     '--btf-path=/tmp/vmlinux',
     '--bpf-dir=/tmp/bpf',
