@@ -186,7 +186,12 @@ export class Agent {
     }
 
     this.#exporters = createExporters(
-      { metricsServer: this.#server, otlpEndpoint: config.otlpEndpoint, otlpProtocol: config.otlpProtocol },
+      {
+        metricsServer: this.#server,
+        otlpEndpoint: config.otlpEndpoint,
+        otlpProtocol: config.otlpProtocol,
+        otlpTemporality: config.otlpTemporality,
+      },
       this.#logger,
     );
     try {
