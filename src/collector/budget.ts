@@ -1,14 +1,13 @@
 // The cardinality budget: at most `maxSeries` series of a metric keep their own labels; the rest are folded into
 // one series per group (for syscalls: per syscall) whose process labels say "other".
 //
-// Invariants, rate-correct as PromQL reads counters (sum(increase()) over own and folded series together):
-// - Every call is counted in exactly one series at the moment it happens: an increase goes to the series that
-//   holds the slot (own) or to the folded series (other), never to both, and none is dropped.
+// Invariants, for every poll:
+// - Every call is counted in exactly one series: own series and folded series together hold all of it, so sum()
+//   over a metric equals the sum without a budget (plus, in the folded series, the calls of folded series that
+//   have since ended: a counter never goes down).
 // - Folded series are counters: they never decrease. A series that is promoted to its own labels starts from 0
-//   at the promotion (its earlier calls stay in the folded series); a series that is demoted ends its own series
-//   (as if its process had exited: Prometheus keeps what it counted) and only its increases after the demotion
-//   go to the folded series. So the instant sum() of the values is not the all-time total after a demotion —
-//   increase() and rate() are what add up.
+//   at the promotion (its earlier calls stay in the folded series); a series that is demoted moves its whole
+//   count into the folded series and its own series ends, as if its process had exited.
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
@@ -93,11 +92,10 @@ export class SeriesBudget<P> {
         this.#state.set(input.key, state);
         fresh = true;
       }
-      const previous = state.last;
-      const increase = input.value - previous;
+      const increase = input.value - state.last;
       state.rate = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * state.rate;
       state.last = input.value;
-      current.push({ input, state, fresh, previous });
+      current.push({ input, state, fresh });
     }
 
     // Series whose source vanished without an end (a deleted key) leave first, so their folded calls are in
@@ -194,11 +192,10 @@ export class SeriesBudget<P> {
     state.own = true;
   }
 
-  #demote({ state, previous }: Entry<P>): void {
-    // Its own series ends with what it published last poll; the increase since then and every later one go to
-    // the folded series (moving its whole count there would count it twice in increase()).
+  #demote({ state }: Entry<P>): void {
+    // Its own series ends; from now on its count (since it got the slot: state.base) is in the folded series,
+    // so the sum stays exact.
     state.own = false;
-    state.base = previous;
     this.#foldedTotal++;
   }
 }
@@ -207,6 +204,4 @@ interface Entry<P> {
   input: BudgetInput<P>;
   state: SeriesState;
   fresh: boolean;
-  /** The series' value at the last poll (0 when fresh). */
-  previous: number;
 }

@@ -24,35 +24,7 @@ function total(result: BudgetResult<string>): number {
   return sum;
 }
 
-/** The inputs' values together: the instant sum() of the series, as long as no series was demoted. */
 const sumOf = (inputs: readonly BudgetInput<string>[]): number => inputs.reduce((n, i) => n + i.value, 0);
-
-/**
- * What PromQL's increase() adds up, poll by poll: each published series (own: key and start time; folded: group)
- * contributes its growth since it was last published, a series that appears contributes its value, and one that
- * leaves contributes nothing more. `truth` is the calls the inputs made. The budget is rate-correct when the two
- * stay equal: no call is counted twice (in an own series and again in the folded one) or not at all.
- */
-class IncreaseLedger {
-  counted = 0;
-  truth = 0;
-  #series = new Map<string, number>();
-  #inputs = new Map<string, number>();
-
-  record(inputs: readonly BudgetInput<string>[], result: BudgetResult<string>): void {
-    for (const i of inputs) {
-      const before = this.#inputs.get(i.key);
-      this.truth += before === undefined || i.value < before ? i.value : i.value - before;
-      this.#inputs.set(i.key, i.value);
-      if (i.ended) this.#inputs.delete(i.key);
-    }
-    const now = new Map<string, number>();
-    for (const o of result.own) now.set(`own ${o.payload} ${o.startMs}`, o.value);
-    for (const f of result.folded) now.set(`folded ${f.group}`, f.value);
-    for (const [id, value] of now) this.counted += value - (this.#series.get(id) ?? 0);
-    this.#series = now;
-  }
-}
 
 /** Mulberry32: a small seeded PRNG, so a failing workload can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -135,11 +107,11 @@ describe('SeriesBudget: over budget', () => {
     expect(folded(result)).toEqual({ g: 410 });
     result = budget.apply([input('old', 1_000), input('new', 1_210)], 3_000);
     expect(own(result)).toEqual({ new: [0, 3_000] });
-    // old's own series ends at its 1,000 (Prometheus keeps them); only its later calls would go to other.
-    expect(folded(result)).toEqual({ g: 1_210 });
+    expect(folded(result)).toEqual({ g: 2_210 });
+    expect(total(result)).toBe(2_210);
   });
 
-  it('counts every call once in increase(), folded and own series monotonic, at most maxSeries own (random workloads)', () => {
+  it('keeps sum() exact, folded series and own series monotonic, and at most maxSeries own (random workloads)', () => {
     let allPromotions = 0;
     let allDemotions = 0;
     for (let seed = 1; seed <= 40; seed++) {
@@ -154,7 +126,6 @@ describe('SeriesBudget: over budget', () => {
       let previousFoldedTotal = 0;
       const seen = new Set<string>();
       let freshFolds = 0;
-      const ledger = new IncreaseLedger();
       for (let poll = 1; poll <= 50; poll++) {
         const nowMs = poll * 5_000;
         // New series arrive now and then; rates change at random, some by orders of magnitude.
@@ -175,8 +146,7 @@ describe('SeriesBudget: over budget', () => {
         const context = `seed ${seed}, maxSeries ${maxSeries}, poll ${poll}`;
         const result = budget.apply(inputs, nowMs);
 
-        ledger.record(inputs, result);
-        expect(ledger.counted, context).toBe(ledger.truth);
+        expect(total(result), context).toBe(sumOf(inputs));
         expect(result.own.length, context).toBeLessThanOrEqual(maxSeries);
         expect(result.own.length, context).toBe(Math.min(maxSeries, inputs.length));
         for (const f of result.folded) {
@@ -223,7 +193,7 @@ describe('SeriesBudget: over budget', () => {
 });
 
 describe('SeriesBudget: random workloads where series end', () => {
-  it('counts every call once in increase(), ended series included', () => {
+  it('keeps sum() equal to the inputs plus what ended series left in the folded series', () => {
     let ends = 0;
     for (let seed = 100; seed < 130; seed++) {
       const random = prng(seed);
@@ -231,7 +201,8 @@ describe('SeriesBudget: random workloads where series end', () => {
       const budget = new SeriesBudget<string>(maxSeries);
       let live: { key: string; group: string; value: number; rate: number }[] = [];
       let next = 0;
-      const ledger = new IncreaseLedger();
+      /** The part of ended series' counts that was folded when they ended: it stays. */
+      let left = 0;
       const previousFolded = new Map<string, number>();
       for (let poll = 1; poll <= 50; poll++) {
         const arrivals = poll === 1 ? 4 : Math.floor(random() * 3);
@@ -245,14 +216,17 @@ describe('SeriesBudget: random workloads where series end', () => {
         const inputs = live.filter((s) => s.value > 0).map((s) => input(s.key, s.value, s.group, random() < 0.1));
         const context = `seed ${seed}, poll ${poll}`;
         const result = budget.apply(inputs, poll * 1_000);
-        ledger.record(inputs, result);
-        expect(ledger.counted, context).toBe(ledger.truth);
+        expect(total(result), context).toBe(sumOf(inputs) + left);
         expect(result.own.length, context).toBeLessThanOrEqual(maxSeries);
         for (const f of result.folded) {
           expect(f.value, `${context}, folded ${f.group}`).toBeGreaterThanOrEqual(previousFolded.get(f.group) ?? 0);
           previousFolded.set(f.group, f.value);
         }
-        ends += inputs.filter((i) => i.ended).length;
+        const ownValue = new Map(result.own.map((o) => [o.payload, o.value]));
+        for (const i of inputs.filter((i) => i.ended)) {
+          left += i.value - (ownValue.get(i.key) ?? 0);
+          ends++;
+        }
         const ended = new Set(inputs.filter((i) => i.ended).map((i) => i.key));
         live = live.filter((s) => !ended.has(s.key));
       }
@@ -331,19 +305,19 @@ describe('SeriesBudget: hysteresis', () => {
     expect(budget.foldedTotal).toBe(1);
   });
 
-  it('lets a challenger twice as busy take the slot; only the member’s calls after its last own value fold', () => {
+  it('lets a challenger twice as busy take the slot; the member is demoted with its whole count', () => {
     const budget = new SeriesBudget<string>(1);
     budget.apply([input('member', 100)], 1_000);
     budget.apply([input('member', 200)], 2_000);
     const inputs = [input('member', 300), input('challenger', 200)];
     let result = budget.apply(inputs, 3_000);
     expect(own(result)).toEqual({ challenger: [200, 3_000] });
-    // member's own series ended at 200 (its last published value): the 100 since then go to other, once.
-    expect(result.folded).toEqual([{ group: 'g', value: 100, members: 1 }]);
+    expect(result.folded).toEqual([{ group: 'g', value: 300, members: 1 }]);
+    expect(total(result)).toBe(sumOf(inputs));
     expect(budget.foldedTotal).toBe(1); // the demotion
     result = budget.apply([input('member', 400), input('challenger', 400)], 4_000);
     expect(own(result)).toEqual({ challenger: [400, 3_000] });
-    expect(folded(result)).toEqual({ g: 200 });
+    expect(folded(result)).toEqual({ g: 400 });
   });
 
   it('lets a folded series that becomes twice as busy take the slot', () => {
@@ -353,8 +327,7 @@ describe('SeriesBudget: hysteresis', () => {
     expect(own(result)).toEqual({ member: [200, 1_000] });
     result = budget.apply([input('member', 300), input('folded', 380)], 3_000);
     expect(own(result)).toEqual({ folded: [0, 3_000] });
-    // folded's 380 stay in other; member's own series ended at 200, its 100 since then join other.
-    expect(folded(result)).toEqual({ g: 380 + 100 });
+    expect(folded(result)).toEqual({ g: 300 + 380 });
   });
 
   it('never lets a challenger without calls since the last poll displace a member', () => {
@@ -386,18 +359,18 @@ describe('SeriesBudget: promotion', () => {
   it('keeps the folded count when a demoted series is promoted again', () => {
     const budget = new SeriesBudget<string>(1);
     budget.apply([input('a', 100)], 1_000);
-    // b takes a's slot; a's own series ends at 100 and it has no calls since: other starts at 0.
-    budget.apply([input('a', 100), input('b', 1_000)], 2_000);
-    let result = budget.apply([input('a', 150), input('b', 1_000)], 3_000);
+    budget.apply([input('a', 100), input('b', 1_000)], 2_000); // b takes a's slot; a folds with 100
+    let result = budget.apply([input('a', 100), input('b', 1_000)], 3_000);
     expect(own(result)).toEqual({ b: [1_000, 2_000] });
-    expect(folded(result)).toEqual({ g: 50 });
-    // a is busy again and takes the slot back: b's own series ends at 1,000, a's 5,000 calls so far stay folded.
-    result = budget.apply([input('a', 5_150), input('b', 1_000)], 4_000);
+    expect(folded(result)).toEqual({ g: 100 });
+    // a is busy again and takes the slot back: b is demoted with its 1_000, a's calls so far stay folded.
+    result = budget.apply([input('a', 5_100), input('b', 1_000)], 4_000);
     expect(own(result)).toEqual({ a: [0, 4_000] });
-    expect(folded(result)).toEqual({ g: 5_050 });
-    result = budget.apply([input('a', 5_200), input('b', 1_010)], 5_000);
+    expect(folded(result)).toEqual({ g: 5_100 + 1_000 });
+    result = budget.apply([input('a', 5_150), input('b', 1_000)], 5_000);
     expect(own(result)).toEqual({ a: [50, 4_000] });
-    expect(folded(result)).toEqual({ g: 5_060 });
+    expect(folded(result)).toEqual({ g: 6_100 });
+    expect(total(result)).toBe(6_150);
     expect(budget.foldedTotal).toBe(2); // two demotions
   });
 });
