@@ -563,21 +563,26 @@ if (promtool === undefined)
   console.warn('promtool is not installed: skipping the promtool check of the Prometheus text');
 
 describe('promtool', () => {
-  it.skipIf(promtool === undefined)('accepts the serialized text with no lint findings', () => {
-    for (const text of [
-      prometheusText(agentSnapshot()),
-      prometheusText(agentSnapshot(), 'odd"host\\\nname'),
-      prometheusText(overBudget()),
-      prometheusText(perExecutable()),
-      prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 0 }, exec: undefined })),
-    ]) {
-      const result = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-      expect(result.error).toBeUndefined();
-      expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
-        status: 0,
-        stdout: '',
-        stderr: '',
-      });
-    }
-  });
+  it.skipIf(promtool === undefined)(
+    'accepts the serialized text with no lint findings',
+    () => {
+      for (const text of [
+        prometheusText(agentSnapshot()),
+        prometheusText(agentSnapshot(), 'odd"host\\\nname'),
+        prometheusText(overBudget()),
+        prometheusText(perExecutable()),
+        prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 0 }, exec: undefined })),
+      ]) {
+        const result = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+        expect(result.error).toBeUndefined();
+        expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+          status: 0,
+          stdout: '',
+          stderr: '',
+        });
+      }
+      // Five promtool runs: seconds on a loaded machine, more than the default 5 s test timeout.
+    },
+    60_000,
+  );
 });
