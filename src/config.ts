@@ -42,6 +42,12 @@ export interface AgentConfig {
   maxSeries: number;
   /** false: syscall series per executable (and container) instead of per process. */
   pidLabels: boolean;
+  /** Per-process series of each per-process metric that keep their own labels. */
+  maxProcessSeries: number;
+  /** How long an exited process's final counts stay in the per-process view, ms. */
+  exitedRetentionMs: number;
+  /** The slowest scrape interval: a new aggregate series is held at 0 for it plus one interval, ms. */
+  scrapeIntervalMs: number;
   /** container_id and k8s_pod_uid from each process's cgroup. */
   containerLabels: boolean;
   /** cgroup2 mount to resolve cgroup ids in; undefined: found in /proc/self/mountinfo. */

@@ -459,9 +459,45 @@ export const FLAGS = [
     name: 'pid-labels',
     kind: 'boolean',
     default: true,
-    describe: 'Label syscall series by process; --no-pid-labels aggregates them per executable (and container)',
+    describe:
+      'Publish the per-process view (ebpf_process_syscalls_total, ebpf_process_cpu_samples_total); --no-pid-labels: only the per-executable aggregate',
     group: 'Cardinality:',
     field: 'pidLabels',
+  },
+  {
+    name: 'max-process-series',
+    kind: 'integer',
+    default: 5000,
+    min: 1,
+    max: 10_000_000,
+    describe:
+      'Series of each per-process metric that keep their own labels; the least busy beyond it fold into one "other" series per syscall',
+    group: 'Cardinality:',
+    field: 'maxProcessSeries',
+  },
+  {
+    name: 'exited-retention',
+    kind: 'duration',
+    default: '2m',
+    min: MIN_INTERVAL_MS,
+    max: MAX_INTERVAL_MS,
+    describe:
+      "How long an exited process's final counts stay in the per-process view (long enough for every scraper to see them)",
+    group: 'Cardinality:',
+    field: 'exitedRetentionMs',
+    format: (ms) => formatDuration(ms as number),
+  },
+  {
+    name: 'scrape-interval',
+    kind: 'duration',
+    default: '60s',
+    min: MIN_INTERVAL_MS,
+    max: MAX_INTERVAL_MS,
+    describe:
+      'The slowest scrape interval reading the agent: a new aggregate series stays at 0 for this plus one --interval, so increase() sees its start',
+    group: 'Cardinality:',
+    field: 'scrapeIntervalMs',
+    format: (ms) => formatDuration(ms as number),
   },
   {
     name: 'container-labels',

@@ -1,6 +1,12 @@
-// From per-process counts to the series the agent publishes: who each process is (container, pod), per-PID or
-// per-executable series, and the cardinality budget. The exporter only names what this produces.
-import { SeriesBudget } from './budget.ts';
+// From per-process counts to the series the agent publishes, in two views of one truth:
+// - the aggregate (ebpf_syscalls_total, ebpf_cpu_samples_total): one series per executable, container and kind,
+//   holding every process that ever ran in it, exited ones included, so it only grows — the view for rate(),
+//   increase() and sum(). A new aggregate series is published at 0 for a hold (--scrape-interval plus one poll)
+//   before it shows its count, so every scraper at that interval sees the 0 first and increase() loses nothing.
+// - the per-process view (ebpf_process_*), for "who is it now": live processes within its own budget, and each
+//   exited process's final counts for --exited-retention, then the series leaves.
+// Who each process is (container, pod) comes from the attributor. The exporter only names what this produces.
+import { SeriesBudget, type BudgetResult } from './budget.ts';
 import type { ExecCount } from './exec.ts';
 import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
 
@@ -33,16 +39,27 @@ export interface SyscallSeries {
 }
 
 export interface ShapedSyscalls {
+  /** The aggregate view: per executable (and container) and kind; pid undefined. */
   series: SyscallSeries[];
-  /** Series folded into 'other' so far. */
+  /** Aggregate series folded into 'other' so far. */
   foldedTotal: number;
+  /** The per-process view; undefined when it is off (--no-pid-labels). */
+  processes?: SyscallSeries[];
+  /** Per-process series folded into 'other' so far. */
+  processFoldedTotal?: number;
 }
 
 export interface ShaperOptions {
-  /** Series of ebpf_syscalls_total that keep their own labels; the rest are folded. */
+  /** Aggregate series that keep their own labels; the rest are folded. */
   maxSeries: number;
-  /** false: one series per executable (and container) and syscall instead of per process. */
+  /** The per-process view on (it is off with --no-pid-labels). */
   pidLabels: boolean;
+  /** Per-process series that keep their own labels (default: maxSeries). */
+  maxProcessSeries?: number;
+  /** How long an exited process's final counts stay in the per-process view, ms (default 0: one poll). */
+  exitedRetentionMs?: number;
+  /** How long a new aggregate series stays at 0 before it shows its count, ms (default 0: no hold). */
+  holdMs?: number;
   attribute?: Attributor;
   /** Names of the counts by index (the syscall names; ['cpu'] for CPU samples). */
   kinds?: readonly string[];
@@ -89,34 +106,87 @@ export class SyscallSeriesShaper {
     this.#attribute = options.attribute ?? noAttribution;
     this.#kinds = options.kinds ?? SYSCALL_NAMES;
     this.#budget = new SeriesBudget<Payload>(options.maxSeries);
+    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries);
   }
 
+  readonly #processBudget: SeriesBudget<Payload>;
+  /** Exited processes kept in the per-process view: their final counts, until when. */
+  readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
+  #foldedStart: number | undefined;
+  #processFoldedStart: number | undefined;
+
   shape(processes: readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
-    const inputs = this.#options.pidLabels ? this.#perProcess(processes) : this.#perExecutable(processes, nowMs);
-    const { own, folded } = this.#budget.apply(inputs, nowMs);
-    const series: SyscallSeries[] = own.map(({ payload, value, startMs }) => ({
+    const hold = this.#options.holdMs ?? 0;
+    const aggregate = this.#budget.apply(this.#perExecutable(processes, nowMs), nowMs);
+    this.#foldedStart ??= aggregate.folded.length > 0 ? nowMs : undefined;
+    // Held: a series younger than the hold shows 0 (its count is kept and shown once the hold is over).
+    const held = (value: number, startMs: number): number => (nowMs - startMs < hold ? 0 : value);
+    const series = this.#series(aggregate, undefined, this.#foldedStart ?? nowMs, held);
+    const shaped: ShapedSyscalls = { series, foldedTotal: this.#budget.foldedTotal };
+    if (this.#options.pidLabels) {
+      const perProcess = this.#processBudget.apply(this.#perProcess(this.#withRetained(processes, nowMs)), nowMs);
+      this.#processFoldedStart ??= perProcess.folded.length > 0 ? nowMs : undefined;
+      shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart ?? nowMs, (v) => v);
+      shaped.processFoldedTotal = this.#processBudget.foldedTotal;
+    }
+    return shaped;
+  }
+
+  #series(
+    { own, folded }: BudgetResult<Payload>,
+    otherPid: typeof OTHER | undefined,
+    foldedStartMs: number,
+    value: (value: number, startMs: number) => number,
+  ): SyscallSeries[] {
+    const series: SyscallSeries[] = own.map(({ payload, value: v, startMs }) => ({
       pid: payload.pid,
       comm: payload.comm,
       syscall: payload.syscall,
-      value,
+      value: value(v, startMs),
       startMs,
       attribution: payload.attribution,
     }));
     for (const f of folded) {
       series.push({
-        pid: this.#options.pidLabels ? OTHER : undefined,
+        pid: otherPid,
         comm: OTHER,
         syscall: f.group,
-        value: f.value,
-        startMs: this.#foldedStart ?? nowMs,
+        value: value(f.value, foldedStartMs),
+        startMs: foldedStartMs,
         attribution: {},
       });
     }
-    this.#foldedStart ??= folded.length > 0 ? nowMs : undefined;
-    return { series, foldedTotal: this.#budget.foldedTotal };
+    return series;
   }
 
-  #foldedStart: number | undefined;
+  /**
+   * The per-process view's inputs: live processes, and exited ones at their final counts until their retention
+   * is over (then once more as ended, so the budget lets them go). A process the collector reports as exited
+   * again (its poll was not published) is the same retained one.
+   */
+  #withRetained(processes: readonly ProcessSyscalls[], nowMs: number): ProcessSyscalls[] {
+    const retention = this.#options.exitedRetentionMs ?? 0;
+    const out: ProcessSyscalls[] = [];
+    for (const proc of processes) {
+      const key = `${proc.pid}/${proc.startMs}`;
+      if (!proc.exited) {
+        out.push(proc);
+      } else if (!this.#retained.has(key)) {
+        this.#retained.set(key, { proc: { ...proc, exited: false }, untilMs: nowMs + retention });
+      }
+    }
+    // A live process that reuses a retained one's pid ends the retention now: two series must not share labels.
+    const live = new Set(out.map((p) => p.pid));
+    for (const [key, { proc, untilMs }] of this.#retained) {
+      if (nowMs >= untilMs || live.has(proc.pid)) {
+        out.push({ ...proc, exited: true });
+        this.#retained.delete(key);
+      } else {
+        out.push(proc);
+      }
+    }
+    return out;
+  }
 
   #perProcess(processes: readonly ProcessSyscalls[]) {
     const inputs = [];

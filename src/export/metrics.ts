@@ -18,7 +18,7 @@ import {
   type ResourceMetrics,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import type { Attribution, ShapedExecs, ShapedSyscalls } from '../collector/series.ts';
+import type { Attribution, ShapedExecs, ShapedSyscalls, SyscallSeries } from '../collector/series.ts';
 import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
@@ -148,36 +148,50 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   });
   const metrics: MetricData[] = [];
 
+  const processAttributes = (s: SyscallSeries, kind: boolean): Attributes => {
+    const attributes: Attributes = {};
+    if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
+    attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
+    if (kind) attributes[N.ATTR_SYSCALL] = s.syscall;
+    addAttribution(attributes, s.attribution);
+    return attributes;
+  };
   if (snapshot.syscalls !== undefined) {
+    const { series: aggregate, processes } = snapshot.syscalls;
     metrics.push(
       data(
         M.syscalls,
-        snapshot.syscalls.series.map((s) => {
-          const attributes: Attributes = {};
-          if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
-          attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
-          attributes[N.ATTR_SYSCALL] = s.syscall;
-          addAttribution(attributes, s.attribution);
-          return point(attributes, s.value, s.startMs);
-        }),
+        aggregate.map((s) => point(processAttributes(s, true), s.value, s.startMs)),
       ),
     );
+    if (processes !== undefined) {
+      metrics.push(
+        data(
+          M.processSyscalls,
+          processes.map((s) => point(processAttributes(s, true), s.value, s.startMs)),
+        ),
+      );
+    }
   }
 
   if (snapshot.cpu !== undefined) {
+    const { series: aggregate, processes, hz } = snapshot.cpu;
     metrics.push(
       data(
         M.cpuSamples,
-        snapshot.cpu.series.map((s) => {
-          const attributes: Attributes = {};
-          if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
-          attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
-          addAttribution(attributes, s.attribution);
-          return point(attributes, s.value, s.startMs);
-        }),
-        descriptionOf(M.cpuSamples, { 'cpu-sample-hz': snapshot.cpu.hz }),
+        aggregate.map((s) => point(processAttributes(s, false), s.value, s.startMs)),
+        descriptionOf(M.cpuSamples, { 'cpu-sample-hz': hz }),
       ),
     );
+    if (processes !== undefined) {
+      metrics.push(
+        data(
+          M.processCpuSamples,
+          processes.map((s) => point(processAttributes(s, false), s.value, s.startMs)),
+          descriptionOf(M.processCpuSamples, { 'cpu-sample-hz': hz }),
+        ),
+      );
+    }
     metrics.push(data(M.cpuIdleSamples, [point({}, snapshot.cpu.idle)]));
   }
 
@@ -372,9 +386,13 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   const folded: DataPoint<number>[] = [];
   if (snapshot.syscalls !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.syscalls.name }, snapshot.syscalls.foldedTotal));
+    if (snapshot.syscalls.processFoldedTotal !== undefined)
+      folded.push(point({ [N.ATTR_METRIC]: M.processSyscalls.name }, snapshot.syscalls.processFoldedTotal));
   }
   if (snapshot.cpu !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.cpuSamples.name }, snapshot.cpu.foldedTotal));
+    if (snapshot.cpu.processFoldedTotal !== undefined)
+      folded.push(point({ [N.ATTR_METRIC]: M.processCpuSamples.name }, snapshot.cpu.processFoldedTotal));
   }
   if (snapshot.exec !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.foldedTotal));

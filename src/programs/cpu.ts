@@ -24,6 +24,9 @@ export const cpu: ProgramDescriptor<'cpu'> = {
     const shaper = new SyscallSeriesShaper({
       maxSeries: config.maxSeries,
       pidLabels: config.pidLabels,
+      maxProcessSeries: config.maxProcessSeries,
+      exitedRetentionMs: config.exitedRetentionMs,
+      holdMs: config.scrapeIntervalMs + config.intervalMs,
       attribute,
       kinds: ['cpu'],
     });

@@ -18,7 +18,14 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
       maxEntries: config.syscallsMaxEntries,
     });
     const collector = new SyscallCollector(source);
-    const shaper = new SyscallSeriesShaper({ maxSeries: config.maxSeries, pidLabels: config.pidLabels, attribute });
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: config.maxSeries,
+      pidLabels: config.pidLabels,
+      maxProcessSeries: config.maxProcessSeries,
+      exitedRetentionMs: config.exitedRetentionMs,
+      holdMs: config.scrapeIntervalMs + config.intervalMs,
+      attribute,
+    });
     return {
       collector,
       objects: [source.object],
