@@ -167,24 +167,32 @@ export class SyscallSeriesShaper {
   #withRetained(processes: readonly ProcessSyscalls[], nowMs: number): ProcessSyscalls[] {
     const retention = this.#options.exitedRetentionMs ?? 0;
     const out: ProcessSyscalls[] = [];
-    for (const proc of processes) {
-      const key = `${proc.pid}/${proc.startMs}`;
-      if (!proc.exited) {
-        out.push(proc);
-      } else if (!this.#retained.has(key)) {
-        this.#retained.set(key, { proc: { ...proc, exited: false }, untilMs: nowMs + retention });
-      }
-    }
     // A live process that reuses a retained one's pid ends the retention now: two series must not share labels.
-    const live = new Set(out.map((p) => p.pid));
-    for (const [key, { proc, untilMs }] of this.#retained) {
-      if (nowMs >= untilMs || live.has(proc.pid)) {
-        out.push({ ...proc, exited: true });
+    const live = new Set(processes.filter((p) => !p.exited).map((p) => p.pid));
+    const emit = (key: string, entry: { proc: ProcessSyscalls; untilMs: number }): void => {
+      if (nowMs >= entry.untilMs || live.has(entry.proc.pid)) {
+        out.push({ ...entry.proc, exited: true });
         this.#retained.delete(key);
       } else {
-        out.push(proc);
+        out.push(entry.proc);
       }
+    };
+    const reported = new Set<string>();
+    for (const proc of processes) {
+      if (!proc.exited) {
+        out.push(proc);
+        continue;
+      }
+      const key = `${proc.pid}/${proc.startMs}`;
+      reported.add(key);
+      let entry = this.#retained.get(key);
+      if (entry === undefined) {
+        entry = { proc: { ...proc, exited: false }, untilMs: nowMs + retention };
+        this.#retained.set(key, entry);
+      }
+      emit(key, entry);
     }
+    for (const [key, entry] of this.#retained) if (!reported.has(key)) emit(key, entry);
     return out;
   }
 

@@ -150,8 +150,12 @@ describe('the metric table', () => {
   });
 
   it('says which program contributes each metric', () => {
-    expect(metricsOf('syscalls').map((d) => d.name)).toEqual(['ebpf.syscalls']);
-    expect(metricsOf('cpu').map((d) => d.name)).toEqual(['ebpf.cpu.samples', 'ebpf.cpu.idle_samples']);
+    expect(metricsOf('syscalls').map((d) => d.name)).toEqual(['ebpf.syscalls', 'ebpf.process.syscalls']);
+    expect(metricsOf('cpu').map((d) => d.name)).toEqual([
+      'ebpf.cpu.samples',
+      'ebpf.process.cpu.samples',
+      'ebpf.cpu.idle_samples',
+    ]);
     expect(metricsOf('xdp').map(prometheusNameOf)).toEqual([
       'ebpf_xdp_packets_total',
       'ebpf_xdp_bytes_total',
@@ -173,14 +177,18 @@ describe('the OpenTelemetry data (what OTLP sends)', () => {
     const values = named.flatMap((m) => m.dataPoints.map((p) => p.attributes['metric']));
     expect(values).toEqual([
       'ebpf.syscalls',
+      'ebpf.process.syscalls',
       'ebpf.cpu.samples',
+      'ebpf.process.cpu.samples',
       'ebpf.cpu.idle_samples',
       'ebpf.process.execs',
       'ebpf.xdp.packets',
       'ebpf.xdp.bytes',
       'ebpf.xdp.truncated_packets',
       'ebpf.syscalls',
+      'ebpf.process.syscalls',
       'ebpf.cpu.samples',
+      'ebpf.process.cpu.samples',
       'ebpf.process.execs',
     ]);
     expect(text(everything())).toContain('\nebpf_agent_series{metric="ebpf_cpu_idle_samples_total"} 1\n');

@@ -509,6 +509,14 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
       return (m.sum ?? m.gauge)!.dataPoints;
     };
     expect(points('ebpf.syscalls')[0]!.attributes!.map((a) => a.key)).toEqual([
+      'process.executable.name',
+      'syscall',
+      'container.id',
+      'k8s.pod.uid',
+      'k8s.pod.name',
+      'k8s.namespace.name',
+    ]);
+    expect(points('ebpf.process.syscalls')[0]!.attributes!.map((a) => a.key)).toEqual([
       'process.pid',
       'process.executable.name',
       'syscall',

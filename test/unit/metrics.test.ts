@@ -57,7 +57,7 @@ const execs: ExecSeries[] = [
 ];
 
 const SYSCALLS_HELP =
-  '# HELP ebpf_syscalls_total System calls made, by process (or executable) and syscall; process "other" holds the series beyond the budget.';
+  '# HELP ebpf_syscalls_total System calls made by every process that ran the executable, exited ones included (for rate() and sum()); executable "other" holds the series beyond the budget.';
 
 function agentSnapshot(overrides: Partial<AgentSnapshot> = {}): AgentSnapshot {
   return {

@@ -11,6 +11,26 @@ export function richSnapshot(): AgentSnapshot {
     syscalls: {
       series: [
         {
+          pid: undefined,
+          comm: 'nginx',
+          syscall: 'read',
+          value: 40,
+          startMs: T0 + 1_000,
+          attribution: { containerId: 'c0ffee', podUid: '8d3f-uid', podName: 'web-0', podNamespace: 'shop' },
+        },
+        {
+          pid: undefined,
+          comm: 'a\\b"c\nd',
+          syscall: 'write',
+          value: 5,
+          startMs: T0 + 1_500,
+          attribution: { podName: 'x' },
+        },
+        { pid: undefined, comm: 'other', syscall: 'openat', value: 17, startMs: T0 + 6_000, attribution: {} },
+      ],
+      foldedTotal: 12,
+      processes: [
+        {
           pid: 100,
           comm: 'nginx',
           syscall: 'read',
@@ -21,7 +41,7 @@ export function richSnapshot(): AgentSnapshot {
         { pid: 101, comm: 'a\\b"c\nd', syscall: 'write', value: 5, startMs: T0 + 1_500, attribution: { podName: 'x' } },
         { pid: 'other', comm: 'other', syscall: 'openat', value: 17, startMs: T0 + 6_000, attribution: {} },
       ],
-      foldedTotal: 12,
+      processFoldedTotal: 4,
     },
     exec: {
       series: [
@@ -33,15 +53,26 @@ export function richSnapshot(): AgentSnapshot {
     cpu: {
       series: [
         {
-          pid: 7,
+          pid: undefined,
           comm: 'stress',
-          syscall: 'openat',
+          syscall: 'cpu',
           value: 250,
           startMs: T0 + 500,
           attribution: { containerId: 'beef' },
         },
       ],
       foldedTotal: 1,
+      processes: [
+        {
+          pid: 7,
+          comm: 'stress',
+          syscall: 'cpu',
+          value: 250,
+          startMs: T0 + 500,
+          attribution: { containerId: 'beef' },
+        },
+      ],
+      processFoldedTotal: 0,
       idle: 1234,
       hz: 99,
     },

@@ -62,7 +62,7 @@ function byName(shaped: ShapedSyscalls): Record<string, number> {
 describe('SyscallSeriesShaper: per process', () => {
   it('publishes pid, comm and syscall series with the attribution of the cgroup, without zero counts', () => {
     const attribute = attributor();
-    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, attribute });
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, maxProcessSeries: 100, pidLabels: true, attribute });
     const shaped = shaper.shape(
       [
         proc(100, 'nginx', [3, 0, 5, 0], { cgroupId: 7n }),
@@ -72,7 +72,7 @@ describe('SyscallSeriesShaper: per process', () => {
       ],
       1_000,
     );
-    expect(shaped).toEqual({
+    expect({ series: shaped.processes, foldedTotal: shaped.processFoldedTotal }).toEqual({
       series: [
         { pid: 100, comm: 'nginx', syscall: 'openat', value: 3, startMs: 1_000, attribution: NGINX },
         { pid: 100, comm: 'nginx', syscall: 'write', value: 5, startMs: 1_000, attribution: NGINX },
@@ -96,20 +96,20 @@ describe('SyscallSeriesShaper: per process', () => {
 
   it('gives no attribution without an attributor', () => {
     expect(noAttribution(5n, 1)).toEqual({});
-    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
-    expect(shaper.shape([proc(1, 'a', [1, 0, 0, 0], { cgroupId: 7n })], 1_000).series).toEqual([
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, maxProcessSeries: 10, pidLabels: true });
+    expect(shaper.shape([proc(1, 'a', [1, 0, 0, 0], { cgroupId: 7n })], 1_000).processes!).toEqual([
       { pid: 1, comm: 'a', syscall: 'openat', value: 1, startMs: 1_000, attribution: {} },
     ]);
   });
 
   it('keeps the start time of a series and follows its counts', () => {
-    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, maxProcessSeries: 10, pidLabels: true });
     shaper.shape([proc(100, 'a', [0, 1, 0, 0])], 1_000);
     const shaped = shaper.shape(
       [proc(100, 'a', [2, 9, 0, 0]), proc(200, 'b', [0, 0, 1, 0], { startMs: 6_000 })],
       6_000,
     );
-    expect(shaped.series.map((s) => [s.pid, s.syscall, s.value, s.startMs])).toEqual([
+    expect(shaped.processes!.map((s) => [s.pid, s.syscall, s.value, s.startMs])).toEqual([
       [100, 'openat', 2, 6_000],
       [100, 'read', 9, 1_000],
       [200, 'write', 1, 6_000],
@@ -117,25 +117,32 @@ describe('SyscallSeriesShaper: per process', () => {
   });
 
   it('publishes the final counts of an exited process once', () => {
-    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, maxProcessSeries: 10, pidLabels: true });
     shaper.shape([proc(100, 'a', [0, 1, 0, 0]), proc(200, 'b', [1, 0, 0, 0])], 1_000);
     const final = shaper.shape([proc(100, 'a', [0, 4, 0, 0], { exited: true }), proc(200, 'b', [1, 0, 0, 0])], 2_000);
-    expect(final.series.map((s) => [s.pid, s.value])).toEqual([
+    expect(final.processes!.map((s) => [s.pid, s.value])).toEqual([
       [100, 4],
       [200, 1],
     ]);
-    expect(shaper.shape([proc(200, 'b', [2, 0, 0, 0])], 3_000).series.map((s) => [s.pid, s.value])).toEqual([[200, 2]]);
+    expect(shaper.shape([proc(200, 'b', [2, 0, 0, 0])], 3_000).processes!.map((s) => [s.pid, s.value])).toEqual([
+      [200, 2],
+    ]);
   });
 
   it('folds the series beyond the budget into one per syscall, with pid and comm "other" and no attribution', () => {
-    const shaper = new SyscallSeriesShaper({ maxSeries: 2, pidLabels: true, attribute: attributor() });
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: 100,
+      maxProcessSeries: 2,
+      pidLabels: true,
+      attribute: attributor(),
+    });
     const processes = [
       proc(100, 'nginx', [0, 500, 400, 0], { cgroupId: 7n }),
       proc(200, 'curl', [3, 10, 0, 1], { cgroupId: 9n }),
       proc(300, 'sh', [2, 20, 0, 0]),
     ];
     const shaped = shaper.shape(processes, 1_000);
-    expect(shaped.series).toEqual([
+    expect(shaped.processes!).toEqual([
       { pid: 100, comm: 'nginx', syscall: 'read', value: 500, startMs: 1_000, attribution: NGINX },
       { pid: 100, comm: 'nginx', syscall: 'write', value: 400, startMs: 1_000, attribution: NGINX },
       { pid: OTHER, comm: OTHER, syscall: 'openat', value: 5, startMs: 1_000, attribution: {} },
@@ -143,23 +150,23 @@ describe('SyscallSeriesShaper: per process', () => {
       { pid: OTHER, comm: OTHER, syscall: 'connect', value: 1, startMs: 1_000, attribution: {} },
     ]);
     expect(OTHER).toBe('other');
-    expect(shaped.foldedTotal).toBe(5);
+    expect(shaped.processFoldedTotal).toBe(5);
     expect(sum(shaped)).toBe(countsOf(processes));
   });
 
   it('keeps the folded series and their start when the processes in them exit', () => {
-    const shaper = new SyscallSeriesShaper({ maxSeries: 1, pidLabels: true });
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, maxProcessSeries: 1, pidLabels: true });
     shaper.shape([proc(100, 'big', [0, 100, 0, 0]), proc(200, 'small', [0, 5, 0, 0])], 1_000);
     shaper.shape([proc(100, 'big', [0, 200, 0, 0]), proc(200, 'small', [0, 6, 0, 0], { exited: true })], 2_000);
     const shaped = shaper.shape([proc(100, 'big', [0, 300, 0, 0])], 3_000);
-    expect(shaped.series).toEqual([
+    expect(shaped.processes!).toEqual([
       { pid: 100, comm: 'big', syscall: 'read', value: 300, startMs: 1_000, attribution: {} },
       { pid: OTHER, comm: OTHER, syscall: 'read', value: 6, startMs: 1_000, attribution: {} },
     ]);
   });
 
   it('makes a reused pid (same pid, new start) a new series', () => {
-    const shaper = new SyscallSeriesShaper({ maxSeries: 10, pidLabels: true });
+    const shaper = new SyscallSeriesShaper({ maxSeries: 10, maxProcessSeries: 10, pidLabels: true });
     shaper.shape([proc(100, 'first', [0, 50, 0, 0], { startMs: 1_000 })], 1_000);
     // The first process exits and another gets its pid within the same interval; the new one has more calls.
     const shaped = shaper.shape(
@@ -169,14 +176,14 @@ describe('SyscallSeriesShaper: per process', () => {
       ],
       2_000,
     );
-    expect(shaped.series.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([
+    expect(shaped.processes!.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([
       [100, 'first', 60, 1_000],
       [100, 'second', 80, 2_000],
     ]);
     // The next process with that pid counts from its own start, with fewer calls than the one before.
     shaper.shape([proc(100, 'second', [0, 81, 0, 0], { startMs: 2_000, exited: true })], 3_000);
     const later = shaper.shape([proc(100, 'third', [0, 10, 0, 0], { startMs: 4_000 })], 4_000);
-    expect(later.series.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([[100, 'third', 10, 4_000]]);
+    expect(later.processes!.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([[100, 'third', 10, 4_000]]);
   });
 });
 
@@ -425,6 +432,63 @@ describe('SyscallSeriesShaper: per executable, labels that arrive later', () => 
     expect(reads(second)).toEqual([
       [5, {}],
       [7, { podUid: 'u-1', podName: 'web', podNamespace: 'default' }],
+    ]);
+  });
+});
+
+describe('SyscallSeriesShaper: two views', () => {
+  it('publishes the aggregate (no pid) and the per-process view from the same counts', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true });
+    const shaped = shaper.shape([proc(1, 'job', [0, 10, 0, 0]), proc(2, 'job', [0, 5, 0, 0])], 1_000);
+    expect(shaped.series.map((s) => [s.pid, s.comm, s.syscall, s.value])).toEqual([[undefined, 'job', 'read', 15]]);
+    expect(shaped.processes!.map((s) => [s.pid, s.value])).toEqual([
+      [1, 10],
+      [2, 5],
+    ]);
+    expect(new SyscallSeriesShaper({ maxSeries: 100, pidLabels: false }).shape([], 1_000).processes).toBeUndefined();
+  });
+
+  it('keeps an exited process in the per-process view for the retention, at its final counts', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, exitedRetentionMs: 10_000 });
+    shaper.shape([proc(1, 'job', [0, 10, 0, 0])], 1_000);
+    const pids = (now: number, processes: ProcessSyscalls[] = []): unknown[] =>
+      shaper.shape(processes, now).processes!.map((s) => [s.pid, s.value]);
+    expect(pids(2_000, [proc(1, 'job', [0, 12, 0, 0], { exited: true })])).toEqual([[1, 12]]);
+    // Reported again (the poll was not published): the same retained series, not a second one.
+    expect(pids(3_000, [proc(1, 'job', [0, 12, 0, 0], { exited: true })])).toEqual([[1, 12]]);
+    expect(pids(11_000)).toEqual([[1, 12]]);
+    expect(pids(12_000)).toEqual([[1, 12]]); // the last poll of its retention
+    expect(pids(13_000)).toEqual([]);
+    // The aggregate kept the exit's counts all along.
+    expect(shaper.shape([], 14_000).series.map((s) => s.value)).toEqual([12]);
+  });
+
+  it('ends a retained process at once when a live process takes its pid', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, exitedRetentionMs: 60_000 });
+    shaper.shape([proc(7, 'old', [0, 1, 0, 0], { exited: true })], 1_000);
+    const shaped = shaper.shape([proc(7, 'new', [0, 2, 0, 0], { startMs: 2_000 })], 2_000);
+    expect(shaped.processes!.map((s) => [s.pid, s.comm, s.value])).toEqual([
+      [7, 'new', 2],
+      [7, 'old', 1],
+    ]);
+    expect(shaper.shape([proc(7, 'new', [0, 3, 0, 0], { startMs: 2_000 })], 3_000).processes!.length).toBe(1);
+  });
+
+  it('holds a new aggregate series at 0 for the hold, so a scraper sees its start, then shows its whole count', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, holdMs: 20_000 });
+    const aggregate = (now: number, processes: ProcessSyscalls[]): number[] =>
+      shaper.shape(processes, now).series.map((s) => s.value);
+    expect(aggregate(1_000, [proc(1, 'job', [0, 10, 0, 0])])).toEqual([0]);
+    // A short job ends within the hold: its counts are kept, not shown yet, never lost.
+    expect(aggregate(5_000, [proc(1, 'job', [0, 30, 0, 0], { exited: true })])).toEqual([0]);
+    expect(aggregate(20_000, [])).toEqual([0]);
+    expect(aggregate(21_000, [])).toEqual([30]);
+    // The per-process view is not held: it is for who is busy now.
+    const fresh = shaper.shape([proc(2, 'new', [0, 4, 0, 0])], 22_000);
+    expect(fresh.processes!.map((s) => [s.pid, s.value])).toEqual([[2, 4]]);
+    expect(fresh.series.map((s) => [s.comm, s.value])).toEqual([
+      ['job', 30],
+      ['new', 0],
     ]);
   });
 });
