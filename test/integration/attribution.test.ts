@@ -125,7 +125,7 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
     helper.kill('SIGCONT');
     await waitStopped(helper.pid!);
     const samples = await agent.waitPolls(2);
-    const series = seriesOf(samples, 'ebpf_syscalls_total', { process_pid: String(helper.pid) });
+    const series = seriesOf(samples, 'ebpf_process_syscalls_total', { process_pid: String(helper.pid) });
     expect(series.length).toBeGreaterThanOrEqual(4);
     for (const s of series) {
       expect(s.labels.container_id).toBe(container);
@@ -146,7 +146,7 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
 
   it('labels nothing for a process outside any container', async () => {
     const samples = await agent.scrape();
-    const own = seriesOf(samples, 'ebpf_syscalls_total', { process_pid: String(agent.process.pid) });
+    const own = seriesOf(samples, 'ebpf_process_syscalls_total', { process_pid: String(agent.process.pid) });
     expect(own.length).toBeGreaterThan(0);
     for (const s of own) {
       expect(s.labels.container_id).toBeUndefined();

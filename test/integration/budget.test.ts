@@ -1,4 +1,4 @@
-// 2,500 live processes (about 10k syscall series) under --max-series 1000: at most 1,000 own series per metric
+// 2,500 live processes (about 10k syscall series) under --max-process-series 1000: at most 1,000 own series per metric
 // plus the folded ones, the busiest processes keep theirs, and the totals equal those of an agent without a
 // budget watching the same processes.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,8 +26,8 @@ describe('cardinality budget', () => {
   const helpers: ChildProcess[] = [];
 
   beforeAll(async () => {
-    budgeted = await startAgent(['--programs', 'syscalls', '--interval', '1s', '--max-series', String(BUDGET)]);
-    unbounded = await startAgent(['--programs', 'syscalls', '--interval', '1s', '--max-series', '1000000']);
+    budgeted = await startAgent(['--programs', 'syscalls', '--interval', '1s', '--max-process-series', String(BUDGET)]);
+    unbounded = await startAgent(['--programs', 'syscalls', '--interval', '1s', '--max-process-series', '1000000']);
   });
   afterAll(async () => {
     for (const h of helpers) h.kill('SIGKILL');
@@ -48,14 +48,18 @@ describe('cardinality budget', () => {
     for (const h of helpers) await waitStopped(h.pid!);
     const [after] = await Promise.all([budgeted.waitPolls(2), unbounded.waitPolls(2)]);
 
-    const own = after.filter((s) => s.name === 'ebpf_syscalls_total' && s.labels.process_pid !== 'other');
-    const folded = seriesOf(after, 'ebpf_syscalls_total', { process_pid: 'other' });
+    const own = after.filter((s) => s.name === 'ebpf_process_syscalls_total' && s.labels.process_pid !== 'other');
+    const folded = seriesOf(after, 'ebpf_process_syscalls_total', { process_pid: 'other' });
     expect(own.length).toBeLessThanOrEqual(BUDGET);
     expect(folded.length).toBeGreaterThanOrEqual(1);
     expect(folded.length).toBeLessThanOrEqual(4); // one per syscall
     for (const f of folded) expect(f.labels.process_executable_name).toBe('other');
-    expect(total(after, 'ebpf_agent_series', { metric: 'ebpf_syscalls_total' })).toBe(own.length + folded.length);
-    expect(total(after, 'ebpf_agent_series_folded_total', { metric: 'ebpf_syscalls_total' })).toBeGreaterThan(0);
+    expect(total(after, 'ebpf_agent_series', { metric: 'ebpf_process_syscalls_total' })).toBe(
+      own.length + folded.length,
+    );
+    expect(total(after, 'ebpf_agent_series_folded_total', { metric: 'ebpf_process_syscalls_total' })).toBeGreaterThan(
+      0,
+    );
 
     // Every series of every busy helper has its own labels. (A series promoted from the folded ones counts from
     // its promotion; what it counted before stays in the folded series, which the totals below check.)
@@ -76,7 +80,7 @@ describe('cardinality budget', () => {
       totals[syscall]! - base[syscall]!;
     expect(increase(a, baseline[0], 'connect')).toBe(increase(b, baseline[1], 'connect'));
     expect(increase(a, baseline[0], 'connect')).toBeGreaterThanOrEqual(PROCESSES);
-    const unboundedSeries = seriesOf(await unbounded.scrape(), 'ebpf_syscalls_total').length;
+    const unboundedSeries = seriesOf(await unbounded.scrape(), 'ebpf_process_syscalls_total').length;
     expect(unboundedSeries).toBeGreaterThan(BUDGET * 4);
     expectNoneLost(after);
   });
@@ -92,7 +96,7 @@ async function quiet(agent: RunningAgent): Promise<Record<string, number>> {
     'connect totals to settle',
     async () => {
       const samples = await agent.waitPolls(1);
-      totals = Object.fromEntries(QUIET.map((s) => [s, total(samples, 'ebpf_syscalls_total', { syscall: s })]));
+      totals = Object.fromEntries(QUIET.map((s) => [s, total(samples, 'ebpf_process_syscalls_total', { syscall: s })]));
       const now = JSON.stringify(totals);
       const settled = now === previous;
       previous = now;

@@ -82,7 +82,9 @@ describe('least privilege', () => {
         const sent = inject(veth, 'udp:9');
         const after = await polls(2);
         const labels = { process_pid: String(helper.pid), syscall: 'read' };
-        expect(total(after, 'ebpf_syscalls_total', labels) - total(before, 'ebpf_syscalls_total', labels)).toBe(200);
+        expect(
+          total(after, 'ebpf_process_syscalls_total', labels) - total(before, 'ebpf_process_syscalls_total', labels),
+        ).toBe(200);
         const udp = { network_interface_name: veth.host, network_transport: 'udp' };
         expect(total(after, 'ebpf_xdp_packets_total', udp) - total(before, 'ebpf_xdp_packets_total', udp)).toBe(9);
         expect(total(after, 'ebpf_xdp_bytes_total', udp) - total(before, 'ebpf_xdp_bytes_total', udp)).toBe(

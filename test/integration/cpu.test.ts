@@ -39,10 +39,13 @@ describe('cpu program', () => {
     const watch = (async () => {
       while (sleeper.exitCode === null || agent !== undefined) {
         const s = await agent.scrape();
-        sleeperSamples = Math.max(sleeperSamples, total(s, 'ebpf_cpu_samples_total', { process_pid: sleeperPid }));
+        sleeperSamples = Math.max(
+          sleeperSamples,
+          total(s, 'ebpf_process_cpu_samples_total', { process_pid: sleeperPid }),
+        );
         if (
           sleeper.exitCode !== null &&
-          seriesOf(s, 'ebpf_cpu_samples_total', { process_pid: sleeperPid }).length === 0
+          seriesOf(s, 'ebpf_process_cpu_samples_total', { process_pid: sleeperPid }).length === 0
         )
           break;
         await new Promise((r) => setTimeout(r, 20));
@@ -51,7 +54,7 @@ describe('cpu program', () => {
     try {
       await waitStopped(spinner.pid!);
       const samples = await agent.waitPolls(2);
-      const busy = total(samples, 'ebpf_cpu_samples_total', { process_pid: String(spinner.pid) });
+      const busy = total(samples, 'ebpf_process_cpu_samples_total', { process_pid: String(spinner.pid) });
       // On a quiet machine the loop is on its CPU for all 3 s: 297 samples. This machine is shared, so the
       // ground truth is the CPU time the kernel accounted to the loop (utime + stime, in 1/100 s).
       const stat = readFileSync(`/proc/${spinner.pid}/stat`, 'utf8');
@@ -65,7 +68,7 @@ describe('cpu program', () => {
       expect(busy).toBeGreaterThanOrEqual(Math.floor(expected * 0.85));
       expect(busy).toBeLessThanOrEqual(Math.ceil(expected * 1.15));
       expect(
-        seriesOf(samples, 'ebpf_cpu_samples_total', { process_pid: String(spinner.pid) })[0]!.labels
+        seriesOf(samples, 'ebpf_process_cpu_samples_total', { process_pid: String(spinner.pid) })[0]!.labels
           .process_executable_name,
       ).toBe('syscaller');
       expect(total(samples, 'ebpf_cpu_idle_samples_total')).toBeGreaterThan(0);

@@ -80,7 +80,7 @@ describe('image contents (deploy/build.sh)', () => {
       });
       const samples = await waitFor('syscall series', async () => {
         const s = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-        return total(s, 'ebpf_syscalls_total') > 0 ? s : undefined;
+        return total(s, 'ebpf_process_syscalls_total') > 0 ? s : undefined;
       });
       expect(total(samples, 'ebpf_agent_program_attached', { program: 'syscalls' })).toBe(1);
     } finally {

@@ -20,7 +20,7 @@ const N = 777;
 describe('series lifecycle', () => {
   let agent: RunningAgent;
   beforeAll(async () => {
-    agent = await startAgent(['--programs', 'syscalls', '--interval', '1s']);
+    agent = await startAgent(['--programs', 'syscalls', '--interval', '1s', '--exited-retention', '100ms']);
   });
   afterAll(async () => {
     await killAllAgents();
@@ -34,16 +34,17 @@ describe('series lifecycle', () => {
     expect(code).toBe(0);
     const seen = await waitFor('the final count', async () => {
       const samples = await agent.scrape();
-      const read = seriesOf(samples, 'ebpf_syscalls_total', { process_pid: pid, syscall: 'read' });
+      const read = seriesOf(samples, 'ebpf_process_syscalls_total', { process_pid: pid, syscall: 'read' });
       return read.length === 1 && read[0]!.value === N ? samples : undefined;
     });
     const polls = total(seen, 'ebpf_agent_polls_total');
     expect(
-      seriesOf(seen, 'ebpf_syscalls_total', { process_pid: pid, syscall: 'read' })[0]!.labels.process_executable_name,
+      seriesOf(seen, 'ebpf_process_syscalls_total', { process_pid: pid, syscall: 'read' })[0]!.labels
+        .process_executable_name,
     ).toBe('syscaller');
     const gone = await waitFor('the series to leave', async () => {
       const samples = await agent.scrape();
-      return seriesOf(samples, 'ebpf_syscalls_total', { process_pid: pid }).length === 0 ? samples : undefined;
+      return seriesOf(samples, 'ebpf_process_syscalls_total', { process_pid: pid }).length === 0 ? samples : undefined;
     });
     expect(total(gone, 'ebpf_agent_polls_total') - polls).toBeLessThanOrEqual(2);
   });
@@ -54,14 +55,18 @@ describe('series lifecycle', () => {
     execFileSync(syscallerPath, ['--churn', '2000', '10']);
     await agent.waitPolls(3);
     const baseline = await agent.waitPolls(1);
-    const seriesBefore = seriesOf(baseline, 'ebpf_syscalls_total').length;
+    const seriesBefore = seriesOf(baseline, 'ebpf_process_syscalls_total').length;
     const rssBefore = rssKiB(pid);
     execFileSync(syscallerPath, ['--churn', '5000', '10']);
     const after = await agent.waitPolls(3);
-    const left = seriesOf(after, 'ebpf_syscalls_total', { process_executable_name: 'syscaller' });
+    const left = seriesOf(after, 'ebpf_process_syscalls_total', { process_executable_name: 'syscaller' });
     expect(left, JSON.stringify(left.slice(0, 5))).toHaveLength(0);
+    // The aggregate keeps them all, in one series per syscall of the executable.
+    expect(seriesOf(after, 'ebpf_syscalls_total', { process_executable_name: 'syscaller' }).length).toBeLessThanOrEqual(
+      4,
+    );
     // Other processes on the machine come and go; the 5,000 must not have left any trace.
-    const seriesAfter = seriesOf(after, 'ebpf_syscalls_total');
+    const seriesAfter = seriesOf(after, 'ebpf_process_syscalls_total');
     expect(
       seriesAfter.length,
       `series before ${seriesBefore}: ${JSON.stringify(seriesAfter.map((s) => s.labels.process_executable_name))}`,

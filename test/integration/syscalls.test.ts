@@ -38,10 +38,13 @@ describe('syscalls program', () => {
       const after = await agent.waitPolls(2);
       for (const syscall of ['openat', 'read', 'write', 'connect']) {
         const labels = { process_pid: String(pid), syscall };
-        const delta = total(after, 'ebpf_syscalls_total', labels) - total(before, 'ebpf_syscalls_total', labels);
+        const delta =
+          total(after, 'ebpf_process_syscalls_total', labels) - total(before, 'ebpf_process_syscalls_total', labels);
         expect(delta, syscall).toBe(N);
       }
-      const series = after.filter((s) => s.name === 'ebpf_syscalls_total' && s.labels.process_pid === String(pid));
+      const series = after.filter(
+        (s) => s.name === 'ebpf_process_syscalls_total' && s.labels.process_pid === String(pid),
+      );
       expect(series.length).toBeGreaterThanOrEqual(4);
       for (const s of series) expect(s.labels.process_executable_name).toBe('syscaller');
       helper.kill('SIGCONT');
