@@ -242,11 +242,11 @@ export class ExecSeriesShaper {
   shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {
     const { own, folded } = this.#budget.apply(
       execs.map((e) => ({
-        key: `${e.comm}\u0000${e.parentComm}`,
+        key: `${e.executable}\u0000${e.parentExecutable}`,
         group: '',
         value: e.count,
         ended: false,
-        payload: { comm: e.comm, parentComm: e.parentComm },
+        payload: { comm: e.executable, parentComm: e.parentExecutable },
       })),
       nowMs,
     );

@@ -30,6 +30,8 @@ function execEvent(overrides: Partial<ExecEvent> = {}): ExecEvent {
     uid: 1000,
     comm: 'curl',
     parentComm: 'bash',
+    executable: 'curl',
+    parentExecutable: 'bash',
     filename: '/usr/bin/curl',
     filenameTruncated: false,
     fromAgent: false,

@@ -342,9 +342,9 @@ describe('SyscallSeriesShaper: per executable (pidLabels: false)', () => {
 });
 
 describe('ExecSeriesShaper', () => {
-  const exec = (comm: string, parentComm: string, count: number, startMs = 1_000): ExecCount => ({
-    comm,
-    parentComm,
+  const exec = (executable: string, parentExecutable: string, count: number, startMs = 1_000): ExecCount => ({
+    executable,
+    parentExecutable,
     count,
     startMs,
   });
