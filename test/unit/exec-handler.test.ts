@@ -358,6 +358,8 @@ describe('ExecHandler with a fake spawn', () => {
         EXEC_UID: '1000',
         EXEC_COMM: 'curl',
         EXEC_PARENT_COMM: 'bash',
+        EXEC_EXECUTABLE: 'curl',
+        EXEC_PARENT_EXECUTABLE: 'bash',
         EXEC_FILENAME: '/usr/bin/curl',
         EXEC_TIME: '2024-01-02T03:04:05.678Z',
         EXEC_TIME_NS: '1704164645678123456',
