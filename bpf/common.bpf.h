@@ -15,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 
 #define TASK_COMM_LEN 16
+#define EOA_PF_KTHREAD 0x00200000 /* task_struct.flags: a kernel thread (it may borrow a user mm) */
 
 typedef struct {
 	int counter;
@@ -24,10 +25,33 @@ struct signal_struct {
 	eoa_atomic_t live;
 } __attribute__((preserve_access_index));
 
+/* task → mm → exe_file → f_path.dentry → d_name.name: the executable file's name, what /proc/<pid>/exe ends in. */
+struct qstr {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct path f_path;
+} __attribute__((preserve_access_index));
+
+struct mm_struct {
+	struct file *exe_file;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	unsigned int flags;
 	int pid;
 	int tgid;
 	char comm[TASK_COMM_LEN];
+	struct mm_struct *mm;
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
 	struct signal_struct *signal;
@@ -42,13 +66,44 @@ static __always_inline void eoa_count_drop(void *map, __u32 idx)
 		*slot += 1;
 }
 
-/* The process's name: the thread group leader's comm (threads may rename themselves). */
-static __always_inline void eoa_process_comm(char (*out)[TASK_COMM_LEN])
+/*
+ * The base name of the executable file of `task`'s process (OpenTelemetry's process.executable.name: on Linux the
+ * target of /proc/<pid>/exe, never a thread's name) into `out` of `size` bytes, cut to size - 1 bytes. Returns
+ * false, leaving `out` to the caller, when there is none: a kernel thread, or a task without an mm (it has exited)
+ * or without an executable file. The threads of a process share its mm, so any of them gives the process's name.
+ */
+static __always_inline bool eoa_task_executable(struct task_struct *task, char *out, __u32 size)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const unsigned char *name;
 
-	if (BPF_CORE_READ_STR_INTO(out, task, group_leader, comm) < 0)
-		bpf_get_current_comm(*out, TASK_COMM_LEN);
+	if (BPF_CORE_READ(task, flags) & EOA_PF_KTHREAD)
+		return false;
+	/* A NULL link (no mm, no exe_file) makes every later read of the chain fail: name is then NULL. */
+	name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	return name && bpf_probe_read_kernel_str(out, size, name) > 1;
+}
+
+/*
+ * The name a process is counted under: its executable's base name (eoa_task_executable), or, for a kernel thread
+ * (or a task without an executable file), the kernel's name for it: the thread group leader's comm (threads may
+ * rename themselves; a kernel thread's comm is its name).
+ */
+static __always_inline void eoa_named_executable(struct task_struct *task, char *out, __u32 size)
+{
+	struct task_struct *leader;
+
+	if (eoa_task_executable(task, out, size))
+		return;
+	leader = BPF_CORE_READ(task, group_leader);
+	/* `size` is at least TASK_COMM_LEN (every caller's is): comm, NUL included, always fits. */
+	if (bpf_core_read_str(out, TASK_COMM_LEN, &leader->comm) < 0)
+		bpf_core_read_str(out, TASK_COMM_LEN, &task->comm);
+}
+
+/* eoa_named_executable of the current process. */
+static __always_inline void eoa_process_executable(char *out, __u32 size)
+{
+	eoa_named_executable((struct task_struct *)bpf_get_current_task(), out, size);
 }
 
 #endif /* EOA_COMMON_BPF_H */

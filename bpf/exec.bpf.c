@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * exec: one event per successful execve/execveat. sched_process_exec fires only after the new image is in place,
- * for both syscalls, so failed execs are never seen and comm is already the new one.
+ * for both syscalls, so failed execs are never seen, and comm and the mm's executable file are already the new
+ * ones.
  */
 #include "common.bpf.h"
 #include "exec.h"
@@ -101,6 +102,9 @@ int eoa_exec(struct trace_event_raw_sched_process_exec *ctx)
 	ev->flags = from_agent(tgid) ? EXEC_EVENT_FROM_AGENT : 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	BPF_CORE_READ_STR_INTO(&ev->parent_comm, task, real_parent, comm);
+	/* The new image is in place: its mm's exe_file is the new executable. */
+	eoa_named_executable(task, ev->executable, sizeof(ev->executable));
+	eoa_named_executable(BPF_CORE_READ(task, real_parent), ev->parent_executable, sizeof(ev->parent_executable));
 	/* __data_loc: low 16 bits are the offset of the string from the start of the record. */
 	loc = BPF_CORE_READ(ctx, __data_loc_filename);
 	n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), (void *)ctx + (loc & 0xffff));

@@ -6,9 +6,11 @@
 #include <linux/types.h>
 
 #define EXEC_COMM_LEN 16
+/* Executable names, NUL included: up to 63 characters, longer ones cut (why 64: PROCESS_EXECUTABLE_LEN, process.h). */
+#define EXEC_EXECUTABLE_LEN 64
 #define EXEC_FILENAME_LEN 256
 
-/* One successful execve/execveat, written to the exec_events ring buffer. Size: 320 bytes. */
+/* One successful execve/execveat, written to the exec_events ring buffer. Size: 448 bytes. */
 struct exec_event {
 	__u64 boot_ns;   /* bpf_ktime_get_boot_ns() at the exec */
 	__u64 cgroup_id; /* cgroup v2 id of the task */
@@ -19,6 +21,10 @@ struct exec_event {
 	__u16 flags;        /* enum exec_event_flag bits */
 	char comm[EXEC_COMM_LEN];        /* comm after the exec */
 	char parent_comm[EXEC_COMM_LEN]; /* comm of the real parent */
+	/* Base name of the new executable file (what /proc/<pid>/exe now ends in); for a symlink, its target's. */
+	char executable[EXEC_EXECUTABLE_LEN];
+	/* Base name of the real parent's executable file; a kernel thread's comm when the parent is one. */
+	char parent_executable[EXEC_EXECUTABLE_LEN];
 	char filename[EXEC_FILENAME_LEN];
 };
 

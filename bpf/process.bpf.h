@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * Process tracking, shared by the programs that count per process (bpf/syscalls.bpf.c, bpf/cpu.bpf.c): the entry
- * of a process seen for the first time (its counts and its info), the info refreshed at exec, and the exit event
+ * of a process seen for the first time (its counts and its info: executable name, cgroup), the info refreshed at exec, and the exit event
  * that tells the user side to publish the final counts and then delete the process's entries.
  *
  * Each program passes its own maps: `counts` (per-CPU hash, __u32 tgid → the program's counts), `procs` (hash,
@@ -36,21 +36,22 @@ static __always_inline void *process_first_seen(void *counts, void *procs, void 
 	/* tgid 0 is the idle task (CPU samples): counted, but not a process. */
 	if (tgid == 0 || bpf_map_lookup_elem(procs, &tgid))
 		return value;
-	eoa_process_comm(&info.comm);
+	/* The first count of any process, one that predates the agent too: its executable as it is now. */
+	eoa_process_executable(info.executable, sizeof(info.executable));
 	info.cgroup_id = bpf_get_current_cgroup_id();
 	if (bpf_map_update_elem(procs, &tgid, &info, BPF_NOEXIST) == -E2BIG)
 		eoa_count_drop(drops, PROCESS_DROP_INFO_FULL);
 	return value;
 }
 
-/* sched_process_exec of the current task: a tracked process's comm (and often its cgroup) changed. */
+/* sched_process_exec of the current task: a tracked process's executable (and often its cgroup) changed. */
 static __always_inline void process_exec(void *procs)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct process_info *info = bpf_map_lookup_elem(procs, &tgid);
 
 	if (info) {
-		eoa_process_comm(&info->comm);
+		eoa_process_executable(info->executable, sizeof(info->executable));
 		/* Container runtimes move a process into its cgroup before they exec the entrypoint. */
 		info->cgroup_id = bpf_get_current_cgroup_id();
 	}
@@ -77,10 +78,12 @@ static __always_inline void process_exit(struct trace_event_raw_sched_process_ex
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct process_exit_event *ev;
+	struct process_info *info;
 
 	if (!process_group_dead(ctx))
 		return;
-	if (!bpf_map_lookup_elem(counts, &tgid) && !bpf_map_lookup_elem(procs, &tgid))
+	info = bpf_map_lookup_elem(procs, &tgid);
+	if (!info && !bpf_map_lookup_elem(counts, &tgid))
 		return;
 	ev = bpf_ringbuf_reserve(exits, sizeof(*ev), 0);
 	if (!ev) {
@@ -90,7 +93,11 @@ static __always_inline void process_exit(struct trace_event_raw_sched_process_ex
 	ev->boot_ns = bpf_ktime_get_boot_ns();
 	ev->tgid = tgid;
 	ev->_pad = 0;
-	eoa_process_comm(&ev->comm);
+	/* The name it was counted under: the mm may be gone by now (many kernels trace the exit after exit_mm()). */
+	if (info)
+		__builtin_memcpy(ev->executable, info->executable, sizeof(ev->executable));
+	else
+		eoa_process_executable(ev->executable, sizeof(ev->executable));
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_ringbuf_submit(ev, 0);
 }

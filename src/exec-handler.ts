@@ -20,7 +20,7 @@ export interface ExecHandlerOptions {
   burst: number;
   /** A handler running longer is killed with its process group. */
   timeoutMs: number;
-  /** Only execs whose comm matches. */
+  /** Only execs whose comm (not the executable name) matches. */
   filterComm?: RegExp;
   /** Only execs by these uids. */
   filterUids?: readonly number[];
@@ -151,6 +151,8 @@ export class ExecHandler {
       EXEC_UID: String(event.uid),
       EXEC_COMM: event.comm,
       EXEC_PARENT_COMM: event.parentComm,
+      EXEC_EXECUTABLE: event.executable,
+      EXEC_PARENT_EXECUTABLE: event.parentExecutable,
       EXEC_FILENAME: event.filename,
       EXEC_TIME: new Date(event.timeMs).toISOString(),
       EXEC_TIME_NS: event.timeNs.toString(),

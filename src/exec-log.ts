@@ -15,6 +15,8 @@ export function execLogLine(event: ExecEvent, attribution: Attribution = {}): st
     uid: event.uid,
     comm: event.comm,
     parent_comm: event.parentComm,
+    executable: event.executable,
+    parent_executable: event.parentExecutable,
     filename: event.filename,
     cgroup_id: event.cgroupId.toString(),
     ...(attribution.containerId !== undefined ? { container_id: attribution.containerId } : {}),

@@ -374,7 +374,7 @@ export const FLAGS = [
   {
     name: 'exec-filter-comm',
     kind: 'string',
-    describe: 'Handle only execs whose executable name matches this regular expression',
+    describe: "Handle only execs whose comm (the new program's kernel name, 15 bytes) matches this regular expression",
     group: 'Exec:',
     program: 'exec',
     field: 'execFilterComm',

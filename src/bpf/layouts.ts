@@ -5,19 +5,19 @@
 
 /** struct process_info (cpu.bpf.o, syscalls.bpf.o). */
 export const PROCESS_INFO = {
-  size: 24,
-  fields: { comm: { offset: 0, size: 16 }, cgroup_id: { offset: 16, size: 8 } },
+  size: 72,
+  fields: { executable: { offset: 0, size: 64 }, cgroup_id: { offset: 64, size: 8 } },
 } as const;
 
 /** struct process_exit_event (cpu.bpf.o, syscalls.bpf.o). */
 export const PROCESS_EXIT_EVENT = {
-  size: 40,
+  size: 88,
   fields: {
     boot_ns: { offset: 0, size: 8 },
     tgid: { offset: 8, size: 4 },
     _pad: { offset: 12, size: 4 },
-    comm: { offset: 16, size: 16 },
-    cgroup_id: { offset: 32, size: 8 },
+    executable: { offset: 16, size: 64 },
+    cgroup_id: { offset: 80, size: 8 },
   },
 } as const;
 
@@ -29,7 +29,7 @@ export const PROCESS_DROP = {
 
 /** struct exec_event (exec.bpf.o). */
 export const EXEC_EVENT = {
-  size: 320,
+  size: 448,
   fields: {
     boot_ns: { offset: 0, size: 8 },
     cgroup_id: { offset: 8, size: 8 },
@@ -40,7 +40,9 @@ export const EXEC_EVENT = {
     flags: { offset: 30, size: 2 },
     comm: { offset: 32, size: 16 },
     parent_comm: { offset: 48, size: 16 },
-    filename: { offset: 64, size: 256 },
+    executable: { offset: 64, size: 64 },
+    parent_executable: { offset: 128, size: 64 },
+    filename: { offset: 192, size: 256 },
   },
 } as const;
 
@@ -107,7 +109,7 @@ export const XDP_DROP = { values: { XDP_DROP_COUNTS_FULL: 0, XDP_DROP_MAX: 1 }, 
 /** Key and value sizes of the maps of cpu.bpf.o. */
 export const CPU_MAP_SIZES = {
   cpu_samples: { keySize: 4, valueSize: 8 },
-  cpu_procs: { keySize: 4, valueSize: 24 },
+  cpu_procs: { keySize: 4, valueSize: 72 },
   cpu_drops: { keySize: 4, valueSize: 8 },
 } as const;
 
@@ -119,7 +121,7 @@ export const EXEC_MAP_SIZES = {
 
 /** Key and value sizes of the maps of syscalls.bpf.o. */
 export const SYSCALLS_MAP_SIZES = {
-  syscall_procs: { keySize: 4, valueSize: 24 },
+  syscall_procs: { keySize: 4, valueSize: 72 },
   syscall_counts: { keySize: 4, valueSize: 32 },
   syscall_drops: { keySize: 4, valueSize: 8 },
 } as const;

@@ -17,8 +17,17 @@ export interface ExecEvent {
   pid: number;
   ppid: number;
   uid: number;
+  /** comm after the exec (the kernel's 15-byte name, settable by the process). */
   comm: string;
+  /** comm of the real parent. */
   parentComm: string;
+  /**
+   * process.executable.name of the new program: the base name of its executable file (for a symlink, the
+   * target's), cut to EXEC_EXECUTABLE_LEN - 1 bytes. What the exec is counted under.
+   */
+  executable: string;
+  /** The same of the real parent (a kernel thread's comm when the parent is one). */
+  parentExecutable: string;
   filename: string;
   /** The filename filled the kernel's buffer and may be cut short. */
   filenameTruncated: boolean;
@@ -43,25 +52,28 @@ export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent
     uid: view.getUint32(f.uid.offset, true),
     comm: cString(view, f.comm.offset, f.comm.size),
     parentComm: cString(view, f.parent_comm.offset, f.parent_comm.size),
+    executable: cString(view, f.executable.offset, f.executable.size),
+    parentExecutable: cString(view, f.parent_executable.offset, f.parent_executable.size),
     filename: cString(view, f.filename.offset, f.filename.size),
     filenameTruncated: filenameLen >= f.filename.size,
     fromAgent: (flags & EXEC_EVENT_FLAG.values.EXEC_EVENT_FROM_AGENT) !== 0,
   };
 }
 
+/** Execs by (executable, parent executable): ExecEvent.executable and .parentExecutable. */
 export interface ExecCount {
-  comm: string;
-  parentComm: string;
+  executable: string;
+  parentExecutable: string;
   count: number;
   startMs: number;
 }
 
-/** Default bound of the (comm, parent comm) pairs an ExecCollector keeps. */
+/** Default bound of the (executable, parent executable) pairs an ExecCollector keeps. */
 export const EXEC_MAX_PAIRS = 16384;
 
 export interface ExecCollectorOptions {
   /**
-   * At most this many (comm, parent comm) pairs are kept. A new pair takes the place of the one counted least
+   * At most this many (executable, parent executable) pairs are kept. A new pair takes the place of the one counted least
    * recently, once that one's count has been collected (its series ends as an exited process's does); when every
    * pair has counted since the last collection, the exec is not counted by pair and is reported as a drop
    * (mapFull.exec_pairs). Its listeners (log, handler) get it either way.
@@ -122,7 +134,7 @@ export class ExecCollector implements Collector<ExecSnapshot> {
   }
 
   #count(event: ExecEvent): void {
-    const key = `${event.comm}\u0000${event.parentComm}`;
+    const key = `${event.executable}\u0000${event.parentExecutable}`;
     let entry = this.#counts.get(key);
     if (entry !== undefined) {
       this.#counts.delete(key);
@@ -135,7 +147,13 @@ export class ExecCollector implements Collector<ExecSnapshot> {
         }
         this.#counts.delete(oldestKey);
       }
-      entry = { comm: event.comm, parentComm: event.parentComm, count: 0, startMs: this.#now(), collected: false };
+      entry = {
+        executable: event.executable,
+        parentExecutable: event.parentExecutable,
+        count: 0,
+        startMs: this.#now(),
+        collected: false,
+      };
     }
     entry.count++;
     entry.collected = false;
@@ -152,7 +170,12 @@ export class ExecCollector implements Collector<ExecSnapshot> {
     const execs: ExecCount[] = [];
     for (const entry of this.#counts.values()) {
       entry.collected = true;
-      execs.push({ comm: entry.comm, parentComm: entry.parentComm, count: entry.count, startMs: entry.startMs });
+      execs.push({
+        executable: entry.executable,
+        parentExecutable: entry.parentExecutable,
+        count: entry.count,
+        startMs: entry.startMs,
+      });
     }
     return { execs };
   }

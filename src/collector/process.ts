@@ -1,12 +1,12 @@
 // Process tracking, shared by the programs that count per process (syscalls, cpu; bpf/process.bpf.h): the kernel
-// keeps counts and info (comm, cgroup id) by tgid and reports each process's end on an exit ring buffer.
+// keeps counts and info (executable name, cgroup id) by tgid and reports each process's end on an exit ring buffer.
 //
 // Series lifecycle: the collection after an exit still returns the process with its final counts (marked
 // `exited`); commit(), called once that collection has been published, deletes the process's kernel keys, so the
 // next collection no longer has it. Without a commit (publication failed) the next collection returns it again,
 // final counts included. Once the kernel has counted a lost exit event (or a process it could not register), a
 // /proc check of idle processes catches unannounced ends, so a series never outlives its process.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
 import { PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
@@ -20,18 +20,24 @@ const DROP = PROCESS_DROP.values;
 
 export interface ProcessExit {
   tgid: number;
-  comm: string;
+  /** As in ProcessInfo. */
+  executable: string;
   cgroupId: bigint;
 }
 
-/** What the kernel knows of a tracked process: its name and cgroup v2 id (0n when unknown). */
+/** What the kernel knows of a tracked process: its executable name and cgroup v2 id (0n when unknown). */
 export interface ProcessInfo {
-  comm: string;
+  /**
+   * OpenTelemetry's process.executable.name: the base name of its executable file (the target of /proc/<pid>/exe)
+   * at its first count or last exec, cut to PROCESS_EXECUTABLE_LEN - 1 bytes; a kernel thread's comm.
+   */
+  executable: string;
   cgroupId: bigint;
 }
 
 export interface ProcessCounts {
   pid: number;
+  /** The name the process is counted under: its executable name (ProcessInfo.executable), not its comm. */
   comm: string;
   /** cgroup v2 id the kernel last saw the process in (0n when unknown). */
   cgroupId: bigint;
@@ -73,7 +79,7 @@ export function decodeProcessExit(view: DataView): ProcessExit {
   if (view.byteLength < size) throw new Error(`process_exit_event of ${view.byteLength} bytes`);
   return {
     tgid: view.getUint32(fields.tgid.offset, true),
-    comm: cString(view, fields.comm.offset, fields.comm.size),
+    executable: cString(view, fields.executable.offset, fields.executable.size),
     cgroupId: view.getBigUint64(fields.cgroup_id.offset, true),
   };
 }
@@ -94,14 +100,14 @@ export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
   return out;
 }
 
-/** An info map (u32 tgid → struct process_info) → comm and cgroup id by process. */
+/** An info map (u32 tgid → struct process_info) → executable name and cgroup id by process. */
 export function decodeProcessInfos(snapshot: MapSnapshot): Map<number, ProcessInfo> {
-  const { comm, cgroup_id } = PROCESS_INFO.fields;
+  const { executable, cgroup_id } = PROCESS_INFO.fields;
   const out = new Map<number, ProcessInfo>();
   for (let i = 0; i < snapshot.count; i++) {
     const at = i * snapshot.valueSize;
     out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), {
-      comm: cString(snapshot.values, at + comm.offset, comm.size),
+      executable: cString(snapshot.values, at + executable.offset, executable.size),
       cgroupId: snapshot.values.getBigUint64(at + cgroup_id.offset, true),
     });
   }
@@ -120,6 +126,31 @@ export function procAlive(procRoot: string, pid: number): boolean {
   return state !== 'Z' && state !== 'X' && state !== 'x';
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * The kernel's rule for a process's executable name (bpf/common.bpf.h), read from /proc: the base name of the
+ * target of /proc/<pid>/exe (without the " (deleted)" /proc adds for a replaced or removed file), cut as the kernel
+ * cuts it; a kernel thread (no exe link) keeps its comm. Undefined when the process is gone.
+ */
+export function procExecutable(procRoot: string, pid: number): string | undefined {
+  const dir = path.join(procRoot, String(pid));
+  let name: string;
+  try {
+    name = path.basename(readlinkSync(path.join(dir, 'exe')).replace(/ \(deleted\)$/, ''));
+  } catch {
+    try {
+      // No executable file (a kernel thread, a process that has exited): its comm, as in the kernel.
+      return readFileSync(path.join(dir, 'comm'), 'utf8').replace(/\n$/, '');
+    } catch {
+      return undefined;
+    }
+  }
+  const bytes = Buffer.from(name, 'utf8');
+  const max = PROCESS_INFO.fields.executable.size - 1;
+  return bytes.length <= max ? name : utf8.decode(bytes.subarray(0, max));
+}
+
 export interface ProcessCollectorOptions {
   /** The program whose maps these are. Default 'syscalls'. */
   program?: ProcessCountingProgram;
@@ -127,14 +158,17 @@ export interface ProcessCollectorOptions {
   maps?: ProcessMapNames;
   /** Is a process still alive? Used only by the sweep after lost exit events. */
   processAlive?: (pid: number) => boolean;
-  /** Comm of a live process whose comm the kernel map could not hold. */
-  processComm?: (pid: number) => string | undefined;
+  /**
+   * Executable name of a live process the kernel's info map has no name for (it was full): by default
+   * procExecutable(), the kernel's rule read from /proc.
+   */
+  processExecutable?: (pid: number) => string | undefined;
   procRoot?: string;
 }
 
 interface ProcessState {
   startMs: number;
-  comm: string;
+  executable: string;
   cgroupId: bigint;
   /** Sum of the counts at the last collection. */
   total: number;
@@ -151,7 +185,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly #maps: ProcessMapNames;
   readonly #source: ProcessSource;
   readonly #processAlive: (pid: number) => boolean;
-  readonly #processComm: (pid: number) => string | undefined;
+  readonly #processExecutable: (pid: number) => string | undefined;
   readonly #state = new Map<number, ProcessState>();
   /** Processes known to have exited whose keys wait for commit(): reported again until then. */
   readonly #exited = new Map<number, ProcessInfo>();
@@ -166,15 +200,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#maps = options.maps ?? { counts: 'syscall_counts', procs: 'syscall_procs' };
     this.#source = source;
     this.#processAlive = options.processAlive ?? ((pid) => procAlive(procRoot, pid));
-    this.#processComm =
-      options.processComm ??
-      ((pid) => {
-        try {
-          return readFileSync(path.join(procRoot, String(pid), 'comm'), 'utf8').replace(/\n$/, '');
-        } catch {
-          return undefined;
-        }
-      });
+    this.#processExecutable = options.processExecutable ?? ((pid) => procExecutable(procRoot, pid));
   }
 
   attached(): boolean {
@@ -185,7 +211,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#reported = [];
     const exited = this.#exited;
     for (const event of this.#source.drainExits())
-      exited.set(event.tgid, { comm: event.comm, cgroupId: event.cgroupId });
+      exited.set(event.tgid, { executable: event.executable, cgroupId: event.cgroupId });
     const counts = decodeCounts(this.#source.readCounts());
     const procs = decodeProcessInfos(this.#source.readProcs());
     this.#fill = { counts: counts.size, procs: procs.size };
@@ -200,7 +226,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
         const previous = this.#state.get(pid)?.total;
         // pid 0 (the idle task, in CPU samples) never exits.
         if (pid !== 0 && previous === sumOf(calls) && !this.#processAlive(pid)) {
-          exited.set(pid, procs.get(pid) ?? { comm: '', cgroupId: 0n });
+          exited.set(pid, procs.get(pid) ?? { executable: '', cgroupId: 0n });
         }
       }
     }
@@ -209,17 +235,17 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     for (const [pid, calls] of counts) {
       let state = this.#state.get(pid);
       if (state === undefined) {
-        state = { startMs: nowMs, comm: '', cgroupId: 0n, total: -1 };
+        state = { startMs: nowMs, executable: '', cgroupId: 0n, total: -1 };
         this.#state.set(pid, state);
       }
       state.total = sumOf(calls);
       const info = exited.get(pid) ?? procs.get(pid);
-      const comm = info?.comm || state.comm || this.#processComm(pid) || '';
-      state.comm = comm;
+      const executable = info?.executable || state.executable || this.#processExecutable(pid) || '';
+      state.executable = executable;
       if (info !== undefined && info.cgroupId !== 0n) state.cgroupId = info.cgroupId;
       processes.push({
         pid,
-        comm,
+        comm: executable,
         cgroupId: state.cgroupId,
         counts: calls,
         startMs: state.startMs,

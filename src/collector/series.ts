@@ -241,7 +241,7 @@ export class SyscallSeriesShaper {
         let contribution = this.#contributions.get(id);
         if (contribution !== undefined && contribution.aggregate !== name) {
           // The process exec'd: what it counted so far stays with its old name.
-          this.#aggregate(contribution.aggregate).carried += contribution.last - contribution.base;
+          this.#carry(contribution);
           contribution = { aggregate: name, base: contribution.last, last: contribution.last };
           this.#contributions.set(id, contribution);
         }
@@ -252,7 +252,13 @@ export class SyscallSeriesShaper {
         contribution.last = value;
         let aggregate = this.#aggregates.get(name);
         // No series for a name that has no calls yet (a process that exec'd and has not made this call since).
-        if (aggregate === undefined && value === contribution.base) continue;
+        if (aggregate === undefined && value === contribution.base) {
+          if (proc.exited) {
+            this.#contributions.delete(id);
+            finished.add(id);
+          }
+          continue;
+        }
         if (aggregate === undefined) {
           aggregate = {
             payload: { pid: undefined, comm: proc.comm, syscall, attribution },
@@ -277,7 +283,7 @@ export class SyscallSeriesShaper {
     // Processes that vanished without an exit record keep their last count in their aggregate.
     for (const [id, contribution] of this.#contributions) {
       if (seen.has(id)) continue;
-      this.#aggregate(contribution.aggregate).carried += contribution.last - contribution.base;
+      this.#carry(contribution);
       this.#contributions.delete(id);
     }
     return [...this.#aggregates].map(([key, aggregate]) => ({
@@ -287,6 +293,14 @@ export class SyscallSeriesShaper {
       ended: false,
       payload: aggregate.payload,
     }));
+  }
+
+  /** What a process counted under a name it leaves stays there (its aggregate has it: nothing, when it has none). */
+  #carry(contribution: Contribution): void {
+    const calls = contribution.last - contribution.base;
+    // No calls under that name: its aggregate may never have been made (an exec'd process that has not made the
+    // call since).
+    if (calls !== 0) this.#aggregate(contribution.aggregate).carried += calls;
   }
 
   #aggregate(name: string): Aggregate {
@@ -320,11 +334,11 @@ export class ExecSeriesShaper {
   shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {
     const { own, folded } = this.#budget.apply(
       execs.map((e) => ({
-        key: `${e.comm}\u0000${e.parentComm}`,
+        key: `${e.executable}\u0000${e.parentExecutable}`,
         group: '',
         value: e.count,
         ended: false,
-        payload: { comm: e.comm, parentComm: e.parentComm },
+        payload: { comm: e.executable, parentComm: e.parentExecutable },
       })),
       nowMs,
     );

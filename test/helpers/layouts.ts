@@ -81,13 +81,13 @@ export function countsSnapshot(
 
 /** An info map (syscall_procs, cpu_procs): u32 tgid → struct process_info. */
 export function processInfosSnapshot(
-  entries: readonly [tgid: number, info: { comm: FieldValue; cgroupId: bigint }][],
+  entries: readonly [tgid: number, info: { executable: FieldValue; cgroupId: bigint }][],
 ): MapSnapshot {
   const sizes = SYSCALLS_MAP_SIZES.syscall_procs;
   return mapSnapshot(sizes, entries.length, (keys, values) => {
-    entries.forEach(([tgid, { comm, cgroupId }], i) => {
+    entries.forEach(([tgid, { executable, cgroupId }], i) => {
       keys.setUint32(i * sizes.keySize, tgid, true);
-      putStruct(PROCESS_INFO, { comm, cgroup_id: cgroupId }, values, i * sizes.valueSize);
+      putStruct(PROCESS_INFO, { executable, cgroup_id: cgroupId }, values, i * sizes.valueSize);
     });
   });
 }

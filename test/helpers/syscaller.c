@@ -43,6 +43,19 @@
  *       fork + execv(PATH, {PATH, NULL}) COUNT times, at most 2 children
  *       alive at once, reaping all of them.  Exits 0 only if every child
  *       exited with status 0 (a failed execv makes the child _exit(127)).
+ *
+ *   syscaller --comm NAME N
+ *       prctl(PR_SET_NAME, NAME) first (the comm becomes NAME, cut to 15
+ *       bytes; the executable stays this file), then exactly as
+ *       `syscaller N`.  Used to check that a process is named by its
+ *       executable, not its comm.
+ *
+ *   syscaller --exec-after N PATH [ARG...]
+ *       Opens /dev/zero, raise(SIGSTOP)s; on SIGCONT does exactly N raw
+ *       1-byte reads and raise(SIGSTOP)s again; on SIGCONT replaces itself
+ *       (same pid) with execv(PATH, {PATH, ARG..., NULL}) (exit 127 if that
+ *       fails).  Used to check that the reads before an exec stay with the
+ *       old executable and those after go to the new one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -70,7 +84,9 @@ static void usage(void)
 		"usage: syscaller N\n"
 		"       syscaller --exit-after N\n"
 		"       syscaller --churn COUNT N\n"
-		"       syscaller --exec COUNT PATH\n");
+		"       syscaller --exec COUNT PATH\n"
+		"       syscaller --comm NAME N\n"
+		"       syscaller --exec-after N PATH [ARG...]\n");
 	exit(2);
 }
 
@@ -172,6 +188,25 @@ static int mode_exit_after(unsigned long n)
 	if (fd < 0)
 		_exit(1);
 	_exit(do_reads(fd, n) ? 1 : 0);
+}
+
+static int mode_exec_after(unsigned long n, char **argv)
+{
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		perror("open /dev/zero");
+		return 1;
+	}
+	raise(SIGSTOP);
+	if (do_reads(fd, n)) {
+		fprintf(stderr, "syscaller: read failed\n");
+		return 1;
+	}
+	raise(SIGSTOP);
+	execv(argv[0], argv);
+	perror(argv[0]);
+	return 127;
 }
 
 /* Wait for one child; returns 0 if it exited with status 0, 1 otherwise,
@@ -282,6 +317,19 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && argv[1][0] != '-')
 		return mode_main(parse_count(argv[1]));
+
+	if (argc == 4 && strcmp(argv[1], "--comm") == 0) {
+		unsigned long n = parse_count(argv[3]);
+
+		if (prctl(PR_SET_NAME, argv[2], 0, 0, 0) != 0) {
+			perror("prctl PR_SET_NAME");
+			return 1;
+		}
+		return mode_main(n);
+	}
+
+	if (argc >= 4 && strcmp(argv[1], "--exec-after") == 0)
+		return mode_exec_after(parse_count(argv[2]), argv + 3);
 
 	if (argc == 3 && strcmp(argv[1], "--exit-after") == 0)
 		mode_exit_after(parse_count(argv[2]));

@@ -192,7 +192,10 @@ describe('Agent', () => {
   it('a program that fails to collect leaves only its own part out, counted by program', async () => {
     const a = agent({ programs: 'exec,syscalls' });
     fakes.exec.collect = (now, snapshot) => {
-      snapshot.exec = new ExecSeriesShaper(10).shape([{ comm: 'job', parentComm: 'sh', count: 3, startMs: 0 }], now);
+      snapshot.exec = new ExecSeriesShaper(10).shape(
+        [{ executable: 'job', parentExecutable: 'sh', count: 3, startMs: 0 }],
+        now,
+      );
     };
     fakes.syscalls.collect = () => {
       throw new Error('map read failed');

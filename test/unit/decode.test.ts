@@ -89,18 +89,18 @@ describe('u64', () => {
 describe('decodeProcessExit (struct process_exit_event)', () => {
   function exitEvent(
     tgid: number,
-    comm: ArrayLike<number> | string,
+    executable: ArrayLike<number> | string,
     cgroupId = 0n,
     pad = 0,
     view?: DataView,
   ): DataView {
-    return processExitEvent({ boot_ns: 123_456_789n, tgid, _pad: pad, comm, cgroup_id: cgroupId }, view);
+    return processExitEvent({ boot_ns: 123_456_789n, tgid, _pad: pad, executable, cgroup_id: cgroupId }, view);
   }
 
-  it('reads tgid, comm and cgroup_id', () => {
+  it('reads tgid, executable and cgroup_id', () => {
     expect(decodeProcessExit(exitEvent(4_000_000, 'nginx', 4242n))).toEqual({
       tgid: 4_000_000,
-      comm: 'nginx',
+      executable: 'nginx',
       cgroupId: 4242n,
     });
   });
@@ -116,14 +116,14 @@ describe('decodeProcessExit (struct process_exit_event)', () => {
   });
 
   it('ignores the padding word', () => {
-    expect(decodeProcessExit(exitEvent(7, 'x', 5n, 0xffff_ffff))).toEqual({ tgid: 7, comm: 'x', cgroupId: 5n });
+    expect(decodeProcessExit(exitEvent(7, 'x', 5n, 0xffff_ffff))).toEqual({ tgid: 7, executable: 'x', cgroupId: 5n });
   });
 
-  it('takes a comm that fills its whole field without running into cgroup_id', () => {
-    const comm = 'abcdefghijklmnopqrstuvwxyz'.slice(0, PROCESS_EXIT_EVENT.fields.comm.size);
-    expect(decodeProcessExit(exitEvent(1, comm, 0x4141_4141_4141_4141n))).toEqual({
+  it('takes an executable name that fills its whole field without running into cgroup_id', () => {
+    const executable = 'abcdefghijklmnopqrstuvwxyz'.slice(0, PROCESS_EXIT_EVENT.fields.executable.size);
+    expect(decodeProcessExit(exitEvent(1, executable, 0x4141_4141_4141_4141n))).toEqual({
       tgid: 1,
-      comm,
+      executable,
       cgroupId: 0x4141_4141_4141_4141n,
     });
   });
@@ -132,10 +132,10 @@ describe('decodeProcessExit (struct process_exit_event)', () => {
     const size = PROCESS_EXIT_EVENT.size;
     const buffer = new ArrayBuffer(8 + size + 8);
     new Uint8Array(buffer).fill(0xee);
-    const { offset, size: commSize } = PROCESS_EXIT_EVENT.fields.comm;
-    new Uint8Array(buffer, 8 + offset, commSize).fill(0); // comm: NULs after the name, as the kernel writes them
+    const { offset, size: executableSize } = PROCESS_EXIT_EVENT.fields.executable;
+    new Uint8Array(buffer, 8 + offset, executableSize).fill(0); // executable: NULs after the name, as the kernel writes them
     const view = exitEvent(31, 'sh', 77n, 0, new DataView(buffer, 8, size));
-    expect(decodeProcessExit(view)).toEqual({ tgid: 31, comm: 'sh', cgroupId: 77n });
+    expect(decodeProcessExit(view)).toEqual({ tgid: 31, executable: 'sh', cgroupId: 77n });
   });
 
   it('rejects a record shorter than the struct', () => {
@@ -184,19 +184,19 @@ describe('decodeCounts (syscall_counts, cpu_samples)', () => {
 });
 
 describe('decodeProcessInfos (syscall_procs, cpu_procs)', () => {
-  const procsSnapshot = (procs: [tgid: number, comm: string, cgroupId: bigint][]) =>
-    processInfosSnapshot(procs.map(([tgid, comm, cgroupId]) => [tgid, { comm, cgroupId }]));
+  const procsSnapshot = (procs: [tgid: number, executable: string, cgroupId: bigint][]) =>
+    processInfosSnapshot(procs.map(([tgid, executable, cgroupId]) => [tgid, { executable, cgroupId }]));
 
-  it('maps tgid to comm and cgroup id', () => {
+  it('maps tgid to executable and cgroup id', () => {
     const snap = procsSnapshot([
       [100, 'curl', 12_345n],
       [4_194_304, 'abcdefghijklmnop', 0xffff_ffff_ffff_ffffn],
       [5, '', 0n],
     ]);
     expect([...decodeProcessInfos(snap).entries()]).toEqual([
-      [100, { comm: 'curl', cgroupId: 12_345n }],
-      [4_194_304, { comm: 'abcdefghijklmnop', cgroupId: 0xffff_ffff_ffff_ffffn }],
-      [5, { comm: '', cgroupId: 0n }],
+      [100, { executable: 'curl', cgroupId: 12_345n }],
+      [4_194_304, { executable: 'abcdefghijklmnop', cgroupId: 0xffff_ffff_ffff_ffffn }],
+      [5, { executable: '', cgroupId: 0n }],
     ]);
   });
 
@@ -229,6 +229,8 @@ describe('decodeExecEvent (struct exec_event)', () => {
     filenameLen?: number;
     comm?: ArrayLike<number> | string;
     parentComm?: ArrayLike<number> | string;
+    executable?: ArrayLike<number> | string;
+    parentExecutable?: ArrayLike<number> | string;
     filename?: ArrayLike<number> | string;
   }
 
@@ -245,6 +247,8 @@ describe('decodeExecEvent (struct exec_event)', () => {
           fields.filenameLen ?? (typeof filename === 'string' ? encoder.encode(filename).length + 1 : filename.length),
         comm: fields.comm ?? '',
         parent_comm: fields.parentComm ?? '',
+        executable: fields.executable ?? '',
+        parent_executable: fields.parentExecutable ?? '',
         filename,
       },
       view,
@@ -259,8 +263,10 @@ describe('decodeExecEvent (struct exec_event)', () => {
         pid: 4242,
         ppid: 1,
         uid: 65534,
-        comm: 'ls',
+        comm: 'MainThread',
         parentComm: 'bash',
+        executable: 'node',
+        parentExecutable: 'bash',
         filename: '/usr/bin/ls',
       }),
       1_700_000_000_000_000_000n,
@@ -273,8 +279,10 @@ describe('decodeExecEvent (struct exec_event)', () => {
       pid: 4242,
       ppid: 1,
       uid: 65534,
-      comm: 'ls',
+      comm: 'MainThread',
       parentComm: 'bash',
+      executable: 'node',
+      parentExecutable: 'bash',
       filename: '/usr/bin/ls',
       filenameTruncated: false,
       fromAgent: false,
@@ -308,6 +316,30 @@ describe('decodeExecEvent (struct exec_event)', () => {
     expect(event.comm).toBe('abcdefghijklmnop');
     expect(event.parentComm).toBe('PARENTPARENTPARE');
     expect(event.filename).toBe('/x');
+  });
+
+  it('takes executable names that fill their whole fields without running into the next one', () => {
+    const size = EXEC_EVENT.fields.executable.size;
+    expect(EXEC_EVENT.fields.parent_executable.size).toBe(size);
+    const long = 'containerd-shim-runc-v2-'.repeat(3).slice(0, size); // no NUL inside the field
+    const parent = 'P'.repeat(size);
+    const event = decodeExecEvent(execEvent({ executable: long, parentExecutable: parent, filename: '/f' }), 0n);
+    expect(event.executable).toBe(long);
+    expect(event.parentExecutable).toBe(parent);
+    expect(event.filename).toBe('/f');
+  });
+
+  it('keeps comm and executable apart (a process may name itself anything)', () => {
+    const event = decodeExecEvent(
+      execEvent({ comm: 'renamed', parentComm: 'MainThread', executable: 'nginx', parentExecutable: 'node' }),
+      0n,
+    );
+    expect([event.comm, event.parentComm, event.executable, event.parentExecutable]).toEqual([
+      'renamed',
+      'MainThread',
+      'nginx',
+      'node',
+    ]);
   });
 
   it('turns invalid UTF-8 into U+FFFD', () => {

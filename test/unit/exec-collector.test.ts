@@ -1,8 +1,10 @@
-// ExecCollector's (comm, parent comm) pairs: counted exactly, and bounded without losing a collected count.
+// ExecCollector's (executable, parent executable) pairs: counted exactly, and bounded without losing a collected
+// count.
 import { describe, expect, it } from 'vitest';
 import { ExecCollector, type ExecEvent } from '../../src/collector/exec.ts';
 
-function exec(comm: string, parentComm = 'bash'): ExecEvent {
+/** An exec of `executable` by `parentExecutable`; comm is what the process calls itself, not what is counted. */
+function exec(executable: string, parentExecutable = 'bash', comm = executable): ExecEvent {
   return {
     timeMs: 0,
     timeNs: 0n,
@@ -11,24 +13,26 @@ function exec(comm: string, parentComm = 'bash'): ExecEvent {
     ppid: 0,
     uid: 0,
     comm,
-    parentComm,
-    filename: `/usr/bin/${comm}`,
+    parentComm: 'MainThread',
+    executable,
+    parentExecutable,
+    filename: `/usr/bin/${executable}`,
     filenameTruncated: false,
     fromAgent: false,
   };
 }
 
 const pairs = (collector: ExecCollector): [string, number][] =>
-  collector.collect(0).execs.map((e) => [`${e.comm}<${e.parentComm}`, e.count]);
+  collector.collect(0).execs.map((e) => [`${e.executable}<${e.parentExecutable}`, e.count]);
 
 describe('ExecCollector', () => {
-  it('counts execs by (comm, parent comm)', () => {
+  it('counts execs by (executable, parent executable), whatever the comms', () => {
     const collector = new ExecCollector(() => 5);
-    for (const e of [exec('ls'), exec('ls'), exec('ls', 'sh'), exec('cat')]) collector.onEvent(e);
+    for (const e of [exec('ls'), exec('ls', 'bash', 'renamed'), exec('ls', 'sh'), exec('cat')]) collector.onEvent(e);
     expect(collector.collect(0).execs).toEqual([
-      { comm: 'ls', parentComm: 'bash', count: 2, startMs: 5 },
-      { comm: 'ls', parentComm: 'sh', count: 1, startMs: 5 },
-      { comm: 'cat', parentComm: 'bash', count: 1, startMs: 5 },
+      { executable: 'ls', parentExecutable: 'bash', count: 2, startMs: 5 },
+      { executable: 'ls', parentExecutable: 'sh', count: 1, startMs: 5 },
+      { executable: 'cat', parentExecutable: 'bash', count: 1, startMs: 5 },
     ]);
   });
 

@@ -18,6 +18,8 @@ function event(pid: number): ExecEvent {
     uid: 0,
     comm: 'job',
     parentComm: 'sh',
+    executable: 'job.sh',
+    parentExecutable: 'bash',
     filename: '/usr/bin/job',
     filenameTruncated: false,
     fromAgent: false,
@@ -49,7 +51,15 @@ describe('ExecLog', () => {
     await log.close();
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ pid: 10, comm: 'job', container_id: 'abc', k8s_pod_name: 'web' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      pid: 10,
+      comm: 'job',
+      parent_comm: 'sh',
+      executable: 'job.sh',
+      parent_executable: 'bash',
+      container_id: 'abc',
+      k8s_pod_name: 'web',
+    });
     expect(execLogLine(event(12))).not.toContain('container_id');
   });
 

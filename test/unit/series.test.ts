@@ -299,6 +299,22 @@ describe('SyscallSeriesShaper: per executable (pidLabels: false)', () => {
     expect(sum(after)).toBe(37 + 1);
   });
 
+  it('keeps working when a process execs and never again makes a call it made before (exit or vanish)', () => {
+    for (const end of ['exit', 'vanish'] as const) {
+      const shaper = perExecutable();
+      shaper.shape([proc(1, 'a', [1, 10, 0, 0])], 1_000);
+      // exec'd into b: no openat since, so b has no openat series
+      expect(byName(shaper.shape([proc(1, 'b', [1, 10, 0, 0])], 2_000))).toEqual({ 'a/-/openat': 1, 'a/-/read': 10 });
+      const last = end === 'exit' ? [proc(1, 'b', [1, 17, 0, 0], { exited: true })] : [];
+      shaper.shape(last, 3_000);
+      expect(byName(shaper.shape([], 4_000)), end).toEqual({
+        'a/-/openat': 1,
+        'a/-/read': 10,
+        ...(end === 'exit' ? { 'b/-/read': 7 } : {}),
+      });
+    }
+  });
+
   it('keeps the sum of all calls ever made, through exits, execs and pid reuse (random workload)', () => {
     let seed = 7;
     const random = (): number => {
@@ -349,9 +365,9 @@ describe('SyscallSeriesShaper: per executable (pidLabels: false)', () => {
 });
 
 describe('ExecSeriesShaper', () => {
-  const exec = (comm: string, parentComm: string, count: number, startMs = 1_000): ExecCount => ({
-    comm,
-    parentComm,
+  const exec = (executable: string, parentExecutable: string, count: number, startMs = 1_000): ExecCount => ({
+    executable,
+    parentExecutable,
     count,
     startMs,
   });

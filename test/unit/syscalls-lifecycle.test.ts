@@ -3,15 +3,16 @@
 // src/bpf/layouts.ts, generated from the objects' BTF): u32 tgid → u64 lanes, u32 tgid → struct process_info, and
 // exits as struct process_exit_event through decodeProcessExit. poll() does what the agent does: collect, publish,
 // commit.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MapSnapshot } from '../../src/bpf/index.ts';
-import { COUNTED_SYSCALL, PROCESS_DROP } from '../../src/bpf/layouts.ts';
+import { COUNTED_SYSCALL, PROCESS_DROP, PROCESS_INFO } from '../../src/bpf/layouts.ts';
 import {
   decodeProcessExit,
   procAlive,
+  procExecutable,
   ProcessCollector,
   type ProcessCounts,
   type ProcessExit,
@@ -38,8 +39,9 @@ function drops(counts: Partial<Record<keyof typeof PROCESS_DROP.values, number>>
 
 const encoder = new TextEncoder();
 
-/** The kernel's comm: at most 15 bytes and a NUL. */
-const kernelComm = (comm: string): Uint8Array => encoder.encode(comm).subarray(0, 15);
+/** The kernel's executable name: at most PROCESS_EXECUTABLE_LEN - 1 bytes and a NUL. */
+const kernelName = (name: string): Uint8Array =>
+  encoder.encode(name).subarray(0, PROCESS_INFO.fields.executable.size - 1);
 
 /** The agent's order: collect, publish (nothing to do here), commit. */
 function poll(collector: ProcessCollector, nowMs: number): ProcessSnapshot {
@@ -49,7 +51,7 @@ function poll(collector: ProcessCollector, nowMs: number): ProcessSnapshot {
 }
 
 interface KernelProc {
-  comm: string;
+  executable: string;
   cgroupId: bigint;
 }
 
@@ -67,32 +69,42 @@ class FakeProcessSource implements ProcessSource {
   closed = 0;
 
   /**
-   * The process makes `n` more calls of `syscall`; on the first one the kernel remembers its comm and cgroup id
-   * (bpf_get_current_cgroup_id) in syscall_procs.
+   * The process makes `n` more calls of `syscall`; on the first one the kernel remembers its executable name and
+   * cgroup id (bpf_get_current_cgroup_id) in syscall_procs.
    */
-  call(tgid: number, syscall: number, n = 1, comm?: string, cgroupId = 0n): void {
+  call(tgid: number, syscall: number, n = 1, executable?: string, cgroupId = 0n): void {
     let calls = this.counts.get(tgid);
     if (calls === undefined) {
       calls = new Map();
       this.counts.set(tgid, calls);
     }
     calls.set(syscall, (calls.get(syscall) ?? 0) + n);
-    if (comm !== undefined && !this.procs.has(tgid)) this.procs.set(tgid, { comm, cgroupId });
+    if (executable !== undefined && !this.procs.has(tgid)) this.procs.set(tgid, { executable, cgroupId });
   }
 
-  /** sched_process_exec of a counted process: the kernel rewrites its comm and cgroup id. */
-  exec(tgid: number, comm: string, cgroupId: bigint): void {
+  /** sched_process_exec of a counted process: the kernel rewrites its executable name and cgroup id. */
+  exec(tgid: number, executable: string, cgroupId: bigint): void {
     const proc = this.procs.get(tgid);
     if (proc !== undefined) {
-      proc.comm = comm;
+      proc.executable = executable;
       proc.cgroupId = cgroupId;
     }
   }
 
-  /** The process ends: the kernel writes an exit event with its comm and current cgroup id. */
-  exit(tgid: number, comm = this.procs.get(tgid)?.comm ?? '', cgroupId = this.procs.get(tgid)?.cgroupId ?? 0n): void {
+  /** The process ends: the kernel writes an exit event with its executable name and current cgroup id. */
+  exit(
+    tgid: number,
+    executable = this.procs.get(tgid)?.executable ?? '',
+    cgroupId = this.procs.get(tgid)?.cgroupId ?? 0n,
+  ): void {
     this.pendingExits.push(
-      processExitEvent({ boot_ns: 987_654_321n, tgid, _pad: 0, comm: kernelComm(comm), cgroup_id: cgroupId }),
+      processExitEvent({
+        boot_ns: 987_654_321n,
+        tgid,
+        _pad: 0,
+        executable: kernelName(executable),
+        cgroup_id: cgroupId,
+      }),
     );
   }
 
@@ -116,7 +128,10 @@ class FakeProcessSource implements ProcessSource {
 
   readProcs(): MapSnapshot {
     return processInfosSnapshot(
-      [...this.procs].map(([tgid, { comm, cgroupId }]) => [tgid, { comm: kernelComm(comm), cgroupId }]),
+      [...this.procs].map(([tgid, { executable, cgroupId }]) => [
+        tgid,
+        { executable: kernelName(executable), cgroupId },
+      ]),
     );
   }
 
@@ -146,7 +161,7 @@ class FakeProcessSource implements ProcessSource {
 }
 
 /** A collector whose /proc lookups are fakes that fail the test if used unexpectedly. */
-function setup(options: { alive?: (pid: number) => boolean; comm?: (pid: number) => string | undefined } = {}) {
+function setup(options: { alive?: (pid: number) => boolean; executable?: (pid: number) => string | undefined } = {}) {
   const source = new FakeProcessSource();
   const processAlive = vi.fn(
     options.alive ??
@@ -154,9 +169,9 @@ function setup(options: { alive?: (pid: number) => boolean; comm?: (pid: number)
         throw new Error(`processAlive(${pid}) was not expected`);
       }),
   );
-  const processComm = vi.fn(options.comm ?? ((): string | undefined => undefined));
-  const collector = new ProcessCollector(source, { processAlive, processComm });
-  return { source, collector, processAlive, processComm };
+  const processExecutable = vi.fn(options.executable ?? ((): string | undefined => undefined));
+  const collector = new ProcessCollector(source, { processAlive, processExecutable });
+  return { source, collector, processAlive, processExecutable };
 }
 
 const byPid = (processes: ProcessCounts[]): Map<number, ProcessCounts> => new Map(processes.map((p) => [p.pid, p]));
@@ -345,7 +360,7 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
 
   it('deletes the keys of an exited process that had only an info entry', () => {
     const { source, collector } = setup();
-    source.procs.set(300, { comm: 'quiet', cgroupId: 0n });
+    source.procs.set(300, { executable: 'quiet', cgroupId: 0n });
     source.exit(300);
     expect(collector.collect(1_000).processes).toEqual([]);
     collector.commit();
@@ -354,44 +369,47 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
   });
 });
 
-describe('ProcessCollector: comm', () => {
-  it('takes the comm of an exited process from its exit event', () => {
-    const { source, collector, processComm } = setup();
+describe('ProcessCollector: executable name', () => {
+  it('takes the executable name of an exited process from its exit event', () => {
+    const { source, collector, processExecutable } = setup();
     source.call(100, READ, 1, 'before-exec');
     poll(collector, 1_000);
     source.exit(100, 'after-exec');
     expect(poll(collector, 2_000).processes).toEqual([
       { pid: 100, comm: 'after-exec', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 1_000, exited: true },
     ]);
-    expect(processComm).not.toHaveBeenCalled();
+    expect(processExecutable).not.toHaveBeenCalled();
   });
 
-  it('takes the comm of a live process from syscall_procs and follows its changes', () => {
-    const { source, collector, processComm } = setup();
+  it('takes the executable name of a live process from syscall_procs and follows its execs', () => {
+    const { source, collector, processExecutable } = setup();
     source.call(100, READ, 1, 'sh');
     expect(poll(collector, 1_000).processes[0]?.comm).toBe('sh');
     source.exec(100, 'python3', 0n); // sched_process_exec rewrote it
     expect(poll(collector, 2_000).processes[0]?.comm).toBe('python3');
-    expect(processComm).not.toHaveBeenCalled();
+    expect(processExecutable).not.toHaveBeenCalled();
   });
 
-  it('falls back to processComm when syscall_procs has no entry', () => {
-    const { source, collector, processComm } = setup({ comm: (pid) => (pid === 300 ? 'from-proc' : undefined) });
-    source.call(300, OPENAT, 1); // syscall_procs was full: no comm
+  it('falls back to processExecutable when syscall_procs has no entry', () => {
+    const { source, collector, processExecutable } = setup({
+      executable: (pid) => (pid === 300 ? 'from-proc' : undefined),
+    });
+    source.call(300, OPENAT, 1); // syscall_procs was full: no name
     source.call(400, OPENAT, 1); // and /proc does not know it either
     const processes = byPid(poll(collector, 1_000).processes);
     expect(processes.get(300)?.comm).toBe('from-proc');
     expect(processes.get(400)?.comm).toBe('');
-    expect(processComm).toHaveBeenCalledWith(300);
-    expect(processComm).toHaveBeenCalledWith(400);
+    expect(processExecutable).toHaveBeenCalledWith(300);
+    expect(processExecutable).toHaveBeenCalledWith(400);
   });
 
-  it('reads comm and liveness from procRoot when no functions are injected', () => {
+  it('reads the executable name (/proc/<pid>/exe) and liveness from procRoot when no functions are injected', () => {
     const procRoot = mkdtempSync(path.join(os.tmpdir(), 'eoa-proc-'));
     try {
       mkdirSync(path.join(procRoot, '300'));
-      writeFileSync(path.join(procRoot, '300', 'comm'), 'from-procfs\n');
-      writeFileSync(path.join(procRoot, '300', 'stat'), '300 (from-procfs) S 1 300 300 0 -1 4194560 0 0\n');
+      symlinkSync('/opt/app/bin/from-procfs', path.join(procRoot, '300', 'exe'));
+      writeFileSync(path.join(procRoot, '300', 'comm'), 'MainThread\n');
+      writeFileSync(path.join(procRoot, '300', 'stat'), '300 (MainThread) S 1 300 300 0 -1 4194560 0 0\n');
       mkdirSync(path.join(procRoot, '500'));
       writeFileSync(path.join(procRoot, '500', 'stat'), '500 (zombie) Z 1 500 500 0 -1 4227084 0 0\n');
       const source = new FakeProcessSource();
@@ -433,6 +451,45 @@ describe('ProcessCollector: comm', () => {
       rmSync(procRoot, { recursive: true, force: true });
     }
   });
+
+  describe('procExecutable: the kernel rule, read from /proc', () => {
+    let procRoot: string;
+    beforeEach(() => {
+      procRoot = mkdtempSync(path.join(os.tmpdir(), 'eoa-proc-'));
+    });
+    afterEach(() => {
+      rmSync(procRoot, { recursive: true, force: true });
+    });
+    const proc = (pid: number, files: { exe?: string; comm?: string }): void => {
+      mkdirSync(path.join(procRoot, String(pid)));
+      if (files.exe !== undefined) symlinkSync(files.exe, path.join(procRoot, String(pid), 'exe'));
+      if (files.comm !== undefined) writeFileSync(path.join(procRoot, String(pid), 'comm'), `${files.comm}\n`);
+    };
+
+    it('is the base name of the target of exe, not the comm', () => {
+      proc(10, { exe: '/usr/local/bin/node', comm: 'MainThread' });
+      expect(procExecutable(procRoot, 10)).toBe('node');
+    });
+
+    it('drops the " (deleted)" that /proc adds for a replaced or removed file', () => {
+      proc(11, { exe: '/usr/sbin/nginx (deleted)', comm: 'nginx: worker' });
+      expect(procExecutable(procRoot, 11)).toBe('nginx');
+    });
+
+    it('cuts a long name where the kernel cuts it', () => {
+      const max = PROCESS_INFO.fields.executable.size - 1;
+      proc(12, { exe: `/bin/${'x'.repeat(max + 10)}` });
+      expect(procExecutable(procRoot, 12)).toBe('x'.repeat(max));
+      proc(13, { exe: '/bin/containerd-shim-runc-v2' });
+      expect(procExecutable(procRoot, 13)).toBe('containerd-shim-runc-v2');
+    });
+
+    it('keeps the comm of a kernel thread (no exe link), and is undefined for a process that is gone', () => {
+      proc(2, { comm: 'kthreadd' });
+      expect(procExecutable(procRoot, 2)).toBe('kthreadd');
+      expect(procExecutable(procRoot, 99)).toBeUndefined();
+    });
+  });
 });
 
 describe('ProcessCollector: cgroup id', () => {
@@ -465,14 +522,14 @@ describe('ProcessCollector: cgroup id', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'app', 30n);
     expect(poll(collector, 1_000).processes[0]?.cgroupId).toBe(30n);
-    source.procs.set(100, { comm: 'app', cgroupId: 0n });
+    source.procs.set(100, { executable: 'app', cgroupId: 0n });
     expect(poll(collector, 2_000).processes[0]?.cgroupId).toBe(30n);
     source.procs.delete(100);
     expect(poll(collector, 3_000).processes[0]).toMatchObject({ comm: 'app', cgroupId: 30n });
   });
 
   it('is 0n while the kernel knows no cgroup for the process', () => {
-    const { source, collector } = setup({ comm: () => 'from-proc' });
+    const { source, collector } = setup({ executable: () => 'from-proc' });
     source.call(100, READ, 1); // syscall_procs was full
     source.call(200, READ, 1, 'zero', 0n);
     const processes = byPid(poll(collector, 1_000).processes);
@@ -855,7 +912,7 @@ describe('ProcessCollector: drops, map fill and the source', () => {
     source.call(100, OPENAT, 1, 'a');
     source.call(100, READ, 2);
     source.call(200, CONNECT, 3, 'b');
-    source.procs.set(300, { comm: 'c', cgroupId: 0n }); // a comm without counts
+    source.procs.set(300, { executable: 'c', cgroupId: 0n }); // a comm without counts
     source.dropCounters = drops({ PROCESS_DROP_COUNTS_FULL: 7, PROCESS_DROP_INFO_FULL: 3, PROCESS_DROP_EXIT_LOST: 2 });
     poll(collector, 1_000);
     expect(collector.drops()).toEqual({
