@@ -42,9 +42,9 @@ const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'utf8').
 
 /** Values of the per-process series of `pid`, by syscall, and the executable names they carry. */
 function ofPid(samples: Sample[], pid: number): { reads: number; names: Set<string> } {
-  const series = seriesOf(samples, 'ebpf_syscalls_total', { process_pid: String(pid) });
+  const series = seriesOf(samples, 'ebpf_process_syscalls_total', { process_pid: String(pid) });
   return {
-    reads: total(series, 'ebpf_syscalls_total', { syscall: 'read' }),
+    reads: total(series, 'ebpf_process_syscalls_total', { syscall: 'read' }),
     names: new Set(series.map((s) => s.labels.process_executable_name!)),
   };
 }
@@ -178,7 +178,15 @@ describe('per process: the executable, not the comm', () => {
 describe('per executable (--no-pid-labels): an exec moves the counting to the new executable', () => {
   let agent: RunningAgent;
   beforeAll(async () => {
-    agent = await startAgent(['--programs', 'syscalls,exec', '--interval', '500ms', '--no-pid-labels']);
+    agent = await startAgent([
+      '--programs',
+      'syscalls,exec',
+      '--interval',
+      '500ms',
+      '--no-pid-labels',
+      '--scrape-interval',
+      '100ms',
+    ]);
   });
   afterAll(async () => {
     await agent.stop();
