@@ -1,7 +1,8 @@
 // The Grafana dashboards (deploy/grafana/*.json) against a real Prometheus scraping the real agent: every panel
 // query of every dashboard must succeed and return data, so no panel names a metric or label the agent does not
-// export. The agent runs every program (cpu included), --bpf-stats and an exec handler; the test makes execs and
-// XDP traffic.
+// export, and a rate panel of the aggregate view must agree with a known workload of short-lived processes. The
+// agent runs every program (cpu included), --bpf-stats and an exec handler; the test makes execs, short-lived
+// readers and XDP traffic.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -218,8 +219,14 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
     return (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
   }
 
+  /** Short-lived readers per traffic() call and reads each: their processes live far less than one poll. */
+  const CHURN = { children: 20, reads: 5_000 };
+  let trafficRuns = 0;
+
   function traffic(): void {
     execFileSync(syscallerPath, ['--exec', '5', '/bin/true']);
+    execFileSync(syscallerPath, ['--churn', String(CHURN.children), String(CHURN.reads)]);
+    trafficRuns++;
     inject(veth!, 'udp:5,tcp:3,trunc-ipv4:2');
   }
 
@@ -245,6 +252,9 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
       '--exec-filter-comm',
       '^true$',
       '--interval',
+      '1s',
+      // Prometheus below scrapes every 1 s: hold new aggregate series at 0 for that, not the default 60 s.
+      '--scrape-interval',
       '1s',
     ]);
     instance = `127.0.0.1:${agent.port}`;
@@ -334,6 +344,33 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
       else if ((r.data?.result.length ?? 0) === 0) failures.push(`${where}\n  empty result`);
     }
     expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('a rate panel of the aggregate agrees with the short-lived readers it was fed', async () => {
+    // "Syscall rate by executable (top 10)", its rate turned into the increase over a window covering the run.
+    const panel = queries().find((q) => q.panel === 'Syscall rate by executable (top 10)');
+    expect(panel?.expr).toContain('rate(ebpf_syscalls_total{');
+    const expr = substitute(
+      panel!.expr.replaceAll('$__rate_interval', '5m').replaceAll('rate(', 'increase('),
+      instance,
+    ).replace('syscall=~".*"', 'syscall=~"read"');
+    const truth = trafficRuns * CHURN.children * CHURN.reads;
+    const r = (await promQuery(expr)) as {
+      status: string;
+      data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+    expect(r.status).toBe('success');
+    const found = r.data!.result.find((s) => s.metric.process_executable_name === 'syscaller');
+    expect(found, `${expr}: no syscaller series in ${JSON.stringify(r.data!.result)}`).toBeDefined();
+    // Prometheus extrapolates increase(); the raw aggregate must hold every read (plus the loader's few).
+    expect(Number(found!.value[1]), expr).toBeGreaterThan(truth * 0.9);
+    expect(Number(found!.value[1]), expr).toBeLessThan(truth * 1.1);
+    const raw = (await promQuery(
+      `sum(ebpf_syscalls_total{instance="${instance}", process_executable_name="syscaller", syscall="read"})`,
+    )) as { data?: { result: { value: [number, string] }[] } };
+    const rawValue = Number(raw.data?.result[0]?.value[1]);
+    expect(rawValue).toBeGreaterThanOrEqual(truth);
+    expect(rawValue).toBeLessThan(truth + 100);
   });
 
   it('uses only metrics the agent exports and labels their series carry', async () => {
