@@ -261,7 +261,7 @@ export const METRICS = {
     'ebpf.agent.series_folded',
     '{series}',
     [A.ATTR_METRIC],
-    'Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
+    'Series folded into the "other" series of their metric because it was over its budget (--max-series for the aggregates, --max-process-series per process).',
   ),
   buildInfo: gauge(
     'agent',
