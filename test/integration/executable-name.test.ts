@@ -209,13 +209,22 @@ describe('per executable (--no-pid-labels): an exec moves the counting to the ne
       child.kill('SIGCONT');
       await waitStopped(pid);
       // Stopped before the exec: the reads so far are the old executable's.
-      const stopped = await agent.waitPolls(2);
+      // (A new aggregate series shows 0 for its hold, here 100ms plus one interval: wait it out.)
+      const settled = async (name: string, want: number): Promise<Sample[]> => {
+        let last: Sample[] = [];
+        await waitFor(`${want} reads under ${name}`, async () => {
+          last = await agent.waitPolls(1);
+          return reads(last, name) === want ? true : undefined;
+        });
+        return last;
+      };
+      const stopped = await settled(before, N);
       expect(reads(stopped, before)).toBe(N);
       expect(reads(stopped, after)).toBe(0);
       child.kill('SIGCONT');
       const [code] = (await exited) as [number | null];
       expect(code).toBe(0);
-      const done = await agent.waitPolls(2);
+      const done = await settled(after, M);
       expect(reads(done, before)).toBe(N);
       expect(reads(done, after)).toBe(M);
       // The new image opened /dev/zero once. (The old name's openat count also has what the spawned child did

@@ -143,7 +143,7 @@ service:
       const latestOf = (syscall: string, since: number): number | undefined =>
         lines()
           .slice(since)
-          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
           .filter((p) => p.attrs['process.pid'] === livePid && p.attrs.syscall === syscall)
           .at(-1)?.value;
       // Baseline: an export made after the helper stopped (its setup made some calls of its own).
@@ -162,7 +162,7 @@ service:
       const arrived = await waitFor('the counts to arrive', () => {
         const fresh = lines().slice(from);
         const shortRead = fresh
-          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
           .filter((p) => p.attrs['process.pid'] === shortPid);
         // Every call, not only the reads: a poll can fall between the last read and the last write.
         const all = ['read', 'write', 'connect'].every((s) => latestOf(s, from) === base[s]! + 500);
@@ -173,11 +173,11 @@ service:
       }
       expect(
         lines()
-          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
           .find((p) => p.attrs['process.pid'] === livePid)?.attrs['process.executable.name'],
       ).toBe('syscaller');
       const shortReads = lines()
-        .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+        .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
         .filter((p) => p.attrs['process.pid'] === shortPid && p.attrs.syscall === 'read');
       expect(shortReads.map((p) => p.value)).toContain(777);
       // Cumulative, from the series' own start (when the agent began counting the process), not the agent's.
@@ -191,7 +191,7 @@ service:
       await waitFor('three more exports', () => (lines().length >= after + 3 ? true : undefined));
       const later = lines()
         .slice(after + 1)
-        .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+        .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
         .filter((p) => p.attrs['process.pid'] === shortPid);
       expect(later).toEqual([]);
       expect(
@@ -227,7 +227,7 @@ service:
       const livePid = String(live.pid);
       const points = (pid: string, syscall: string): Point[] =>
         lines()
-          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
           .filter((p) => p.attrs['process.pid'] === pid && p.attrs.syscall === syscall);
       const sumOf = (pid: string, syscall: string): number => points(pid, syscall).reduce((a, p) => a + p.value, 0);
       // Baseline: the sum of everything exported once an export made after the stop has arrived (its setup made
@@ -236,7 +236,7 @@ service:
       await waitFor('an export after the first stop', () =>
         lines()
           .slice(stoppedAt + 1)
-          .some((l) => pointsOf(l, 'ebpf.syscalls').some((p) => p.attrs['process.pid'] === livePid))
+          .some((l) => pointsOf(l, 'ebpf.process.syscalls').some((p) => p.attrs['process.pid'] === livePid))
           ? true
           : undefined,
       );
@@ -259,7 +259,7 @@ service:
       expect(
         lines()
           .slice(arrived + 1)
-          .flatMap((l) => pointsOf(l, 'ebpf.syscalls'))
+          .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
           .filter((p) => p.attrs['process.pid'] === shortPid),
       ).toEqual([]);
       // Delta points, each from the end of the series' previous one: the intervals tile time, no gaps, no overlaps.

@@ -211,7 +211,7 @@ describe('Prometheus text of an AgentSnapshot', () => {
 
   it('has ebpf_agent_series_folded_total, a counter by metric', () => {
     expect(family(text, 'ebpf_agent_series_folded_total')).toEqual([
-      '# HELP ebpf_agent_series_folded_total Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
+      '# HELP ebpf_agent_series_folded_total Series folded into the "other" series of their metric because it was over its budget (--max-series for the aggregates, --max-process-series per process).',
       '# TYPE ebpf_agent_series_folded_total counter',
       'ebpf_agent_series_folded_total{metric="ebpf_syscalls_total"} 0',
       'ebpf_agent_series_folded_total{metric="ebpf_process_execs_total"} 0',
@@ -228,7 +228,7 @@ describe('Prometheus text of an AgentSnapshot', () => {
     ]);
     const none = prometheusText(agentSnapshot({ syscalls: undefined, exec: undefined }));
     expect(family(none, 'ebpf_agent_series_folded_total')).toEqual([
-      '# HELP ebpf_agent_series_folded_total Series folded into the "other" series of their metric because the metric was over its --max-series budget.',
+      '# HELP ebpf_agent_series_folded_total Series folded into the "other" series of their metric because it was over its budget (--max-series for the aggregates, --max-process-series per process).',
       '# TYPE ebpf_agent_series_folded_total counter',
     ]);
   });
