@@ -212,6 +212,9 @@ service:
       'syscalls',
       '--interval',
       '500ms',
+      // An exited process's final counts are exported, then it leaves (the default keeps them 2 minutes).
+      '--exited-retention',
+      '100ms',
       '--otlp-endpoint',
       `http://127.0.0.1:${httpPort}`,
     ]);
@@ -282,6 +285,9 @@ service:
       'syscalls',
       '--interval',
       '500ms',
+      // An exited process's final counts are exported, then it leaves (the default keeps them 2 minutes).
+      '--exited-retention',
+      '100ms',
       '--otlp-endpoint',
       `http://127.0.0.1:${httpPort}`,
       '--otlp-temporality',
@@ -296,6 +302,9 @@ service:
       'syscalls',
       '--interval',
       '500ms',
+      // An exited process's final counts are exported, then it leaves (the default keeps them 2 minutes).
+      '--exited-retention',
+      '100ms',
       '--otlp-endpoint',
       `http://127.0.0.1:${grpcPort}`,
       '--otlp-protocol',
