@@ -2,7 +2,7 @@
 // sets and values in the same run, with 1, 10 and 50 concurrent scrapers.
 // The agent (dist/cli.js, syscalls program only, 5 s interval, a budget and map large enough that no series
 // folds) watches a fleet of stopped helper processes that each made one openat, read, write and connect call:
-// 4 series per process. Its ebpf_syscalls_total series are copied into a prom-client Counter in another process
+// 4 series per process. Its ebpf_process_syscalls_total series are copied into a prom-client Counter in another process
 // (bench/lib/promclient-server.ts). Scrapers run in a process of their own (bench/lib/scrape-load.ts); the two
 // servers take turns, in an order that alternates between rows.
 // Run as root from a built checkout: npm run bench:scrape [-- SIZES] (default 1000,10000,100000);
@@ -50,13 +50,13 @@ function vmHwmMiB(pid: number): number {
   return Number(match?.[1] ?? 0) / 1024;
 }
 
-/** ebpf_syscalls_total from the agent's exposition, as prom-client input. */
+/** ebpf_process_syscalls_total from the agent's exposition, as prom-client input. */
 function extract(text: string): { name: string; help: string; labelNames: string[]; series: (string | number)[][] } {
-  const help = /^# HELP ebpf_syscalls_total (.*)$/m.exec(text)?.[1] ?? '';
+  const help = /^# HELP ebpf_process_syscalls_total (.*)$/m.exec(text)?.[1] ?? '';
   const rows: Record<string, string>[] = [];
   const values: number[] = [];
   for (const line of text.split('\n')) {
-    if (!line.startsWith('ebpf_syscalls_total{')) continue;
+    if (!line.startsWith('ebpf_process_syscalls_total{')) continue;
     const close = line.lastIndexOf('}');
     const labels: Record<string, string> = {};
     for (const m of line.slice(0, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
@@ -67,7 +67,7 @@ function extract(text: string): { name: string; help: string; labelNames: string
   }
   const labelNames = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   return {
-    name: 'ebpf_syscalls_total',
+    name: 'ebpf_process_syscalls_total',
     help,
     labelNames,
     series: rows.map((r, i) => [...labelNames.map((n) => r[n] ?? ''), values[i]!]),

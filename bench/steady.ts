@@ -48,7 +48,7 @@ try {
       table(
         ['measure', 'value'],
         [
-          ['ebpf_syscalls_total series', series.toLocaleString('en')],
+          ['ebpf_process_syscalls_total series', series.toLocaleString('en')],
           ['window (s)', wall.toFixed(0)],
           ['agent CPU (user + system, s)', cpu.toFixed(2)],
           [

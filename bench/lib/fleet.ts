@@ -1,6 +1,6 @@
 // What the scrape and steady-state benchmarks run against: the bundled agent (dist/cli.js) and a fleet of live
 // helper processes (test/helpers/syscaller.c) that each made exactly one openat, read, write and connect call and
-// then stay stopped: 4 `ebpf_syscalls_total` series per process, unchanging, for as long as the fleet lives.
+// then stay stopped: 4 `ebpf_process_syscalls_total` series per process, unchanging, for as long as the fleet lives.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -119,10 +119,10 @@ export async function startFleet(size: number): Promise<Fleet> {
   };
 }
 
-/** The number of ebpf_syscalls_total series the agent serves now. */
+/** The number of ebpf_process_syscalls_total series the agent serves now. */
 export async function syscallSeries(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let n = 0;
-  for (const line of text.split('\n')) if (line.startsWith('ebpf_syscalls_total{')) n++;
+  for (const line of text.split('\n')) if (line.startsWith('ebpf_process_syscalls_total{')) n++;
   return n;
 }

@@ -399,7 +399,7 @@ async function scrapePhase(peer: Peer): Promise<Served> {
         if (!res.ok) throw new Error(`${peer} /metrics answered ${res.status}`);
         body = text;
         // a finished loop run, published by the agent: its process's read count is at least N
-        for (const m of text.matchAll(/^ebpf_syscalls_total\{([^}]*)\} (\S+)$/gm))
+        for (const m of text.matchAll(/^ebpf_process_syscalls_total\{([^}]*)\} (\S+)$/gm))
           if (m[1]!.includes('process_executable_name="loop"') && m[1]!.includes('syscall="read"') && Number(m[2]) >= N)
             sawLoop = true;
         await sleep(SCRAPE_GAP_MS);
@@ -423,7 +423,7 @@ async function scrapePhase(peer: Peer): Promise<Served> {
     const polls = /^ebpf_agent_poll_duration_seconds_sum (\S+)\nebpf_agent_poll_duration_seconds_count (\S+)$/m.exec(
       body,
     );
-    const metric = peer === 'agent' ? 'ebpf_syscalls_total{' : 'ebpf_exporter_syscalls_total{';
+    const metric = peer === 'agent' ? 'ebpf_process_syscalls_total{' : 'ebpf_exporter_syscalls_total{';
     return {
       p50: percentile(times, 50),
       p99: percentile(times, 99),
