@@ -58,6 +58,8 @@ export interface ShaperOptions {
   maxProcessSeries?: number;
   /** How long an exited process's final counts stay in the per-process view, ms (default 0: one poll). */
   exitedRetentionMs?: number;
+  /** How long an aggregate no process is in keeps its final value before it leaves, ms (default: for ever). */
+  groupRetentionMs?: number;
   /** How long a new aggregate series stays at 0 before it shows its count, ms (default 0: no hold). */
   holdMs?: number;
   attribute?: Attributor;
@@ -86,6 +88,9 @@ interface Aggregate {
   carried: number;
   live: number;
   startMs: number;
+  /** Its value at the last poll, and when that value last changed. */
+  last: number;
+  changedMs: number;
 }
 
 export class SyscallSeriesShaper {
@@ -265,6 +270,8 @@ export class SyscallSeriesShaper {
             carried: 0,
             live: 0,
             startMs: nowMs,
+            last: 0,
+            changedMs: nowMs,
           };
           this.#aggregates.set(name, aggregate);
         }
@@ -286,13 +293,23 @@ export class SyscallSeriesShaper {
       this.#carry(contribution);
       this.#contributions.delete(id);
     }
-    return [...this.#aggregates].map(([key, aggregate]) => ({
-      key,
-      group: aggregate.payload.syscall,
-      value: aggregate.carried + aggregate.live,
-      ended: false,
-      payload: aggregate.payload,
-    }));
+    // A group no process is in any more (its container, or every process of the executable, is gone) leaves once
+    // its final value has stood for the retention, so memory follows container and executable churn. If the
+    // group comes back, it is a new series from 0 (held again): increase() counts it from there.
+    const retention = this.#options.groupRetentionMs ?? Infinity;
+    const occupied = new Set([...this.#contributions.values()].map((c) => c.aggregate));
+    const out = [];
+    for (const [key, aggregate] of this.#aggregates) {
+      const value = aggregate.carried + aggregate.live;
+      if (value !== aggregate.last) {
+        aggregate.last = value;
+        aggregate.changedMs = nowMs;
+      }
+      const ended = !occupied.has(key) && nowMs - aggregate.changedMs >= retention;
+      if (ended) this.#aggregates.delete(key);
+      out.push({ key, group: aggregate.payload.syscall, value, ended, payload: aggregate.payload });
+    }
+    return out;
   }
 
   /** What a process counted under a name it leaves stays there (its aggregate has it: nothing, when it has none). */

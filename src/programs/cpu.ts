@@ -26,6 +26,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
       pidLabels: config.pidLabels,
       maxProcessSeries: config.maxProcessSeries,
       exitedRetentionMs: config.exitedRetentionMs,
+      groupRetentionMs: config.exitedRetentionMs,
       holdMs: config.scrapeIntervalMs + config.intervalMs,
       attribute,
       kinds: ['cpu'],

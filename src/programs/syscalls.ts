@@ -23,6 +23,7 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
       pidLabels: config.pidLabels,
       maxProcessSeries: config.maxProcessSeries,
       exitedRetentionMs: config.exitedRetentionMs,
+      groupRetentionMs: config.exitedRetentionMs,
       holdMs: config.scrapeIntervalMs + config.intervalMs,
       attribute,
     });

@@ -507,4 +507,23 @@ describe('SyscallSeriesShaper: two views', () => {
       ['new', 0],
     ]);
   });
+
+  it('lets a group no process is in leave once its final value stood for the retention; it comes back from 0', () => {
+    const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: false, groupRetentionMs: 10_000 });
+    const aggregate = (now: number, processes: ProcessSyscalls[] = []): unknown[] =>
+      shaper.shape(processes, now).series.map((s) => [s.comm, s.value, s.startMs]);
+    expect(aggregate(1_000, [proc(1, 'cron-job', [0, 5, 0, 0])])).toEqual([['cron-job', 5, 1_000]]);
+    expect(aggregate(2_000, [proc(1, 'cron-job', [0, 8, 0, 0], { exited: true })])).toEqual([['cron-job', 8, 1_000]]);
+    expect(aggregate(11_000)).toEqual([['cron-job', 8, 1_000]]);
+    expect(aggregate(12_000)).toEqual([['cron-job', 8, 1_000]]); // its last poll
+    expect(aggregate(13_000)).toEqual([]);
+    // The next run is a new series, from its own start.
+    expect(aggregate(20_000, [proc(2, 'cron-job', [0, 3, 0, 0], { startMs: 20_000 })])).toEqual([
+      ['cron-job', 3, 20_000],
+    ]);
+    // A group with a live process stays however long it is quiet.
+    expect(aggregate(60_000, [proc(2, 'cron-job', [0, 3, 0, 0], { startMs: 20_000 })])).toEqual([
+      ['cron-job', 3, 20_000],
+    ]);
+  });
 });
