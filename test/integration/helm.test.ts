@@ -286,6 +286,10 @@ describe('helm chart', () => {
         expect(resolved.programs).toEqual(['exec', 'syscalls', 'xdp']);
         expect(resolved.xdpInterfaces).toEqual(['eth0', 'eth1']);
       }
+      // The two views' settings: the chart's values, and the scrape interval of the monitor when it sets one.
+      expect(resolved.maxProcessSeries).toBe(5000);
+      expect(resolved.exitedRetentionMs).toBe(120_000);
+      expect(resolved.scrapeIntervalMs).toBe(c.name === 'monitoring' ? 5_000 : 60_000);
       if (c.name === 'default') {
         expect(resolved.programs).toEqual(['exec', 'syscalls']);
         expect(resolved.intervalMs).toBe(5000);

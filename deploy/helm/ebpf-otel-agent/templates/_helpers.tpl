@@ -155,6 +155,12 @@ $(HOST_IP).
 {{- end }}
 {{- $_ = set $c "max-series" (int $v.cardinality.maxSeries) }}
 {{- $_ = set $c "pid-labels" $v.cardinality.pidLabels }}
+{{- $_ = set $c "max-process-series" (int $v.cardinality.maxProcessSeries) }}
+{{- $_ = set $c "exited-retention" $v.cardinality.exitedRetention }}
+{{- $scrape := $v.cardinality.scrapeInterval | default (ternary $v.podMonitor.interval "" $v.podMonitor.enabled) | default (ternary $v.serviceMonitor.interval "" $v.serviceMonitor.enabled) }}
+{{- with $scrape }}
+{{- $_ = set $c "scrape-interval" . }}
+{{- end }}
 {{- $_ = set $c "container-labels" $v.attribution.containerLabels }}
 {{- if $v.attribution.containerLabels }}
 {{- $_ = set $c "cgroup-root" (include "ebpf-otel-agent.cgroupMount" .) }}
