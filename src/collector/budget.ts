@@ -1,13 +1,16 @@
 // The cardinality budget: at most `maxSeries` series of a metric keep their own labels; the rest are folded into
 // one series per group (for syscalls: per syscall) whose process labels say "other".
 //
-// Invariants, for every poll:
-// - Every call is counted in exactly one series: own series and folded series together hold all of it, so sum()
-//   over a metric equals the sum without a budget (plus, in the folded series, the calls of folded series that
-//   have since ended: a counter never goes down).
+// Invariants, rate-correct as PromQL reads counters (sum(increase()) over own and folded series together):
+// - Every call is counted in exactly one series at the moment it happens: an increase goes to the series that
+//   holds the slot (own) or to the folded series (other), never to both, and none is dropped.
 // - Folded series are counters: they never decrease. A series that is promoted to its own labels starts from 0
-//   at the promotion (its earlier calls stay in the folded series); a series that is demoted moves its whole
-//   count into the folded series and its own series ends, as if its process had exited.
+//   at the promotion (its earlier calls stay in the folded series); a series that is demoted ends its own series
+//   (as if its process had exited: Prometheus keeps what it counted) and only its increases after the demotion
+//   go to the folded series. So the instant sum() of the values is not the all-time total after a demotion —
+//   increase() and rate() are what add up. The ended own series is still published at its final value for the
+//   retention (`retired`), so a scraper slower than the poll sees where it ended; promoted again, it restarts at 0
+//   under the same labels, which PromQL reads as a counter reset.
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
@@ -41,6 +44,8 @@ export interface FoldedSeries {
 export interface BudgetResult<P> {
   own: OwnSeries<P>[];
   folded: FoldedSeries[];
+  /** Demoted series, at the value their own series ended with, until their retention is over. */
+  retired: OwnSeries<P>[];
 }
 
 interface SeriesState {
@@ -64,10 +69,15 @@ export class SeriesBudget<P> {
   readonly #carried = new Map<string, number>();
   #foldedTotal = 0;
 
-  constructor(maxSeries: number) {
+  readonly #retentionMs: number;
+  readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number }>();
+
+  /** `retentionMs`: how long a demoted series is still published at its final value (0: not at all). */
+  constructor(maxSeries: number, retentionMs = 0) {
     if (!Number.isInteger(maxSeries) || maxSeries < 1)
       throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
     this.maxSeries = maxSeries;
+    this.#retentionMs = retentionMs;
   }
 
   /** Series folded so far (each time a series joins a folded series, including at its first poll). */
@@ -92,10 +102,11 @@ export class SeriesBudget<P> {
         this.#state.set(input.key, state);
         fresh = true;
       }
-      const increase = input.value - state.last;
+      const previous = state.last;
+      const increase = input.value - previous;
       state.rate = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * state.rate;
       state.last = input.value;
-      current.push({ input, state, fresh });
+      current.push({ input, state, fresh, previous });
     }
 
     // Series whose source vanished without an end (a deleted key) leave first, so their folded calls are in
@@ -110,6 +121,11 @@ export class SeriesBudget<P> {
     }
 
     this.#assign(current, nowMs);
+    const retired: OwnSeries<P>[] = [];
+    for (const [key, r] of this.#retired) {
+      if (nowMs > r.untilMs) this.#retired.delete(key);
+      else retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
+    }
 
     const own: OwnSeries<P>[] = [];
     const folded = new Map<string, FoldedSeries>();
@@ -131,7 +147,7 @@ export class SeriesBudget<P> {
         this.#state.delete(input.key);
       }
     }
-    return { own, folded: [...folded.values()] };
+    return { own, folded: [...folded.values()], retired };
   }
 
   /** A series leaves: what it counted while folded stays in its folded series for good. */
@@ -176,13 +192,15 @@ export class SeriesBudget<P> {
         break; // candidates are sorted busiest first: none after this one can win either
       }
       next++;
-      this.#demote(victim);
+      this.#demote(victim, nowMs);
       this.#promote(candidate, nowMs);
     }
     for (const entry of current) if (entry.fresh && !entry.state.own) this.#foldedTotal++;
   }
 
   #promote({ input, state, fresh }: Entry<P>, nowMs: number): void {
+    // Its retired series (if it was demoted lately) gives way: the new own series has the same labels.
+    this.#retired.delete(input.key);
     if (!fresh) {
       // What it counted while folded stays there; its own series counts from now.
       this.#carry(state.group, input.value - state.base);
@@ -192,10 +210,19 @@ export class SeriesBudget<P> {
     state.own = true;
   }
 
-  #demote({ state }: Entry<P>): void {
-    // Its own series ends; from now on its count (since it got the slot: state.base) is in the folded series,
-    // so the sum stays exact.
+  #demote({ input, state, previous }: Entry<P>, nowMs: number): void {
+    // Its own series ends with what it published last poll; the increase since then and every later one go to
+    // the folded series (moving its whole count there would count it twice in increase()).
+    if (this.#retentionMs > 0) {
+      this.#retired.set(input.key, {
+        payload: input.payload,
+        value: previous - state.base,
+        startMs: state.startMs,
+        untilMs: nowMs + this.#retentionMs,
+      });
+    }
     state.own = false;
+    state.base = previous;
     this.#foldedTotal++;
   }
 }
@@ -204,4 +231,6 @@ interface Entry<P> {
   input: BudgetInput<P>;
   state: SeriesState;
   fresh: boolean;
+  /** The series' value at the last poll (0 when fresh). */
+  previous: number;
 }

@@ -110,8 +110,10 @@ export class SyscallSeriesShaper {
     this.#options = options;
     this.#attribute = options.attribute ?? noAttribution;
     this.#kinds = options.kinds ?? SYSCALL_NAMES;
-    this.#budget = new SeriesBudget<Payload>(options.maxSeries);
-    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries);
+    // Demoted series stay at their final value as long as exited processes do, so every scraper sees them.
+    const retention = options.exitedRetentionMs ?? 0;
+    this.#budget = new SeriesBudget<Payload>(options.maxSeries, retention);
+    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention);
   }
 
   readonly #processBudget: SeriesBudget<Payload>;
@@ -138,12 +140,12 @@ export class SyscallSeriesShaper {
   }
 
   #series(
-    { own, folded }: BudgetResult<Payload>,
+    { own, folded, retired }: BudgetResult<Payload>,
     otherPid: typeof OTHER | undefined,
     foldedStartMs: number,
     value: (value: number, startMs: number) => number,
   ): SyscallSeries[] {
-    const series: SyscallSeries[] = own.map(({ payload, value: v, startMs }) => ({
+    const series: SyscallSeries[] = [...own, ...retired].map(({ payload, value: v, startMs }) => ({
       pid: payload.pid,
       comm: payload.comm,
       syscall: payload.syscall,
@@ -344,12 +346,13 @@ export class ExecSeriesShaper {
   readonly #budget: SeriesBudget<{ comm: string; parentComm: string }>;
   #foldedStart: number | undefined;
 
-  constructor(maxSeries: number) {
-    this.#budget = new SeriesBudget(maxSeries);
+  /** `retentionMs`: how long a demoted pair's series stays at its final value. */
+  constructor(maxSeries: number, retentionMs = 0) {
+    this.#budget = new SeriesBudget(maxSeries, retentionMs);
   }
 
   shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {
-    const { own, folded } = this.#budget.apply(
+    const { own, folded, retired } = this.#budget.apply(
       execs.map((e) => ({
         key: `${e.executable}\u0000${e.parentExecutable}`,
         group: '',
@@ -359,7 +362,11 @@ export class ExecSeriesShaper {
       })),
       nowMs,
     );
-    const series: ExecSeries[] = own.map(({ payload, value, startMs }) => ({ ...payload, value, startMs }));
+    const series: ExecSeries[] = [...own, ...retired].map(({ payload, value, startMs }) => ({
+      ...payload,
+      value,
+      startMs,
+    }));
     if (folded.length > 0) this.#foldedStart ??= nowMs;
     for (const f of folded) {
       series.push({ comm: OTHER, parentComm: OTHER, value: f.value, startMs: this.#foldedStart ?? nowMs });

@@ -29,7 +29,7 @@ export const exec: ProgramDescriptor<'exec'> = {
   },
   start({ config, open, clock, attribute, logger }) {
     const collector = new ExecCollector(() => clock.now());
-    const shaper = new ExecSeriesShaper(config.maxSeries);
+    const shaper = new ExecSeriesShaper(config.maxSeries, config.exitedRetentionMs);
     let log: ExecLog | undefined;
     let handler: ExecHandler | undefined;
     try {
