@@ -3,6 +3,7 @@
 import { CPU_MAPS, KernelCpuSource } from '../collector/cpu.ts';
 import { SyscallSeriesShaper } from '../collector/series.ts';
 import { SyscallCollector } from '../collector/syscalls.ts';
+import { shaperOptions } from './shaping.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const cpu: ProgramDescriptor<'cpu'> = {
@@ -21,16 +22,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
       logger,
     });
     const collector = new SyscallCollector(source, { program: 'cpu', maps: CPU_MAPS });
-    const shaper = new SyscallSeriesShaper({
-      maxSeries: config.maxSeries,
-      pidLabels: config.pidLabels,
-      maxProcessSeries: config.maxProcessSeries,
-      exitedRetentionMs: config.exitedRetentionMs,
-      groupRetentionMs: config.exitedRetentionMs,
-      holdMs: config.scrapeIntervalMs + config.intervalMs,
-      attribute,
-      kinds: ['cpu'],
-    });
+    const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute, kinds: ['cpu'] });
     return {
       collector,
       objects: [source.object],

@@ -2,6 +2,7 @@
 // sys_enter), shaped into series by executable, container and pod, and per process within the budget.
 import { KernelSyscallSource, SyscallCollector } from '../collector/syscalls.ts';
 import { SyscallSeriesShaper } from '../collector/series.ts';
+import { shaperOptions } from './shaping.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const syscalls: ProgramDescriptor<'syscalls'> = {
@@ -18,15 +19,7 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
       maxEntries: config.syscallsMaxEntries,
     });
     const collector = new SyscallCollector(source);
-    const shaper = new SyscallSeriesShaper({
-      maxSeries: config.maxSeries,
-      pidLabels: config.pidLabels,
-      maxProcessSeries: config.maxProcessSeries,
-      exitedRetentionMs: config.exitedRetentionMs,
-      groupRetentionMs: config.exitedRetentionMs,
-      holdMs: config.scrapeIntervalMs + config.intervalMs,
-      attribute,
-    });
+    const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute });
     return {
       collector,
       objects: [source.object],

@@ -206,18 +206,11 @@ service:
     }
   }
 
+  /** The agent of every case: syscalls only, a fast poll, and exited processes exported once, then gone. */
+  const AGENT_ARGS = ['--programs', 'syscalls', '--interval', '500ms', '--exited-retention', '100ms'];
+
   it('over OTLP/HTTP (protobuf)', async () => {
-    const agent = await startAgent([
-      '--programs',
-      'syscalls',
-      '--interval',
-      '500ms',
-      // An exited process's final counts are exported, then it leaves (the default keeps them 2 minutes).
-      '--exited-retention',
-      '100ms',
-      '--otlp-endpoint',
-      `http://127.0.0.1:${httpPort}`,
-    ]);
+    const agent = await startAgent([...AGENT_ARGS, '--otlp-endpoint', `http://127.0.0.1:${httpPort}`]);
     await exactCounts(agent);
   });
 
@@ -281,13 +274,7 @@ service:
 
   it('over OTLP/HTTP (protobuf) with delta temporality', async () => {
     const agent = await startAgent([
-      '--programs',
-      'syscalls',
-      '--interval',
-      '500ms',
-      // An exited process's final counts are exported, then it leaves (the default keeps them 2 minutes).
-      '--exited-retention',
-      '100ms',
+      ...AGENT_ARGS,
       '--otlp-endpoint',
       `http://127.0.0.1:${httpPort}`,
       '--otlp-temporality',
@@ -298,13 +285,7 @@ service:
 
   it('over OTLP/gRPC', async () => {
     const agent = await startAgent([
-      '--programs',
-      'syscalls',
-      '--interval',
-      '500ms',
-      // An exited process's final counts are exported, then it leaves (the default keeps them 2 minutes).
-      '--exited-retention',
-      '100ms',
+      ...AGENT_ARGS,
       '--otlp-endpoint',
       `http://127.0.0.1:${grpcPort}`,
       '--otlp-protocol',
