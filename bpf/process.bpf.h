@@ -14,6 +14,22 @@
 #include "common.bpf.h"
 #include "process.h"
 
+/* The cgroup fields cgroup_mkdir reads (the running kernel's offsets, by CO-RE). */
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup_root {
+	int hierarchy_id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+} __attribute__((preserve_access_index));
+
+/* Never read: put the events, which no map names, into the object's BTF for src/bpf/layouts.ts. */
+const struct process_cgroup_event *btf_process_cgroup_event __attribute__((unused));
 /* Never read: puts the exit event, which no map names, into the object's BTF for src/bpf/layouts.ts. */
 const struct process_exit_event *btf_process_exit_event __attribute__((unused));
 
@@ -99,6 +115,29 @@ static __always_inline void process_exit(struct trace_event_raw_sched_process_ex
 	else
 		eoa_process_executable(ev->executable, sizeof(ev->executable));
 	ev->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * cgroup_mkdir(struct cgroup *cgrp, const char *path) as a raw tracepoint: report a new cgroup of the v2 hierarchy
+ * (hierarchy id 0; the v1 hierarchies of a hybrid host are skipped) with its path on the `cgroups` ring buffer.
+ * Its id is the one bpf_get_current_cgroup_id() gives a task in it: the kernfs node's id.
+ */
+static __always_inline void process_cgroup_mkdir(struct bpf_raw_tracepoint_args *ctx, void *cgroups, void *drops)
+{
+	struct cgroup *cgrp = (struct cgroup *)ctx->args[0];
+	struct process_cgroup_event *ev;
+
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return;
+	ev = bpf_ringbuf_reserve(cgroups, sizeof(*ev), 0);
+	if (!ev) {
+		eoa_count_drop(drops, PROCESS_DROP_CGROUP_LOST);
+		return;
+	}
+	ev->id = BPF_CORE_READ(cgrp, kn, id);
+	if (bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), (const char *)ctx->args[1]) < 0)
+		ev->path[0] = 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 

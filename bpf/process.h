@@ -34,11 +34,30 @@ struct process_exit_event {
 	__u64 cgroup_id;
 };
 
+/*
+ * Bytes for a cgroup's path in a struct process_cgroup_event, its NUL included. A Kubernetes container's cgroup v2
+ * path is about 150 characters (kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/
+ * cri-containerd-<64 hex>.scope); a longer path arrives cut and is not used (the tree walk resolves it while it
+ * exists).
+ */
+#define PROCESS_CGROUP_PATH_LEN 256
+
+/*
+ * A cgroup v2 cgroup was created (cgroup:cgroup_mkdir); written to the program's cgroup ring buffer. The user side
+ * learns id → path from it, so a process that lives and dies in a cgroup removed before the next poll (a short
+ * job in its own container) is still attributed to its container and pod. Size: 264 bytes.
+ */
+struct process_cgroup_event {
+	__u64 id;			     /* what bpf_get_current_cgroup_id() returns for a task in it */
+	char path[PROCESS_CGROUP_PATH_LEN]; /* from the hierarchy's root, "/kubepods/..."; NUL-terminated */
+};
+
 /* Slots of the <prog>_drops per-CPU array (its key type, so the object's BTF has the slots). */
 enum process_drop {
 	PROCESS_DROP_COUNTS_FULL = 0, /* a new tgid did not fit in the counts map: what it did is not counted */
 	PROCESS_DROP_INFO_FULL = 1,   /* a new tgid did not fit in the procs map: its executable name is unknown */
 	PROCESS_DROP_EXIT_LOST = 2,   /* the exit ring was full: the user side finds the exit by its /proc sweep */
+	PROCESS_DROP_CGROUP_LOST = 3, /* the cgroup ring was full: a cgroup gone before the next poll is unattributed */
 	PROCESS_DROP_MAX,
 };
 

@@ -37,6 +37,12 @@ struct {
 	__uint(max_entries, 1 << 20);
 } proc_exits SEC(".maps");
 
+/* New cgroup v2 cgroups with their paths (struct process_cgroup_event): 256 KiB, ~990 cgroups between polls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 18);
+} syscall_cgroups SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PROCESS_DROP_MAX);
@@ -138,5 +144,13 @@ SEC("tracepoint/sched/sched_process_exit")
 int eoa_sys_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
 	process_exit(ctx, &syscall_counts, &syscall_procs, &proc_exits, &syscall_drops);
+	return 0;
+}
+
+/* A cgroup was created: its path, for attributing processes that are gone (and their cgroup too) by the next poll. */
+SEC("raw_tracepoint/cgroup_mkdir")
+int eoa_sys_cgroup_mkdir(struct bpf_raw_tracepoint_args *ctx)
+{
+	process_cgroup_mkdir(ctx, &syscall_cgroups, &syscall_drops);
 	return 0;
 }

@@ -108,6 +108,7 @@ export class Agent {
   #timer: NodeJS.Timeout | undefined;
   readonly #pods: KubeletPods | undefined;
   readonly #attribute: Attributor | undefined;
+  readonly #learnCgroup: ((id: bigint, path: string) => void) | undefined;
   #startMs = 0;
   #lastPollMs = 0;
   #polls = 0;
@@ -135,11 +136,13 @@ export class Agent {
         logger: deps.logger,
       });
     }
-    this.#attribute =
-      deps.attribute ??
-      (config.containerLabels
-        ? createAttributor({ resolver: new CgroupResolver({ cgroup2Root: config.cgroupRoot }), pods: this.#pods })
-        : undefined);
+    if (deps.attribute !== undefined) {
+      this.#attribute = deps.attribute;
+    } else if (config.containerLabels) {
+      const resolver = new CgroupResolver({ cgroup2Root: config.cgroupRoot });
+      this.#attribute = createAttributor({ resolver, pods: this.#pods });
+      this.#learnCgroup = (id, path) => resolver.learn(id, path);
+    }
   }
 
   /** The address /metrics is served on (after start). */
@@ -204,6 +207,7 @@ export class Agent {
           logger: this.#logger,
           clock: this.#clock,
           attribute: this.#attribute,
+          learnCgroup: this.#learnCgroup,
           open: (file) => ({
             objectPath: this.#objectPath(file),
             btfPath: config.btfPath,

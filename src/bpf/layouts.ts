@@ -21,10 +21,22 @@ export const PROCESS_EXIT_EVENT = {
   },
 } as const;
 
+/** struct process_cgroup_event (cpu.bpf.o, syscalls.bpf.o). */
+export const PROCESS_CGROUP_EVENT = {
+  size: 264,
+  fields: { id: { offset: 0, size: 8 }, path: { offset: 8, size: 256 } },
+} as const;
+
 /** enum process_drop (cpu.bpf.o, syscalls.bpf.o). */
 export const PROCESS_DROP = {
-  values: { PROCESS_DROP_COUNTS_FULL: 0, PROCESS_DROP_INFO_FULL: 1, PROCESS_DROP_EXIT_LOST: 2, PROCESS_DROP_MAX: 3 },
-  names: ['counts_full', 'info_full', 'exit_lost'],
+  values: {
+    PROCESS_DROP_COUNTS_FULL: 0,
+    PROCESS_DROP_INFO_FULL: 1,
+    PROCESS_DROP_EXIT_LOST: 2,
+    PROCESS_DROP_CGROUP_LOST: 3,
+    PROCESS_DROP_MAX: 4,
+  },
+  names: ['counts_full', 'info_full', 'exit_lost', 'cgroup_lost'],
 } as const;
 
 /** struct exec_event (exec.bpf.o). */

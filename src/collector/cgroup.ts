@@ -327,6 +327,21 @@ export class CgroupResolver {
     return this.#rescan(this.cgroup2Root, id) ?? UNKNOWN;
   }
 
+  /**
+   * A cgroup the kernel reported created (cgroup:cgroup_mkdir, its path from the hierarchy's root): cached as a
+   * walk would cache it, so a process that ends together with its cgroup before the next walk (a short job in its
+   * own container) still resolves. Ids are never reused, so the entry cannot go stale; like any, it can be evicted.
+   */
+  learn(id: bigint, cgroupPath: string): void {
+    const entry = this.#entry(id, cgroupPath);
+    this.#cache.delete(id);
+    this.#cache.set(id, entry);
+    for (const oldest of this.#cache.keys()) {
+      if (this.#cache.size <= this.#maxEntries) break;
+      this.#cache.delete(oldest);
+    }
+  }
+
   /** Identity of a process from /proc/<pid>/cgroup: for hosts without cgroup v2, where ids say nothing. */
   resolvePid(pid: number, procRoot = '/proc'): CgroupIdentity {
     let text: string;

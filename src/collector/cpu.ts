@@ -12,8 +12,9 @@ import { KernelProcessSource, type ExtraAttachments, type ProcessObject } from '
 export const CPU_OBJECT: ProcessObject = {
   maps: { counts: 'cpu_samples', procs: 'cpu_procs' },
   exits: 'cpu_exits',
+  cgroups: 'cpu_cgroups',
   drops: 'cpu_drops',
-  programs: ['eoa_cpu_exec', 'eoa_cpu_exit'],
+  programs: ['eoa_cpu_exec', 'eoa_cpu_exit', 'eoa_cpu_cgroup_mkdir'],
   sizes: CPU_MAP_SIZES,
 };
 /** The count and info maps' names (for ProcessCollector's metrics). */

@@ -9,7 +9,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
-import { PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
+import { PROCESS_CGROUP_EVENT, PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
 import { cString, u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
@@ -23,6 +23,12 @@ export interface ProcessExit {
   /** As in ProcessInfo. */
   executable: string;
   cgroupId: bigint;
+}
+
+/** A cgroup v2 cgroup the kernel created (cgroup:cgroup_mkdir), with its path from the hierarchy's root. */
+export interface CgroupCreated {
+  id: bigint;
+  path: string;
 }
 
 /** What the kernel knows of a tracked process: its executable name and cgroup v2 id (0n when unknown). */
@@ -63,6 +69,8 @@ export interface ProcessMapNames {
 export interface ProcessSource {
   /** Exit events received since the last call (draining the ring buffer first). */
   drainExits(): ProcessExit[];
+  /** Cgroups created since the last call, for sources that watch cgroup creation. */
+  drainCgroups?(): CgroupCreated[];
   readCounts(): MapSnapshot;
   readProcs(): MapSnapshot;
   /** The drops array by slot (enum process_drop). */
@@ -82,6 +90,16 @@ export function decodeProcessExit(view: DataView): ProcessExit {
     executable: cString(view, fields.executable.offset, fields.executable.size),
     cgroupId: view.getBigUint64(fields.cgroup_id.offset, true),
   };
+}
+
+/** A struct process_cgroup_event; undefined when its path was cut (longer than the event holds) or empty. */
+export function decodeCgroupCreated(view: DataView): CgroupCreated | undefined {
+  const { size, fields } = PROCESS_CGROUP_EVENT;
+  if (view.byteLength < size) throw new Error(`process_cgroup_event of ${view.byteLength} bytes`);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset + fields.path.offset, fields.path.size);
+  const end = bytes.indexOf(0);
+  if (end <= 0) return undefined;
+  return { id: view.getBigUint64(fields.id.offset, true), path: cString(view, fields.path.offset, fields.path.size) };
 }
 
 /**
@@ -164,6 +182,11 @@ export interface ProcessCollectorOptions {
    */
   processExecutable?: (pid: number) => string | undefined;
   procRoot?: string;
+  /**
+   * Told of every cgroup the kernel created, before the collection's processes are returned (so a process whose
+   * cgroup is gone by now can still be attributed): CgroupResolver.learn.
+   */
+  onCgroup?: (id: bigint, path: string) => void;
 }
 
 interface ProcessState {
@@ -186,6 +209,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly #source: ProcessSource;
   readonly #processAlive: (pid: number) => boolean;
   readonly #processExecutable: (pid: number) => string | undefined;
+  readonly #onCgroup: ((id: bigint, path: string) => void) | undefined;
   readonly #state = new Map<number, ProcessState>();
   /** Processes known to have exited whose keys wait for commit(): reported again until then. */
   readonly #exited = new Map<number, ProcessInfo>();
@@ -201,6 +225,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#source = source;
     this.#processAlive = options.processAlive ?? ((pid) => procAlive(procRoot, pid));
     this.#processExecutable = options.processExecutable ?? ((pid) => procExecutable(procRoot, pid));
+    this.#onCgroup = options.onCgroup;
   }
 
   attached(): boolean {
@@ -209,6 +234,9 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
 
   collect(nowMs: number): ProcessSnapshot {
     this.#reported = [];
+    // Drained even when nobody listens: the ring would fill and count losses.
+    const cgroups = this.#source.drainCgroups?.() ?? [];
+    if (this.#onCgroup !== undefined) for (const { id, path } of cgroups) this.#onCgroup(id, path);
     const exited = this.#exited;
     for (const event of this.#source.drainExits())
       exited.set(event.tgid, { executable: event.executable, cgroupId: event.cgroupId });
@@ -275,7 +303,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   drops(): Drops {
     return {
       program: this.program,
-      eventsLost: this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0,
+      eventsLost: (this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) + (this.#drops[DROP.PROCESS_DROP_CGROUP_LOST] ?? 0),
       mapFull: {
         [this.#maps.counts]: this.#drops[DROP.PROCESS_DROP_COUNTS_FULL] ?? 0,
         [this.#maps.procs]: this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0,
@@ -301,6 +329,8 @@ export interface ProcessObject {
   maps: ProcessMapNames;
   /** The exit ring buffer (struct process_exit_event). */
   exits: string;
+  /** The ring buffer of created cgroups (struct process_cgroup_event). */
+  cgroups: string;
   /** The per-CPU drop array (enum process_drop). */
   drops: string;
   /** Programs attached as they are (tracepoints), in order. */
@@ -333,8 +363,10 @@ export class KernelProcessSource implements ProcessSource {
   readonly #object: BpfObject;
   readonly #links: Link[] = [];
   readonly #ring: RingBuffer;
+  readonly #cgroupRing: RingBuffer;
   readonly #extra: ExtraAttachments | undefined;
   #pending: ProcessExit[] = [];
+  #pendingCgroups: CgroupCreated[] = [];
 
   constructor(spec: ProcessObject, options: KernelProcessSourceOptions, extra?: ExtraAttachments) {
     this.#spec = spec;
@@ -358,6 +390,14 @@ export class KernelProcessSource implements ProcessSource {
             for (const record of records) this.#pending.push(decodeProcessExit(record));
           }),
         );
+        const cgroupRing = own(
+          new RingBuffer(object, spec.cgroups, (records) => {
+            for (const record of records) {
+              const created = decodeCgroupCreated(record);
+              if (created !== undefined) this.#pendingCgroups.push(created);
+            }
+          }),
+        );
         const links = spec.programs.map((program) => own(object.attach(program)));
         try {
           extra?.attach(object);
@@ -365,11 +405,12 @@ export class KernelProcessSource implements ProcessSource {
           extra?.close();
           throw error;
         }
-        return { ring, links };
+        return { ring, cgroupRing, links };
       },
     );
     this.#object = object;
     this.#ring = built.ring;
+    this.#cgroupRing = built.cgroupRing;
     this.#links.push(...built.links);
   }
 
@@ -379,6 +420,13 @@ export class KernelProcessSource implements ProcessSource {
     this.#ring.consume();
     const events = this.#pending;
     this.#pending = [];
+    return events;
+  }
+
+  drainCgroups(): CgroupCreated[] {
+    this.#cgroupRing.consume();
+    const events = this.#pendingCgroups;
+    this.#pendingCgroups = [];
     return events;
   }
 
@@ -423,6 +471,7 @@ export class KernelProcessSource implements ProcessSource {
     this.#extra?.close();
     for (const link of this.#links) link.destroy();
     this.#ring.close();
+    this.#cgroupRing.close();
     this.#object.close();
   }
 }

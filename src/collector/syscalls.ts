@@ -11,8 +11,9 @@ export type SyscallName = (typeof SYSCALL_NAMES)[number];
 export const SYSCALLS_OBJECT: ProcessObject = {
   maps: { counts: 'syscall_counts', procs: 'syscall_procs' },
   exits: 'proc_exits',
+  cgroups: 'syscall_cgroups',
   drops: 'syscall_drops',
-  programs: ['eoa_sys_enter', 'eoa_sys_exec', 'eoa_sys_exit'],
+  programs: ['eoa_sys_enter', 'eoa_sys_exec', 'eoa_sys_exit', 'eoa_sys_cgroup_mkdir'],
   sizes: SYSCALLS_MAP_SIZES,
 };
 

@@ -15,13 +15,17 @@ export const cpu: ProgramDescriptor<'cpu'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   // sched_process_exec/exit tracepoints follow processes.
   tracefs: true,
-  start({ config, open, attribute, logger }) {
+  start({ config, open, attribute, learnCgroup, logger }) {
     const source = new KernelCpuSource({
       ...open('cpu.bpf.o'),
       hz: config.cpuSampleHz,
       logger,
     });
-    const collector = new SyscallCollector(source, { program: 'cpu', maps: CPU_MAPS });
+    const collector = new SyscallCollector(source, {
+      program: 'cpu',
+      maps: CPU_MAPS,
+      ...(learnCgroup === undefined ? {} : { onCgroup: learnCgroup }),
+    });
     const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute, kinds: ['cpu'] });
     return {
       collector,

@@ -13,12 +13,12 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  start({ config, open, attribute }) {
+  start({ config, open, attribute, learnCgroup }) {
     const source = new KernelSyscallSource({
       ...open('syscalls.bpf.o'),
       maxEntries: config.syscallsMaxEntries,
     });
-    const collector = new SyscallCollector(source);
+    const collector = new SyscallCollector(source, learnCgroup === undefined ? {} : { onCgroup: learnCgroup });
     const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute });
     return {
       collector,

@@ -15,6 +15,8 @@ export interface ProgramContext {
   readonly clock: Clock;
   /** Container and pod of a process from its cgroup id; undefined with --no-container-labels. */
   readonly attribute: Attributor | undefined;
+  /** Tells attribution of a cgroup the kernel created (id, path): undefined when attribution is off. */
+  readonly learnCgroup: ((id: bigint, path: string) => void) | undefined;
   /** How to open one of its object files: the path under --bpf-dir, the kernel BTF, libbpf's debug output. */
   readonly open: (file: string) => { objectPath: string; btfPath: string; debug: boolean };
 }

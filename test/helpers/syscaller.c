@@ -32,6 +32,12 @@
  *       1 byte and _exit(0) immediately (exit 1 if any read failed).  Used to
  *       check that a process's final count is exported after it exits.
  *
+ *   syscaller --cgroup-exit-after DIR N
+ *       Moves itself into the cgroup DIR (writes "0" to DIR/cgroup.procs, as a
+ *       runtime's init does before it execs the entrypoint; one openat and one
+ *       write, no read), then exactly as --exit-after N.  Used to check short
+ *       jobs in their own container cgroups.
+ *
  *   syscaller --churn COUNT N
  *       Opens /dev/zero once in the parent, then forks COUNT children, at
  *       most 2 alive at any time.  Each child does exactly N raw 1-byte reads
@@ -83,6 +89,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: syscaller N\n"
 		"       syscaller --exit-after N\n"
+		"       syscaller --cgroup-exit-after DIR N\n"
 		"       syscaller --churn COUNT N\n"
 		"       syscaller --exec COUNT PATH\n"
 		"       syscaller --comm NAME N\n"
@@ -188,6 +195,20 @@ static int mode_exit_after(unsigned long n)
 	if (fd < 0)
 		_exit(1);
 	_exit(do_reads(fd, n) ? 1 : 0);
+}
+
+static int mode_cgroup_exit_after(const char *dir, unsigned long n)
+{
+	char procs[4096];
+	int fd;
+
+	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir) >= sizeof(procs))
+		_exit(2);
+	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		_exit(3);
+	close(fd);
+	return mode_exit_after(n);
 }
 
 static int mode_exec_after(unsigned long n, char **argv)
@@ -333,6 +354,9 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "--exit-after") == 0)
 		mode_exit_after(parse_count(argv[2]));
+
+	if (argc == 4 && strcmp(argv[1], "--cgroup-exit-after") == 0)
+		mode_cgroup_exit_after(argv[2], parse_count(argv[3]));
 
 	if (argc == 4 && strcmp(argv[1], "--churn") == 0) {
 		struct churn_arg a;

@@ -2,6 +2,7 @@
 // driver with containerd, and the cgroupfs driver), a helper exec'd inside each (as a runtime does), and pod
 // names from a kubelet-like HTTP endpoint serving a recorded pod list.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
@@ -14,6 +15,7 @@ import {
   killAllAgents,
   root,
   seriesOf,
+  sleep,
   startAgent,
   syscallerPath,
   waitStopped,
@@ -86,6 +88,9 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
       execLog,
       '--interval',
       '500ms',
+      // The aggregate's zero hold: 1.5 s here.
+      '--scrape-interval',
+      '1s',
       '--kubelet-url',
       `http://127.0.0.1:${port}`,
     ]);
@@ -142,6 +147,46 @@ describe.skipIf(cgroup2 === undefined)('container and pod attribution', () => {
       .find((event) => event.pid === helper.pid && event.comm === 'syscaller');
     expect(line).toMatchObject({ container_id: container, k8s_pod_uid: pod.uid });
     expect(line?.k8s_pod_name).toBe(pod.name);
+  });
+
+  // A short job in its own container: the process exits and the runtime removes its cgroup before the agent's
+  // next poll, so neither the tree walk nor /proc can say where it ran. The kernel's cgroup_mkdir report can.
+  it('attributes a process whose container cgroup is gone by the next poll', async () => {
+    const container = 'f0'.repeat(32);
+    const dirs = ['kubepods', `pod${DNS.uid}`, container];
+    let dir = path.join(cgroup2!, base);
+    const made: string[] = [];
+    for (const part of dirs) {
+      dir = path.join(dir, part);
+      mkdirSync(dir, { recursive: true });
+      made.push(dir);
+    }
+    created.push(...made);
+    const reads = 321;
+    // It moves itself into the cgroup, as a runtime's init does, then reads and exits.
+    const job = spawn(syscallerPath, ['--cgroup-exit-after', dir, String(reads)], { stdio: 'ignore' });
+    const [code] = (await once(job, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    // The pod cgroup stays (the pod lives on); the container's goes at once, as a runtime's does.
+    rmdirSync(dir);
+    // Past the aggregate's zero hold (--scrape-interval + --interval) and a poll more.
+    await sleep(1_500);
+    const samples = await agent.waitPolls(2);
+    const perProcess = seriesOf(samples, 'ebpf_process_syscalls_total', {
+      process_pid: String(job.pid),
+      syscall: 'read',
+    });
+    expect(perProcess.map((s) => [s.labels.container_id, s.labels.k8s_pod_name, s.value])).toEqual([
+      [container, DNS.name, reads],
+    ]);
+    const aggregate = seriesOf(samples, 'ebpf_syscalls_total', {
+      container_id: container,
+      syscall: 'read',
+      process_executable_name: 'syscaller',
+    });
+    expect(aggregate.map((s) => [s.labels.k8s_pod_name, s.labels.k8s_namespace_name, s.value])).toEqual([
+      [DNS.name, DNS.namespace, reads],
+    ]);
   });
 
   it('labels nothing for a process outside any container', async () => {

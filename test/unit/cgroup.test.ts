@@ -502,6 +502,26 @@ describe('CgroupResolver', () => {
     expect(resolver.stats().rescans).toBe(2);
   });
 
+  it('resolves a learned cgroup without a walk, also after its directory is gone', () => {
+    const resolver = new CgroupResolver({ cgroup2Root: root, now, maxEntries: 3, minRescanIntervalMs: 1000 });
+    const gone = 1n << 40n;
+    const goneDir = `/kubepods/pod${UID_B}/${ID_B}`;
+    resolver.learn(gone, goneDir);
+    expect(resolver.resolve(gone)).toStrictEqual({
+      path: goneDir,
+      containerId: ID_B,
+      podUid: UID_B,
+      qos: 'guaranteed',
+    });
+    expect(resolver.stats()).toStrictEqual({ entries: 1, rescans: 0, misses: 0 });
+    // Learned entries are bounded like walked ones: the least recently used go first.
+    for (let i = 1n; i <= 3n; i++) resolver.learn(gone + i, `/user.slice/u${i}`);
+    expect(resolver.stats().entries).toBe(3);
+    expect(resolver.resolve(gone + 3n).path).toBe('/user.slice/u3');
+    time += 1000;
+    expect(resolver.resolve(gone)).toStrictEqual({});
+  });
+
   it('never holds more than maxEntries, and still resolves every id', () => {
     const dirs: string[] = [];
     for (let i = 0; i < 30; i++) {
