@@ -142,18 +142,60 @@ export function loadConfigFile(file: string): Record<string, unknown> {
   return out;
 }
 
-/** Reads the EBPF_OTEL_AGENT_* variables, keyed by flag name; an unknown one is an error naming it. */
+/** A Kubernetes service link's value (`<SERVICE>_PORT=tcp://10.96.0.10:9464`, `<SERVICE>_PORT_9464_TCP=…`). */
+const SERVICE_LINK_VALUE = /^(tcp|udp|sctp):\/\/[^/\s]+:\d+$/;
+
+/**
+ * What an EBPF_OTEL_AGENT_* variable is: a flag's (with the flag), or one to ignore with the reason why. The
+ * environment is not the user's alone: Kubernetes injects service links for every Service in the namespace (a
+ * Service named ebpf-otel-agent gives EBPF_OTEL_AGENT_SERVICE_HOST, EBPF_OTEL_AGENT_PORT=tcp://…), so a
+ * variable no flag has is ignored with a warning, not fatal; a flag's variable with a bad value stays an error.
+ */
+function classifyVariable(
+  variable: string,
+  value: string,
+): { found: NonNullable<ReturnType<typeof lookUp>> } | { ignored: string } {
+  const name = variable.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-');
+  const found = lookUp(name, false);
+  if (found !== undefined && envName(name) === variable) {
+    if (SERVICE_LINK_VALUE.test(value) && found.spec.kind !== 'string')
+      return { ignored: `${variable}=${value} looks like a Kubernetes service link (set enableServiceLinks: false)` };
+    return { found };
+  }
+  return {
+    ignored:
+      `${variable}: no flag --${name}` +
+      (/_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)$/.test(variable)
+        ? ' (a Kubernetes service link: set enableServiceLinks: false)'
+        : ` (the variable of --some-flag is ${envName('some-flag')})`),
+  };
+}
+
+function agentVariables(env: NodeJS.ProcessEnv): [string, string][] {
+  return Object.entries(env).filter(
+    (entry): entry is [string, string] =>
+      entry[0].startsWith(ENV_PREFIX) && !NON_FLAG_VARIABLES.includes(entry[0]) && entry[1] !== undefined,
+  );
+}
+
+/** The EBPF_OTEL_AGENT_* variables readEnvironment ignores, each with why: for one warning each at start-up. */
+export function ignoredEnvironment(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const [variable, value] of agentVariables(env)) {
+    const kind = classifyVariable(variable, value);
+    if ('ignored' in kind) out.push(kind.ignored);
+  }
+  return out;
+}
+
+/** Reads the EBPF_OTEL_AGENT_* variables of flags, keyed by flag name; others are left to ignoredEnvironment. */
 export function readEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const seen = new Map<string, string>();
-  for (const [variable, value] of Object.entries(env)) {
-    if (!variable.startsWith(ENV_PREFIX) || NON_FLAG_VARIABLES.includes(variable) || value === undefined) continue;
-    const name = variable.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-');
-    const found = lookUp(name, false);
-    if (found === undefined || envName(name) !== variable)
-      throw argumentError(
-        `unknown environment variable ${variable}: no flag --${name} (see --help; the variable of --some-flag is ${envName('some-flag')})`,
-      );
+  for (const [variable, value] of agentVariables(env)) {
+    const kind = classifyVariable(variable, value);
+    if ('ignored' in kind) continue;
+    const { found } = kind;
     let parsed: unknown = value;
     if (found.spec.kind === 'boolean') {
       if (value !== 'true' && value !== 'false')
@@ -255,6 +297,7 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger(config.logLevel, config.logFormat);
+  for (const reason of ignoredEnvironment(process.env)) logger.warn(`ignoring environment variable ${reason}`);
   const agent = new Agent(config, { logger, clock: systemClock });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -215,4 +215,23 @@ SEC("xdp") int eoa_xdp(struct xdp_md *ctx) { unsigned char *data = (void *)(long
     expect(stderr).toMatch(/invalid access to packet/);
     expect(agentPrograms()).toEqual([]);
   });
+
+  // Not bad input: the environment a Kubernetes pod gets from a Service named like the agent. It must not kill it.
+  it('Kubernetes service links and unknown variables: a warning naming each, and the agent runs', async () => {
+    const { code, stderr } = await runAgent(['--port', '0', '--host', '127.0.0.1', '--programs', 'syscalls'], {
+      env: {
+        ...process.env,
+        EBPF_OTEL_AGENT_SERVICE_HOST: '10.96.0.10',
+        EBPF_OTEL_AGENT_PORT: 'tcp://10.96.0.10:9464',
+        EBPF_OTEL_AGENT_BOGUS: '1',
+      },
+      stopWhen: /listen=/,
+    });
+    expect(code, stderr).toBe(0);
+    const warnings = stderr.split('\n').filter((line) => line.includes('ignoring environment variable'));
+    expect(
+      warnings.map((line) => /ignoring environment variable (EBPF_OTEL_AGENT_\w+)/.exec(line)?.[1]).sort(),
+    ).toEqual(['EBPF_OTEL_AGENT_BOGUS', 'EBPF_OTEL_AGENT_PORT', 'EBPF_OTEL_AGENT_SERVICE_HOST']);
+    await expectNoAgentPrograms();
+  });
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildParser, toRawOptions } from '../../src/cli.ts';
+import { buildParser, ignoredEnvironment, toRawOptions } from '../../src/cli.ts';
 import { resolveConfig } from '../../src/config.ts';
 import { PROGRAM_NAMES } from '../../src/programs/registry.ts';
 import { UserError } from '../../src/errors.ts';
@@ -172,15 +172,39 @@ describe('one naming rule: flag, YAML key and variable give the same configurati
 });
 
 describe('unknown names are reported as they were spelled, on one line', () => {
-  it('names an unknown environment variable', async () => {
-    const error = await parseError([], { EBPF_OTEL_AGENT_BOGUS: '1' });
-    expect(error.exitCode).toBe(2);
-    expect(error.message).toMatch(/^unknown environment variable EBPF_OTEL_AGENT_BOGUS: no flag --bogus /);
+  it('ignores an unknown environment variable, with a warning naming it', async () => {
+    const env = { EBPF_OTEL_AGENT_BOGUS: '1', EBPF_OTEL_AGENT_Interval: '1s', EBPF_OTEL_AGENT_INTERVAL: '2s' };
+    const args = (await buildParser([], env).parseAsync()) as Record<string, unknown>;
+    expect(args.interval).toBe('2s');
+    expect(ignoredEnvironment(env)).toEqual([
+      'EBPF_OTEL_AGENT_BOGUS: no flag --bogus (the variable of --some-flag is EBPF_OTEL_AGENT_SOME_FLAG)',
+      'EBPF_OTEL_AGENT_Interval: no flag --interval (the variable of --some-flag is EBPF_OTEL_AGENT_SOME_FLAG)',
+    ]);
   });
 
-  it('names a variable of the right flag in the wrong case', async () => {
-    const error = await parseError([], { EBPF_OTEL_AGENT_Interval: '1s' });
-    expect(error.message).toMatch(/^unknown environment variable EBPF_OTEL_AGENT_Interval: /);
+  // What Kubernetes injects into every pod of a namespace with a Service named ebpf-otel-agent (service links).
+  it('ignores Kubernetes service links, also the one named like --port', async () => {
+    const env = {
+      EBPF_OTEL_AGENT_SERVICE_HOST: '10.96.0.10',
+      EBPF_OTEL_AGENT_SERVICE_PORT: '9464',
+      EBPF_OTEL_AGENT_SERVICE_PORT_METRICS: '9464',
+      EBPF_OTEL_AGENT_PORT: 'tcp://10.96.0.10:9464',
+      EBPF_OTEL_AGENT_PORT_9464_TCP: 'tcp://10.96.0.10:9464',
+      EBPF_OTEL_AGENT_PORT_9464_TCP_PROTO: 'tcp',
+      EBPF_OTEL_AGENT_PORT_9464_TCP_PORT: '9464',
+      EBPF_OTEL_AGENT_PORT_9464_TCP_ADDR: '10.96.0.10',
+    };
+    const args = (await buildParser([], env).parseAsync()) as Record<string, unknown>;
+    expect(resolveConfig(toRawOptions(args), '/bpf').port).toBe(9464);
+    const ignored = ignoredEnvironment(env);
+    expect(ignored).toHaveLength(8);
+    for (const reason of ignored) expect(reason).toMatch(/Kubernetes service link/);
+    // A flag's variable with a value of its own is still read, and still checked.
+    expect(
+      ((await buildParser([], { EBPF_OTEL_AGENT_PORT: '9500' }).parseAsync()) as Record<string, unknown>).port,
+    ).toBe('9500');
+    const bad = (await buildParser([], { EBPF_OTEL_AGENT_PORT: 'http' }).parseAsync()) as Record<string, unknown>;
+    expect(() => resolveConfig(toRawOptions(bad), '/bpf')).toThrow(UserError);
   });
 
   it('names a variable whose boolean value is not true or false', async () => {

@@ -1,0 +1,288 @@
+// Issue 14, "Done when", at a 60 s scrape interval, with every short-lived process in its own fresh
+// container-style cgroup, with a budget small enough that series fold during the run, the per-process view's final
+// counts, and CPU samples. Two agents at their default --interval (5s) with --scrape-interval 60s watch one
+// workload, and one real Prometheus scrapes both every 60 s:
+//   - agent A (syscalls and cpu, default budgets) is the one the exactness claims are made against;
+//   - agent B (syscalls, --max-series 10) folds most series into `other` while the workload runs.
+// Workload: 120 jobs (`ctrjob`), one a second, each moving itself into a new cgroup
+// <test>/kubepods/besteffort/pod<uid>/<new container id> (as a runtime's init does), doing exactly K reads and
+// exiting; the container's cgroup is removed at once, as a runtime does. Alongside, 30 `spinjob`s spin 200 ms on a
+// CPU each (about 20 samples at 99 Hz) and exit.
+//
+// What must hold (each checked in PromQL against Prometheus's samples):
+//   - sum(increase()) of ctrjob's reads over the workload within 10 % of the truth, and the raw samples' growth
+//     exactly the truth, across 120 aggregate series (one per container) that each start at a held 0;
+//   - every job's per-process series (ebpf_process_syscalls_total) seen by the 60 s scraper at exactly K;
+//   - the same increase() check for CPU samples, the truth being the spinners' own final per-process counts;
+//   - agent B's sum(increase()) over every read series equal to agent A's, up to the difference in poll phase:
+//     folding neither loses a count nor counts one twice.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectCgroup2Root } from '../../src/collector/cgroup.ts';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  seriesOf,
+  sleep,
+  startAgent,
+  syscallerPath,
+  total,
+  waitStopped,
+  type RunningAgent,
+} from './harness.ts';
+import { havePrometheus, startPrometheus, stopAllPrometheus, type RunningPrometheus } from './prometheus.ts';
+
+const JOB = 'ctrjob';
+const SPIN = 'spinjob';
+const N = 120;
+const K = 5_000;
+const SPACING_MS = 1_000;
+/** Every SPIN_EVERY-th job slot also starts a spinner. */
+const SPIN_EVERY = 4;
+const SPIN_MS = 200;
+const SCRAPE_S = 60;
+const INTERVAL_S = 5;
+const HOLD_S = SCRAPE_S + INTERVAL_S;
+const TRUTH = N * K;
+const SAMPLE_HZ = 99;
+const PODS = [
+  '0e1d2c3b-4a59-4687-a5b4-c3d2e1f00001',
+  '0e1d2c3b-4a59-4687-a5b4-c3d2e1f00002',
+  '0e1d2c3b-4a59-4687-a5b4-c3d2e1f00003',
+];
+
+const cgroup2 = detectCgroup2Root();
+
+describe.skipIf(!havePrometheus || cgroup2 === undefined)(
+  'PromQL at a 60 s scrape interval: short jobs in fresh containers, folding, per-process finals, CPU samples',
+  () => {
+    let a: RunningAgent | undefined;
+    let b: RunningAgent | undefined;
+    let prom: RunningPrometheus | undefined;
+    let dir: string | undefined;
+    const cgroupBase = path.join(cgroup2 ?? '/nonexistent', `eoa-promql60-${process.pid}`);
+    const cgroups: string[] = [];
+    let instanceA = '';
+    let instanceB = '';
+    const jobs: { pid: number; container: string; code: number | null; ms: number }[] = [];
+    const spinners: { pid: number; code: number | null }[] = [];
+    let workloadStart = 0;
+    let workloadEnd = 0;
+    let finalScrape = 0;
+
+    const sel = (metric: string, instance: string, labels: string): string =>
+      `${metric}{instance="${instance}",${labels}}`;
+    const jobSelector = (): string =>
+      sel('ebpf_syscalls_total', instanceA, `syscall="read",process_executable_name="${JOB}"`);
+    const window = (at: number): string => `${Math.ceil(at - workloadStart) + SCRAPE_S}s`;
+
+    async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, stepMs = 1_000): Promise<boolean> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (await check().catch(() => false)) return true;
+        if (Date.now() > deadline) return false;
+        await sleep(stepMs);
+      }
+    }
+
+    async function runJob(binary: string, pod: string): Promise<void> {
+      const container = randomBytes(32).toString('hex');
+      const cgroup = path.join(cgroupBase, 'kubepods', 'besteffort', `pod${pod}`, container);
+      mkdirSync(cgroup);
+      cgroups.push(cgroup);
+      const started = Date.now();
+      const child = spawn(binary, ['--cgroup-exit-after', cgroup, String(K)], { stdio: 'ignore' });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      jobs.push({ pid: child.pid!, container, code, ms: Date.now() - started });
+      // As a runtime does once the container's init is gone.
+      rmdirSync(cgroup);
+      cgroups.splice(cgroups.indexOf(cgroup), 1);
+    }
+
+    async function runSpinner(binary: string, cpu: number): Promise<void> {
+      const child = spawn(binary, ['--spin', String(SPIN_MS), String(cpu)], { stdio: 'ignore' });
+      const exited = once(child, 'exit');
+      await waitStopped(child.pid!);
+      child.kill('SIGCONT');
+      const [code] = (await exited) as [number | null];
+      spinners.push({ pid: child.pid!, code });
+    }
+
+    beforeAll(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-promql60-'));
+      const job = path.join(dir, JOB);
+      const spin = path.join(dir, SPIN);
+      for (const file of [job, spin]) {
+        copyFileSync(syscallerPath, file);
+        chmodSync(file, 0o755);
+      }
+      for (const pod of PODS) {
+        const podDir = path.join(cgroupBase, 'kubepods', 'besteffort', `pod${pod}`);
+        mkdirSync(podDir, { recursive: true });
+      }
+
+      const common = ['--scrape-interval', `${SCRAPE_S}s`];
+      a = await startAgent(['--programs', 'syscalls,cpu', ...common]);
+      b = await startAgent(['--programs', 'syscalls', '--max-series', '10', '--no-pid-labels', ...common]);
+      instanceA = `127.0.0.1:${a.port}`;
+      instanceB = `127.0.0.1:${b.port}`;
+      prom = await startPrometheus({ targets: [instanceA, instanceB], scrapeInterval: `${SCRAPE_S}s` });
+      const scraped = await waitUntil(
+        async () => (await prom!.scalar(`sum(up{instance=~"${instanceA}|${instanceB}"})`)) === 2,
+        2 * SCRAPE_S * 1000 + 10_000,
+      );
+      if (!scraped) throw new Error(`Prometheus did not scrape both agents: ${prom.log()}`);
+      // Nothing of these names before the workload: the test counts only what it runs.
+      const before = await a.scrape();
+      expect(seriesOf(before, 'ebpf_syscalls_total', { process_executable_name: JOB })).toEqual([]);
+      expect(seriesOf(before, 'ebpf_cpu_samples_total', { process_executable_name: SPIN })).toEqual([]);
+
+      workloadStart = Date.now() / 1000;
+      const runs: Promise<void>[] = [];
+      for (let i = 0; i < N; i++) {
+        const due = workloadStart * 1000 + i * SPACING_MS;
+        if (due > Date.now()) await sleep(due - Date.now());
+        runs.push(runJob(job, PODS[i % PODS.length]!));
+        if (i % SPIN_EVERY === 0) runs.push(runSpinner(spin, (i / SPIN_EVERY) % 2));
+      }
+      await Promise.all(runs);
+      workloadEnd = Date.now() / 1000;
+
+      // The hold of the last job's series, two scrapes, a poll of slack; then a scrape that holds the final totals
+      // and one interval more, so that the evaluation points lie in the past.
+      const earliest = (workloadEnd + HOLD_S + 2 * SCRAPE_S + INTERVAL_S) * 1000;
+      await sleep(Math.max(0, earliest - Date.now()));
+      await waitUntil(async () => (await prom!.scalar(`sum(${jobSelector()})`)) === TRUTH, 3 * SCRAPE_S * 1000);
+      await sleep((SCRAPE_S + 1) * 1000);
+      finalScrape = (await prom.scalar(`max(timestamp(${jobSelector()}))`, Date.now() / 1000 - SCRAPE_S - 0.5)) ?? 0;
+    }, 900_000);
+
+    afterAll(async () => {
+      await prom?.stop();
+      await stopAllPrometheus();
+      await a?.stop();
+      await b?.stop();
+      await killAllAgents();
+      for (const cgroup of cgroups.reverse()) rmdirQuiet(cgroup);
+      for (const pod of PODS) rmdirQuiet(path.join(cgroupBase, 'kubepods', 'besteffort', `pod${pod}`));
+      for (const part of ['kubepods/besteffort', 'kubepods', '']) rmdirQuiet(path.join(cgroupBase, part));
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      await expectNoAgentPrograms();
+    });
+
+    it('ran every job and spinner, each exiting 0 well inside one interval', () => {
+      const lifetimes = jobs.map((j) => j.ms).sort((x, y) => x - y);
+      console.log(
+        `promql60: ${jobs.length} jobs of ${K} reads in fresh containers over ` +
+          `${(workloadEnd - workloadStart).toFixed(1)} s, lifetime median ${lifetimes[lifetimes.length >> 1]} ms, ` +
+          `max ${lifetimes.at(-1)} ms; ${spinners.length} spinners`,
+      );
+      expect(jobs).toHaveLength(N);
+      expect(jobs.filter((j) => j.code !== 0)).toEqual([]);
+      expect(lifetimes.at(-1)!).toBeLessThan(INTERVAL_S * 1000);
+      expect(spinners).toHaveLength(Math.ceil(N / SPIN_EVERY));
+      expect(spinners.filter((s) => s.code !== 0)).toEqual([]);
+    });
+
+    it('has one aggregate series per container, each with its pod, and no process_pid', async () => {
+      const series = await prom!.series(jobSelector());
+      expect(series.filter((labels) => 'process_pid' in labels)).toEqual([]);
+      expect(series.map((labels) => labels.container_id).sort()).toEqual(jobs.map((j) => j.container).sort());
+      for (const labels of series) expect(PODS).toContain(labels.k8s_pod_uid);
+    });
+
+    it('has the raw samples grow from the held 0 by exactly the truth, and sum(increase()) within 10 %', async () => {
+      expect(finalScrape).toBeGreaterThan(workloadEnd);
+      const at = finalScrape;
+      const w = window(at);
+      // Per series: every container's series starts at a scraped 0 and ends at its job's K.
+      const growth = await prom!.scalar(
+        `sum(max_over_time(${jobSelector()}[${w}]) - min_over_time(${jobSelector()}[${w}]))`,
+        at,
+      );
+      const firsts = await prom!.scalar(`max(min_over_time(${jobSelector()}[${w}]))`, at);
+      const increase = (await prom!.scalar(`sum(increase(${jobSelector()}[${w}]))`, at)) ?? 0;
+      const error = (increase - TRUTH) / TRUTH;
+      console.log(
+        `promql60: raw growth ${growth} (truth ${TRUTH}), largest first sample ${firsts}; ` +
+          `sum(increase([${w}])) = ${increase.toFixed(0)} (${(error * 100).toFixed(2)} %)`,
+      );
+      expect(growth).toBe(TRUTH);
+      expect(firsts).toBe(0);
+      expect(Math.abs(error)).toBeLessThanOrEqual(0.1);
+    });
+
+    it("shows every job's exact final count in the per-process view to the 60 s scraper", async () => {
+      const at = finalScrape;
+      const result = await prom!.query(
+        `max by (process_pid) (max_over_time(${sel('ebpf_process_syscalls_total', instanceA, `syscall="read",process_executable_name="${JOB}"`)}[${window(at)}]))`,
+        at,
+      );
+      const seen = new Map(result.map((r) => [Number(r.metric.process_pid), Number(r.value[1])]));
+      const wrong = jobs.filter((j) => seen.get(j.pid) !== K).map((j) => `${j.pid}: ${seen.get(j.pid)}`);
+      console.log(`promql60: per-process finals seen for ${seen.size} of ${jobs.length} jobs`);
+      expect(wrong).toEqual([]);
+    });
+
+    it('counts CPU samples of short busy processes: raw growth exact, sum(increase()) within 10 %', async () => {
+      const at = finalScrape;
+      const w = window(at);
+      // The truth: each spinner's final per-process count, as the scraper saw it.
+      const perProcess = await prom!.query(
+        `max by (process_pid) (max_over_time(${sel('ebpf_process_cpu_samples_total', instanceA, `process_executable_name="${SPIN}"`)}[${w}]))`,
+        at,
+      );
+      const truth = perProcess.reduce((sum, r) => sum + Number(r.value[1]), 0);
+      const aggregate = sel('ebpf_cpu_samples_total', instanceA, `process_executable_name="${SPIN}"`);
+      const growth = await prom!.scalar(
+        `sum(max_over_time(${aggregate}[${w}]) - min_over_time(${aggregate}[${w}]))`,
+        at,
+      );
+      const increase = (await prom!.scalar(`sum(increase(${aggregate}[${w}]))`, at)) ?? 0;
+      const expected = spinners.length * (SPIN_MS / 1000) * SAMPLE_HZ;
+      console.log(
+        `promql60: cpu: ${perProcess.length} spinners, per-process finals sum ${truth} (about ${expected} expected), ` +
+          `aggregate growth ${growth}, sum(increase()) ${increase.toFixed(1)}`,
+      );
+      expect(perProcess).toHaveLength(spinners.length);
+      expect(Math.abs(truth - expected) / expected).toBeLessThan(0.25);
+      expect(growth).toBe(truth);
+      expect(Math.abs(increase - truth) / truth).toBeLessThanOrEqual(0.1);
+    });
+
+    it('folds most series of the budgeted agent and loses or doubles nothing in sum(increase())', async () => {
+      const at = finalScrape;
+      const w = window(at);
+      const folded = await prom!.scalar(
+        `max(${sel('ebpf_agent_series_folded_total', instanceB, 'metric="ebpf_syscalls_total"')})`,
+        at,
+      );
+      const sum = async (instance: string): Promise<number> =>
+        (await prom!.scalar(`sum(increase(${sel('ebpf_syscalls_total', instance, 'syscall="read"')}[${w}]))`, at)) ?? 0;
+      const [ofA, ofB] = [await sum(instanceA), await sum(instanceB)];
+      const samples = await b!.scrape();
+      console.log(
+        `promql60: budgeted agent folded ${folded} series; sum(increase()) of every read series: ` +
+          `A ${ofA.toFixed(0)}, B ${ofB.toFixed(0)} (difference ${(((ofB - ofA) / TRUTH) * 100).toFixed(2)} % of ` +
+          `the workload); B's own series now ${total(samples, 'ebpf_agent_series', { metric: 'ebpf_syscalls_total' })}`,
+      );
+      expect(folded).toBeGreaterThan(N / 2);
+      expect(Math.abs(ofB - ofA)).toBeLessThanOrEqual(0.1 * TRUTH);
+    });
+  },
+);
+
+function rmdirQuiet(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // already gone, or not made
+  }
+}
+
+if (cgroup2 === undefined) console.warn('promql-60s tests skipped: no cgroup2 hierarchy is mounted on this machine');
