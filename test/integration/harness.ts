@@ -2,7 +2,7 @@
 // left in the kernel.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
@@ -179,10 +179,87 @@ interface BpftoolProg {
   type: string;
 }
 
-/** IDs of loaded BPF programs that belong to this agent (their names start with eoa_). */
+/** The parent pid of `pid` (undefined once it is gone). */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is `pid` this test process or one of its descendants (an agent it started, directly or through a wrapper)? */
+function isOurs(pid: number): boolean {
+  for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; hops++) {
+    if (p === process.pid) return true;
+    p = parentOf(p);
+  }
+  return false;
+}
+
+/** Program id → pids holding it open (a program or link fd), from every process's fdinfo. */
+function programHolders(): Map<number, Set<number>> {
+  const holders = new Map<number, Set<number>>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
+        const id = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+        if (id === undefined) continue;
+        const set = holders.get(Number(id)) ?? new Set<number>();
+        set.add(pid);
+        holders.set(Number(id), set);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return holders;
+}
+
+let othersNoted = false;
+
+/**
+ * IDs of loaded agent programs (names starting with eoa_) that are this test's: held by processes it started, or
+ * by no process at all (left behind). Programs held only by other processes — an agent already running on this
+ * node, another test run — are not this test's business; they are named once on stderr.
+ */
 export function agentPrograms(): number[] {
   const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as BpftoolProg[];
-  return progs.filter((p) => p.name?.startsWith('eoa_') === true).map((p) => p.id);
+  const agents = progs.filter((p) => p.name?.startsWith('eoa_') === true);
+  if (agents.length === 0) return [];
+  const holders = programHolders();
+  const ours: number[] = [];
+  const others = new Set<number>();
+  for (const prog of agents) {
+    const pids = [...(holders.get(prog.id) ?? [])];
+    if (pids.length > 0 && !pids.some(isOurs)) for (const pid of pids) others.add(pid);
+    else ours.push(prog.id);
+  }
+  if (others.size > 0 && !othersNoted) {
+    othersNoted = true;
+    const who = [...others].map((pid) => `${pid} (${commOf(pid)})`).join(', ');
+    console.warn(`note: eoa_* programs of other processes are loaded (pids ${who}); the tests leave them alone`);
+  }
+  return ours;
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
 }
 
 /** Waits until no agent program is loaded (the kernel frees programs shortly after their last fd closes). */
