@@ -304,7 +304,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('stopping', { signal });
-    const force = setTimeout(() => process.exit(1), 5000);
+    const force = setTimeout(() => {
+      logger.error('stopping took over 5 s: exiting before everything was closed');
+      process.exit(1);
+    }, 5000);
     force.unref();
     agent.stop().then(
       () => process.exit(0),

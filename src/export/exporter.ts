@@ -24,6 +24,9 @@ export interface MetricsExporter {
   shutdown(): Promise<void>;
 }
 
+/** How long shutdown waits for an exporter's last export (the CLI forces an exit 1 at 5 s). */
+export const SHUTDOWN_TIMEOUT_MS = 1_500;
+
 /** Per exporter, since the agent started: the ebpf.agent.exports, exports_failed and exports_skipped counters. */
 export interface ExportStats {
   exporter: string;
@@ -35,6 +38,8 @@ export interface ExportStats {
 interface Entry {
   exporter: MetricsExporter;
   stats: ExportStats;
+  /** `stats.failed` before the current run of failures began; undefined while exports succeed. */
+  failingSince?: number | undefined;
 }
 
 /** The exporters of one agent: started, fed and shut down together, each one's failures kept to itself. */
@@ -93,26 +98,56 @@ export class Exporters {
     return this.#entries.map((e) => ({ ...e.stats }));
   }
 
-  /** Shuts every exporter down; a failure is logged, not thrown (the agent is stopping anyway). */
-  async shutdown(): Promise<void> {
-    const results = await Promise.allSettled(this.#entries.map((e) => e.exporter.shutdown()));
-    results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        this.#logger.warn('exporter shutdown failed', {
-          exporter: this.#entries[i]!.exporter.name,
-          error: (r.reason as Error)?.message ?? String(r.reason),
+  /**
+   * Shuts every exporter down within `timeoutMs` (a receiver that is down must not hold the agent's exit: the
+   * pod's termination grace is short, and an exit forced later is an exit 1). An exporter that fails or does not
+   * finish in time is logged (its pending export is then lost and counted as failed), never thrown.
+   */
+  async shutdown(timeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<void> {
+    await Promise.all(
+      this.#entries.map(async (entry) => {
+        const { exporter } = entry;
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
         });
-      }
-    });
+        try {
+          const outcome = await Promise.race([exporter.shutdown().then(() => 'done' as const), timedOut]);
+          if (outcome === 'timeout') {
+            entry.stats.failed++;
+            this.#logger.warn(
+              `${exporter.title ?? exporter.name} shutdown did not finish in ${timeoutMs} ms: its last export is dropped`,
+              { exporter: exporter.name },
+            );
+          }
+        } catch (error) {
+          this.#logger.warn('exporter shutdown failed', {
+            exporter: exporter.name,
+            error: (error as Error)?.message ?? String(error),
+          });
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
   }
 
-  #count({ exporter, stats }: Entry, result: ExportResult): void {
+  #count(entry: Entry, result: ExportResult): void {
+    const { exporter, stats } = entry;
     if (result.outcome === 'exported') {
       stats.exported++;
+      if (entry.failingSince !== undefined) {
+        this.#logger.info(`${exporter.title ?? exporter.name} export recovered`, {
+          exporter: exporter.name,
+          failed: stats.failed - entry.failingSince,
+        });
+        entry.failingSince = undefined;
+      }
     } else if (result.outcome === 'skipped') {
       stats.skipped++;
     } else {
       stats.failed++;
+      entry.failingSince ??= stats.failed - 1;
       // The first failure, then one line per 100: a receiver that is down must not flood the log.
       if (stats.failed === 1 || stats.failed % 100 === 0) {
         this.#logger.warn(`${exporter.title ?? exporter.name} export failed`, {

@@ -293,4 +293,38 @@ service:
     ]);
     await exactCounts(agent);
   });
+
+  // A collector that is down must not hold the agent's exit: the final export is given up, logged, and the exit
+  // is 0 (it used to be the 5 s force timer's exit 1, with nothing logged).
+  it('stops with exit 0 and says so when the collector is unreachable', async () => {
+    for (const protocol of ['http/protobuf', 'grpc']) {
+      const port = await freeTcpPort();
+      const agent = await startAgent([
+        ...AGENT_ARGS,
+        '--otlp-endpoint',
+        `http://127.0.0.1:${port}`,
+        '--otlp-protocol',
+        protocol,
+      ]);
+      await waitFor('a failed export', () => (/OTLP export failed/.test(agent.stderr()) ? true : undefined), 30_000);
+      const started = performance.now();
+      const { code, signal } = await agent.stop('SIGTERM');
+      const ms = performance.now() - started;
+      console.log(`otlp: ${protocol} to a dead collector: SIGTERM → exit ${code} in ${ms.toFixed(0)} ms`);
+      expect({ protocol, code, signal }).toEqual({ protocol, code: 0, signal: null });
+      expect(agent.stderr()).not.toMatch(/stopping took over 5 s/);
+    }
+  });
 });
+
+/** A loopback port nothing listens on (bound, then released). */
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

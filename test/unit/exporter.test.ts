@@ -131,6 +131,49 @@ describe('Exporters', () => {
     ]);
   });
 
+  it('gives up on a shutdown that does not finish in time, logs it and counts the lost export', async () => {
+    const hung: MetricsExporter = {
+      name: 'otlp',
+      title: 'OTLP',
+      start: async () => {},
+      export() {},
+      shutdown: () => new Promise(() => {}),
+    };
+    const logger = recordingLogger();
+    const exporters = new Exporters([hung, new Scripted('a')], logger);
+    const started = performance.now();
+    await exporters.shutdown(50);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(logger.warnings).toEqual([
+      { message: 'OTLP shutdown did not finish in 50 ms: its last export is dropped', fields: { exporter: 'otlp' } },
+    ]);
+    expect(exporters.stats()[0]).toMatchObject({ exporter: 'otlp', failed: 1 });
+  });
+
+  it('logs a recovery once exports succeed again, with the failures it ended', () => {
+    const infos: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      ...recordingLogger(),
+      info: (message: string, fields?: Record<string, unknown>) => infos.push({ message, fields }),
+    };
+    let fail = true;
+    const flaky: MetricsExporter = {
+      name: 'otlp',
+      title: 'OTLP',
+      start: async () => {},
+      export: (_m, done) => done(fail ? { outcome: 'failed', error: new Error('down') } : { outcome: 'exported' }),
+      shutdown: async () => {},
+    };
+    const exporters = new Exporters([flaky], logger);
+    exporters.export(metrics());
+    expect(infos).toEqual([]);
+    for (let i = 0; i < 3; i++) exporters.export(metrics());
+    fail = false;
+    exporters.export(metrics());
+    exporters.export(metrics());
+    expect(infos).toEqual([{ message: 'OTLP export recovered', fields: { exporter: 'otlp', failed: 4 } }]);
+  });
+
   it('refuses two exporters of one name (their counters would merge)', () => {
     expect(() => new Exporters([new Scripted('x'), new Scripted('x')], recordingLogger())).toThrow(
       'two exporters are named x',
