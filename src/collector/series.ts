@@ -299,6 +299,7 @@ export class SyscallSeriesShaper {
     // its final value has stood for the retention, so memory follows container and executable churn. If the
     // group comes back, it is a new series from 0 (held again): increase() counts it from there.
     const retention = this.#options.groupRetentionMs ?? Infinity;
+    const hold = this.#options.holdMs ?? 0;
     const occupied = new Set([...this.#contributions.values()].map((c) => c.aggregate));
     const out = [];
     for (const [key, aggregate] of this.#aggregates) {
@@ -307,7 +308,10 @@ export class SyscallSeriesShaper {
         aggregate.last = value;
         aggregate.changedMs = nowMs;
       }
-      const ended = !occupied.has(key) && nowMs - aggregate.changedMs >= retention;
+      // Its final value is in /metrics from the later of its last change and the end of its hold: from then on
+      // it stands for the retention, so a scraper at --scrape-interval sees it even for a job that lived one poll.
+      const shownMs = Math.max(aggregate.changedMs, aggregate.startMs + hold);
+      const ended = !occupied.has(key) && nowMs - shownMs >= retention;
       if (ended) this.#aggregates.delete(key);
       out.push({ key, group: aggregate.payload.syscall, value, ended, payload: aggregate.payload });
     }

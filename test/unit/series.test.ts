@@ -508,6 +508,27 @@ describe('SyscallSeriesShaper: two views', () => {
     ]);
   });
 
+  it('counts the retention of a held group from the end of its hold: its final value stands that long', () => {
+    // A job in its own container lives one poll: its group is made, held at 0, and never changes again.
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: 100,
+      pidLabels: false,
+      groupRetentionMs: 10_000,
+      holdMs: 6_000,
+    });
+    const shown: [number, number][] = [];
+    shaper.shape([proc(1, 'job', [0, 7, 0, 0], { exited: true })], 1_000);
+    for (let now = 2_000; now <= 30_000; now += 1_000) {
+      const series = shaper.shape([], now).series;
+      if (series.length > 0) shown.push([now, series[0]!.value]);
+    }
+    const nonZero = shown.filter(([, value]) => value === 7).map(([now]) => now);
+    // Held until 7,000 (start 1,000 + 6,000), then 7 for the retention: 7,000 … 17,000 (its last poll), gone next.
+    expect(shown.filter(([, value]) => value === 0).map(([now]) => now)).toEqual([2_000, 3_000, 4_000, 5_000, 6_000]);
+    expect([nonZero[0], nonZero.at(-1)]).toEqual([7_000, 17_000]);
+    expect(shown.at(-1)![0]).toBe(17_000);
+  });
+
   it('lets a group no process is in leave once its final value stood for the retention; it comes back from 0', () => {
     const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: false, groupRetentionMs: 10_000 });
     const aggregate = (now: number, processes: ProcessSyscalls[] = []): unknown[] =>
