@@ -482,7 +482,7 @@ export const FLAGS = [
     min: MIN_INTERVAL_MS,
     max: MAX_INTERVAL_MS,
     describe:
-      "How long an exited process's final counts stay in the per-process view, and a group no process is in stays in the aggregate (long enough for every scraper to see the final values)",
+      "How long an exited process's final counts stay in the per-process view, and a group no process is in stays in the aggregate (there at least 10 × --scrape-interval)",
     group: 'Cardinality:',
     field: 'exitedRetentionMs',
     format: (ms) => formatDuration(ms as number),

@@ -9,8 +9,21 @@ export function shaperOptions(config: AgentConfig): Omit<ShaperOptions, 'attribu
     pidLabels: config.pidLabels,
     maxProcessSeries: config.maxProcessSeries,
     exitedRetentionMs: config.exitedRetentionMs,
-    groupRetentionMs: config.exitedRetentionMs,
+    groupRetentionMs: groupRetentionMs(config),
     // A scraper at --scrape-interval sees a new aggregate series at 0 before it carries a count.
     holdMs: config.scrapeIntervalMs + config.intervalMs,
   };
+}
+
+/**
+ * How long an aggregate group no process is in keeps its final value: --exited-retention, and at least
+ * GROUP_RETENTION_SCRAPES scrape intervals. Prometheus's increase() extrapolates a series that ends inside its
+ * window by half a scrape interval at the average rate over the samples it has, so a group that lived for a
+ * short job (a fresh container) is over-counted by about (scrape / 2) / (hold + retention): 10 scrapes keep that
+ * under 5 %; at a 60 s scrape interval with 2m it would be 17 %.
+ */
+export const GROUP_RETENTION_SCRAPES = 10;
+
+export function groupRetentionMs(config: Pick<AgentConfig, 'exitedRetentionMs' | 'scrapeIntervalMs'>): number {
+  return Math.max(config.exitedRetentionMs, GROUP_RETENTION_SCRAPES * config.scrapeIntervalMs);
 }

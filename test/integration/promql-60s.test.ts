@@ -157,9 +157,14 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
       // and one interval more, so that the evaluation points lie in the past.
       const earliest = (workloadEnd + HOLD_S + 2 * SCRAPE_S + INTERVAL_S) * 1000;
       await sleep(Math.max(0, earliest - Date.now()));
-      await waitUntil(async () => (await prom!.scalar(`sum(${jobSelector()})`)) === TRUTH, 3 * SCRAPE_S * 1000);
+      // Every container's series at its final value in Prometheus (max over the window: gone series count too).
+      const final = async (): Promise<number | undefined> =>
+        prom!.scalar(`sum(max_over_time(${jobSelector()}[${window(Date.now() / 1000)}]))`);
+      if (!(await waitUntil(async () => (await final()) === TRUTH, 3 * SCRAPE_S * 1000)))
+        console.log(`promql60: Prometheus never had the final ${TRUTH}: ${await final()}`);
       await sleep((SCRAPE_S + 1) * 1000);
-      finalScrape = (await prom.scalar(`max(timestamp(${jobSelector()}))`, Date.now() / 1000 - SCRAPE_S - 0.5)) ?? 0;
+      const up = `up{instance="${instanceA}"}`;
+      finalScrape = (await prom.scalar(`max(timestamp(${up}))`, Date.now() / 1000 - SCRAPE_S - 0.5)) ?? 0;
     }, 900_000);
 
     afterAll(async () => {
