@@ -117,11 +117,15 @@ export class XdpCollector implements Collector<XdpSnapshot> {
     this.#object = object;
   }
 
-  /** Attached on every interface that exists (one that is gone does not make the program unready). */
+  /**
+   * Attached on every interface it was given. One that is gone makes the program unready until an interface of
+   * that name is back and attached again: the user named it, so its loss is theirs to see (ebpf_agent_xdp_attached
+   * says which; the chart's NotReady alert fires).
+   */
   attached(): boolean {
     return (
       this.#attachments.length > 0 &&
-      this.#attachments.every(({ link, state }) => !state.attached || link?.attached === true)
+      this.#attachments.every(({ link, state }) => state.attached && link?.attached === true)
     );
   }
 
