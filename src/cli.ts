@@ -23,7 +23,7 @@ import {
   lookUp,
   type FlagSpec,
 } from './flags.ts';
-import { createLogger } from './log.ts';
+import { createLogger, type LogFormat } from './log.ts';
 import { reexecArgs } from './runtime.ts';
 
 const PROGRAM = 'ebpf-otel-agent';
@@ -281,7 +281,34 @@ export function printConfig(config: AgentConfig): string {
   return stringifyYaml(out);
 }
 
-async function main(): Promise<void> {
+/** What the entry point needs to report a fatal error the way the user asked for logs. */
+interface Fatal {
+  format: LogFormat;
+}
+
+/**
+ * The log format a command line or environment asks for, read before (and whether or not) they parse, so that a
+ * fatal start-up error is a JSON line too with --log-format json. A config file's choice applies once it is read.
+ */
+export function requestedLogFormat(argv: readonly string[], env: NodeJS.ProcessEnv): LogFormat {
+  let format: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--log-format') format = argv[i + 1];
+    else if (arg.startsWith('--log-format=')) format = arg.slice('--log-format='.length);
+  }
+  format ??= env[envName('log-format')];
+  return format === 'json' ? 'json' : 'text';
+}
+
+/** The one line a fatal error gets on stderr: `ebpf-otel-agent: message`, or a JSON record like the logger's. */
+export function fatalLine(message: string, exitCode: number, format: LogFormat, now: Date = new Date()): string {
+  if (format === 'json')
+    return `${JSON.stringify({ time: now.toISOString(), level: 'error', msg: message, exit_code: exitCode })}\n`;
+  return `${PROGRAM}: ${message}\n`;
+}
+
+async function main(fatal: Fatal): Promise<void> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 24) {
     throw new UserError(
@@ -292,6 +319,7 @@ async function main(): Promise<void> {
   if (again !== undefined && process.execve !== undefined) process.execve(process.execPath, again, process.env);
   const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
   const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);
+  fatal.format = config.logFormat;
   if (args['print-config'] === true) {
     process.stdout.write(printConfig(config));
     return;
@@ -316,7 +344,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => agent.reopenLogs());
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reopening log files');
+    agent.reopenLogs();
+  });
   await agent.start();
 }
 
@@ -331,11 +362,19 @@ function isEntryPoint(): boolean {
 
 // Run only as the entry point, so tests can import the parser and the config loader.
 if (isEntryPoint()) {
-  main().catch((error: unknown) => {
+  const fatal: Fatal = { format: requestedLogFormat(hideBin(process.argv), process.env) };
+  main(fatal).catch((error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${PROGRAM}: ${message}\n`);
-    // An unexpected error is a bug: keep its stack.
-    if (!(error instanceof UserError) && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    process.exit(error instanceof UserError ? error.exitCode : 1);
+    const exitCode = error instanceof UserError ? error.exitCode : 1;
+    // An unexpected error is a bug: keep its stack (in the record, with JSON logs).
+    const stack = !(error instanceof UserError) && error instanceof Error ? error.stack : undefined;
+    if (fatal.format === 'json' && stack !== undefined) {
+      const line = JSON.parse(fatalLine(message, exitCode, 'json')) as Record<string, unknown>;
+      process.stderr.write(`${JSON.stringify({ ...line, stack })}\n`);
+    } else {
+      process.stderr.write(fatalLine(message, exitCode, fatal.format));
+      if (stack !== undefined) process.stderr.write(`${stack}\n`);
+    }
+    process.exit(exitCode);
   });
 }

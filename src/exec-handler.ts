@@ -188,9 +188,20 @@ export class ExecHandler {
       if (this.#stopped) return; // killed by stop(): not the handler's failure
       if (timedOut) {
         this.#stats.timeouts++;
-        this.#warn('exec handler timed out and was killed', { pid: event.pid, timeout_ms: this.#options.timeoutMs });
+        // The pid is the exec'd process the handler was run for, not the handler's own.
+        this.#warn('exec handler timed out and was killed', {
+          handler_pid: child.pid,
+          exec_pid: event.pid,
+          exec_filename: event.filename,
+          timeout_ms: this.#options.timeoutMs,
+        });
       } else if (code !== 0) {
-        this.#fail('exec handler failed', { pid: event.pid, ...(signal !== null ? { signal } : { code }) });
+        this.#fail('exec handler failed', {
+          handler_pid: child.pid,
+          exec_pid: event.pid,
+          exec_filename: event.filename,
+          ...(signal !== null ? { signal } : { code }),
+        });
       }
     });
   }

@@ -234,4 +234,20 @@ SEC("xdp") int eoa_xdp(struct xdp_md *ctx) { unsigned char *data = (void *)(long
     ).toEqual(['EBPF_OTEL_AGENT_BOGUS', 'EBPF_OTEL_AGENT_PORT', 'EBPF_OTEL_AGENT_SERVICE_HOST']);
     await expectNoAgentPrograms();
   });
+
+  it('with --log-format json (flag or variable), a fatal error is one JSON record too', async () => {
+    for (const [args, env] of [
+      [['--log-format', 'json', '--interval', '0'], process.env],
+      [['--interval', '0'], { ...process.env, EBPF_OTEL_AGENT_LOG_FORMAT: 'json' }],
+    ] as const) {
+      await expectNoAgentPrograms();
+      const { code, stderr } = await runAgent(['--port', '0', ...args], { env });
+      const lines = stderr.trimEnd().split('\n');
+      expect(code, stderr).toBe(2);
+      expect(lines, stderr).toHaveLength(1);
+      const record = JSON.parse(lines[0]!) as Record<string, unknown>;
+      expect(record).toMatchObject({ level: 'error', exit_code: 2, msg: expect.stringMatching(/--interval/) });
+      expect(agentPrograms()).toEqual([]);
+    }
+  });
 });

@@ -421,7 +421,7 @@ describe('ExecHandler with a fake spawn', () => {
       h.children[0]!.exit(3);
       expect(h.handler.stats()).toMatchObject({ runs: 1, failures: 1, timeouts: 0, running: 0 });
       expect(h.warnings).toHaveLength(1);
-      expect(h.warnings[0]!.fields).toMatchObject({ pid: 4242, code: 3 });
+      expect(h.warnings[0]!.fields).toMatchObject({ exec_pid: 4242, code: 3 });
     });
 
     it('counts a failure for a signal the agent did not send', () => {
@@ -490,7 +490,11 @@ describe('ExecHandler with a fake spawn', () => {
       expect(h.handler.stats()).toMatchObject({ running: 0, timeouts: 1, failures: 0 });
       expect(h.warnings).toHaveLength(1);
       expect(h.warnings[0]!.message).toContain('timed out');
-      expect(h.warnings[0]!.fields).toMatchObject({ pid: 4242, timeout_ms: 2000 });
+      expect(h.warnings[0]!.fields).toMatchObject({
+        exec_pid: 4242,
+        handler_pid: expect.any(Number),
+        timeout_ms: 2000,
+      });
     });
 
     it('kills only the children that hang', () => {
@@ -582,8 +586,8 @@ describe('ExecHandler with a fake spawn', () => {
       expect(h.handler.stats()).toMatchObject({ runs: 1000, failures: 1000, running: 0 });
       expect(h.warnings.length).toBeLessThanOrEqual(20);
       expect(h.warnings.length).toBeGreaterThanOrEqual(11);
-      expect(h.warnings.slice(0, 10).map((w) => w.fields?.pid)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(h.warnings.slice(10).map((w) => w.fields?.pid)).toEqual([
+      expect(h.warnings.slice(0, 10).map((w) => w.fields?.exec_pid)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(h.warnings.slice(10).map((w) => w.fields?.exec_pid)).toEqual([
         100, 200, 300, 400, 500, 600, 700, 800, 900, 1000,
       ]);
     });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildParser, ignoredEnvironment, toRawOptions } from '../../src/cli.ts';
+import { buildParser, fatalLine, ignoredEnvironment, requestedLogFormat, toRawOptions } from '../../src/cli.ts';
 import { resolveConfig } from '../../src/config.ts';
 import { PROGRAM_NAMES } from '../../src/programs/registry.ts';
 import { UserError } from '../../src/errors.ts';
@@ -258,5 +258,26 @@ describe('--help', () => {
     expect(text).toContain('[range: 1 to 10000]');
     expect(text).toContain('[range: 0 to 65535]');
     expect(text).toContain('[range: above 0 to 100000]');
+  });
+});
+
+describe('fatal errors in the log format asked for', () => {
+  it('reads --log-format from the command line or the environment, before anything parses', () => {
+    expect(requestedLogFormat(['--log-format', 'json', '--bogus'], {})).toBe('json');
+    expect(requestedLogFormat(['--log-format=json'], {})).toBe('json');
+    expect(requestedLogFormat([], { EBPF_OTEL_AGENT_LOG_FORMAT: 'json' })).toBe('json');
+    expect(requestedLogFormat(['--log-format', 'text'], { EBPF_OTEL_AGENT_LOG_FORMAT: 'json' })).toBe('text');
+    expect(requestedLogFormat([], {})).toBe('text');
+  });
+
+  it('writes one line: the program name and the message, or a JSON record', () => {
+    const at = new Date('2026-12-01T00:00:00.000Z');
+    expect(fatalLine('bad', 2, 'text', at)).toBe('ebpf-otel-agent: bad\n');
+    expect(JSON.parse(fatalLine('bad', 2, 'json', at))).toEqual({
+      time: '2026-12-01T00:00:00.000Z',
+      level: 'error',
+      msg: 'bad',
+      exit_code: 2,
+    });
   });
 });
