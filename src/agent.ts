@@ -33,9 +33,11 @@ import { packageRoot } from './paths.ts';
 import type { Logger } from './log.ts';
 import {
   checkBtf,
+  checkCgroupRoot,
   checkKernel,
   checkObjectFile,
   checkPrivileges,
+  checkReadableFile,
   describeCapabilities,
   ensureTracefs,
   needsTracefs,
@@ -156,6 +158,8 @@ export class Agent {
     checkKernel(programs, this.#kernel.release());
     checkPrivileges(programs, this.#kernel.procStatus());
     checkBtf(config.btfPath);
+    checkCgroupRoot(config.cgroupRoot);
+    if (config.kubeletUrl !== undefined) checkReadableFile('--kubelet-token-file', config.kubeletTokenFile);
     if (!this.#kernel.addonBuilt())
       throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
     for (const program of programs) {

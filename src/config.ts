@@ -130,6 +130,16 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
   if (!programs.includes('xdp') && config.xdpInterfaces.length > 0) {
     throw new UserError('--xdp-interface is set but xdp is not in --programs: add xdp to --programs');
   }
+  if (config.xdpInterfaces.some((name) => name.trim() === '')) {
+    throw new UserError('--xdp-interface is empty: give an interface name (ip link lists them)');
+  }
+  if (config.execLog !== undefined && config.execLog.trim() === '') {
+    throw new UserError('--exec-log is empty: give a file path, or leave the flag out');
+  }
+  // A value of its own (not the default, which --print-config writes out) for a program that does not run.
+  if (config.cpuSampleHz !== DEFAULTS.cpuSampleHz && !programs.includes('cpu')) {
+    throw new UserError('--cpu-sample-hz is set but cpu is not in --programs: add cpu to --programs');
+  }
   if (config.execHandler !== undefined && !programs.includes('exec')) {
     throw new UserError('--exec-handler needs the exec program: add exec to --programs');
   }

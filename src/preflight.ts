@@ -1,5 +1,5 @@
 // Checks made before anything is loaded into the kernel, each failing with one sentence that says what to do.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ProgramName } from './collector/types.ts';
@@ -98,6 +98,60 @@ export function checkBtf(btfPath: string): void {
     throw new UserError(
       `no kernel BTF at ${btfPath}: use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give a BTF file for this kernel with --btf-path FILE`,
     );
+  }
+  // Raw BTF starts with its magic 0xeb9f (little-endian here); libbpf also takes an ELF file with a .BTF section.
+  let head: Buffer;
+  try {
+    const fd = openSync(btfPath, 'r');
+    try {
+      head = Buffer.alloc(4);
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new UserError(`cannot read the BTF file ${btfPath}: ${(error as Error).message}`, { cause: error });
+  }
+  const rawBtf = head[0] === 0x9f && head[1] === 0xeb;
+  const elf = head.toString('latin1') === '\x7fELF';
+  if (!rawBtf && !elf) {
+    throw new UserError(
+      `${btfPath} is not a BTF file (neither raw BTF nor ELF): give --btf-path the kernel's BTF, /sys/kernel/btf/vmlinux, or a BTF file made for this kernel`,
+    );
+  }
+}
+
+/**
+ * --cgroup-root, when given, must be a cgroup2 mount: a directory with cgroup.controllers (every cgroup2 directory
+ * has one; a v1 hierarchy or any other directory has not).
+ */
+export function checkCgroupRoot(cgroupRoot: string | undefined): void {
+  if (cgroupRoot === undefined) return;
+  let isDir = false;
+  try {
+    isDir = statSync(cgroupRoot).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir)
+    throw new UserError(
+      `--cgroup-root ${cgroupRoot}: no such directory (give the cgroup2 mount: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host)`,
+    );
+  if (!existsSync(path.join(cgroupRoot, 'cgroup.controllers')))
+    throw new UserError(
+      `--cgroup-root ${cgroupRoot} is not a cgroup2 mount (no cgroup.controllers): give /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host`,
+    );
+}
+
+/** A --kubelet-token-file that was given must be readable now (the default, the service account's, may come later). */
+export function checkReadableFile(flag: string, file: string | undefined): void {
+  if (file === undefined) return;
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (error) {
+    throw new UserError(`${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: error,
+    });
   }
 }
 

@@ -113,6 +113,22 @@ describe('bad input', () => {
     );
   });
 
+  // Each of these was accepted without a word.
+  it.each([
+    [['--cgroup-root', '/nonexistent'], /--cgroup-root \/nonexistent: no such directory .*\/sys\/fs\/cgroup/],
+    [['--cgroup-root', '/tmp'], /--cgroup-root \/tmp is not a cgroup2 mount/],
+    [['--programs', 'xdp', '--xdp-interface', ''], /--xdp-interface is empty/],
+    [['--exec-log', ''], /--exec-log is empty/],
+    [['--programs', 'syscalls', '--cpu-sample-hz', '49'], /--cpu-sample-hz is set but cpu is not in --programs/],
+    [
+      ['--kubelet-url', 'https://127.0.0.1:10250', '--kubelet-token-file', '/nonexistent/token'],
+      /--kubelet-token-file \/nonexistent\/token: cannot read it \(ENOENT\)/,
+    ],
+    [['--btf-path', '/etc/passwd'], /\/etc\/passwd is not a BTF file/],
+  ] as const)('%j: refused, naming the flag', async (args, pattern) => {
+    await expectRefused([...args], pattern);
+  });
+
   it('unknown flag', async () => {
     await expectRefused(['--bogus'], /Unknown argument: bogus/, { code: 2 });
   });

@@ -113,7 +113,7 @@ const agents: Agent[] = [];
 beforeEach(() => {
   events = [];
   tmp = mkdtempSync(path.join(os.tmpdir(), 'eoa-agent-'));
-  writeFileSync(path.join(tmp, 'vmlinux'), 'BTF');
+  writeFileSync(path.join(tmp, 'vmlinux'), Buffer.from([0x9f, 0xeb, 1, 0])); // the raw BTF magic
   clockMs = 1_700_000_000_000;
   fakes = Object.fromEntries(PROGRAM_NAMES.map((name) => [name, fake(name)])) as Record<ProgramName, Fake>;
   const update = MetricsServer.prototype.update;

@@ -110,7 +110,12 @@ describe('the flag table', () => {
 describe('one naming rule: flag, YAML key and variable give the same configuration', () => {
   it.each(SETTINGS.map((f) => f.name))('--%s', async (name) => {
     const value = SAMPLE[name]!;
-    const needs = name.startsWith('xdp-') || name === 'programs' ? ['--xdp-interface', 'lo'] : [];
+    const needs =
+      name.startsWith('xdp-') || name === 'programs'
+        ? ['--xdp-interface', 'lo']
+        : name === 'cpu-sample-hz'
+          ? ['--programs', 'cpu']
+          : [];
     const spec = SETTINGS.find((f) => f.name === name)!;
     const fromFlag =
       spec.kind === 'boolean'

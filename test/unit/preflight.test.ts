@@ -153,11 +153,15 @@ describe('checkKernel', () => {
 });
 
 describe('checkBtf', () => {
-  it('passes when the file exists', () => {
+  it('passes a raw BTF file or an ELF file, and names a file that is neither', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-btf-'));
     try {
-      writeFileSync(path.join(dir, 'vmlinux'), 'btf');
+      writeFileSync(path.join(dir, 'vmlinux'), Buffer.from([0x9f, 0xeb, 1, 0]));
       expect(() => checkBtf(path.join(dir, 'vmlinux'))).not.toThrow();
+      writeFileSync(path.join(dir, 'elf'), Buffer.from('\x7fELF\x02', 'latin1'));
+      expect(() => checkBtf(path.join(dir, 'elf'))).not.toThrow();
+      writeFileSync(path.join(dir, 'passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
+      expect(userError(() => checkBtf(path.join(dir, 'passwd')))).toMatch(/passwd is not a BTF file .*--btf-path/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
