@@ -110,9 +110,11 @@ export class SyscallSeriesShaper {
     this.#options = options;
     this.#attribute = options.attribute ?? noAttribution;
     this.#kinds = options.kinds ?? SYSCALL_NAMES;
-    // Demoted series stay at their final value as long as exited processes do, so every scraper sees them.
+    // Demoted series stay at their final value as long as exited processes do, so every scraper sees them; an
+    // aggregate one as long as an empty group does (the aggregate is for increase(), which over-counts a series
+    // that ends inside its window: see groupRetentionMs).
     const retention = options.exitedRetentionMs ?? 0;
-    this.#budget = new SeriesBudget<Payload>(options.maxSeries, retention);
+    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0));
     this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention);
   }
 
