@@ -2,8 +2,8 @@
 // every ci/*-values.yaml, validate every object against the Kubernetes and Prometheus Operator schemas, and check
 // what a node agent must get right: least privilege, host access only where a feature needs it, a config file the
 // agent itself accepts, and the Grafana dashboards of deploy/grafana.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -246,10 +246,15 @@ describe('helm chart', () => {
           if (hostVolumes.has(mount.name)) expect(mount.readOnly, `${mount.name} at ${mount.mountPath}`).toBe(true);
         }
       }
-      // The only writable place: an emptyDir at /tmp.
+      // The only writable place: an emptyDir at /tmp, and the ephemeral storage it and the log take is requested.
       const { agent } = daemonSetOf(objects());
       const tmpMount = agent.volumeMounts?.find((m) => m.mountPath === '/tmp');
       expect(pod.volumes?.find((v) => v.name === tmpMount?.name)?.emptyDir).toBeDefined();
+      expect(agent.resources?.requests?.['ephemeral-storage']).toBe('64Mi');
+      // The cgroup tree read-only all the way down (helm template assumes the Kubernetes of its client-go, >= 1.30).
+      const cgroupMount = agent.volumeMounts?.find((m) => m.name === 'cgroup');
+      if (c.name === 'minimal') expect(cgroupMount).toBeUndefined();
+      else expect(cgroupMount).toMatchObject({ readOnly: true, recursiveReadOnly: 'IfPossible' });
     });
 
     it('runs on every node, probed on the metrics port', () => {
@@ -473,8 +478,39 @@ describe('helm chart', () => {
     expect(() => render(cases[0]!, ['--set', 'capabilities={SYS_ADMIN}'])).toThrow(/additional properties/);
   });
 
-  it('the dashboards label is configurable, and the chart reads deploy/grafana through a symlink', () => {
-    expect(realpathSync(path.join(chartDir, 'dashboards'))).toBe(realpathSync(dashboardDir));
+  it('recursiveReadOnly only where the API server knows it (Kubernetes >= 1.30)', () => {
+    const mountOf = (kubeVersion: string) =>
+      daemonSetOf(render(cases[0]!, ['--kube-version', kubeVersion])).agent.volumeMounts?.find(
+        (m) => m.name === 'cgroup',
+      );
+    expect(mountOf('1.30.0')?.recursiveReadOnly).toBe('IfPossible');
+    expect(mountOf('1.29.4')).toEqual({ name: 'cgroup', mountPath: '/host/sys/fs/cgroup', readOnly: true });
+  });
+
+  it('ships copies of deploy/grafana/*.json, not a symlink (helm warned about it on every command)', () => {
+    const chartDashboards = path.join(chartDir, 'dashboards');
+    expect(lstatSync(chartDashboards).isDirectory()).toBe(true);
+    const copies = readdirSync(chartDashboards).sort();
+    expect(copies, 'deploy/helm/ebpf-otel-agent/dashboards/ must hold exactly deploy/grafana/*.json').toEqual(
+      dashboardFiles(),
+    );
+    for (const file of copies) {
+      expect(
+        readFileSync(path.join(chartDashboards, file), 'utf8') === readFileSync(path.join(dashboardDir, file), 'utf8'),
+        `${file} differs from deploy/grafana: cp deploy/grafana/*.json deploy/helm/ebpf-otel-agent/dashboards/`,
+      ).toBe(true);
+    }
+    for (const args of [
+      ['lint', chartDir],
+      ['template', RELEASE, chartDir],
+    ]) {
+      const run = spawnSync(helm, args, { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr, `helm ${args[0]}`).not.toMatch(/symbolic link/);
+    }
+  });
+
+  it('the dashboards label is configurable', () => {
     if (dashboardFiles().length === 0) return;
     const objs = render(cases[0]!, [
       '--set',
