@@ -29,6 +29,7 @@ import {
 import { buildParser, readEnvironment, toRawOptions } from '../../src/cli.ts';
 import { resolveConfig } from '../../src/config.ts';
 import { root } from './harness.ts';
+import { kubeconform, misspell, toYaml, type Manifest } from './k8s-manifests.ts';
 
 const chartDir = path.join(root, 'deploy', 'helm', 'ebpf-otel-agent');
 const chartVersion = (parseYaml(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as { version: string })
@@ -420,6 +421,28 @@ describe('helm chart', () => {
       for (const file of files) {
         expect(dashboards[0]!.data![file], file).toBe(readFileSync(path.join(dashboardDir, file), 'utf8'));
       }
+    });
+  });
+
+  // Offline, without a cluster: what a strict API server refuses, kubeconform refuses too (the kubernetes-models
+  // validation above lets unknown fields through).
+  describe('strict schemas (kubeconform)', () => {
+    beforeAll(() => {
+      execFileSync(path.join(root, 'scripts', 'install-kubeconform.sh'), { stdio: 'inherit' });
+    }, 10 * 60_000);
+
+    it.each(cases)('$name values: every object valid, no kind without a schema', (c) => {
+      const result = kubeconform(toYaml(rendered.get(c.name)! as Manifest[]));
+      expect(result.output).toMatch(/Invalid: 0, Errors: 0, Skipped: 0/);
+      expect(result.ok, result.output).toBe(true);
+    });
+
+    it('rejects a misspelled securityContext.privilegd (DaemonSet) and spec.groupz (PrometheusRule)', () => {
+      const result = kubeconform(toYaml(misspell(rendered.get('monitoring')! as Manifest[])));
+      expect(result.ok).toBe(false);
+      expect(result.output).toMatch(/DaemonSet eoa-ebpf-otel-agent is invalid: .*additional properties 'privilegd'/);
+      expect(result.output).toMatch(/PrometheusRule eoa-ebpf-otel-agent is invalid: .*additional properties 'groupz'/);
+      expect(result.output).toMatch(/Invalid: 2,/);
     });
   });
 
