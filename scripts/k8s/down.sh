@@ -16,6 +16,14 @@ k8s_init "${1:-}" || exit 1
 log() { printf 'k8s-down: %s\n' "$*" >&2; }
 start=$SECONDS
 
+# up.sh records the name once it has checked that no other cluster has it: without the record, the netns and the
+# cgroups of that name are not this state directory's (an up that refused to start), so leave them alone.
+if [[ ! -f $STATE/name ]]; then
+  rm -rf "$STATE"
+  log "no cluster was started in $STATE"
+  exit 0
+fi
+
 # pid_of NAME: the recorded PID of a daemon, if that process still runs the daemon's binary.
 pid_of() {
   local file=$PIDS/$1.pid pid
