@@ -130,6 +130,12 @@ rm -rf /var/lib/cni/results/eoa-* 2>/dev/null
 rmdir /var/lib/cni/results /var/lib/cni /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc \
   /run/containerd 2>/dev/null
 
+# tracefs, if up.sh mounted it (lazily: a tracer elsewhere keeps what it has open).
+if [[ -f $STATE/tracefs-mounted ]]; then
+  umount -l /sys/kernel/tracing 2>/dev/null
+  rm -f "$STATE/tracefs-mounted"
+fi
+
 # 8. The state directory.
 if [[ -d $STATE ]]; then
   if [[ ${K8S_KEEP_LOGS:-0} == 1 ]]; then

@@ -51,6 +51,12 @@ fi
 mkdir -p "$STATE" "$LOGS" "$PIDS"
 printf '%s\n' "$NAME" >"$STATE/name"
 
+# tracefs, which the agent's pod mounts from the node and cannot mount itself (systemd hosts mount it at boot).
+if ! awk '$2 == "/sys/kernel/tracing" && $3 == "tracefs" { found = 1 } END { exit !found }' /proc/self/mounts; then
+  mount -t tracefs nodev /sys/kernel/tracing
+  touch "$STATE/tracefs-mounted"
+fi
+
 # --- The node's network namespace ----------------------------------------------------------------------------------
 ip netns add "$NAME"
 ip link add "$HOST_VETH" type veth peer name "$NODE_VETH_TMP"
