@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds what the container image holds into a staging directory: the bundled agent, the BPF objects and the
-# native addon. deploy/Dockerfile runs this in its build stage; the tests
-# run it too, since there is no Docker engine here.
-#   deploy/build.sh [OUT]     (default OUT: build/image; the tree to copy is OUT/app)
+# native addon. deploy/Dockerfile runs this in its build stage (without privilege: bootstrap's build mode mounts
+# nothing); the tests run it on the host too.
+#   deploy/build.sh [OUT]     (default OUT: build/image-stage; the tree to copy is OUT/app)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-build/image}
+OUT=${1:-build/image-stage}
 
-./scripts/bootstrap.sh
+./scripts/bootstrap.sh build
 
 rm -rf "$OUT"
 mkdir -p "$OUT/app/bpf/build" "$OUT/app/native/build/Release"

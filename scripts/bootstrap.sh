@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian bookworm machine (or a checkout on one) to run the agent and its tests, then builds:
 #   apt packages → npm dependencies (Node 24 comes from npm as the `node` package) → BPF objects → addon → dist/.
-#   scripts/bootstrap.sh [bench]
+#   scripts/bootstrap.sh [bench|build|deps]
+#     (none)  what building, running and testing need
+#     bench   that plus what the benchmarks (npm run bench:*) measure with or against
+#     build   only what building needs (deploy/build.sh: the image's build stage installs no test tools)
+#     deps    as build, but stops after the npm dependencies (the image's build stage caches them in a layer)
 # Idempotent: each step is skipped when its result is already there and up to date. Needs root for apt.
+# On a host (no mode, bench) it also mounts tracefs when it is missing, for the tests and the benchmarks' tools; build
+# and deps mount nothing and need no privilege beyond apt's: an image build runs them without CAP_SYS_ADMIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-}
+case $mode in '' | bench | build | deps) ;; *)
+  echo "usage: scripts/bootstrap.sh [bench|build|deps]" >&2
+  exit 2
+  ;;
+esac
 
-APT_PACKAGES=(
-  clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc g++ libc6-dev python3 # build
-  bpftool iproute2 util-linux curl prometheus                                           # tests (promtool)
-)
-# `bootstrap.sh bench` also installs what the benchmarks (npm run bench:*) measure with or against.
-if [[ ${1:-} == bench ]]; then
+APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc g++ libc6-dev python3) # build
+if [[ $mode == '' || $mode == bench ]]; then
+  APT_PACKAGES+=(bpftool iproute2 util-linux curl prometheus) # tests (promtool)
+fi
+if [[ $mode == bench ]]; then
   APT_PACKAGES+=(hyperfine iperf3 bpftrace)
 fi
 
@@ -52,6 +63,7 @@ if ((node_major < 24)); then
   log "node_modules/.bin/node is Node $node_major, expected 24: rm -rf node_modules and run again"
   exit 1
 fi
+[[ $mode == deps ]] && exit 0
 
 log "building BPF objects"
 make -s -C bpf
@@ -65,8 +77,10 @@ fi
 log "bundling the agent into dist/"
 node_modules/.bin/node scripts/bundle.ts
 
-# libbpf needs tracefs to attach tracepoints; a fresh machine has it unmounted. (The agent mounts it too.)
-if [[ $(id -u) -eq 0 && ! -d /sys/kernel/tracing/events ]]; then
+
+# libbpf needs tracefs to attach tracepoints; a fresh machine has it unmounted. (The agent mounts it too, and so does
+# the integration tests' global setup.) Never in an image build (mode build), where mounting is not allowed.
+if [[ $mode != build && $(id -u) -eq 0 && ! -d /sys/kernel/tracing/events ]]; then
   log "mounting tracefs on /sys/kernel/tracing"
   mount -t tracefs nodev /sys/kernel/tracing
 fi

@@ -2,8 +2,8 @@
 // every ci/*-values.yaml, validate every object against the Kubernetes and Prometheus Operator schemas, and check
 // what a node agent must get right: least privilege, host access only where a feature needs it, a config file the
 // agent itself accepts, and the Grafana dashboards of deploy/grafana.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ import {
 import { buildParser, readEnvironment, toRawOptions } from '../../src/cli.ts';
 import { resolveConfig } from '../../src/config.ts';
 import { root } from './harness.ts';
+import { kubeconform, misspell, toYaml, type Manifest } from './k8s-manifests.ts';
 
 const chartDir = path.join(root, 'deploy', 'helm', 'ebpf-otel-agent');
 const chartVersion = (parseYaml(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as { version: string })
@@ -246,10 +247,15 @@ describe('helm chart', () => {
           if (hostVolumes.has(mount.name)) expect(mount.readOnly, `${mount.name} at ${mount.mountPath}`).toBe(true);
         }
       }
-      // The only writable place: an emptyDir at /tmp.
+      // The only writable place: an emptyDir at /tmp, and the ephemeral storage it and the log take is requested.
       const { agent } = daemonSetOf(objects());
       const tmpMount = agent.volumeMounts?.find((m) => m.mountPath === '/tmp');
       expect(pod.volumes?.find((v) => v.name === tmpMount?.name)?.emptyDir).toBeDefined();
+      expect(agent.resources?.requests?.['ephemeral-storage']).toBe('64Mi');
+      // The cgroup tree read-only all the way down (helm template assumes the Kubernetes of its client-go, >= 1.30).
+      const cgroupMount = agent.volumeMounts?.find((m) => m.name === 'cgroup');
+      if (c.name === 'minimal') expect(cgroupMount).toBeUndefined();
+      else expect(cgroupMount).toMatchObject({ readOnly: true, recursiveReadOnly: 'IfPossible' });
     });
 
     it('runs on every node, probed on the metrics port', () => {
@@ -418,6 +424,28 @@ describe('helm chart', () => {
     });
   });
 
+  // Offline, without a cluster: what a strict API server refuses, kubeconform refuses too (the kubernetes-models
+  // validation above lets unknown fields through).
+  describe('strict schemas (kubeconform)', () => {
+    beforeAll(() => {
+      execFileSync(path.join(root, 'scripts', 'install-kubeconform.sh'), { stdio: 'inherit' });
+    }, 10 * 60_000);
+
+    it.each(cases)('$name values: every object valid, no kind without a schema', (c) => {
+      const result = kubeconform(toYaml(rendered.get(c.name)! as Manifest[]));
+      expect(result.output).toMatch(/Invalid: 0, Errors: 0, Skipped: 0/);
+      expect(result.ok, result.output).toBe(true);
+    });
+
+    it('rejects a misspelled securityContext.privilegd (DaemonSet) and spec.groupz (PrometheusRule)', () => {
+      const result = kubeconform(toYaml(misspell(rendered.get('monitoring')! as Manifest[])));
+      expect(result.ok).toBe(false);
+      expect(result.output).toMatch(/DaemonSet eoa-ebpf-otel-agent is invalid: .*additional properties 'privilegd'/);
+      expect(result.output).toMatch(/PrometheusRule eoa-ebpf-otel-agent is invalid: .*additional properties 'groupz'/);
+      expect(result.output).toMatch(/Invalid: 2,/);
+    });
+  });
+
   it('monitoring: jobs named as the alerts expect, and rules promtool accepts', () => {
     const objs = rendered.get('monitoring')!;
     const podMonitor = ofKind<IPodMonitor>(objs, 'PodMonitor')[0]!;
@@ -473,8 +501,39 @@ describe('helm chart', () => {
     expect(() => render(cases[0]!, ['--set', 'capabilities={SYS_ADMIN}'])).toThrow(/additional properties/);
   });
 
-  it('the dashboards label is configurable, and the chart reads deploy/grafana through a symlink', () => {
-    expect(realpathSync(path.join(chartDir, 'dashboards'))).toBe(realpathSync(dashboardDir));
+  it('recursiveReadOnly only where the API server knows it (Kubernetes >= 1.30)', () => {
+    const mountOf = (kubeVersion: string) =>
+      daemonSetOf(render(cases[0]!, ['--kube-version', kubeVersion])).agent.volumeMounts?.find(
+        (m) => m.name === 'cgroup',
+      );
+    expect(mountOf('1.30.0')?.recursiveReadOnly).toBe('IfPossible');
+    expect(mountOf('1.29.4')).toEqual({ name: 'cgroup', mountPath: '/host/sys/fs/cgroup', readOnly: true });
+  });
+
+  it('ships copies of deploy/grafana/*.json, not a symlink (helm warned about it on every command)', () => {
+    const chartDashboards = path.join(chartDir, 'dashboards');
+    expect(lstatSync(chartDashboards).isDirectory()).toBe(true);
+    const copies = readdirSync(chartDashboards).sort();
+    expect(copies, 'deploy/helm/ebpf-otel-agent/dashboards/ must hold exactly deploy/grafana/*.json').toEqual(
+      dashboardFiles(),
+    );
+    for (const file of copies) {
+      expect(
+        readFileSync(path.join(chartDashboards, file), 'utf8') === readFileSync(path.join(dashboardDir, file), 'utf8'),
+        `${file} differs from deploy/grafana: cp deploy/grafana/*.json deploy/helm/ebpf-otel-agent/dashboards/`,
+      ).toBe(true);
+    }
+    for (const args of [
+      ['lint', chartDir],
+      ['template', RELEASE, chartDir],
+    ]) {
+      const run = spawnSync(helm, args, { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr, `helm ${args[0]}`).not.toMatch(/symbolic link/);
+    }
+  });
+
+  it('the dashboards label is configurable', () => {
     if (dashboardFiles().length === 0) return;
     const objs = render(cases[0]!, [
       '--set',
