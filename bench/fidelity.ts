@@ -127,13 +127,14 @@ async function during(a: Agent, phase: string, work: Promise<unknown>): Promise<
     await Promise.race([sleep(2000), finished.catch(() => undefined)]);
     last = await sample(a.url, a.pid);
     for (const m of VIEW_METRICS) {
-      for (const k of ['own', 'other', 'gauge'] as const)
+      for (const k of ['own', 'other', 'gauge', 'workload'] as const)
         peak.series[m][k] = Math.max(peak.series[m][k], last.series[m][k]);
     }
     peak.rssMiB = Math.max(peak.rssMiB, last.rssMiB);
     peak.hwmMiB = Math.max(peak.hwmMiB, last.hwmMiB);
     peak.syscallMapEntries = Math.max(peak.syscallMapEntries, last.syscallMapEntries);
     peak.folded = last.folded;
+    peak.lost = last.lost;
     peak.bytes = Math.max(peak.bytes, last.bytes);
   }
   await finished;
@@ -364,7 +365,8 @@ const mib = (x: number | undefined): string => (x === undefined ? '' : x.toFixed
 function seriesCell(s: Sample, metric: (typeof VIEW_METRICS)[number]): string {
   const c = s.series[metric];
   const lines = c.own + c.other;
-  return `${n(c.own)} + ${n(c.other)}${lines === c.gauge ? '' : ` (gauge ${n(c.gauge)})`}`;
+  const gauge = lines === c.gauge ? '' : `, gauge ${n(c.gauge)}`;
+  return `${n(c.own)} + ${n(c.other)} (${n(c.workload)}${gauge})`;
 }
 
 function machine(): string {
@@ -377,7 +379,7 @@ function render(results: CaseResult[]): string {
   const out: string[] = [
     `Agent: \`node dist/cli.js ${PROGRAMS.join(' ')}\` — the default programs (exec, syscalls) plus cpu, so that all four metrics exist — at its defaults otherwise (\`--interval 5s\`, \`--max-series 5000\`, \`--max-process-series 5000\`, \`--exited-retention 2m\`, \`--scrape-interval 60s\`), with the changes each case names. Machine: ${machine()}.`,
     '',
-    'Series are lines of each metric in `/metrics`, written `own + other` (`other`: the budget’s overflow series); where `ebpf_agent_series{metric}` disagrees with the line count it is given in parentheses. The baseline (“idle”) row is the rest of the host: other work ran on it. RSS and VmHWM are the agent’s (`/proc/<pid>/status`); VmHWM is the peak since the agent started. Poll: mean of `ebpf_agent_poll_duration_seconds` over the row’s window.',
+    'Series are lines of each metric in `/metrics`, written `own + other (workload)`: `other` is the budget’s overflow series, `workload` the lines of the benchmark’s own processes (`process_executable_name="syscaller"`, the rest are the host’s); where `ebpf_agent_series{metric}` disagrees with the line count it is given too. The baseline (“idle”) row is the rest of the host: other work ran on it. RSS and VmHWM are the agent’s (`/proc/<pid>/status`); VmHWM is the peak since the agent started. Poll: mean of `ebpf_agent_poll_duration_seconds` over the row’s window. Lost: `ebpf_agent_events_lost_total` + `ebpf_agent_map_updates_dropped_total` (exit events the ring had no room for, processes the maps had no room for), since the agent started.',
   ];
   for (const r of results) {
     out.push(
@@ -392,6 +394,7 @@ function render(results: CaseResult[]): string {
           'ebpf_cpu_samples_total',
           'ebpf_process_cpu_samples_total',
           'syscall map entries',
+          'lost',
           'VmRSS (MiB)',
           'VmHWM (MiB)',
           'poll (ms)',
@@ -400,6 +403,8 @@ function render(results: CaseResult[]): string {
           row.phase,
           ...VIEW_METRICS.map((m) => seriesCell(row.sample, m)),
           n(row.sample.syscallMapEntries),
+          // Results of a version before `lost` was read have none.
+          (row.sample.lost as number | undefined) === undefined ? '—' : n(row.sample.lost),
           row.rssPeakMiB !== undefined && row.rssPeakMiB > row.sample.rssMiB + 0.05
             ? `${mib(row.sample.rssMiB)} (peak ${mib(row.rssPeakMiB)})`
             : mib(row.sample.rssMiB),

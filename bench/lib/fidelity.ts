@@ -23,6 +23,8 @@ export function buildFidelityHelper(): void {
   ]);
 }
 
+const WORKLOAD_LABEL = 'process_executable_name="syscaller"';
+
 /** The four metrics of the two views, by their Prometheus names. */
 export const VIEW_METRICS = [
   'ebpf_syscalls_total',
@@ -39,6 +41,8 @@ export interface SeriesCount {
   other: number;
   /** ebpf_agent_series{metric} at the same scrape. */
   gauge: number;
+  /** Lines of the benchmark's own workload (process_executable_name="syscaller"), the rest being the host's. */
+  workload: number;
 }
 
 export interface Sample {
@@ -51,6 +55,8 @@ export interface Sample {
   syscallMapEntries: number;
   /** ebpf_agent_series_folded_total, all metrics. */
   folded: number;
+  /** ebpf_agent_events_lost_total + ebpf_agent_map_updates_dropped_total, all programs. */
+  lost: number;
   rssMiB: number;
   hwmMiB: number;
   /** Bytes of the /metrics body. */
@@ -76,21 +82,23 @@ function valueOf(line: string): number {
 /** One scrape of /metrics (and the agent's memory right after it), reduced to what the benchmark reports. */
 export async function sample(url: string, pid: number): Promise<Sample> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const series = Object.fromEntries(VIEW_METRICS.map((m) => [m, { own: 0, other: 0, gauge: 0 }])) as Record<
-    ViewMetric,
-    SeriesCount
-  >;
+  const series = Object.fromEntries(
+    VIEW_METRICS.map((m) => [m, { own: 0, other: 0, gauge: 0, workload: 0 }]),
+  ) as Record<ViewMetric, SeriesCount>;
   let pollSum = 0;
   let pollCount = 0;
   let syscallMapEntries = 0;
   let folded = 0;
+  let lost = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const name = line.slice(0, Math.min(...[line.indexOf('{'), line.indexOf(' ')].filter((i) => i >= 0)));
     if ((VIEW_METRICS as readonly string[]).includes(name)) {
       const count = series[name as ViewMetric];
-      if (/="other"/.test(labelsOf(line))) count.other++;
+      const labels = labelsOf(line);
+      if (/="other"/.test(labels)) count.other++;
       else count.own++;
+      if (labels.includes(WORKLOAD_LABEL)) count.workload++;
     } else if (name === 'ebpf_agent_series') {
       const metric = /metric="([^"]+)"/.exec(line)?.[1];
       if (metric !== undefined && metric in series) series[metric as ViewMetric].gauge = valueOf(line);
@@ -98,6 +106,8 @@ export async function sample(url: string, pid: number): Promise<Sample> {
     else if (name === 'ebpf_agent_poll_duration_seconds_count') pollCount = valueOf(line);
     else if (name === 'ebpf_agent_map_entries' && /map="syscall_counts"/.test(line)) syscallMapEntries = valueOf(line);
     else if (name === 'ebpf_agent_series_folded_total') folded += valueOf(line);
+    else if (name === 'ebpf_agent_events_lost_total' || name === 'ebpf_agent_map_updates_dropped_total')
+      lost += valueOf(line);
   }
   return {
     atMs: Date.now(),
@@ -106,6 +116,7 @@ export async function sample(url: string, pid: number): Promise<Sample> {
     pollCount,
     syscallMapEntries,
     folded,
+    lost,
     ...memory(pid),
     bytes: Buffer.byteLength(text),
   };
