@@ -26,7 +26,7 @@ import {
   ServiceMonitor,
   type IServiceMonitor,
 } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { buildParser, readEnvironment, toRawOptions } from '../../src/cli.ts';
+import { buildParser, ignoredEnvironment, readEnvironment, toRawOptions } from '../../src/cli.ts';
 import { resolveConfig } from '../../src/config.ts';
 import { root } from './harness.ts';
 import { kubeconform, misspell, toYaml, type Manifest } from './k8s-manifests.ts';
@@ -368,14 +368,15 @@ describe('helm chart', () => {
     it('injects no Service link variables, which would collide with the agent’s own EBPF_OTEL_AGENT_* prefix', () => {
       const { pod } = daemonSetOf(objects());
       expect(pod.enableServiceLinks).toBe(false);
-      // What Kubernetes injects for a Service named ebpf-otel-agent: the agent refuses it, so the pods would
-      // crash-loop with service links on.
+      // What Kubernetes injects for a Service named ebpf-otel-agent: the agent ignores each with a warning (it
+      // used to refuse them and crash-loop); the chart keeps them out in the first place.
       const injected = {
         EBPF_OTEL_AGENT_SERVICE_HOST: '10.96.0.10',
         EBPF_OTEL_AGENT_SERVICE_PORT: '9464',
         EBPF_OTEL_AGENT_PORT: 'tcp://10.96.0.10:9464',
       };
-      expect(() => readEnvironment(injected)).toThrow(/unknown environment variable EBPF_OTEL_AGENT_SERVICE_HOST/);
+      expect(readEnvironment(injected)).toEqual({});
+      expect(ignoredEnvironment(injected)).toHaveLength(3);
     });
 
     it('keeps the pod template labels free of the chart version (a chart upgrade restarts no agent)', () => {
