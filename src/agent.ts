@@ -316,11 +316,16 @@ export class Agent {
       const { descriptor, instance } = running;
       const { collector } = instance;
       try {
-        snapshot.attached.push({ program: descriptor.name, attached: collector.attached() });
         instance.collect(now, snapshot);
         snapshot.drops.push(collector.drops());
         snapshot.mapFill.push(...collector.mapFill());
         collected.push(running);
+      } catch (error) {
+        this.#pollFailed(descriptor.name, error);
+      }
+      // After the collection, which follows attachments (an interface that is gone or back): this poll's state.
+      try {
+        snapshot.attached.push({ program: descriptor.name, attached: collector.attached() });
       } catch (error) {
         this.#pollFailed(descriptor.name, error);
       }

@@ -130,10 +130,7 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
   if (!programs.includes('xdp') && config.xdpInterfaces.length > 0) {
     throw new UserError('--xdp-interface is set but xdp is not in --programs: add xdp to --programs');
   }
-  if (config.xdpInterfaces.some((name) => name.trim() === '')) {
-    throw new UserError('--xdp-interface is empty: give an interface name (ip link lists them)');
-  }
-  if (config.execLog !== undefined && config.execLog.trim() === '') {
+  if (typeof given.execLog === 'string' && given.execLog.trim() === '') {
     throw new UserError('--exec-log is empty: give a file path, or leave the flag out');
   }
   // A value of its own (not the default, which --print-config writes out) for a program that does not run.

@@ -287,6 +287,10 @@ export const FLAGS = [
     program: 'xdp',
     field: 'xdpInterfaces',
     parse(value) {
+      const given =
+        value === undefined ? [] : (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
+      if (given.some((name) => name.trim() === ''))
+        throw new UserError('--xdp-interface is empty: give an interface name (ip link lists them)');
       const names = [...new Set(stringList(value))];
       for (const name of names) {
         if (name.length > 15 || /[\s/]/.test(name))

@@ -38,6 +38,10 @@
  *       write, no read), then exactly as --exit-after N.  Used to check short
  *       jobs in their own container cgroups.
  *
+ *   syscaller --cgroup-connect-exit-after DIR N
+ *       As --cgroup-exit-after DIR N, with exactly N UDP connects to
+ *       127.0.0.1:9 (no packet sent) between the move and the reads.
+ *
  *   syscaller --churn COUNT N
  *       Opens /dev/zero once in the parent, then forks COUNT children, at
  *       most 2 alive at any time.  Each child does exactly N raw 1-byte reads
@@ -90,6 +94,7 @@ static void usage(void)
 		"usage: syscaller N\n"
 		"       syscaller --exit-after N\n"
 		"       syscaller --cgroup-exit-after DIR N\n"
+		"       syscaller --cgroup-connect-exit-after DIR N\n"
 		"       syscaller --churn COUNT N\n"
 		"       syscaller --exec COUNT PATH\n"
 		"       syscaller --comm NAME N\n"
@@ -197,7 +202,8 @@ static int mode_exit_after(unsigned long n)
 	_exit(do_reads(fd, n) ? 1 : 0);
 }
 
-static int mode_cgroup_exit_after(const char *dir, unsigned long n)
+/* Moves the calling process into the cgroup DIR (one openat and one write of "0" to DIR/cgroup.procs). */
+static void join_cgroup(const char *dir)
 {
 	char procs[4096];
 	int fd;
@@ -208,6 +214,35 @@ static int mode_cgroup_exit_after(const char *dir, unsigned long n)
 	if (fd < 0 || write(fd, "0", 1) != 1)
 		_exit(3);
 	close(fd);
+}
+
+static int mode_cgroup_exit_after(const char *dir, unsigned long n)
+{
+	join_cgroup(dir);
+	return mode_exit_after(n);
+}
+
+/*
+ * As --cgroup-exit-after, with exactly N UDP connects to 127.0.0.1:9 (no packet is sent) before the reads: connect is
+ * a call the rest of a machine makes rarely, so a test can compare totals over every series of it.
+ */
+static int mode_cgroup_connect_exit_after(const char *dir, unsigned long n)
+{
+	struct sockaddr_in addr;
+	unsigned long i;
+	int udpfd;
+
+	join_cgroup(dir);
+	udpfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (udpfd < 0)
+		_exit(4);
+	memset(&addr, 0, sizeof addr);
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(9);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < n; i++)
+		if (syscall(SYS_connect, udpfd, &addr, sizeof addr) != 0)
+			_exit(5);
 	return mode_exit_after(n);
 }
 
@@ -357,6 +392,9 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "--cgroup-exit-after") == 0)
 		mode_cgroup_exit_after(argv[2], parse_count(argv[3]));
+
+	if (argc == 4 && strcmp(argv[1], "--cgroup-connect-exit-after") == 0)
+		mode_cgroup_connect_exit_after(argv[2], parse_count(argv[3]));
 
 	if (argc == 4 && strcmp(argv[1], "--churn") == 0) {
 		struct churn_arg a;

@@ -53,13 +53,23 @@ describe('cardinality budget', () => {
     await Promise.all([budgeted.waitPolls(2), unbounded.waitPolls(2)]);
     for (const h of helpers) h.kill('SIGCONT');
     for (const h of helpers) await waitStopped(h.pid!);
-    // Past the retention of whatever was demoted during the run: the own series are the budget's members only.
+    // Past the retention of whatever was demoted during the run: the own series are the budget's members, plus the
+    // series demoted within the last retention (still published at their final values). The machine's own
+    // processes come and go meanwhile, so there may be a few of those: at most one per fold counted since then.
+    const foldsBefore = total(await budgeted.scrape(), 'ebpf_agent_series_folded_total', {
+      metric: 'ebpf_process_syscalls_total',
+    });
     await sleep((RETENTION_S + 1) * 1000);
+    const foldsSince = async (): Promise<number> =>
+      total(await budgeted.scrape(), 'ebpf_agent_series_folded_total', { metric: 'ebpf_process_syscalls_total' }) -
+      foldsBefore;
     const [after] = await Promise.all([budgeted.waitPolls(2), unbounded.waitPolls(2)]);
+    const recentlyFolded = await foldsSince();
 
     const own = after.filter((s) => s.name === 'ebpf_process_syscalls_total' && s.labels.process_pid !== 'other');
     const folded = seriesOf(after, 'ebpf_process_syscalls_total', { process_pid: 'other' });
-    expect(own.length).toBeLessThanOrEqual(BUDGET);
+    console.log(`budget: ${own.length} own series, ${recentlyFolded} folds in the last ${RETENTION_S + 3} s`);
+    expect(own.length).toBeLessThanOrEqual(BUDGET + recentlyFolded);
     expect(folded.length).toBeGreaterThanOrEqual(1);
     expect(folded.length).toBeLessThanOrEqual(4); // one per syscall
     for (const f of folded) expect(f.labels.process_executable_name).toBe('other');

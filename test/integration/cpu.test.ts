@@ -34,20 +34,18 @@ describe('cpu program', () => {
     const spinner = spawn(syscallerPath, ['--spin', String(SECONDS * 1000), String(cpu)], { stdio: 'ignore' });
     const sleeper = spawn('sleep', [String(SECONDS)], { stdio: 'ignore' });
     const sleeperPid = String(sleeper.pid);
-    // Keep the sleeper's final count: it is published once, in the poll after it exits.
+    // Keep the sleeper's final count: it is published in the poll after it exits (and kept for the retention), so
+    // watching until three intervals after its exit sees it.
     let sleeperSamples = 0;
+    let exitedAt: number | undefined;
+    sleeper.once('exit', () => (exitedAt = Date.now()));
     const watch = (async () => {
-      while (sleeper.exitCode === null || agent !== undefined) {
+      while (exitedAt === undefined || Date.now() - exitedAt < 1_500) {
         const s = await agent.scrape();
         sleeperSamples = Math.max(
           sleeperSamples,
           total(s, 'ebpf_process_cpu_samples_total', { process_pid: sleeperPid }),
         );
-        if (
-          sleeper.exitCode !== null &&
-          seriesOf(s, 'ebpf_process_cpu_samples_total', { process_pid: sleeperPid }).length === 0
-        )
-          break;
         await new Promise((r) => setTimeout(r, 20));
       }
     })();

@@ -254,6 +254,26 @@ export function agentPrograms(): number[] {
   return ours;
 }
 
+/** IDs of the agent programs (eoa_*) that process `pid` holds open: an agent this test did not start, say in a pod. */
+export function programsHeldBy(pid: number): number[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as BpftoolProg[];
+  const holders = programHolders();
+  return progs
+    .filter((p) => p.name?.startsWith('eoa_') === true && holders.get(p.id)?.has(pid) === true)
+    .map((p) => p.id);
+}
+
+/** Waits until none of these programs is loaded any more. */
+export async function expectProgramsGone(ids: readonly number[]): Promise<void> {
+  const loaded = (): number[] => {
+    const progs = JSON.parse(
+      execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' }),
+    ) as BpftoolProg[];
+    return progs.map((p) => p.id).filter((id) => ids.includes(id));
+  };
+  await waitFor(`programs ${ids.join(', ')} to be unloaded`, () => (loaded().length === 0 ? true : undefined), 30_000);
+}
+
 function commOf(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
