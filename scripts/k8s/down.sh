@@ -89,7 +89,7 @@ leftovers() {
       [[ -d $dir ]] && find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null
     done
     for cmdline in /proc/[0-9]*/cmdline; do
-      cmd=$(tr '\0' ' ' <"$cmdline" 2>/dev/null)
+      cmd=$( { tr '\0' ' ' <"$cmdline"; } 2>/dev/null)
       [[ $cmd == *containerd-shim*" -address $SOCKET "* ]] && basename "$(dirname "$cmdline")"
     done
   } | grep -vx "$$" | sort -un

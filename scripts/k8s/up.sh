@@ -45,7 +45,7 @@ if ((${#missing[@]})); then
 fi
 "$ROOT/scripts/k8s/install-kubernetes.sh"
 
-if ip netns list | grep -qw "$NAME"; then
+if [[ -e /run/netns/$NAME ]]; then
   fail "netns $NAME exists: another cluster is up (scripts/k8s/down.sh STATE_DIR first)"
 fi
 mkdir -p "$STATE" "$LOGS" "$PIDS"
