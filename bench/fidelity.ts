@@ -135,6 +135,7 @@ async function during(a: Agent, phase: string, work: Promise<unknown>): Promise<
     peak.syscallMapEntries = Math.max(peak.syscallMapEntries, last.syscallMapEntries);
     peak.folded = last.folded;
     peak.lost = last.lost;
+    peak.exitedPids = last.exitedPids;
     peak.bytes = Math.max(peak.bytes, last.bytes);
   }
   await finished;
@@ -397,7 +398,7 @@ function render(results: CaseResult[]): string {
   const out: string[] = [
     `Agent: \`node dist/cli.js ${PROGRAMS.join(' ')}\` — the default programs (exec, syscalls) plus cpu, so that all four metrics exist — at its defaults otherwise (\`--interval 5s\`, \`--max-series 5000\`, \`--max-process-series 5000\`, \`--exited-retention 2m\`, \`--scrape-interval 60s\`), with the changes each case names. Machine: ${machine()}.`,
     '',
-    'Series are lines of each metric in `/metrics`, written `own + other (workload)`: `other` is the budget’s overflow series, `workload` the lines of the benchmark’s own processes (`process_executable_name="syscaller"`, the rest are the host’s); where `ebpf_agent_series{metric}` disagrees with the line count it is given too. The baseline (“idle”) row is the rest of the host: other work ran on it. RSS and VmHWM are the agent’s (`/proc/<pid>/status`); VmHWM is the peak since the agent started. Poll: mean of `ebpf_agent_poll_duration_seconds` over the row’s window. Lost: `ebpf_agent_events_lost_total` + `ebpf_agent_map_updates_dropped_total` (exit events the ring had no room for, processes the maps had no room for), since the agent started.',
+    'Series are lines of each metric in `/metrics`, written `own + other (workload)`: `other` is the budget’s overflow series, `workload` the lines of the benchmark’s own processes (`process_executable_name="syscaller"`, the rest are the host’s); where `ebpf_agent_series{metric}` disagrees with the line count it is given too. The baseline (“idle”) row is the rest of the host: other work ran on it. RSS and VmHWM are the agent’s (`/proc/<pid>/status`); VmHWM is the peak since the agent started. Exited pids: per-process series of the workload whose process no longer exists (published for `--exited-retention`; none should be left after it). Poll: mean of `ebpf_agent_poll_duration_seconds` over the row’s window. Lost: `ebpf_agent_events_lost_total` + `ebpf_agent_map_updates_dropped_total` (exit events the ring had no room for, processes the maps had no room for), since the agent started. Exited pids: per-process series of the workload whose process no longer exists (published for `--exited-retention`; none should be left after it).',
   ];
   for (const r of results) {
     out.push(
@@ -413,6 +414,7 @@ function render(results: CaseResult[]): string {
           'ebpf_process_cpu_samples_total',
           'syscall map entries',
           'lost',
+          'exited pids (syscalls / cpu)',
           'VmRSS (MiB)',
           'VmHWM (MiB)',
           'poll (ms)',
@@ -423,6 +425,9 @@ function render(results: CaseResult[]): string {
           n(row.sample.syscallMapEntries),
           // Results of a version before `lost` was read have none.
           (row.sample.lost as number | undefined) === undefined ? '—' : n(row.sample.lost),
+          (row.sample.exitedPids as Sample['exitedPids'] | undefined) === undefined
+            ? '—'
+            : `${n(row.sample.exitedPids.syscalls)} / ${n(row.sample.exitedPids.cpu)}`,
           row.rssPeakMiB !== undefined && row.rssPeakMiB > row.sample.rssMiB + 0.05
             ? `${mib(row.sample.rssMiB)} (peak ${mib(row.rssPeakMiB)})`
             : mib(row.sample.rssMiB),
@@ -445,6 +450,7 @@ async function report(): Promise<void> {
     'churn-map128k',
     'churn-default',
     'containers',
+    'containers-held',
     'containers-default',
     'containers-rmdir0',
   ];
