@@ -378,7 +378,8 @@ async function runCase(name: string): Promise<CaseResult> {
 
 // ---- report ----------------------------------------------------------------------------------------------------
 
-const n = (x: number): string => x.toLocaleString('en');
+// Results of an earlier version of a case may lack a figure: '—'.
+const n = (x: number | undefined): string => (x === undefined ? '—' : x.toLocaleString('en'));
 const mib = (x: number | undefined): string => (x === undefined ? '' : x.toFixed(1));
 
 function seriesCell(s: Sample, metric: (typeof VIEW_METRICS)[number]): string {
@@ -398,7 +399,7 @@ function render(results: CaseResult[]): string {
   const out: string[] = [
     `Agent: \`node dist/cli.js ${PROGRAMS.join(' ')}\` — the default programs (exec, syscalls) plus cpu, so that all four metrics exist — at its defaults otherwise (\`--interval 5s\`, \`--max-series 5000\`, \`--max-process-series 5000\`, \`--exited-retention 2m\`, \`--scrape-interval 60s\`), with the changes each case names. Machine: ${machine()}.`,
     '',
-    'Series are lines of each metric in `/metrics`, written `own + other (workload)`: `other` is the budget’s overflow series, `workload` the lines of the benchmark’s own processes (`process_executable_name="syscaller"`, the rest are the host’s); where `ebpf_agent_series{metric}` disagrees with the line count it is given too. The baseline (“idle”) row is the rest of the host: other work ran on it. RSS and VmHWM are the agent’s (`/proc/<pid>/status`); VmHWM is the peak since the agent started. Exited pids: per-process series of the workload whose process no longer exists (published for `--exited-retention`; none should be left after it). Poll: mean of `ebpf_agent_poll_duration_seconds` over the row’s window. Lost: `ebpf_agent_events_lost_total` + `ebpf_agent_map_updates_dropped_total` (exit events the ring had no room for, processes the maps had no room for), since the agent started. Exited pids: per-process series of the workload whose process no longer exists (published for `--exited-retention`; none should be left after it).',
+    'Series are lines of each metric in `/metrics`, written `own + other (workload)`: `other` is the budget’s overflow series, `workload` the lines of the benchmark’s own processes (`process_executable_name="syscaller"`, the rest are the host’s); where `ebpf_agent_series{metric}` disagrees with the line count it is given too. The baseline (“idle”) row is the rest of the host: other work ran on it. RSS and VmHWM are the agent’s (`/proc/<pid>/status`); VmHWM is the peak since the agent started. Poll: mean of `ebpf_agent_poll_duration_seconds` over the row’s window. Lost: `ebpf_agent_events_lost_total` + `ebpf_agent_map_updates_dropped_total` (exit events the ring had no room for, processes the maps had no room for), since the agent started. Exited pids: per-process series of the workload whose process no longer exists (published for `--exited-retention`; none should be left after it).',
   ];
   for (const r of results) {
     out.push(
