@@ -3,7 +3,7 @@
 // what it starts), kubelet-style container cgroups, and readers of the agent's series, memory and poll time.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { root } from './fleet.ts';
 
@@ -55,6 +55,11 @@ export interface Sample {
   syscallMapEntries: number;
   /** ebpf_agent_series_folded_total, all metrics. */
   folded: number;
+  /**
+   * Per-process series of the workload whose process_pid no longer exists (exited processes, published for
+   * --exited-retention; after it, none should be left).
+   */
+  exitedPids: { syscalls: number; cpu: number };
   /** ebpf_agent_events_lost_total + ebpf_agent_map_updates_dropped_total, all programs. */
   lost: number;
   rssMiB: number;
@@ -90,6 +95,7 @@ export async function sample(url: string, pid: number): Promise<Sample> {
   let syscallMapEntries = 0;
   let folded = 0;
   let lost = 0;
+  const pids = { syscalls: new Set<string>(), cpu: new Set<string>() };
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const name = line.slice(0, Math.min(...[line.indexOf('{'), line.indexOf(' ')].filter((i) => i >= 0)));
@@ -98,7 +104,11 @@ export async function sample(url: string, pid: number): Promise<Sample> {
       const labels = labelsOf(line);
       if (/="other"/.test(labels)) count.other++;
       else count.own++;
-      if (labels.includes(WORKLOAD_LABEL)) count.workload++;
+      if (labels.includes(WORKLOAD_LABEL)) {
+        count.workload++;
+        const pid = /process_pid="(\d+)"/.exec(labels)?.[1];
+        if (pid !== undefined) pids[name === 'ebpf_process_cpu_samples_total' ? 'cpu' : 'syscalls'].add(pid);
+      }
     } else if (name === 'ebpf_agent_series') {
       const metric = /metric="([^"]+)"/.exec(line)?.[1];
       if (metric !== undefined && metric in series) series[metric as ViewMetric].gauge = valueOf(line);
@@ -117,6 +127,10 @@ export async function sample(url: string, pid: number): Promise<Sample> {
     syscallMapEntries,
     folded,
     lost,
+    exitedPids: {
+      syscalls: [...pids.syscalls].filter((pid) => !existsSync(`/proc/${pid}`)).length,
+      cpu: [...pids.cpu].filter((pid) => !existsSync(`/proc/${pid}`)).length,
+    },
     ...memory(pid),
     bytes: Buffer.byteLength(text),
   };
