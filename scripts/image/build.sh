@@ -37,6 +37,13 @@ nice -n 10 "$podman" build --pull=never --network host --layers \
   --file deploy/Dockerfile --tag "$IMAGE" \
   --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" --build-arg VERSION="$VERSION" \
   "${ca_args[@]}" .
+# The build stage tagged too (all cached by now): old build caches are then the only dangling images, which
+# `scripts/image/podman.sh image prune -f` frees without losing the current one. Not pruned here: other checkouts
+# may be building in the same storage.
+"$podman" build --quiet --pull=never --network host --layers --target build \
+  --file deploy/Dockerfile --tag "$IMAGE-build" \
+  --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" --build-arg VERSION="$VERSION" \
+  "${ca_args[@]}" . >/dev/null
 log "built in $((SECONDS - start)) s"
 
 id=$("$podman" image inspect --format '{{.Id}}' "$IMAGE")
