@@ -6,7 +6,7 @@
 #           changed)
 #   scripts/image/build.sh            (make image)
 # Base images: BUILD_IMAGE and RUNTIME_IMAGE from the environment when set (e.g. node:24-bookworm and
-# debian:bookworm-slim from a registry), else made locally by scripts/image/base-images.sh.
+# debian:bookworm-slim from a registry, pulled when missing), else made locally by scripts/image/base-images.sh.
 # The build runs with the host network (never a bridge) and the host's CA bundle as a build secret for npm.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,10 +33,17 @@ fi
 
 log "building $IMAGE on $BUILD_IMAGE and $RUNTIME_IMAGE"
 start=$SECONDS
-nice -n 10 "$podman" build --pull=never --network host --layers \
+nice -n 10 "$podman" build --pull=missing --network host --layers \
   --file deploy/Dockerfile --tag "$IMAGE" \
   --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" --build-arg VERSION="$VERSION" \
   "${ca_args[@]}" .
+# The build stage tagged too (all cached by now): old build caches are then the only dangling images, which
+# `scripts/image/podman.sh image prune -f` frees without losing the current one. Not pruned here: other checkouts
+# may be building in the same storage.
+"$podman" build --quiet --pull=missing --network host --layers --target build \
+  --file deploy/Dockerfile --tag "$IMAGE-build" \
+  --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" --build-arg VERSION="$VERSION" \
+  "${ca_args[@]}" . >/dev/null
 log "built in $((SECONDS - start)) s"
 
 id=$("$podman" image inspect --format '{{.Id}}' "$IMAGE")

@@ -17,6 +17,12 @@ export default function setup(): void {
   ]) {
     if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run npm run build first`);
   }
+  // libbpf needs tracefs to attach tracepoints, and a fresh machine has it unmounted. The agent mounts it itself, but
+  // several tests load programs without it (or run it with --no-mount-tracefs), and scripts/bootstrap.sh may not have
+  // run (or ran in its build mode, which mounts nothing).
+  if (!existsSync('/sys/kernel/tracing/events')) {
+    execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { stdio: 'inherit' });
+  }
   // The tests run the bundled agent, as npm start does: bundle the current sources.
   execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts')], { stdio: 'inherit' });
   const out = path.join(root, 'test', 'helpers', 'build');
