@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  agentPrograms,
+  expectProgramsGone,
+  programsHeldBy,
   expectNoAgentPrograms,
   parseMetrics,
   root,
@@ -401,7 +402,8 @@ describe.skipIf(!havePrometheus)('the chart on a real Kubernetes node', () => {
 
   it('deleting the agent pod brings a new one that loads and attaches its programs again', async () => {
     const old = await readyAgent();
-    const oldPrograms = agentPrograms();
+    // The pod's agent is not this test's child: its programs are the ones its process holds.
+    const oldPrograms = programsHeldBy(taskPid(c, containerIdOf(old, 'agent')));
     const oldXdp = nodeXdp(c);
     expect(oldPrograms.length).toBeGreaterThan(0);
     expect(oldXdp).toBeDefined();
@@ -418,7 +420,8 @@ describe.skipIf(!havePrometheus)('the chart on a real Kubernetes node', () => {
       120_000,
     );
     expect(fresh.metadata.name).not.toBe(old.metadata.name);
-    const programs = agentPrograms();
+    await expectProgramsGone(oldPrograms);
+    const programs = programsHeldBy(taskPid(c, containerIdOf(fresh, 'agent')));
     expect(programs.length).toBe(oldPrograms.length);
     expect(programs.filter((id) => oldPrograms.includes(id))).toEqual([]);
     const xdp = nodeXdp(c);
@@ -429,8 +432,11 @@ describe.skipIf(!havePrometheus)('the chart on a real Kubernetes node', () => {
   });
 
   it('helm uninstall leaves no eoa_* program and no XDP attachment', async () => {
+    const held = programsHeldBy(taskPid(c, containerIdOf(await readyAgent(), 'agent')));
+    expect(held.length).toBeGreaterThan(0);
     c.helm(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '2m']);
     await waitFor('the agent pod to go', () => (agentPods().length === 0 ? true : undefined), 60_000);
+    await expectProgramsGone(held);
     await expectNoAgentPrograms();
     expect(nodeXdp(c)).toBeUndefined();
   });
