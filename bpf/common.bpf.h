@@ -16,6 +16,7 @@
 
 #define TASK_COMM_LEN 16
 #define EOA_PF_KTHREAD 0x00200000 /* task_struct.flags: a kernel thread (it may borrow a user mm) */
+#define EOA_PF_EXITING 0x00000004 /* task_struct.flags: the task is in do_exit() */
 
 typedef struct {
 	int counter;

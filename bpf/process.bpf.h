@@ -41,8 +41,18 @@ const struct process_exit_event *btf_process_exit_event __attribute__((unused));
 static __always_inline void *process_first_seen(void *counts, void *procs, void *drops, __u32 tgid, const void *zero)
 {
 	struct process_info info = {};
+	struct task_struct *task;
 	void *value;
 
+	/*
+	 * A task in do_exit() may be sampled after its process's exit was reported (or as its only sample): an entry made
+	 * now would never see an exit event, and would stay. Its first count is dropped instead, counted as such.
+	 */
+	task = (struct task_struct *)bpf_get_current_task();
+	if (tgid != 0 && (BPF_CORE_READ(task, flags) & EOA_PF_EXITING)) {
+		eoa_count_drop(drops, PROCESS_DROP_EXITING);
+		return NULL;
+	}
 	bpf_map_update_elem(counts, &tgid, zero, BPF_NOEXIST);
 	value = bpf_map_lookup_elem(counts, &tgid);
 	if (!value) {

@@ -58,6 +58,8 @@ enum process_drop {
 	PROCESS_DROP_INFO_FULL = 1,   /* a new tgid did not fit in the procs map: its executable name is unknown */
 	PROCESS_DROP_EXIT_LOST = 2,   /* the exit ring was full: the user side finds the exit by its /proc sweep */
 	PROCESS_DROP_CGROUP_LOST = 3, /* the cgroup ring was full: a cgroup gone before the next poll is unattributed */
+	PROCESS_DROP_EXITING = 4,     /* the first count of a process came while it was exiting: not counted, as no
+				       * exit event would follow to clean its entry up (a CPU sample in do_exit()) */
 	PROCESS_DROP_MAX,
 };
 

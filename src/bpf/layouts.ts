@@ -34,9 +34,10 @@ export const PROCESS_DROP = {
     PROCESS_DROP_INFO_FULL: 1,
     PROCESS_DROP_EXIT_LOST: 2,
     PROCESS_DROP_CGROUP_LOST: 3,
-    PROCESS_DROP_MAX: 4,
+    PROCESS_DROP_EXITING: 4,
+    PROCESS_DROP_MAX: 5,
   },
-  names: ['counts_full', 'info_full', 'exit_lost', 'cgroup_lost'],
+  names: ['counts_full', 'info_full', 'exit_lost', 'cgroup_lost', 'exiting'],
 } as const;
 
 /** struct exec_event (exec.bpf.o). */

@@ -303,7 +303,11 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   drops(): Drops {
     return {
       program: this.program,
-      eventsLost: (this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) + (this.#drops[DROP.PROCESS_DROP_CGROUP_LOST] ?? 0),
+      // Lost events: exits and cgroups the rings had no room for, and the first counts of exiting processes.
+      eventsLost:
+        (this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) +
+        (this.#drops[DROP.PROCESS_DROP_CGROUP_LOST] ?? 0) +
+        (this.#drops[DROP.PROCESS_DROP_EXITING] ?? 0),
       mapFull: {
         [this.#maps.counts]: this.#drops[DROP.PROCESS_DROP_COUNTS_FULL] ?? 0,
         [this.#maps.procs]: this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0,
