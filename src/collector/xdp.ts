@@ -1,4 +1,5 @@
 // xdp: packets and bytes per interface, network layer and transport (bpf/xdp.bpf.c).
+import { UserError } from '../errors.ts';
 import {
   BpfObject,
   interfaceIndex,
@@ -204,7 +205,19 @@ export class XdpCollector implements Collector<XdpSnapshot> {
 }
 
 function attachWithMode(object: BpfObject, ifindex: number, mode: XdpMode, name: string): { link: Link; mode: string } {
-  if (mode === 'native') return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_DRV_MODE);
+  if (mode === 'native') {
+    try {
+      return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_DRV_MODE);
+    } catch (error) {
+      // EOPNOTSUPP: the driver has no XDP of its own (lo, many virtual interfaces).
+      if ((error as { errno?: number }).errno === 95)
+        throw new UserError(
+          `--xdp-mode native: the driver of ${name} has no native XDP; use --xdp-mode generic (or auto, which falls back to it)`,
+          { cause: error },
+        );
+      throw error;
+    }
+  }
   if (mode === 'generic') return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_SKB_MODE);
   try {
     return object.attachXdp('eoa_xdp', ifindex, XDP_FLAGS_DRV_MODE);

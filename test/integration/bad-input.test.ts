@@ -128,6 +128,10 @@ describe('bad input', () => {
       /--kubelet-token-file \/nonexistent\/token: cannot read it \(ENOENT\)/,
     ],
     [['--btf-path', '/etc/passwd'], /\/etc\/passwd is not a BTF file/],
+    [
+      ['--programs', 'xdp', '--xdp-interface', 'lo', '--xdp-mode', 'native'],
+      /--xdp-mode native: the driver of lo has no native XDP; use --xdp-mode generic/,
+    ],
   ] as const)('%j: refused, naming the flag', async (args, pattern) => {
     await expectRefused([...args], pattern);
   });
