@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Counter, Registry } from 'prom-client';
@@ -41,6 +43,13 @@ const option = (name: string, fallback: number): number => {
   return value;
 };
 const CHANGED = option('--changed', 0.01);
+// --fake: no kernel (profiling without root or the lock): the two maps are JS buffers in the layout the addon
+// returns, copied on every read as the addon's read allocates; the kernel read and floor columns then mean nothing.
+const FAKE = args.includes('--fake');
+if (FAKE) {
+  args.splice(args.indexOf('--fake'), 1);
+  process.env.BENCH_NO_WRITE = '1';
+}
 const POLLS = option('--polls', 7);
 const WARMUP = 4;
 const sizes = args.map(Number).filter((n) => n > 0);
@@ -100,13 +109,12 @@ interface Stages {
 const container = (c: number): string => c.toString(16).padStart(64, '0');
 
 async function run(n: number) {
-  const object = new BpfObject(path.join(root, 'bpf', 'build', 'syscalls.bpf.o'));
   const capacity = Math.max(1024, 2 ** Math.ceil(Math.log2(n * 1.1)));
-  object.setMaxEntries('syscall_counts', capacity);
-  object.setMaxEntries('syscall_procs', capacity);
-  object.load();
-  const counts = object.map('syscall_counts');
-  const procs = object.map('syscall_procs');
+  const object = FAKE ? undefined : new BpfObject(path.join(root, 'bpf', 'build', 'syscalls.bpf.o'));
+  object?.setMaxEntries('syscall_counts', capacity);
+  object?.setMaxEntries('syscall_procs', capacity);
+  object?.load();
+  const fakeCounts = new Uint8Array(FAKE ? n * SYSCALL_COUNTS_SIZE : 0);
   const keys = new Uint8Array(n * 4);
   const keyView = new DataView(keys.buffer);
   for (let i = 0; i < n; i++) keyView.setUint32(i * 4, 1_000_000 + i, true);
@@ -118,9 +126,30 @@ async function run(n: number) {
       const i = from + j;
       for (let cpu = 0; cpu < cpus; cpu++)
         for (let lane = 0; lane < lanes; lane++)
-          values.setBigUint64(((j * cpus + cpu) * lanes + lane) * 8, BigInt((i + cpu + lane + 1) * generation[i]!), true);
+          values.setBigUint64(
+            ((j * cpus + cpu) * lanes + lane) * 8,
+            BigInt((i + cpu + lane + 1) * generation[i]!),
+            true,
+          );
     }
-    const written = mapops.update(counts.fd, keys.subarray(from * 4, (from + count) * 4), new Uint8Array(values.buffer), count);
+    if (object === undefined) {
+      // The addon's form: per-CPU lanes summed.
+      const out = new DataView(fakeCounts.buffer);
+      for (let j = 0; j < count; j++)
+        for (let lane = 0; lane < lanes; lane++) {
+          let sum = 0;
+          for (let cpu = 0; cpu < cpus; cpu++) sum += (from + j + cpu + lane + 1) * generation[from + j]!;
+          out.setBigUint64(((from + j) * lanes + lane) * 8, BigInt(sum), true);
+        }
+      return;
+    }
+    const fd = object.map('syscall_counts').fd;
+    const written = mapops.update(
+      fd,
+      keys.subarray(from * 4, (from + count) * 4),
+      new Uint8Array(values.buffer),
+      count,
+    );
     if (written !== count) throw new Error(`wrote ${written} of ${count} counts`);
   };
   writeCounts(0, n);
@@ -134,12 +163,22 @@ async function run(n: number) {
     const cgroup = i % 2 === 0 ? 1000 + (i % CONTAINERS) : 10 + (i % 7);
     infoView.setBigUint64(at + PROCESS_INFO.fields.cgroup_id.offset, BigInt(cgroup), true);
   }
-  if (mapops.update(procs.fd, keys, infos, n) !== n) throw new Error('cannot fill syscall_procs');
+  if (object !== undefined && mapops.update(object.map('syscall_procs').fd, keys, infos, n) !== n)
+    throw new Error('cannot fill syscall_procs');
+  const fakeRead = (values: Uint8Array, valueSize: number): MapSnapshot => ({
+    count: n,
+    keys: new DataView(keys.slice().buffer),
+    values: new DataView(values.slice().buffer),
+    keySize: 4,
+    valueSize,
+  });
 
   let readMs = 0;
   const timedRead = (name: string): MapSnapshot => {
     const start = performance.now();
-    const snapshot = object.readMap(name);
+    const snapshot =
+      object?.readMap(name) ??
+      (name === 'syscall_counts' ? fakeRead(fakeCounts, SYSCALL_COUNTS_SIZE) : fakeRead(infos, PROCESS_INFO.size));
     readMs += performance.now() - start;
     return snapshot;
   };
@@ -148,11 +187,11 @@ async function run(n: number) {
     drainCgroups: () => [],
     readCounts: () => timedRead('syscall_counts'),
     readProcs: () => timedRead('syscall_procs'),
-    readDrops: () => object.readCounters('syscall_drops').map(Number),
+    readDrops: () => object?.readCounters('syscall_drops').map(Number) ?? [0, 0, 0, 0, 0],
     deleteProcesses: () => {},
     capacity: () => ({ counts: capacity, procs: capacity }),
     attached: () => true,
-    close: () => object.close(),
+    close: () => object?.close(),
   };
   const collector = new ProcessCollector(source, { processAlive: () => true, processExecutable: () => undefined });
   const resolver = new CgroupResolver({ cgroup2Root: '/nonexistent', maxEntries: 65_536 });
@@ -169,11 +208,18 @@ async function run(n: number) {
   let next = 0;
   const times: Stages[] = [];
   let last: { text: string; metrics: ReturnType<typeof buildResourceMetrics> } | undefined;
+  // BENCH_PROFILE=DIR: a CPU profile of the timed polls only (not the warm-up, not the references).
+  const session = process.env.BENCH_PROFILE === undefined ? undefined : new Session();
   for (let poll = 0; poll < WARMUP + POLLS; poll++) {
+    if (poll === WARMUP && session !== undefined) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
     // The processes that made calls since the last poll: the next CHANGED × N, round robin.
     const moved = Math.round(n * CHANGED);
     for (let j = 0; j < moved; j++) generation[(next + j) % n]!++;
-    for (let from = next; from < next + moved; ) {
+    for (let from = next; from < next + moved;) {
       const count = Math.min(next + moved, n) - from;
       if (count <= 0) break;
       writeCounts(from, count);
@@ -226,8 +272,14 @@ async function run(n: number) {
     }
     last = { text, metrics };
   }
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path.join(process.env.BENCH_PROFILE!, `poll-${n}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
   const published = collectorSeries(last!.metrics);
-  if (published.process !== n * lanes) throw new Error(`${published.process} per-process series, expected ${n * lanes}`);
+  if (published.process !== n * lanes)
+    throw new Error(`${published.process} per-process series, expected ${n * lanes}`);
   source.close();
 
   // prom-client with the same series: both metrics, the same label sets and values.
@@ -259,10 +311,12 @@ async function run(n: number) {
   return {
     n,
     series: published,
-    stages: Object.fromEntries((Object.keys(times[0]!) as (keyof Stages)[]).map((k) => [k, pick(k)])) as unknown as Stages,
+    stages: Object.fromEntries(
+      (Object.keys(times[0]!) as (keyof Stages)[]).map((k) => [k, pick(k)]),
+    ) as unknown as Stages,
     bodyMB: Buffer.byteLength(last!.text) / 1e6,
     promClient: median(prom),
-    floor: floor(n),
+    floor: FAKE ? Number.NaN : floor(n),
   };
 }
 

@@ -56,6 +56,8 @@ interface SeriesState {
   last: number;
   rate: number;
   group: string;
+  /** The apply() that last had it as an input. */
+  seen: number;
 }
 
 /** Weight of the newest poll in the rate average. */
@@ -68,6 +70,7 @@ export class SeriesBudget<P> {
   readonly #state = new Map<string, SeriesState>();
   readonly #carried = new Map<string, number>();
   #foldedTotal = 0;
+  #applies = 0;
 
   readonly #retentionMs: number;
   readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number }>();
@@ -92,16 +95,18 @@ export class SeriesBudget<P> {
 
   apply(inputs: readonly BudgetInput<P>[], nowMs: number): BudgetResult<P> {
     const current: Entry<P>[] = [];
+    const stamp = ++this.#applies;
     for (const input of inputs) {
       let state = this.#state.get(input.key);
       let fresh = false;
       if (state === undefined || input.value < state.last) {
         // New, or the key was reused by a new series whose count restarted: start over.
         if (state !== undefined) this.#retire(state);
-        state = { own: false, base: 0, startMs: nowMs, last: 0, rate: 0, group: input.group };
+        state = { own: false, base: 0, startMs: nowMs, last: 0, rate: 0, group: input.group, seen: stamp };
         this.#state.set(input.key, state);
         fresh = true;
       }
+      state.seen = stamp;
       const previous = state.last;
       const increase = input.value - previous;
       state.rate = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * state.rate;
@@ -111,10 +116,8 @@ export class SeriesBudget<P> {
 
     // Series whose source vanished without an end (a deleted key) leave first, so their folded calls are in
     // this poll's folded series (a folded series never goes down, not even for one poll).
-    const seen = new Set<string>();
-    for (const { input } of current) seen.add(input.key);
     for (const [key, state] of this.#state) {
-      if (!seen.has(key)) {
+      if (state.seen !== stamp) {
         this.#retire(state);
         this.#state.delete(key);
       }
@@ -174,8 +177,12 @@ export class SeriesBudget<P> {
         candidates.push(entry);
       }
     }
-    candidates.sort((a, b) => b.state.rate - a.state.rate || b.input.value - a.input.value);
-    victims.sort((a, b) => a.state.rate - b.state.rate || a.input.value - b.input.value);
+    // When every candidate gets a free slot, the order decides nothing (promotions are independent of each
+    // other): the sorts, O(n log n) in the series every poll, are only needed when slots are contested.
+    if (candidates.length > free) {
+      candidates.sort((a, b) => b.state.rate - a.state.rate || b.input.value - a.input.value);
+      victims.sort((a, b) => a.state.rate - b.state.rate || a.input.value - b.input.value);
+    }
     let next = 0;
     for (const candidate of candidates) {
       if (free > 0) {

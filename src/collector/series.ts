@@ -6,7 +6,7 @@
 // - the per-process view (ebpf_process_*), for "who is it now": live processes within its own budget, and each
 //   exited process's final counts for --exited-retention, then the series leaves.
 // Who each process is (container, pod) comes from the attributor. The exporter only names what this produces.
-import { SeriesBudget, type BudgetResult } from './budget.ts';
+import { SeriesBudget, type BudgetInput, type BudgetResult } from './budget.ts';
 import type { ExecCount } from './exec.ts';
 import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
 
@@ -73,6 +73,38 @@ interface Payload {
   /** The kind of count: the syscall name, or 'cpu' for CPU samples. */
   syscall: string;
   attribution: Attribution;
+  /** The series last published for it, kept so an unchanged series is the same object poll after poll. */
+  series?: SyscallSeries;
+}
+
+/** Same labels: attribution objects are made afresh on every lookup, so they are compared by their fields. */
+function sameAttribution(a: Attribution, b: Attribution): boolean {
+  return (
+    a.containerId === b.containerId &&
+    a.podUid === b.podUid &&
+    a.podName === b.podName &&
+    a.podNamespace === b.podNamespace
+  );
+}
+
+/**
+ * What the shaper keeps of a process between polls, so a process whose name and attribution did not change costs
+ * no new strings or objects: its series keys, aggregate names, per-process budget inputs and their payloads.
+ */
+interface Known {
+  startMs: number;
+  comm: string;
+  /** The attribution these were made for (the same object while its fields stay the same). */
+  attribution: Attribution;
+  /** The shape() that last looked it up, and the attribution it found then. */
+  attributedAt: number;
+  seenAt: number;
+  /** `pid/startMs/kind` by lane. */
+  ids: string[];
+  /** Aggregate names by lane (executable, container, pod, kind). */
+  names: string[];
+  /** Per-process budget inputs by lane (their values and `ended` set on every poll). */
+  inputs: BudgetInput<Payload>[];
 }
 
 interface Contribution {
@@ -80,6 +112,8 @@ interface Contribution {
   /** Count of the process when it started to contribute to `aggregate`. */
   base: number;
   last: number;
+  /** The shape() that last saw it. */
+  seenAt: number;
 }
 
 interface Aggregate {
@@ -123,8 +157,56 @@ export class SyscallSeriesShaper {
   readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
   #foldedStart: number | undefined;
   #processFoldedStart: number | undefined;
+  readonly #known = new Map<number, Known>();
+  /** The poll each series object was last published in (one object is never two series of one poll). */
+  readonly #published = new WeakMap<SyscallSeries, number>();
+  #shapes = 0;
+
+  /** The process's cached strings and inputs, made again when its name or attribution changed. */
+  #knownOf(proc: ProcessSyscalls): Known {
+    const poll = this.#shapes;
+    let known = this.#known.get(proc.pid);
+    if (known === undefined || known.startMs !== proc.startMs) {
+      const ids = this.#kinds.map((kind) => `${proc.pid}/${proc.startMs}/${kind}`);
+      known = {
+        startMs: proc.startMs,
+        comm: '',
+        attribution: {},
+        attributedAt: 0,
+        seenAt: poll,
+        ids,
+        names: [],
+        inputs: [],
+      };
+      this.#known.set(proc.pid, known);
+    }
+    known.seenAt = poll;
+    // Looked up once per poll for both views (the lookup is synchronous: both would get the same answer), and
+    // again for a record of the process under another name.
+    if (known.attributedAt !== poll || known.comm !== proc.comm) {
+      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+      known.attributedAt = poll;
+      if (known.names.length === 0 || known.comm !== proc.comm || !sameAttribution(known.attribution, attribution)) {
+        known.comm = proc.comm;
+        known.attribution = attribution;
+        const prefix = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000`;
+        known.names = this.#kinds.map((kind) => prefix + kind);
+        const ids = known.ids;
+        known.inputs = this.#kinds.map((syscall, s) => ({
+          // The start time tells a reused pid from the process that had it before.
+          key: ids[s]!,
+          group: syscall,
+          value: 0,
+          ended: false,
+          payload: { pid: proc.pid, comm: proc.comm, syscall, attribution },
+        }));
+      }
+    }
+    return known;
+  }
 
   shape(processes: readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
+    const poll = ++this.#shapes;
     const hold = this.#options.holdMs ?? 0;
     const aggregate = this.#budget.apply(this.#perExecutable(processes, nowMs), nowMs);
     this.#foldedStart ??= aggregate.folded.length > 0 ? nowMs : undefined;
@@ -138,6 +220,7 @@ export class SyscallSeriesShaper {
       shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart ?? nowMs, (v) => v);
       shaped.processFoldedTotal = this.#processBudget.foldedTotal;
     }
+    for (const [pid, known] of this.#known) if (known.seenAt !== poll) this.#known.delete(pid);
     return shaped;
   }
 
@@ -147,14 +230,34 @@ export class SyscallSeriesShaper {
     foldedStartMs: number,
     value: (value: number, startMs: number) => number,
   ): SyscallSeries[] {
-    const series: SyscallSeries[] = [...own, ...retired].map(({ payload, value: v, startMs }) => ({
-      pid: payload.pid,
-      comm: payload.comm,
-      syscall: payload.syscall,
-      value: value(v, startMs),
-      startMs,
-      attribution: payload.attribution,
-    }));
+    const series: SyscallSeries[] = [];
+    const poll = this.#shapes;
+    const add = ({ payload, value: v, startMs }: { payload: Payload; value: number; startMs: number }): void => {
+      // The series of the last poll when its labels and start are the same: only its value is written.
+      let s = payload.series;
+      if (
+        s === undefined ||
+        this.#published.get(s) === poll ||
+        s.startMs !== startMs ||
+        s.attribution !== payload.attribution ||
+        s.comm !== payload.comm
+      ) {
+        s = {
+          pid: payload.pid,
+          comm: payload.comm,
+          syscall: payload.syscall,
+          value: 0,
+          startMs,
+          attribution: payload.attribution,
+        };
+        payload.series = s;
+      }
+      s.value = value(v, startMs);
+      this.#published.set(s, poll);
+      series.push(s);
+    };
+    for (const o of own) add(o);
+    for (const r of retired) add(r);
     for (const f of folded) {
       series.push({
         pid: otherPid,
@@ -177,9 +280,12 @@ export class SyscallSeriesShaper {
     const retention = this.#options.exitedRetentionMs ?? 0;
     const out: ProcessSyscalls[] = [];
     // A live process that reuses a retained one's pid ends the retention now: two series must not share labels.
-    const live = new Set(processes.filter((p) => !p.exited).map((p) => p.pid));
+    // Made only when a retained process is looked at (none is, in a poll without exits).
+    let live: Set<number> | undefined;
+    const isLive = (pid: number): boolean =>
+      (live ??= new Set(processes.filter((p) => !p.exited).map((p) => p.pid))).has(pid);
     const emit = (key: string, entry: { proc: ProcessSyscalls; untilMs: number }): void => {
-      if (nowMs >= entry.untilMs || live.has(entry.proc.pid)) {
+      if (nowMs >= entry.untilMs || isLive(entry.proc.pid)) {
         out.push({ ...entry.proc, exited: true });
         this.#retained.delete(key);
       } else {
@@ -205,22 +311,17 @@ export class SyscallSeriesShaper {
     return out;
   }
 
-  #perProcess(processes: readonly ProcessSyscalls[]) {
-    const inputs = [];
+  #perProcess(processes: readonly ProcessSyscalls[]): BudgetInput<Payload>[] {
+    const inputs: BudgetInput<Payload>[] = [];
     for (const proc of processes) {
-      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+      const known = this.#knownOf(proc);
       for (let s = 0; s < this.#kinds.length; s++) {
         const value = proc.counts[s]!;
         if (value === 0) continue;
-        const syscall = this.#kinds[s]!;
-        inputs.push({
-          // The start time tells a reused pid from the process that had it before.
-          key: `${proc.pid}/${proc.startMs}/${syscall}`,
-          group: syscall,
-          value,
-          ended: proc.exited,
-          payload: { pid: proc.pid, comm: proc.comm, syscall, attribution },
-        });
+        const input = known.inputs[s]!;
+        input.value = value;
+        input.ended = proc.exited;
+        inputs.push(input);
       }
     }
     return inputs;
@@ -232,32 +333,33 @@ export class SyscallSeriesShaper {
    */
   #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number) {
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
-    const seen = new Set<string>();
+    const poll = this.#shapes;
     const finished = new Set<string>();
     for (const proc of processes) {
-      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+      const known = this.#knownOf(proc);
+      const attribution = known.attribution;
       for (let s = 0; s < this.#kinds.length; s++) {
         const value = proc.counts[s]!;
         if (value === 0) continue;
         const syscall = this.#kinds[s]!;
-        const id = `${proc.pid}/${proc.startMs}/${syscall}`;
+        const id = known.ids[s]!;
         if (proc.exited && this.#finished.has(id)) {
           finished.add(id);
           continue;
         }
-        const name = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000${syscall}`;
-        seen.add(id);
+        const name = known.names[s]!;
         let contribution = this.#contributions.get(id);
         if (contribution !== undefined && contribution.aggregate !== name) {
           // The process exec'd: what it counted so far stays with its old name.
           this.#carry(contribution);
-          contribution = { aggregate: name, base: contribution.last, last: contribution.last };
+          contribution = { aggregate: name, base: contribution.last, last: contribution.last, seenAt: poll };
           this.#contributions.set(id, contribution);
         }
         if (contribution === undefined) {
-          contribution = { aggregate: name, base: 0, last: 0 };
+          contribution = { aggregate: name, base: 0, last: 0, seenAt: poll };
           this.#contributions.set(id, contribution);
         }
+        contribution.seenAt = poll;
         contribution.last = value;
         let aggregate = this.#aggregates.get(name);
         // No series for a name that has no calls yet (a process that exec'd and has not made this call since).
@@ -279,8 +381,9 @@ export class SyscallSeriesShaper {
           };
           this.#aggregates.set(name, aggregate);
         }
-        // Pod names arrive when the kubelet answers: the newest attribution of a live process wins.
-        aggregate.payload.attribution = attribution;
+        // Pod names arrive when the kubelet answers: the newest attribution of a live process wins (the object
+        // is kept while its fields stay the same, so the series keeps its labels' objects).
+        if (!sameAttribution(aggregate.payload.attribution, attribution)) aggregate.payload.attribution = attribution;
         aggregate.live += value - contribution.base;
         if (proc.exited) {
           aggregate.carried += value - contribution.base;
@@ -292,8 +395,12 @@ export class SyscallSeriesShaper {
     }
     this.#finished = finished;
     // Processes that vanished without an exit record keep their last count in their aggregate.
+    const occupied = new Set<string>();
     for (const [id, contribution] of this.#contributions) {
-      if (seen.has(id)) continue;
+      if (contribution.seenAt === poll) {
+        occupied.add(contribution.aggregate);
+        continue;
+      }
       this.#carry(contribution);
       this.#contributions.delete(id);
     }
@@ -302,7 +409,6 @@ export class SyscallSeriesShaper {
     // group comes back, it is a new series from 0 (held again): increase() counts it from there.
     const retention = this.#options.groupRetentionMs ?? Infinity;
     const hold = this.#options.holdMs ?? 0;
-    const occupied = new Set([...this.#contributions.values()].map((c) => c.aggregate));
     const out = [];
     for (const [key, aggregate] of this.#aggregates) {
       const value = aggregate.carried + aggregate.live;
