@@ -8,7 +8,7 @@
 // alone, in C, of a map of the same shape) and prom-client rendering the same series (both metrics, the same
 // label sets and values).
 // Run as root: npm run bench:poll-cost [-- [--changed FRACTION] [--polls K] N…]  (N in live processes)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -31,7 +31,15 @@ import type { AgentConfig } from '../src/config.ts';
 import { buildResourceMetrics, newHistogram, type AgentSnapshot } from '../src/export/metrics.ts';
 import { serialize } from '../src/export/prometheus.ts';
 import { shaperOptions } from '../src/programs/shaping.ts';
+import { reexecArgs, V8_FLAGS } from '../src/runtime.ts';
 import { median, table, writeSection } from './lib/report.ts';
+
+// With the V8 settings the agent runs with (src/runtime.ts), as the agent does: its GC is part of its poll.
+const again = reexecArgs(process.execPath, process.execArgv, process.argv, process.env.NODE_OPTIONS);
+if (again !== undefined) {
+  const child = spawnSync(again[0]!, again.slice(1), { stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
 
 const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -107,6 +115,7 @@ interface Stages {
 }
 
 const container = (c: number): string => c.toString(16).padStart(64, '0');
+const podUid = (c: number): string => `${c.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`;
 
 async function run(n: number) {
   const capacity = Math.max(1024, 2 ** Math.ceil(Math.log2(n * 1.1)));
@@ -160,7 +169,7 @@ async function run(n: number) {
     const at = i * PROCESS_INFO.size;
     encoder.encodeInto(`worker-${i % EXECUTABLES}`, infos.subarray(at, at + PROCESS_INFO.fields.executable.size - 1));
     // Half the processes in one of the containers (cgroup ids 1000…), the rest in the host's cgroups.
-    const cgroup = i % 2 === 0 ? 1000 + (i % CONTAINERS) : 10 + (i % 7);
+    const cgroup = i % 2 === 0 ? 1000 + ((i >> 1) % CONTAINERS) : 10 + (i % 7);
     infoView.setBigUint64(at + PROCESS_INFO.fields.cgroup_id.offset, BigInt(cgroup), true);
   }
   if (object !== undefined && mapops.update(object.map('syscall_procs').fd, keys, infos, n) !== n)
@@ -196,7 +205,7 @@ async function run(n: number) {
   const collector = new ProcessCollector(source, { processAlive: () => true, processExecutable: () => undefined });
   const resolver = new CgroupResolver({ cgroup2Root: '/nonexistent', maxEntries: 65_536 });
   for (let c = 0; c < CONTAINERS; c++) {
-    resolver.learn(BigInt(1000 + c), `/kubepods/besteffort/pod${c}/${container(c)}`);
+    resolver.learn(BigInt(1000 + c), `/kubepods/besteffort/pod${podUid(c)}/${container(c)}`);
   }
   for (let c = 0; c < 7; c++) resolver.learn(BigInt(10 + c), `/system.slice/unit-${c}.service`);
   // Host processes: the pid fallback finds no /proc entry for these pids (cached per pid after the first poll).
@@ -352,7 +361,7 @@ const largest = results.at(-1)!;
 await writeSection(
   'poll-cost',
   [
-    `${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}; ${EXECUTABLES} executables, half the processes in ${CONTAINERS} containers; ${(CHANGED * 100).toFixed(0)} % of the processes make calls between polls; median of ${POLLS} polls after ${WARMUP}, ms.`,
+    `${os.cpus().length} CPUs (${cpus} possible), kernel ${os.release()}, the agent's V8 flags (${V8_FLAGS.join(' ')}); ${EXECUTABLES} executables, half the processes in ${CONTAINERS} containers; ${(CHANGED * 100).toFixed(0)} % of the processes make calls between polls; median of ${POLLS} polls after ${WARMUP}, ms.`,
     '',
     table(
       [

@@ -48,7 +48,7 @@ export interface BudgetResult<P> {
   retired: OwnSeries<P>[];
 }
 
-interface SeriesState {
+interface SeriesState<P = unknown> {
   own: boolean;
   /** Count when the series entered its current membership (own: its own series counts from here). */
   base: number;
@@ -58,6 +58,9 @@ interface SeriesState {
   group: string;
   /** The apply() that last had it as an input. */
   seen: number;
+  /** This poll's entry and its own series, kept with the state so a poll allocates nothing per known series. */
+  entry?: Entry<P>;
+  series?: OwnSeries<P>;
 }
 
 /** Weight of the newest poll in the rate average. */
@@ -67,7 +70,7 @@ const HYSTERESIS = 1.25;
 
 export class SeriesBudget<P> {
   readonly maxSeries: number;
-  readonly #state = new Map<string, SeriesState>();
+  readonly #state = new Map<string, SeriesState<P>>();
   readonly #carried = new Map<string, number>();
   #foldedTotal = 0;
   #applies = 0;
@@ -111,7 +114,16 @@ export class SeriesBudget<P> {
       const increase = input.value - previous;
       state.rate = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * state.rate;
       state.last = input.value;
-      current.push({ input, state, fresh, previous });
+      let entry = state.entry;
+      if (entry === undefined) {
+        entry = { input, state, fresh, previous };
+        state.entry = entry;
+      } else {
+        entry.input = input;
+        entry.fresh = fresh;
+        entry.previous = previous;
+      }
+      current.push(entry);
     }
 
     // Series whose source vanished without an end (a deleted key) leave first, so their folded calls are in
@@ -135,7 +147,16 @@ export class SeriesBudget<P> {
     for (const [group, value] of this.#carried) folded.set(group, { group, value, members: 0 });
     for (const { input, state } of current) {
       if (state.own) {
-        own.push({ payload: input.payload, value: input.value - state.base, startMs: state.startMs });
+        let series = state.series;
+        if (series === undefined) {
+          series = { payload: input.payload, value: input.value - state.base, startMs: state.startMs };
+          state.series = series;
+        } else {
+          series.payload = input.payload;
+          series.value = input.value - state.base;
+          series.startMs = state.startMs;
+        }
+        own.push(series);
       } else {
         const entry = folded.get(state.group) ?? { group: state.group, value: 0, members: 0 };
         entry.value += input.value - state.base;
@@ -236,7 +257,7 @@ export class SeriesBudget<P> {
 
 interface Entry<P> {
   input: BudgetInput<P>;
-  state: SeriesState;
+  state: SeriesState<P>;
   fresh: boolean;
   /** The series' value at the last poll (0 when fresh). */
   previous: number;

@@ -137,6 +137,56 @@ function data(d: MetricDescriptor, points: DataPoint<number>[], description?: st
   };
 }
 
+/**
+ * The attributes and start time of a per-process or per-executable series, kept for as long as its series object
+ * lives: the shaper hands the same object poll after poll while the series' labels and start stay the same, so an
+ * unchanged series costs one data point per poll and no new attribute object (whose Prometheus label text the
+ * serializer keeps in turn). Checked against the object's fields, so a series changed in place is never misnamed.
+ */
+interface SeriesPoint {
+  pid: SyscallSeries['pid'];
+  comm: string;
+  syscall: string;
+  attribution: Attribution;
+  startMs: number;
+  kind: boolean;
+  attributes: Attributes;
+  startTime: HrTime;
+}
+const seriesPoints = new WeakMap<SyscallSeries, SeriesPoint>();
+
+function seriesPoint(s: SyscallSeries, kind: boolean): SeriesPoint {
+  const cached = seriesPoints.get(s);
+  if (
+    cached !== undefined &&
+    cached.pid === s.pid &&
+    cached.comm === s.comm &&
+    cached.syscall === s.syscall &&
+    cached.attribution === s.attribution &&
+    cached.startMs === s.startMs &&
+    cached.kind === kind
+  ) {
+    return cached;
+  }
+  const attributes: Attributes = {};
+  if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
+  attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
+  if (kind) attributes[N.ATTR_SYSCALL] = s.syscall;
+  addAttribution(attributes, s.attribution);
+  const entry: SeriesPoint = {
+    pid: s.pid,
+    comm: s.comm,
+    syscall: s.syscall,
+    attribution: s.attribution,
+    startMs: s.startMs,
+    kind,
+    attributes,
+    startTime: hrTime(s.startMs),
+  };
+  seriesPoints.set(s, entry);
+  return entry;
+}
+
 export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   const end = hrTime(snapshot.timeMs);
   const agentStart = hrTime(snapshot.agentStartMs);
@@ -148,46 +198,31 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   });
   const metrics: MetricData[] = [];
 
-  const processAttributes = (s: SyscallSeries, kind: boolean): Attributes => {
-    const attributes: Attributes = {};
-    if (s.pid !== undefined) attributes[N.ATTR_PROCESS_PID] = s.pid;
-    attributes[N.ATTR_PROCESS_EXECUTABLE_NAME] = s.comm;
-    if (kind) attributes[N.ATTR_SYSCALL] = s.syscall;
-    addAttribution(attributes, s.attribution);
-    return attributes;
+  const seriesPoints = (series: readonly SyscallSeries[], kind: boolean): DataPoint<number>[] => {
+    const points = new Array<DataPoint<number>>(series.length);
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      const { attributes, startTime } = seriesPoint(s, kind);
+      points[i] = { startTime, endTime: end, attributes, value: s.value };
+    }
+    return points;
   };
   if (snapshot.syscalls !== undefined) {
     const { series: aggregate, processes } = snapshot.syscalls;
-    metrics.push(
-      data(
-        M.syscalls,
-        aggregate.map((s) => point(processAttributes(s, true), s.value, s.startMs)),
-      ),
-    );
-    if (processes !== undefined) {
-      metrics.push(
-        data(
-          M.processSyscalls,
-          processes.map((s) => point(processAttributes(s, true), s.value, s.startMs)),
-        ),
-      );
-    }
+    metrics.push(data(M.syscalls, seriesPoints(aggregate, true)));
+    if (processes !== undefined) metrics.push(data(M.processSyscalls, seriesPoints(processes, true)));
   }
 
   if (snapshot.cpu !== undefined) {
     const { series: aggregate, processes, hz } = snapshot.cpu;
     metrics.push(
-      data(
-        M.cpuSamples,
-        aggregate.map((s) => point(processAttributes(s, false), s.value, s.startMs)),
-        descriptionOf(M.cpuSamples, { 'cpu-sample-hz': hz }),
-      ),
+      data(M.cpuSamples, seriesPoints(aggregate, false), descriptionOf(M.cpuSamples, { 'cpu-sample-hz': hz })),
     );
     if (processes !== undefined) {
       metrics.push(
         data(
           M.processCpuSamples,
-          processes.map((s) => point(processAttributes(s, false), s.value, s.startMs)),
+          seriesPoints(processes, false),
           descriptionOf(M.processCpuSamples, { 'cpu-sample-hz': hz }),
         ),
       );

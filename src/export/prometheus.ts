@@ -97,6 +97,20 @@ function labels(attributes: Attributes, extra?: string, namesMetrics = false): s
   return out.length > 0 ? `{${out}}` : '';
 }
 
+/**
+ * The text of a data point's line before its value (`name{labels} `), kept per attribute object: the metric data
+ * hands the same attribute object poll after poll for a series whose labels did not change (metrics.ts), so its
+ * labels are escaped once; and the whole line while its value stays the same.
+ */
+interface Line {
+  name: string;
+  namesMetrics: boolean;
+  prefix: string;
+  value: number;
+  text: string;
+}
+const lines = new WeakMap<Attributes, Line>();
+
 function serializeMetric(metric: MetricData, out: string[]): void {
   const name = prometheusName(metric);
   const counter = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
@@ -120,7 +134,16 @@ function serializeMetric(metric: MetricData, out: string[]): void {
   const namesMetrics = metricNaming.has(metric.descriptor.name);
   let chunk = '';
   for (const point of metric.dataPoints) {
-    chunk += `${name}${labels(point.attributes, undefined, namesMetrics)} ${formatValue(point.value)}\n`;
+    let line = lines.get(point.attributes);
+    if (line === undefined || line.name !== name || line.namesMetrics !== namesMetrics) {
+      const prefix = `${name}${labels(point.attributes, undefined, namesMetrics)} `;
+      line = { name, namesMetrics, prefix, value: point.value, text: `${prefix}${formatValue(point.value)}\n` };
+      lines.set(point.attributes, line);
+    } else if (!Object.is(line.value, point.value)) {
+      line.value = point.value;
+      line.text = `${line.prefix}${formatValue(point.value)}\n`;
+    }
+    chunk += line.text;
     if (chunk.length > 65536) {
       out.push(chunk);
       chunk = '';
