@@ -106,12 +106,46 @@ interface Line {
   name: string;
   namesMetrics: boolean;
   prefix: string;
+  /** The prefix is ASCII (so is every line of it: values are numbers). */
+  ascii: boolean;
   value: number;
   text: string;
 }
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
 const lines = new WeakMap<Attributes, Line>();
 
-function serializeMetric(metric: MetricData, out: string[]): void {
+/**
+ * The exposition's bytes, written as they are made into one buffer (grown by doubling): no string of the whole
+ * body is ever made, and no copy of it into a Buffer afterwards.
+ */
+class BodyWriter {
+  #buffer: Buffer;
+  #length = 0;
+
+  constructor(sizeHint: number) {
+    this.#buffer = Buffer.allocUnsafe(Math.max(65_536, sizeHint));
+  }
+
+  /** `ascii`: the text is known to be ASCII, so its bytes are its code units (a much cheaper copy than UTF-8). */
+  push(text: string, ascii = false): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const room = this.#length + text.length * (ascii ? 1 : 3);
+    if (room > this.#buffer.length) {
+      const next = Buffer.allocUnsafe(Math.max(room, this.#buffer.length * 2));
+      this.#buffer.copy(next, 0, 0, this.#length);
+      this.#buffer = next;
+    }
+    this.#length += this.#buffer.write(text, this.#length, ascii ? 'latin1' : 'utf8');
+  }
+
+  get body(): Buffer {
+    return this.#buffer.subarray(0, this.#length);
+  }
+}
+
+function serializeMetric(metric: MetricData, out: BodyWriter): void {
   const name = prometheusName(metric);
   const counter = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
   const type = counter ? 'counter' : metric.dataPointType === DataPointType.HISTOGRAM ? 'histogram' : 'gauge';
@@ -132,53 +166,58 @@ function serializeMetric(metric: MetricData, out: string[]): void {
   }
   if (metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM) return;
   const namesMetrics = metricNaming.has(metric.descriptor.name);
-  let chunk = '';
   for (const point of metric.dataPoints) {
     let line = lines.get(point.attributes);
     if (line === undefined || line.name !== name || line.namesMetrics !== namesMetrics) {
       const prefix = `${name}${labels(point.attributes, undefined, namesMetrics)} `;
-      line = { name, namesMetrics, prefix, value: point.value, text: `${prefix}${formatValue(point.value)}\n` };
+      const text = `${prefix}${formatValue(point.value)}\n`;
+      line = { name, namesMetrics, prefix, ascii: ASCII.test(prefix), value: point.value, text };
       lines.set(point.attributes, line);
     } else if (!Object.is(line.value, point.value)) {
       line.value = point.value;
       line.text = `${line.prefix}${formatValue(point.value)}\n`;
     }
-    chunk += line.text;
-    if (chunk.length > 65536) {
-      out.push(chunk);
-      chunk = '';
-    }
+    // Line by line into the buffer: no concatenated string of the lines is ever made.
+    out.push(line.text, line.ascii);
   }
-  out.push(chunk);
 }
 
 function targetInfo(resource: Resource): string {
   return `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels(resource.attributes)} 1\n`;
 }
 
-export function serialize(resourceMetrics: ResourceMetrics): string {
-  const out: string[] = [targetInfo(resourceMetrics.resource)];
+/** The exposition as UTF-8 bytes. `sizeHint`: the expected length (the last body's), to allocate once. */
+export function serializeBody(resourceMetrics: ResourceMetrics, sizeHint = 0): Buffer {
+  const out = new BodyWriter(sizeHint + (sizeHint >>> 4));
+  out.push(targetInfo(resourceMetrics.resource));
   for (const scope of resourceMetrics.scopeMetrics) {
     for (const metric of scope.metrics) serializeMetric(metric, out);
   }
-  return out.join('');
+  return out.body;
+}
+
+export function serialize(resourceMetrics: ResourceMetrics): string {
+  return serializeBody(resourceMetrics).toString('utf8');
 }
 
 /** The Prometheus text of each collection, built once when it arrives and handed to the /metrics server. */
 export class PrometheusExporter implements MetricsExporter {
   readonly name = 'prometheus';
   readonly title = 'Prometheus';
-  readonly #target: { update(text: string): void };
+  readonly #target: { update(body: string | Buffer): void };
+  #lastLength = 0;
 
   /** target: what serves the text (MetricsServer). */
-  constructor(target: { update(text: string): void }) {
+  constructor(target: { update(body: string | Buffer): void }) {
     this.#target = target;
   }
 
   async start(): Promise<void> {}
 
   export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    this.#target.update(serialize(metrics));
+    const body = serializeBody(metrics, this.#lastLength);
+    this.#lastLength = body.length;
+    this.#target.update(body);
     done({ outcome: 'exported' });
   }
 

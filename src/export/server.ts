@@ -34,9 +34,9 @@ export class MetricsServer {
     this.#server.keepAliveTimeout = 65_000;
   }
 
-  /** Replaces the /metrics body (called after every collection). */
-  update(text: string): void {
-    this.#body = Buffer.from(text, 'utf8');
+  /** Replaces the /metrics body (called after every collection): the text, or its UTF-8 bytes (kept as given). */
+  update(body: string | Buffer): void {
+    this.#body = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     this.#gzipped = undefined;
   }
 

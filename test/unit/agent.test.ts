@@ -117,7 +117,7 @@ beforeEach(() => {
   clockMs = 1_700_000_000_000;
   fakes = Object.fromEntries(PROGRAM_NAMES.map((name) => [name, fake(name)])) as Record<ProgramName, Fake>;
   const update = MetricsServer.prototype.update;
-  vi.spyOn(MetricsServer.prototype, 'update').mockImplementation(function (this: MetricsServer, text: string) {
+  vi.spyOn(MetricsServer.prototype, 'update').mockImplementation(function (this: MetricsServer, text: string | Buffer) {
     events.push('publish');
     update.call(this, text);
   });

@@ -247,7 +247,7 @@ describe('PrometheusExporter', () => {
   });
 
   it('counts a collection it cannot serialize as failed and leaves the last body in place', () => {
-    let body = 'before';
+    let body: string | Buffer = 'before';
     const exporters = new Exporters([new PrometheusExporter({ update: (t) => (body = t) })], recordingLogger());
     exporters.export({ resource: null, scopeMetrics: [] } as unknown as ResourceMetrics);
     expect(body).toBe('before');
