@@ -23,6 +23,8 @@ export interface BudgetInput<P> {
   value: number;
   /** The series ends after this poll (its process exited). */
   ended: boolean;
+  /** When its count began (ms), for a series new at this poll; default: now. */
+  startMs?: number;
   payload: P;
 }
 
@@ -98,7 +100,7 @@ export class SeriesBudget<P> {
       if (state === undefined || input.value < state.last) {
         // New, or the key was reused by a new series whose count restarted: start over.
         if (state !== undefined) this.#retire(state);
-        state = { own: false, base: 0, startMs: nowMs, last: 0, rate: 0, group: input.group };
+        state = { own: false, base: 0, startMs: input.startMs ?? nowMs, last: 0, rate: 0, group: input.group };
         this.#state.set(input.key, state);
         fresh = true;
       }

@@ -121,21 +121,20 @@ export class SyscallSeriesShaper {
   readonly #processBudget: SeriesBudget<Payload>;
   /** Exited processes kept in the per-process view: their final counts, until when. */
   readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
-  #foldedStart: number | undefined;
-  #processFoldedStart: number | undefined;
+  /** When each folded series (per syscall) first appeared: it is a series of its own, held from then. */
+  readonly #foldedStart = new Map<string, number>();
+  readonly #processFoldedStart = new Map<string, number>();
 
   shape(processes: readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
     const hold = this.#options.holdMs ?? 0;
     const aggregate = this.#budget.apply(this.#perExecutable(processes, nowMs), nowMs);
-    this.#foldedStart ??= aggregate.folded.length > 0 ? nowMs : undefined;
     // Held: a series younger than the hold shows 0 (its count is kept and shown once the hold is over).
     const held = (value: number, startMs: number): number => (nowMs - startMs < hold ? 0 : value);
-    const series = this.#series(aggregate, undefined, this.#foldedStart ?? nowMs, held);
+    const series = this.#series(aggregate, undefined, this.#foldedStart, nowMs, held);
     const shaped: ShapedSyscalls = { series, foldedTotal: this.#budget.foldedTotal };
     if (this.#options.pidLabels) {
       const perProcess = this.#processBudget.apply(this.#perProcess(this.#withRetained(processes, nowMs)), nowMs);
-      this.#processFoldedStart ??= perProcess.folded.length > 0 ? nowMs : undefined;
-      shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart ?? nowMs, (v) => v);
+      shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart, nowMs, (v) => v);
       shaped.processFoldedTotal = this.#processBudget.foldedTotal;
     }
     return shaped;
@@ -144,7 +143,8 @@ export class SyscallSeriesShaper {
   #series(
     { own, folded, retired }: BudgetResult<Payload>,
     otherPid: typeof OTHER | undefined,
-    foldedStartMs: number,
+    foldedStart: Map<string, number>,
+    nowMs: number,
     value: (value: number, startMs: number) => number,
   ): SyscallSeries[] {
     const series: SyscallSeries[] = [...own, ...retired].map(({ payload, value: v, startMs }) => ({
@@ -155,13 +155,18 @@ export class SyscallSeriesShaper {
       startMs,
       attribution: payload.attribution,
     }));
+    // A folded series that is not published any more (nothing in it) is new when it comes back.
+    const present = new Set(folded.map((f) => f.group));
+    for (const group of foldedStart.keys()) if (!present.has(group)) foldedStart.delete(group);
     for (const f of folded) {
+      let startMs = foldedStart.get(f.group);
+      if (startMs === undefined) foldedStart.set(f.group, (startMs = nowMs));
       series.push({
         pid: otherPid,
         comm: OTHER,
         syscall: f.group,
-        value: value(f.value, foldedStartMs),
-        startMs: foldedStartMs,
+        value: value(f.value, startMs),
+        startMs,
         attribution: {},
       });
     }
@@ -219,6 +224,7 @@ export class SyscallSeriesShaper {
           group: syscall,
           value,
           ended: proc.exited,
+          startMs: proc.startMs,
           payload: { pid: proc.pid, comm: proc.comm, syscall, attribution },
         });
       }
@@ -231,6 +237,7 @@ export class SyscallSeriesShaper {
    * have ended or exec'd into another name, so each aggregate only grows.
    */
   #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number) {
+    const hold = this.#options.holdMs ?? 0;
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
     const seen = new Set<string>();
     const finished = new Set<string>();
@@ -273,7 +280,8 @@ export class SyscallSeriesShaper {
             payload: { pid: undefined, comm: proc.comm, syscall, attribution },
             carried: 0,
             live: 0,
-            startMs: nowMs,
+            // Held, it starts at the 0 it shows now; not held, its count began with this process's.
+            startMs: hold > 0 ? nowMs : Math.min(proc.startMs, nowMs),
             last: 0,
             changedMs: nowMs,
           };
@@ -301,7 +309,6 @@ export class SyscallSeriesShaper {
     // its final value has stood for the retention, so memory follows container and executable churn. If the
     // group comes back, it is a new series from 0 (held again): increase() counts it from there.
     const retention = this.#options.groupRetentionMs ?? Infinity;
-    const hold = this.#options.holdMs ?? 0;
     const occupied = new Set([...this.#contributions.values()].map((c) => c.aggregate));
     const out = [];
     for (const [key, aggregate] of this.#aggregates) {
@@ -315,7 +322,14 @@ export class SyscallSeriesShaper {
       const shownMs = Math.max(aggregate.changedMs, aggregate.startMs + hold);
       const ended = !occupied.has(key) && nowMs - shownMs >= retention;
       if (ended) this.#aggregates.delete(key);
-      out.push({ key, group: aggregate.payload.syscall, value, ended, payload: aggregate.payload });
+      out.push({
+        key,
+        group: aggregate.payload.syscall,
+        value,
+        ended,
+        startMs: aggregate.startMs,
+        payload: aggregate.payload,
+      });
     }
     return out;
   }

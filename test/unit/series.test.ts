@@ -102,15 +102,16 @@ describe('SyscallSeriesShaper: per process', () => {
     ]);
   });
 
-  it('keeps the start time of a series and follows its counts', () => {
+  it("starts a process's series when its counting began, and follows its counts", () => {
     const shaper = new SyscallSeriesShaper({ maxSeries: 10, maxProcessSeries: 10, pidLabels: true });
     shaper.shape([proc(100, 'a', [0, 1, 0, 0])], 1_000);
     const shaped = shaper.shape(
       [proc(100, 'a', [2, 9, 0, 0]), proc(200, 'b', [0, 0, 1, 0], { startMs: 6_000 })],
       6_000,
     );
+    // Its first openat at 6,000 was counted since the process's start (1,000): a point from 1,000 to 6,000.
     expect(shaped.processes!.map((s) => [s.pid, s.syscall, s.value, s.startMs])).toEqual([
-      [100, 'openat', 2, 6_000],
+      [100, 'openat', 2, 1_000],
       [100, 'read', 9, 1_000],
       [200, 'write', 1, 6_000],
     ]);
@@ -527,6 +528,23 @@ describe('SyscallSeriesShaper: two views', () => {
     expect(shown.filter(([, value]) => value === 0).map(([now]) => now)).toEqual([2_000, 3_000, 4_000, 5_000, 6_000]);
     expect([nonZero[0], nonZero.at(-1)]).toEqual([7_000, 17_000]);
     expect(shown.at(-1)![0]).toBe(17_000);
+  });
+
+  it('holds each folded series from its own first poll: a syscall folded later starts at 0 too', () => {
+    // Budget 1: the busiest series keeps the slot; the first fold is of reads only, connects fold much later.
+    const shaper = new SyscallSeriesShaper({ maxSeries: 1, pidLabels: false, holdMs: 10_000 });
+    const other = (now: number, processes: ProcessSyscalls[]): Record<string, [number, number]> => {
+      const out: Record<string, [number, number]> = {};
+      for (const s of shaper.shape(processes, now).series) if (s.comm === OTHER) out[s.syscall] = [s.value, s.startMs];
+      return out;
+    };
+    const busy = (reads: number) => proc(1, 'busy', [0, reads, 0, 0]);
+    expect(other(1_000, [busy(100), proc(2, 'quiet', [0, 5, 0, 0])])).toEqual({ read: [0, 1_000] });
+    expect(other(12_000, [busy(200), proc(2, 'quiet', [0, 6, 0, 0])])).toEqual({ read: [6, 1_000] });
+    // connect is first folded at 30,000: its series is new, so it is held at 0 from there, not shown at once.
+    const withConnect = [busy(300), proc(2, 'quiet', [0, 6, 0, 0]), proc(3, 'dialer', [0, 0, 0, 9])];
+    expect(other(30_000, withConnect)).toEqual({ read: [6, 1_000], connect: [0, 30_000] });
+    expect(other(41_000, withConnect)).toEqual({ read: [6, 1_000], connect: [9, 30_000] });
   });
 
   it('lets a group no process is in leave once its final value stood for the retention; it comes back from 0', () => {
