@@ -10,7 +10,9 @@
 //   go to the folded series. So the instant sum() of the values is not the all-time total after a demotion —
 //   increase() and rate() are what add up. The ended own series is still published at its final value for the
 //   retention (`retired`), so a scraper slower than the poll sees where it ended; promoted again, it restarts at 0
-//   under the same labels, which PromQL reads as a counter reset.
+//   under the same labels, which PromQL reads as a counter reset. Retired series are bounded too: when more than
+//   `maxSeries` of them wait out their retention, the longest-retired leave early (counted: endedEarlyTotal), so a
+//   metric publishes at most 2 × maxSeries series of its own plus its folded ones, whatever the churn.
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
@@ -70,6 +72,7 @@ export class SeriesBudget<P> {
   readonly #state = new Map<string, SeriesState>();
   readonly #carried = new Map<string, number>();
   #foldedTotal = 0;
+  #endedEarlyTotal = 0;
 
   readonly #retentionMs: number;
   readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number }>();
@@ -85,6 +88,11 @@ export class SeriesBudget<P> {
   /** Series folded so far (each time a series joins a folded series, including at its first poll). */
   get foldedTotal(): number {
     return this.#foldedTotal;
+  }
+
+  /** Retired series that left before their retention was over, because more than maxSeries of them waited. */
+  get endedEarlyTotal(): number {
+    return this.#endedEarlyTotal;
   }
 
   /** Series tracked now (own and folded). */
@@ -123,11 +131,17 @@ export class SeriesBudget<P> {
     }
 
     this.#assign(current, nowMs);
-    const retired: OwnSeries<P>[] = [];
-    for (const [key, r] of this.#retired) {
-      if (nowMs > r.untilMs) this.#retired.delete(key);
-      else retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
+    for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#retired.delete(key);
+    // The map is in the order of retirement (a promotion deletes an entry, a demotion appends one), so the first
+    // are the longest retired.
+    let excess = this.#retired.size - this.maxSeries;
+    for (const key of this.#retired.keys()) {
+      if (excess-- <= 0) break;
+      this.#retired.delete(key);
+      this.#endedEarlyTotal++;
     }
+    const retired: OwnSeries<P>[] = [];
+    for (const r of this.#retired.values()) retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
 
     const own: OwnSeries<P>[] = [];
     const folded = new Map<string, FoldedSeries>();

@@ -43,10 +43,13 @@ export interface ShapedSyscalls {
   series: SyscallSeries[];
   /** Aggregate series folded into 'other' so far. */
   foldedTotal: number;
+  /** Demoted aggregate series that left before their retention (SeriesBudget.endedEarlyTotal). */
+  endedEarlyTotal: number;
   /** The per-process view; undefined when it is off (--no-pid-labels). */
   processes?: SyscallSeries[];
   /** Per-process series folded into 'other' so far. */
   processFoldedTotal?: number;
+  processEndedEarlyTotal?: number;
 }
 
 export interface ShaperOptions {
@@ -131,11 +134,16 @@ export class SyscallSeriesShaper {
     // Held: a series younger than the hold shows 0 (its count is kept and shown once the hold is over).
     const held = (value: number, startMs: number): number => (nowMs - startMs < hold ? 0 : value);
     const series = this.#series(aggregate, undefined, this.#foldedStart, nowMs, held);
-    const shaped: ShapedSyscalls = { series, foldedTotal: this.#budget.foldedTotal };
+    const shaped: ShapedSyscalls = {
+      series,
+      foldedTotal: this.#budget.foldedTotal,
+      endedEarlyTotal: this.#budget.endedEarlyTotal,
+    };
     if (this.#options.pidLabels) {
       const perProcess = this.#processBudget.apply(this.#perProcess(this.#withRetained(processes, nowMs)), nowMs);
       shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart, nowMs, (v) => v);
       shaped.processFoldedTotal = this.#processBudget.foldedTotal;
+      shaped.processEndedEarlyTotal = this.#processBudget.endedEarlyTotal;
     }
     return shaped;
   }
@@ -359,6 +367,7 @@ export interface ExecSeries {
 export interface ShapedExecs {
   series: ExecSeries[];
   foldedTotal: number;
+  endedEarlyTotal: number;
 }
 
 /** The budget for ebpf_process_execs_total: (executable, parent) pairs beyond it fold into other/other. */
@@ -391,6 +400,6 @@ export class ExecSeriesShaper {
     for (const f of folded) {
       series.push({ comm: OTHER, parentComm: OTHER, value: f.value, startMs: this.#foldedStart ?? nowMs });
     }
-    return { series, foldedTotal: this.#budget.foldedTotal };
+    return { series, foldedTotal: this.#budget.foldedTotal, endedEarlyTotal: this.#budget.endedEarlyTotal };
   }
 }

@@ -381,6 +381,7 @@ describe('ExecSeriesShaper', () => {
         { comm: 'sh', parentComm: 'cron', value: 1, startMs: 1_000 },
       ],
       foldedTotal: 0,
+      endedEarlyTotal: 0,
     });
     expect(shaper.shape([exec('ls', 'bash', 6), exec('sh', 'cron', 1)], 2_000).series.map((e) => e.value)).toEqual([
       6, 1,
@@ -404,6 +405,7 @@ describe('ExecSeriesShaper', () => {
         { comm: OTHER, parentComm: OTHER, value: 8, startMs: 1_000 },
       ],
       foldedTotal: 3,
+      endedEarlyTotal: 0,
     });
     // a new pair with no slot folds as well; the folded series keeps its start
     const later = shaper.shape([...execs.map((e) => ({ ...e, count: e.count + 1 })), exec('id', 'sh', 1)], 2_000);
@@ -417,7 +419,7 @@ describe('ExecSeriesShaper', () => {
 
   it('publishes no folded series while nothing is folded', () => {
     const shaper = new ExecSeriesShaper(1);
-    expect(shaper.shape([], 1_000)).toEqual({ series: [], foldedTotal: 0 });
+    expect(shaper.shape([], 1_000)).toEqual({ series: [], foldedTotal: 0, endedEarlyTotal: 0 });
     expect(shaper.shape([exec('ls', 'bash', 1, 2_000)], 2_000).series).toEqual([
       { comm: 'ls', parentComm: 'bash', value: 1, startMs: 2_000 },
     ]);
