@@ -156,11 +156,14 @@ export class SeriesBudget<P> {
         folded.set(state.group, entry);
       }
     }
-    // Ended series leave; what a folded one counted stays in its folded series.
+    // Ended series leave; what a folded one counted stays in its folded series. A series demoted earlier leaves
+    // its retired one too: its last value has stood since then (an exited process's final count for its whole
+    // retention), and a retirement clock started by the demotion would keep it a retention longer.
     for (const { input, state } of current) {
       if (input.ended) {
         this.#retire(state);
         this.#state.delete(input.key);
+        this.#retired.delete(input.key);
       }
     }
     return { own, folded: [...folded.values()], retired };

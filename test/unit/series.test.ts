@@ -482,6 +482,25 @@ describe('SyscallSeriesShaper: two views', () => {
     expect(shaper.shape([], 14_000).series.map((s) => s.value)).toEqual([12]);
   });
 
+  it('ends a retained process at its retention even when the budget demoted it meanwhile', () => {
+    // Budget 1: the exited job keeps its slot until a busy process takes it; its series is then retired, and must
+    // still leave when the job's retention is over, not a whole retention after the demotion.
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: 10,
+      maxProcessSeries: 1,
+      pidLabels: true,
+      exitedRetentionMs: 10_000,
+    });
+    shaper.shape([proc(1, 'job', [0, 10, 0, 0])], 1_000);
+    const jobSeen = (now: number, processes: ProcessSyscalls[] = []): boolean =>
+      shaper.shape(processes, now).processes!.some((s) => s.pid === 1);
+    expect(jobSeen(2_000, [proc(1, 'job', [0, 12, 0, 0], { exited: true })])).toBe(true);
+    const busy = (reads: number) => [proc(2, 'busy', [0, reads, 0, 0], { startMs: 8_000 })];
+    expect(jobSeen(8_000, busy(1_000))).toBe(true); // demoted now: retired at 12
+    expect(jobSeen(12_000, busy(2_000))).toBe(true); // the last poll of its retention
+    expect(jobSeen(13_000, busy(3_000))).toBe(false);
+  });
+
   it('ends a retained process at once when a live process takes its pid', () => {
     const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, exitedRetentionMs: 60_000 });
     shaper.shape([proc(7, 'old', [0, 1, 0, 0], { exited: true })], 1_000);
