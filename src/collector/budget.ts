@@ -11,8 +11,9 @@
 //   increase() and rate() are what add up. The ended own series is still published at its final value for the
 //   retention (`retired`), so a scraper slower than the poll sees where it ended; promoted again, it restarts at 0
 //   under the same labels, which PromQL reads as a counter reset. Retired series are bounded too: when more than
-//   `maxSeries` of them wait out their retention, the longest-retired leave early (counted: endedEarlyTotal), so a
-//   metric publishes at most 2 × maxSeries series of its own plus its folded ones, whatever the churn.
+//   `maxSeries` of them wait out their retention, the longest-retired leave early (counted: endedEarlyTotal) once
+//   their final value has been shown for `visibleMs`, so a metric publishes at most 2 × maxSeries series of its
+//   own plus its folded ones, and more only while more than maxSeries were demoted within visibleMs.
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
@@ -75,14 +76,24 @@ export class SeriesBudget<P> {
   #endedEarlyTotal = 0;
 
   readonly #retentionMs: number;
-  readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number }>();
+  /** Demoted series at their final value; `shownMs`: since when a scraper can see that value. */
+  readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number; shownMs: number }>();
+  readonly #holdMs: number;
+  readonly #visibleMs: number;
 
-  /** `retentionMs`: how long a demoted series is still published at its final value (0: not at all). */
-  constructor(maxSeries: number, retentionMs = 0) {
+  /**
+   * `retentionMs`: how long a demoted series is still published at its final value (0: not at all).
+   * `visibleMs`: the least time a retired series' final value is shown before it may leave early (a scrape
+   * interval and a poll: every scraper sees it). `holdMs`: how long the publisher shows a new own series at 0
+   * (SyscallSeriesShaper's hold), which does not count as shown.
+   */
+  constructor(maxSeries: number, retentionMs = 0, options: { visibleMs?: number; holdMs?: number } = {}) {
     if (!Number.isInteger(maxSeries) || maxSeries < 1)
       throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
     this.maxSeries = maxSeries;
     this.#retentionMs = retentionMs;
+    this.#holdMs = options.holdMs ?? 0;
+    this.#visibleMs = options.visibleMs ?? 0;
   }
 
   /** Series folded so far (each time a series joins a folded series, including at its first poll). */
@@ -133,12 +144,15 @@ export class SeriesBudget<P> {
     this.#assign(current, nowMs);
     for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#retired.delete(key);
     // The map is in the order of retirement (a promotion deletes an entry, a demotion appends one), so the first
-    // are the longest retired.
+    // are the longest retired. One leaves early only once its final value has been shown for visibleMs: leaving
+    // sooner, a scraper could miss the calls it counted last (or all of them, if it was still held at 0).
     let excess = this.#retired.size - this.maxSeries;
-    for (const key of this.#retired.keys()) {
-      if (excess-- <= 0) break;
+    for (const [key, r] of this.#retired) {
+      if (excess <= 0) break;
+      if (nowMs - r.shownMs < this.#visibleMs) continue;
       this.#retired.delete(key);
       this.#endedEarlyTotal++;
+      excess--;
     }
     const retired: OwnSeries<P>[] = [];
     for (const r of this.#retired.values()) retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
@@ -238,6 +252,8 @@ export class SeriesBudget<P> {
         value: previous - state.base,
         startMs: state.startMs,
         untilMs: nowMs + this.#retentionMs,
+        // Its final value is what it showed at the last poll, or at the end of its hold if it is still held.
+        shownMs: Math.max(nowMs, state.startMs + this.#holdMs),
       });
     }
     state.own = false;

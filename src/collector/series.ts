@@ -65,6 +65,11 @@ export interface ShaperOptions {
   groupRetentionMs?: number;
   /** How long a new aggregate series stays at 0 before it shows its count, ms (default 0: no hold). */
   holdMs?: number;
+  /**
+   * The least time a demoted series' final value is shown before the budget may drop it early (there are more
+   * retired series than the budget), ms: a scrape interval and a poll (default 0).
+   */
+  visibleMs?: number;
   attribute?: Attributor;
   /** Names of the counts by index (the syscall names; ['cpu'] for CPU samples). */
   kinds?: readonly string[];
@@ -117,8 +122,14 @@ export class SyscallSeriesShaper {
     // aggregate one as long as an empty group does (the aggregate is for increase(), which over-counts a series
     // that ends inside its window: see groupRetentionMs).
     const retention = options.exitedRetentionMs ?? 0;
-    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0));
-    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention);
+    const visibleMs = options.visibleMs ?? 0;
+    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0), {
+      visibleMs,
+      holdMs: options.holdMs ?? 0,
+    });
+    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention, {
+      visibleMs,
+    });
   }
 
   readonly #processBudget: SeriesBudget<Payload>;
@@ -375,9 +386,12 @@ export class ExecSeriesShaper {
   readonly #budget: SeriesBudget<{ comm: string; parentComm: string }>;
   #foldedStart: number | undefined;
 
-  /** `retentionMs`: how long a demoted pair's series stays at its final value. */
-  constructor(maxSeries: number, retentionMs = 0) {
-    this.#budget = new SeriesBudget(maxSeries, retentionMs);
+  /**
+   * `retentionMs`: how long a demoted pair's series stays at its final value; `visibleMs`: the least time it does
+   * when more demoted pairs wait than the budget (SeriesBudget).
+   */
+  constructor(maxSeries: number, retentionMs = 0, visibleMs = 0) {
+    this.#budget = new SeriesBudget(maxSeries, retentionMs, { visibleMs });
   }
 
   shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {

@@ -587,3 +587,62 @@ describe('SyscallSeriesShaper: two views', () => {
     ]);
   });
 });
+
+/**
+ * What PromQL's increase() adds up from a scraper that reads every `every`-th poll: per label set, the growth
+ * between the samples it saw, a fall read as a counter reset (the new value counts whole). Label sets are kept
+ * when a series leaves, as Prometheus keeps a series' samples.
+ */
+class PromqlLedger {
+  counted = 0;
+  readonly #last = new Map<string, number>();
+
+  read(series: readonly SyscallSeries[]): void {
+    for (const s of series) {
+      const labels = `${s.pid}/${s.comm}/${s.attribution.containerId ?? ''}/${s.syscall}`;
+      const last = this.#last.get(labels);
+      this.counted += last === undefined ? s.value : s.value >= last ? s.value - last : s.value;
+      this.#last.set(labels, s.value);
+    }
+  }
+}
+
+describe('SyscallSeriesShaper: short jobs in fresh containers through a small budget, read as PromQL does', () => {
+  // One busy job a poll, each in a container of its own and gone by the next poll, as in promql-60s.test.ts's
+  // budgeted agent: every job's fresh series is busier than any member, so it takes a slot, is demoted while
+  // still held at 0, and waits as a retired series. A reader at the hold's pace must count every call once.
+  for (const every of [1, 3]) {
+    it(`loses and doubles nothing for a reader of every ${every === 1 ? 'poll' : `${every}rd poll`}`, () => {
+      const poll = 1_000;
+      const ledger = new PromqlLedger();
+      let truth = 0;
+      const containers = new Map<bigint, Attribution>();
+      const attributed = new SyscallSeriesShaper({
+        maxSeries: 3,
+        pidLabels: false,
+        holdMs: (every + 1) * poll,
+        visibleMs: (every + 1) * poll,
+        groupRetentionMs: 10 * every * poll,
+        exitedRetentionMs: 10 * every * poll,
+        attribute: (cgroupId) => containers.get(cgroupId) ?? {},
+      });
+      const random = (() => {
+        let a = 7;
+        return () => (a = (a * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+      })();
+      for (let i = 1; i <= 200; i++) {
+        const now = i * poll;
+        const processes: ProcessSyscalls[] = [];
+        if (i <= 150) {
+          containers.set(BigInt(i), { containerId: `c${i}` });
+          const reads = 1_000 + Math.floor(random() * 1_000);
+          truth += reads;
+          processes.push(proc(i, 'job', [0, reads, 0, 0], { cgroupId: BigInt(i), exited: true, startMs: now - poll }));
+        }
+        const shaped = attributed.shape(processes, now);
+        if (i % every === 0) ledger.read(shaped.series);
+      }
+      expect(ledger.counted).toBe(truth);
+    });
+  }
+});
