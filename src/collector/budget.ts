@@ -10,7 +10,10 @@
 //   go to the folded series. So the instant sum() of the values is not the all-time total after a demotion —
 //   increase() and rate() are what add up. The ended own series is still published at its final value for the
 //   retention (`retired`), so a scraper slower than the poll sees where it ended; promoted again, it restarts at 0
-//   under the same labels, which PromQL reads as a counter reset.
+//   under the same labels, which PromQL reads as a counter reset. Retired series are bounded too: when more than
+//   `maxSeries` of them wait out their retention, the longest-retired leave early (counted: endedEarlyTotal) once
+//   their final value has been shown for `visibleMs`, so a metric publishes at most 2 × maxSeries series of its
+//   own plus its folded ones, and more only while more than maxSeries were demoted within visibleMs.
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
@@ -23,6 +26,8 @@ export interface BudgetInput<P> {
   value: number;
   /** The series ends after this poll (its process exited). */
   ended: boolean;
+  /** When its count began (ms), for a series new at this poll; default: now. */
+  startMs?: number;
   payload: P;
 }
 
@@ -74,21 +79,37 @@ export class SeriesBudget<P> {
   readonly #carried = new Map<string, number>();
   #foldedTotal = 0;
   #applies = 0;
+  #endedEarlyTotal = 0;
 
   readonly #retentionMs: number;
-  readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number }>();
+  /** Demoted series at their final value; `shownMs`: since when a scraper can see that value. */
+  readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number; shownMs: number }>();
+  readonly #holdMs: number;
+  readonly #visibleMs: number;
 
-  /** `retentionMs`: how long a demoted series is still published at its final value (0: not at all). */
-  constructor(maxSeries: number, retentionMs = 0) {
+  /**
+   * `retentionMs`: how long a demoted series is still published at its final value (0: not at all).
+   * `visibleMs`: the least time a retired series' final value is shown before it may leave early (a scrape
+   * interval and a poll: every scraper sees it). `holdMs`: how long the publisher shows a new own series at 0
+   * (SyscallSeriesShaper's hold), which does not count as shown.
+   */
+  constructor(maxSeries: number, retentionMs = 0, options: { visibleMs?: number; holdMs?: number } = {}) {
     if (!Number.isInteger(maxSeries) || maxSeries < 1)
       throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
     this.maxSeries = maxSeries;
     this.#retentionMs = retentionMs;
+    this.#holdMs = options.holdMs ?? 0;
+    this.#visibleMs = options.visibleMs ?? 0;
   }
 
   /** Series folded so far (each time a series joins a folded series, including at its first poll). */
   get foldedTotal(): number {
     return this.#foldedTotal;
+  }
+
+  /** Retired series that left before their retention was over, because more than maxSeries of them waited. */
+  get endedEarlyTotal(): number {
+    return this.#endedEarlyTotal;
   }
 
   /** Series tracked now (own and folded). */
@@ -105,7 +126,15 @@ export class SeriesBudget<P> {
       if (state === undefined || input.value < state.last) {
         // New, or the key was reused by a new series whose count restarted: start over.
         if (state !== undefined) this.#retire(state);
-        state = { own: false, base: 0, startMs: nowMs, last: 0, rate: 0, group: input.group, seen: stamp };
+        state = {
+          own: false,
+          base: 0,
+          startMs: input.startMs ?? nowMs,
+          last: 0,
+          rate: 0,
+          group: input.group,
+          seen: stamp,
+        };
         this.#state.set(input.key, state);
         fresh = true;
       }
@@ -136,11 +165,20 @@ export class SeriesBudget<P> {
     }
 
     this.#assign(current, nowMs);
-    const retired: OwnSeries<P>[] = [];
+    for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#retired.delete(key);
+    // The map is in the order of retirement (a promotion deletes an entry, a demotion appends one), so the first
+    // are the longest retired. One leaves early only once its final value has been shown for visibleMs: leaving
+    // sooner, a scraper could miss the calls it counted last (or all of them, if it was still held at 0).
+    let excess = this.#retired.size - this.maxSeries;
     for (const [key, r] of this.#retired) {
-      if (nowMs > r.untilMs) this.#retired.delete(key);
-      else retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
+      if (excess <= 0) break;
+      if (nowMs - r.shownMs < this.#visibleMs) continue;
+      this.#retired.delete(key);
+      this.#endedEarlyTotal++;
+      excess--;
     }
+    const retired: OwnSeries<P>[] = [];
+    for (const r of this.#retired.values()) retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
 
     const own: OwnSeries<P>[] = [];
     const folded = new Map<string, FoldedSeries>();
@@ -164,11 +202,14 @@ export class SeriesBudget<P> {
         folded.set(state.group, entry);
       }
     }
-    // Ended series leave; what a folded one counted stays in its folded series.
+    // Ended series leave; what a folded one counted stays in its folded series. A series demoted earlier leaves
+    // its retired one too: its last value has stood since then (an exited process's final count for its whole
+    // retention), and a retirement clock started by the demotion would keep it a retention longer.
     for (const { input, state } of current) {
       if (input.ended) {
         this.#retire(state);
         this.#state.delete(input.key);
+        this.#retired.delete(input.key);
       }
     }
     return { own, folded: [...folded.values()], retired };
@@ -247,6 +288,8 @@ export class SeriesBudget<P> {
         value: previous - state.base,
         startMs: state.startMs,
         untilMs: nowMs + this.#retentionMs,
+        // Its final value is what it showed at the last poll, or at the end of its hold if it is still held.
+        shownMs: Math.max(nowMs, state.startMs + this.#holdMs),
       });
     }
     state.own = false;

@@ -49,7 +49,10 @@ export interface ProcessCounts {
   cgroupId: bigint;
   /** Counts by lane (for syscalls: by SYSCALL_NAMES index; for cpu: one lane of samples). */
   counts: number[];
-  /** When this agent first saw the process (ms): the start of its cumulative counts. */
+  /**
+   * The start of its cumulative counts (ms): the collection before the one that first saw it (it had no count
+   * then), or when counting began for a process seen at the first collection. Also tells a reused pid apart.
+   */
   startMs: number;
   /** The process has ended: these are its final counts, and once committed it is not returned again. */
   exited: boolean;
@@ -187,6 +190,8 @@ export interface ProcessCollectorOptions {
    * cgroup is gone by now can still be attributed): CgroupResolver.learn.
    */
   onCgroup?: (id: bigint, path: string) => void;
+  /** When counting began (the programs were attached), ms; default: the first collection. */
+  sinceMs?: number;
 }
 
 interface ProcessState {
@@ -217,6 +222,8 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   #reported: number[] = [];
   #drops: number[] = [];
   #fill = { counts: 0, procs: 0 };
+  /** The last collection's time: a process first seen now had no count then. */
+  #previousMs: number | undefined;
 
   constructor(source: ProcessSource, options: ProcessCollectorOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
@@ -226,6 +233,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#processAlive = options.processAlive ?? ((pid) => procAlive(procRoot, pid));
     this.#processExecutable = options.processExecutable ?? ((pid) => procExecutable(procRoot, pid));
     this.#onCgroup = options.onCgroup;
+    this.#previousMs = options.sinceMs;
   }
 
   attached(): boolean {
@@ -260,10 +268,12 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     }
 
     const processes: ProcessCounts[] = [];
+    const since = Math.min(this.#previousMs ?? nowMs, nowMs);
+    this.#previousMs = nowMs;
     for (const [pid, calls] of counts) {
       let state = this.#state.get(pid);
       if (state === undefined) {
-        state = { startMs: nowMs, executable: '', cgroupId: 0n, total: -1 };
+        state = { startMs: since, executable: '', cgroupId: 0n, total: -1 };
         this.#state.set(pid, state);
       }
       state.total = sumOf(calls);

@@ -43,10 +43,13 @@ export interface ShapedSyscalls {
   series: SyscallSeries[];
   /** Aggregate series folded into 'other' so far. */
   foldedTotal: number;
+  /** Demoted aggregate series that left before their retention (SeriesBudget.endedEarlyTotal). */
+  endedEarlyTotal: number;
   /** The per-process view; undefined when it is off (--no-pid-labels). */
   processes?: SyscallSeries[];
   /** Per-process series folded into 'other' so far. */
   processFoldedTotal?: number;
+  processEndedEarlyTotal?: number;
 }
 
 export interface ShaperOptions {
@@ -62,6 +65,11 @@ export interface ShaperOptions {
   groupRetentionMs?: number;
   /** How long a new aggregate series stays at 0 before it shows its count, ms (default 0: no hold). */
   holdMs?: number;
+  /**
+   * The least time a demoted series' final value is shown before the budget may drop it early (there are more
+   * retired series than the budget), ms: a scrape interval and a poll (default 0).
+   */
+  visibleMs?: number;
   attribute?: Attributor;
   /** Names of the counts by index (the syscall names; ['cpu'] for CPU samples). */
   kinds?: readonly string[];
@@ -148,15 +156,22 @@ export class SyscallSeriesShaper {
     // aggregate one as long as an empty group does (the aggregate is for increase(), which over-counts a series
     // that ends inside its window: see groupRetentionMs).
     const retention = options.exitedRetentionMs ?? 0;
-    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0));
-    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention);
+    const visibleMs = options.visibleMs ?? 0;
+    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0), {
+      visibleMs,
+      holdMs: options.holdMs ?? 0,
+    });
+    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention, {
+      visibleMs,
+    });
   }
 
   readonly #processBudget: SeriesBudget<Payload>;
   /** Exited processes kept in the per-process view: their final counts, until when. */
   readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
-  #foldedStart: number | undefined;
-  #processFoldedStart: number | undefined;
+  /** When each folded series (per syscall) first appeared: it is a series of its own, held from then. */
+  readonly #foldedStart = new Map<string, number>();
+  readonly #processFoldedStart = new Map<string, number>();
   readonly #known = new Map<number, Known>();
   /** The poll each series object was last published in (one object is never two series of one poll). */
   readonly #published = new WeakMap<SyscallSeries, number>();
@@ -198,6 +213,7 @@ export class SyscallSeriesShaper {
           group: syscall,
           value: 0,
           ended: false,
+          startMs: proc.startMs,
           payload: { pid: proc.pid, comm: proc.comm, syscall, attribution },
         }));
       }
@@ -209,16 +225,19 @@ export class SyscallSeriesShaper {
     const poll = ++this.#shapes;
     const hold = this.#options.holdMs ?? 0;
     const aggregate = this.#budget.apply(this.#perExecutable(processes, nowMs), nowMs);
-    this.#foldedStart ??= aggregate.folded.length > 0 ? nowMs : undefined;
     // Held: a series younger than the hold shows 0 (its count is kept and shown once the hold is over).
     const held = (value: number, startMs: number): number => (nowMs - startMs < hold ? 0 : value);
-    const series = this.#series(aggregate, undefined, this.#foldedStart ?? nowMs, held);
-    const shaped: ShapedSyscalls = { series, foldedTotal: this.#budget.foldedTotal };
+    const series = this.#series(aggregate, undefined, this.#foldedStart, nowMs, held);
+    const shaped: ShapedSyscalls = {
+      series,
+      foldedTotal: this.#budget.foldedTotal,
+      endedEarlyTotal: this.#budget.endedEarlyTotal,
+    };
     if (this.#options.pidLabels) {
       const perProcess = this.#processBudget.apply(this.#perProcess(this.#withRetained(processes, nowMs)), nowMs);
-      this.#processFoldedStart ??= perProcess.folded.length > 0 ? nowMs : undefined;
-      shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart ?? nowMs, (v) => v);
+      shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart, nowMs, (v) => v);
       shaped.processFoldedTotal = this.#processBudget.foldedTotal;
+      shaped.processEndedEarlyTotal = this.#processBudget.endedEarlyTotal;
     }
     for (const [pid, known] of this.#known) if (known.seenAt !== poll) this.#known.delete(pid);
     return shaped;
@@ -227,7 +246,8 @@ export class SyscallSeriesShaper {
   #series(
     { own, folded, retired }: BudgetResult<Payload>,
     otherPid: typeof OTHER | undefined,
-    foldedStartMs: number,
+    foldedStart: Map<string, number>,
+    nowMs: number,
     value: (value: number, startMs: number) => number,
   ): SyscallSeries[] {
     const series: SyscallSeries[] = [];
@@ -258,13 +278,18 @@ export class SyscallSeriesShaper {
     };
     for (const o of own) add(o);
     for (const r of retired) add(r);
+    // A folded series that is not published any more (nothing in it) is new when it comes back.
+    const present = new Set(folded.map((f) => f.group));
+    for (const group of foldedStart.keys()) if (!present.has(group)) foldedStart.delete(group);
     for (const f of folded) {
+      let startMs = foldedStart.get(f.group);
+      if (startMs === undefined) foldedStart.set(f.group, (startMs = nowMs));
       series.push({
         pid: otherPid,
         comm: OTHER,
         syscall: f.group,
-        value: value(f.value, foldedStartMs),
-        startMs: foldedStartMs,
+        value: value(f.value, startMs),
+        startMs,
         attribution: {},
       });
     }
@@ -332,6 +357,7 @@ export class SyscallSeriesShaper {
    * have ended or exec'd into another name, so each aggregate only grows.
    */
   #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number) {
+    const hold = this.#options.holdMs ?? 0;
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
     const poll = this.#shapes;
     const finished = new Set<string>();
@@ -375,7 +401,8 @@ export class SyscallSeriesShaper {
             payload: { pid: undefined, comm: proc.comm, syscall, attribution },
             carried: 0,
             live: 0,
-            startMs: nowMs,
+            // Held, it starts at the 0 it shows now; not held, its count began with this process's.
+            startMs: hold > 0 ? nowMs : Math.min(proc.startMs, nowMs),
             last: 0,
             changedMs: nowMs,
           };
@@ -408,7 +435,6 @@ export class SyscallSeriesShaper {
     // its final value has stood for the retention, so memory follows container and executable churn. If the
     // group comes back, it is a new series from 0 (held again): increase() counts it from there.
     const retention = this.#options.groupRetentionMs ?? Infinity;
-    const hold = this.#options.holdMs ?? 0;
     const out = [];
     for (const [key, aggregate] of this.#aggregates) {
       const value = aggregate.carried + aggregate.live;
@@ -421,7 +447,14 @@ export class SyscallSeriesShaper {
       const shownMs = Math.max(aggregate.changedMs, aggregate.startMs + hold);
       const ended = !occupied.has(key) && nowMs - shownMs >= retention;
       if (ended) this.#aggregates.delete(key);
-      out.push({ key, group: aggregate.payload.syscall, value, ended, payload: aggregate.payload });
+      out.push({
+        key,
+        group: aggregate.payload.syscall,
+        value,
+        ended,
+        startMs: aggregate.startMs,
+        payload: aggregate.payload,
+      });
     }
     return out;
   }
@@ -451,6 +484,7 @@ export interface ExecSeries {
 export interface ShapedExecs {
   series: ExecSeries[];
   foldedTotal: number;
+  endedEarlyTotal: number;
 }
 
 /** The budget for ebpf_process_execs_total: (executable, parent) pairs beyond it fold into other/other. */
@@ -458,9 +492,12 @@ export class ExecSeriesShaper {
   readonly #budget: SeriesBudget<{ comm: string; parentComm: string }>;
   #foldedStart: number | undefined;
 
-  /** `retentionMs`: how long a demoted pair's series stays at its final value. */
-  constructor(maxSeries: number, retentionMs = 0) {
-    this.#budget = new SeriesBudget(maxSeries, retentionMs);
+  /**
+   * `retentionMs`: how long a demoted pair's series stays at its final value; `visibleMs`: the least time it does
+   * when more demoted pairs wait than the budget (SeriesBudget).
+   */
+  constructor(maxSeries: number, retentionMs = 0, visibleMs = 0) {
+    this.#budget = new SeriesBudget(maxSeries, retentionMs, { visibleMs });
   }
 
   shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {
@@ -483,6 +520,6 @@ export class ExecSeriesShaper {
     for (const f of folded) {
       series.push({ comm: OTHER, parentComm: OTHER, value: f.value, startMs: this.#foldedStart ?? nowMs });
     }
-    return { series, foldedTotal: this.#budget.foldedTotal };
+    return { series, foldedTotal: this.#budget.foldedTotal, endedEarlyTotal: this.#budget.endedEarlyTotal };
   }
 }

@@ -263,6 +263,13 @@ export const METRICS = {
     [A.ATTR_METRIC],
     'Series folded into the "other" series of their metric because it was over its budget (--max-series for the aggregates, --max-process-series per process).',
   ),
+  seriesEndedEarly: counter(
+    'agent',
+    'ebpf.agent.series_ended_early',
+    '{series}',
+    [A.ATTR_METRIC],
+    'Series that lost their own labels to the budget and left before their retention was over (more of them waited than the budget allows), each after its final value had been shown for --scrape-interval plus one --interval.',
+  ),
   buildInfo: gauge(
     'agent',
     'ebpf.agent.build.info',

@@ -433,6 +433,21 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     folded.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.foldedTotal));
   }
   metrics.push(data(M.seriesFolded, folded));
+  const endedEarly: DataPoint<number>[] = [];
+  if (snapshot.syscalls !== undefined) {
+    endedEarly.push(point({ [N.ATTR_METRIC]: M.syscalls.name }, snapshot.syscalls.endedEarlyTotal));
+    if (snapshot.syscalls.processEndedEarlyTotal !== undefined)
+      endedEarly.push(point({ [N.ATTR_METRIC]: M.processSyscalls.name }, snapshot.syscalls.processEndedEarlyTotal));
+  }
+  if (snapshot.cpu !== undefined) {
+    endedEarly.push(point({ [N.ATTR_METRIC]: M.cpuSamples.name }, snapshot.cpu.endedEarlyTotal));
+    if (snapshot.cpu.processEndedEarlyTotal !== undefined)
+      endedEarly.push(point({ [N.ATTR_METRIC]: M.processCpuSamples.name }, snapshot.cpu.processEndedEarlyTotal));
+  }
+  if (snapshot.exec !== undefined) {
+    endedEarly.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.endedEarlyTotal));
+  }
+  metrics.push(data(M.seriesEndedEarly, endedEarly));
   const { version, libbpf, kernel } = snapshot.build;
   metrics.push(
     data(M.buildInfo, [point({ [N.ATTR_VERSION]: version, [N.ATTR_LIBBPF]: libbpf, [N.ATTR_KERNEL]: kernel }, 1)]),

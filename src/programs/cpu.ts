@@ -15,7 +15,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   // sched_process_exec/exit tracepoints follow processes.
   tracefs: true,
-  start({ config, open, attribute, learnCgroup, logger }) {
+  start({ config, open, attribute, learnCgroup, logger, clock }) {
     const source = new KernelCpuSource({
       ...open('cpu.bpf.o'),
       hz: config.cpuSampleHz,
@@ -24,6 +24,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
     const collector = new SyscallCollector(source, {
       program: 'cpu',
       maps: CPU_MAPS,
+      sinceMs: clock.now(),
       ...(learnCgroup === undefined ? {} : { onCgroup: learnCgroup }),
     });
     const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute, kinds: ['cpu'] });

@@ -29,7 +29,11 @@ export const exec: ProgramDescriptor<'exec'> = {
   },
   start({ config, open, clock, attribute, logger }) {
     const collector = new ExecCollector(() => clock.now());
-    const shaper = new ExecSeriesShaper(config.maxSeries, config.exitedRetentionMs);
+    const shaper = new ExecSeriesShaper(
+      config.maxSeries,
+      config.exitedRetentionMs,
+      config.scrapeIntervalMs + config.intervalMs,
+    );
     let log: ExecLog | undefined;
     let handler: ExecHandler | undefined;
     try {

@@ -12,6 +12,8 @@ export function shaperOptions(config: AgentConfig): Omit<ShaperOptions, 'attribu
     groupRetentionMs: groupRetentionMs(config),
     // A scraper at --scrape-interval sees a new aggregate series at 0 before it carries a count.
     holdMs: config.scrapeIntervalMs + config.intervalMs,
+    // A series the budget demoted shows its final value at least this long, so every scraper sees where it ended.
+    visibleMs: config.scrapeIntervalMs + config.intervalMs,
   };
 }
 

@@ -13,12 +13,15 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  start({ config, open, attribute, learnCgroup }) {
+  start({ config, open, attribute, learnCgroup, clock }) {
     const source = new KernelSyscallSource({
       ...open('syscalls.bpf.o'),
       maxEntries: config.syscallsMaxEntries,
     });
-    const collector = new SyscallCollector(source, learnCgroup === undefined ? {} : { onCgroup: learnCgroup });
+    const collector = new SyscallCollector(source, {
+      sinceMs: clock.now(),
+      ...(learnCgroup === undefined ? {} : { onCgroup: learnCgroup }),
+    });
     const shaper = new SyscallSeriesShaper({ ...shaperOptions(config), attribute });
     return {
       collector,

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor } from './harness.ts';
+import { sleep, waitFor } from './harness.ts';
 
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const havePrometheus = existsSync(PROMETHEUS);
@@ -26,6 +26,8 @@ export interface RunningPrometheus {
   query(expr: string, time?: number): Promise<PromSample[]>;
   /** The single number an instant query returns (undefined when its result is empty). */
   scalar(expr: string, time?: number): Promise<number | undefined>;
+  /** The timestamps (Unix seconds) of the samples of `selector` in the `range` before `time`, per series. */
+  sampleTimes(selector: string, range: string, time: number): Promise<number[][]>;
   /** Label sets of the series matching `selector` (/api/v1/series). */
   series(selector: string): Promise<Record<string, string>[]>;
   stop(): Promise<void>;
@@ -153,9 +155,27 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       if (result.length > 1) throw new Error(`${expr}: ${result.length} series, expected one`);
       return result.length === 0 ? undefined : Number(result[0]!.value[1]);
     },
+    async sampleTimes(selector, range, time) {
+      const data = await api<{ resultType: string; result: { values: [number, string][] }[] }>('query', {
+        query: `${selector}[${range}]`,
+        time: String(time),
+      });
+      if (data.resultType !== 'matrix') throw new Error(`${selector}[${range}]: a ${data.resultType}, not a matrix`);
+      return data.result.map((r) => r.values.map(([t]) => t));
+    },
     series: (selector) => api<Record<string, string>[]>('series', { 'match[]': selector }),
     stop,
   };
+}
+
+/** Polls `check` until it holds (true) or `timeoutMs` passes (false); a throwing check counts as not yet. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, stepMs = 1_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(stepMs);
+  }
 }
 
 /** Stops every Prometheus this module started and removes their dirs (for afterAll). */

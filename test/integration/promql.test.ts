@@ -29,7 +29,7 @@ import {
   total,
   type RunningAgent,
 } from './harness.ts';
-import { havePrometheus, startPrometheus, stopAllPrometheus, type RunningPrometheus } from './prometheus.ts';
+import { havePrometheus, startPrometheus, stopAllPrometheus, waitUntil, type RunningPrometheus } from './prometheus.ts';
 
 const NAME = 'shortjob';
 /** Jobs, reads per job, and the gap between job starts (120 jobs over 90 s: 1.3 per second). */
@@ -75,16 +75,6 @@ describe.skipIf(!havePrometheus)('PromQL over short-lived processes at a 15 s sc
     if (seriesOf(samples, 'ebpf_syscalls_total', LABELS).length === 0) return undefined;
     agentSeries = seriesOf(samples, 'ebpf_syscalls_total', LABELS).map((s) => s.labels);
     return total(samples, 'ebpf_syscalls_total', LABELS);
-  }
-
-  /** Polls `check` until it is true or `timeoutMs` passed; says which (a wait that ends the run early helps no one). */
-  async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, stepMs = 1_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (await check()) return true;
-      if (Date.now() > deadline) return false;
-      await sleep(stepMs);
-    }
   }
 
   /** Prometheus's most recent sample time of the series at or before `time` (Unix seconds). */

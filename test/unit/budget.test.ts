@@ -475,6 +475,27 @@ describe('SeriesBudget: retired series', () => {
     expect(folded(result)).toEqual({ g: 120 });
   });
 
+  it('keeps at most maxSeries retired series: the longest retired leave early, counted', () => {
+    // Budget 2; every poll two new, busier series take both slots, so two members are demoted each poll.
+    const budget = new SeriesBudget<string>(2, 600_000);
+    let result = budget.apply([input('p0', 10), input('q0', 10)], 1_000);
+    const ledger = new IncreaseLedger();
+    ledger.record([input('p0', 10), input('q0', 10)], result);
+    for (let poll = 1; poll <= 5; poll++) {
+      const inputs: BudgetInput<string>[] = [];
+      // Earlier series are quiet now (their values stay); the new ones are busier than any member.
+      for (let k = 0; k <= poll; k++) inputs.push(input(`p${k}`, 10 + 1_000 * k), input(`q${k}`, 10 + 1_000 * k));
+      result = budget.apply(inputs, 1_000 + poll * 1_000);
+      ledger.record(inputs, result);
+      expect(result.own.length + result.retired.length).toBeLessThanOrEqual(4);
+    }
+    // Five polls demoted ten series; two are still retired (the newest), eight left early.
+    expect(result.retired.map((r) => r.payload).sort()).toEqual(['p4', 'q4']);
+    expect(budget.endedEarlyTotal).toBe(8);
+    // Leaving early moves nothing: every call is still counted once (by a reader that saw every poll).
+    expect(ledger.counted).toBe(ledger.truth);
+  });
+
   it('drops the retired series when it gets its slot back: the new own series restarts from 0', () => {
     const budget = new SeriesBudget<string>(1, 60_000);
     budget.apply([input('a', 100)], 1_000);

@@ -173,7 +173,11 @@ describe('the OpenTelemetry data (what OTLP sends)', () => {
 
   it('names metrics in the data by their OpenTelemetry name; /metrics writes the family name', () => {
     const named = metrics.filter((m) => entry(m).attributes.some((a) => METRIC_NAME_ATTRIBUTES.has(a)));
-    expect(named.map((m) => m.descriptor.name)).toEqual(['ebpf.agent.series', 'ebpf.agent.series_folded']);
+    expect(named.map((m) => m.descriptor.name)).toEqual([
+      'ebpf.agent.series',
+      'ebpf.agent.series_folded',
+      'ebpf.agent.series_ended_early',
+    ]);
     const values = named.flatMap((m) => m.dataPoints.map((p) => p.attributes['metric']));
     expect(values).toEqual([
       'ebpf.syscalls',
@@ -189,6 +193,10 @@ describe('the OpenTelemetry data (what OTLP sends)', () => {
       'ebpf.process.syscalls',
       'ebpf.cpu.samples',
       'ebpf.process.cpu.samples',
+      'ebpf.process.execs',
+      'ebpf.syscalls',
+      'ebpf.process.syscalls',
+      'ebpf.cpu.samples',
       'ebpf.process.execs',
     ]);
     expect(text(everything())).toContain('\nebpf_agent_series{metric="ebpf_cpu_idle_samples_total"} 1\n');

@@ -29,6 +29,7 @@ export function richSnapshot(): AgentSnapshot {
         { pid: undefined, comm: 'other', syscall: 'openat', value: 17, startMs: T0 + 6_000, attribution: {} },
       ],
       foldedTotal: 12,
+      endedEarlyTotal: 2,
       processes: [
         {
           pid: 100,
@@ -42,6 +43,7 @@ export function richSnapshot(): AgentSnapshot {
         { pid: 'other', comm: 'other', syscall: 'openat', value: 17, startMs: T0 + 6_000, attribution: {} },
       ],
       processFoldedTotal: 4,
+      processEndedEarlyTotal: 1,
     },
     exec: {
       series: [
@@ -49,6 +51,7 @@ export function richSnapshot(): AgentSnapshot {
         { comm: 'other', parentComm: 'other', value: 9, startMs: T0 + 7_000 },
       ],
       foldedTotal: 3,
+      endedEarlyTotal: 1,
     },
     cpu: {
       series: [
@@ -62,6 +65,7 @@ export function richSnapshot(): AgentSnapshot {
         },
       ],
       foldedTotal: 1,
+      endedEarlyTotal: 0,
       processes: [
         {
           pid: 7,

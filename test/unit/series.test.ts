@@ -102,15 +102,16 @@ describe('SyscallSeriesShaper: per process', () => {
     ]);
   });
 
-  it('keeps the start time of a series and follows its counts', () => {
+  it("starts a process's series when its counting began, and follows its counts", () => {
     const shaper = new SyscallSeriesShaper({ maxSeries: 10, maxProcessSeries: 10, pidLabels: true });
     shaper.shape([proc(100, 'a', [0, 1, 0, 0])], 1_000);
     const shaped = shaper.shape(
       [proc(100, 'a', [2, 9, 0, 0]), proc(200, 'b', [0, 0, 1, 0], { startMs: 6_000 })],
       6_000,
     );
+    // Its first openat at 6,000 was counted since the process's start (1,000): a point from 1,000 to 6,000.
     expect(shaped.processes!.map((s) => [s.pid, s.syscall, s.value, s.startMs])).toEqual([
-      [100, 'openat', 2, 6_000],
+      [100, 'openat', 2, 1_000],
       [100, 'read', 9, 1_000],
       [200, 'write', 1, 6_000],
     ]);
@@ -380,6 +381,7 @@ describe('ExecSeriesShaper', () => {
         { comm: 'sh', parentComm: 'cron', value: 1, startMs: 1_000 },
       ],
       foldedTotal: 0,
+      endedEarlyTotal: 0,
     });
     expect(shaper.shape([exec('ls', 'bash', 6), exec('sh', 'cron', 1)], 2_000).series.map((e) => e.value)).toEqual([
       6, 1,
@@ -403,6 +405,7 @@ describe('ExecSeriesShaper', () => {
         { comm: OTHER, parentComm: OTHER, value: 8, startMs: 1_000 },
       ],
       foldedTotal: 3,
+      endedEarlyTotal: 0,
     });
     // a new pair with no slot folds as well; the folded series keeps its start
     const later = shaper.shape([...execs.map((e) => ({ ...e, count: e.count + 1 })), exec('id', 'sh', 1)], 2_000);
@@ -416,7 +419,7 @@ describe('ExecSeriesShaper', () => {
 
   it('publishes no folded series while nothing is folded', () => {
     const shaper = new ExecSeriesShaper(1);
-    expect(shaper.shape([], 1_000)).toEqual({ series: [], foldedTotal: 0 });
+    expect(shaper.shape([], 1_000)).toEqual({ series: [], foldedTotal: 0, endedEarlyTotal: 0 });
     expect(shaper.shape([exec('ls', 'bash', 1, 2_000)], 2_000).series).toEqual([
       { comm: 'ls', parentComm: 'bash', value: 1, startMs: 2_000 },
     ]);
@@ -479,6 +482,25 @@ describe('SyscallSeriesShaper: two views', () => {
     expect(shaper.shape([], 14_000).series.map((s) => s.value)).toEqual([12]);
   });
 
+  it('ends a retained process at its retention even when the budget demoted it meanwhile', () => {
+    // Budget 1: the exited job keeps its slot until a busy process takes it; its series is then retired, and must
+    // still leave when the job's retention is over, not a whole retention after the demotion.
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: 10,
+      maxProcessSeries: 1,
+      pidLabels: true,
+      exitedRetentionMs: 10_000,
+    });
+    shaper.shape([proc(1, 'job', [0, 10, 0, 0])], 1_000);
+    const jobSeen = (now: number, processes: ProcessSyscalls[] = []): boolean =>
+      shaper.shape(processes, now).processes!.some((s) => s.pid === 1);
+    expect(jobSeen(2_000, [proc(1, 'job', [0, 12, 0, 0], { exited: true })])).toBe(true);
+    const busy = (reads: number) => [proc(2, 'busy', [0, reads, 0, 0], { startMs: 8_000 })];
+    expect(jobSeen(8_000, busy(1_000))).toBe(true); // demoted now: retired at 12
+    expect(jobSeen(12_000, busy(2_000))).toBe(true); // the last poll of its retention
+    expect(jobSeen(13_000, busy(3_000))).toBe(false);
+  });
+
   it('ends a retained process at once when a live process takes its pid', () => {
     const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: true, exitedRetentionMs: 60_000 });
     shaper.shape([proc(7, 'old', [0, 1, 0, 0], { exited: true })], 1_000);
@@ -529,6 +551,23 @@ describe('SyscallSeriesShaper: two views', () => {
     expect(shown.at(-1)![0]).toBe(17_000);
   });
 
+  it('holds each folded series from its own first poll: a syscall folded later starts at 0 too', () => {
+    // Budget 1: the busiest series keeps the slot; the first fold is of reads only, connects fold much later.
+    const shaper = new SyscallSeriesShaper({ maxSeries: 1, pidLabels: false, holdMs: 10_000 });
+    const other = (now: number, processes: ProcessSyscalls[]): Record<string, [number, number]> => {
+      const out: Record<string, [number, number]> = {};
+      for (const s of shaper.shape(processes, now).series) if (s.comm === OTHER) out[s.syscall] = [s.value, s.startMs];
+      return out;
+    };
+    const busy = (reads: number) => proc(1, 'busy', [0, reads, 0, 0]);
+    expect(other(1_000, [busy(100), proc(2, 'quiet', [0, 5, 0, 0])])).toEqual({ read: [0, 1_000] });
+    expect(other(12_000, [busy(200), proc(2, 'quiet', [0, 6, 0, 0])])).toEqual({ read: [6, 1_000] });
+    // connect is first folded at 30,000: its series is new, so it is held at 0 from there, not shown at once.
+    const withConnect = [busy(300), proc(2, 'quiet', [0, 6, 0, 0]), proc(3, 'dialer', [0, 0, 0, 9])];
+    expect(other(30_000, withConnect)).toEqual({ read: [6, 1_000], connect: [0, 30_000] });
+    expect(other(41_000, withConnect)).toEqual({ read: [6, 1_000], connect: [9, 30_000] });
+  });
+
   it('lets a group no process is in leave once its final value stood for the retention; it comes back from 0', () => {
     const shaper = new SyscallSeriesShaper({ maxSeries: 100, pidLabels: false, groupRetentionMs: 10_000 });
     const aggregate = (now: number, processes: ProcessSyscalls[] = []): unknown[] =>
@@ -547,4 +586,63 @@ describe('SyscallSeriesShaper: two views', () => {
       ['cron-job', 3, 20_000],
     ]);
   });
+});
+
+/**
+ * What PromQL's increase() adds up from a scraper that reads every `every`-th poll: per label set, the growth
+ * between the samples it saw, a fall read as a counter reset (the new value counts whole). Label sets are kept
+ * when a series leaves, as Prometheus keeps a series' samples.
+ */
+class PromqlLedger {
+  counted = 0;
+  readonly #last = new Map<string, number>();
+
+  read(series: readonly SyscallSeries[]): void {
+    for (const s of series) {
+      const labels = `${s.pid}/${s.comm}/${s.attribution.containerId ?? ''}/${s.syscall}`;
+      const last = this.#last.get(labels);
+      this.counted += last === undefined ? s.value : s.value >= last ? s.value - last : s.value;
+      this.#last.set(labels, s.value);
+    }
+  }
+}
+
+describe('SyscallSeriesShaper: short jobs in fresh containers through a small budget, read as PromQL does', () => {
+  // One busy job a poll, each in a container of its own and gone by the next poll, as in promql-60s.test.ts's
+  // budgeted agent: every job's fresh series is busier than any member, so it takes a slot, is demoted while
+  // still held at 0, and waits as a retired series. A reader at the hold's pace must count every call once.
+  for (const every of [1, 3]) {
+    it(`loses and doubles nothing for a reader of every ${every === 1 ? 'poll' : `${every}rd poll`}`, () => {
+      const poll = 1_000;
+      const ledger = new PromqlLedger();
+      let truth = 0;
+      const containers = new Map<bigint, Attribution>();
+      const attributed = new SyscallSeriesShaper({
+        maxSeries: 3,
+        pidLabels: false,
+        holdMs: (every + 1) * poll,
+        visibleMs: (every + 1) * poll,
+        groupRetentionMs: 10 * every * poll,
+        exitedRetentionMs: 10 * every * poll,
+        attribute: (cgroupId) => containers.get(cgroupId) ?? {},
+      });
+      const random = (() => {
+        let a = 7;
+        return () => (a = (a * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+      })();
+      for (let i = 1; i <= 200; i++) {
+        const now = i * poll;
+        const processes: ProcessSyscalls[] = [];
+        if (i <= 150) {
+          containers.set(BigInt(i), { containerId: `c${i}` });
+          const reads = 1_000 + Math.floor(random() * 1_000);
+          truth += reads;
+          processes.push(proc(i, 'job', [0, reads, 0, 0], { cgroupId: BigInt(i), exited: true, startMs: now - poll }));
+        }
+        const shaped = attributed.shape(processes, now);
+        if (i % every === 0) ledger.read(shaped.series);
+      }
+      expect(ledger.counted).toBe(truth);
+    });
+  }
 });

@@ -197,14 +197,24 @@ describe('ProcessCollector: live processes', () => {
     expect(source.deleteCalls).toEqual([]);
   });
 
-  it('gives a process that appears later its own start time', () => {
+  it('starts a process that appears later at the collection before (it had no count then)', () => {
     const { source, collector } = setup();
     source.call(100, READ, 1, 'a');
     poll(collector, 1_000);
     source.call(200, WRITE, 1, 'b');
     const processes = byPid(poll(collector, 2_000).processes);
+    // The first collection has nothing before it: its processes start there (or at sinceMs, when given).
     expect(processes.get(100)?.startMs).toBe(1_000);
-    expect(processes.get(200)?.startMs).toBe(2_000);
+    expect(processes.get(200)?.startMs).toBe(1_000);
+    source.call(300, WRITE, 1, 'c');
+    expect(byPid(poll(collector, 7_000).processes).get(300)?.startMs).toBe(2_000);
+  });
+
+  it('starts the processes of the first collection when counting began', () => {
+    const source = new FakeProcessSource();
+    const collector = new ProcessCollector(source, { sinceMs: 400, processExecutable: () => undefined });
+    source.call(100, READ, 1, 'a');
+    expect(poll(collector, 1_000).processes[0]?.startMs).toBe(400);
   });
 
   it('returns nothing when the kernel has counted nothing', () => {
@@ -582,7 +592,7 @@ describe('ProcessCollector: cgroup id', () => {
     expect(poll(collector, 2_000).processes[0]).toMatchObject({ cgroupId: 40n, exited: true });
     source.call(100, READ, 1); // the new process has no syscall_procs entry
     expect(poll(collector, 3_000).processes).toEqual([
-      { pid: 100, comm: '', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
+      { pid: 100, comm: '', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 2_000, exited: false },
     ]);
   });
 });
@@ -854,7 +864,7 @@ describe('ProcessCollector: churn and pid reuse', () => {
     for (let pid = 10_000; pid < 10_000 + total; pid++) source.call(pid, WRITE, 1, 'again');
     const back = poll(collector, (now += 1_000)).processes;
     expect(back.length).toBe(total);
-    expect(back.every((p) => p.startMs === now && !p.exited)).toBe(true);
+    expect(back.every((p) => p.startMs === now - 1_000 && !p.exited)).toBe(true);
   });
 
   it('gives a reused pid a new start time', () => {
@@ -874,7 +884,7 @@ describe('ProcessCollector: churn and pid reuse', () => {
 
     source.call(100, OPENAT, 1, 'second');
     expect(poll(collector, 9_000).processes).toEqual([
-      { pid: 100, comm: 'second', cgroupId: 0n, counts: [1, 0, 0, 0], startMs: 9_000, exited: false },
+      { pid: 100, comm: 'second', cgroupId: 0n, counts: [1, 0, 0, 0], startMs: 3_000, exited: false },
     ]);
   });
 
@@ -886,7 +896,7 @@ describe('ProcessCollector: churn and pid reuse', () => {
     expect(poll(collector, 2_000).processes).toEqual([]);
     source.call(100, READ, 1);
     expect(poll(collector, 3_000).processes).toEqual([
-      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 3_000, exited: false },
+      { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 2_000, exited: false },
     ]);
   });
 });
