@@ -9,11 +9,12 @@
 //   (as if its process had exited: Prometheus keeps what it counted) and only its increases after the demotion
 //   go to the folded series. So the instant sum() of the values is not the all-time total after a demotion —
 //   increase() and rate() are what add up. The ended own series is still published at its final value for the
-//   retention (`retired`), so a scraper slower than the poll sees where it ended; promoted again, it restarts at 0
-//   under the same labels, which PromQL reads as a counter reset. Retired series are bounded too: when more than
-//   `maxSeries` of them wait out their retention, the longest-retired leave early (counted: endedEarlyTotal) once
-//   their final value has been shown for `visibleMs`, so a metric publishes at most 2 × maxSeries series of its
-//   own plus its folded ones, and more only while more than maxSeries were demoted within visibleMs.
+//   retention (`retired`), so a scraper slower than the poll sees where it ended; promoted again while that is
+//   published, its own series goes on from that value (only the calls from the new promotion on are added: those
+//   in between are in the folded series), and after that as a new series from 0. Retired series can be bounded too (maxRetired):
+//   past the bound, the longest-retired leave early (counted: endedEarlyTotal) once their final value has been
+//   shown for `visibleMs`, so a metric publishes at most maxSeries + maxRetired series of its own plus its folded
+//   ones, and more only while more were demoted within visibleMs.
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
@@ -57,6 +58,8 @@ interface SeriesState<P = unknown> {
   own: boolean;
   /** Count when the series entered its current membership (own: its own series counts from here). */
   base: number;
+  /** Own: the value its own series had before this membership (it continues a retired series), else 0. */
+  offset: number;
   startMs: number;
   last: number;
   rate: number;
@@ -84,22 +87,24 @@ export class SeriesBudget<P> {
   readonly #retentionMs: number;
   /** Demoted series at their final value; `shownMs`: since when a scraper can see that value. */
   readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number; shownMs: number }>();
-  readonly #holdMs: number;
   readonly #visibleMs: number;
+  readonly #maxRetired: number;
 
   /**
    * `retentionMs`: how long a demoted series is still published at its final value (0: not at all).
-   * `visibleMs`: the least time a retired series' final value is shown before it may leave early (a scrape
-   * interval and a poll: every scraper sees it). `holdMs`: how long the publisher shows a new own series at 0
-   * (SyscallSeriesShaper's hold), which does not count as shown.
+   * `maxRetired`: how many retired series may wait at once (default: no bound); past it, the longest retired
+   * leave early once their final value has been shown for `visibleMs` (a scrape interval and a poll: every
+   * scraper sees it). No bound for series read with increase() (the default): it extrapolates a series that ends
+   * inside its window by half a scrape interval, so one that leaves a minute after it showed its count is
+   * over-counted by up to half (the aggregate's retention is 10 scrape intervals for that reason).
    */
-  constructor(maxSeries: number, retentionMs = 0, options: { visibleMs?: number; holdMs?: number } = {}) {
+  constructor(maxSeries: number, retentionMs = 0, options: { maxRetired?: number; visibleMs?: number } = {}) {
     if (!Number.isInteger(maxSeries) || maxSeries < 1)
       throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
     this.maxSeries = maxSeries;
     this.#retentionMs = retentionMs;
-    this.#holdMs = options.holdMs ?? 0;
     this.#visibleMs = options.visibleMs ?? 0;
+    this.#maxRetired = options.maxRetired ?? Infinity;
   }
 
   /** Series folded so far (each time a series joins a folded series, including at its first poll). */
@@ -107,7 +112,7 @@ export class SeriesBudget<P> {
     return this.#foldedTotal;
   }
 
-  /** Retired series that left before their retention was over, because more than maxSeries of them waited. */
+  /** Retired series that left before their retention was over, because more than maxRetired of them waited. */
   get endedEarlyTotal(): number {
     return this.#endedEarlyTotal;
   }
@@ -129,6 +134,7 @@ export class SeriesBudget<P> {
         state = {
           own: false,
           base: 0,
+          offset: 0,
           startMs: input.startMs ?? nowMs,
           last: 0,
           rate: 0,
@@ -168,8 +174,8 @@ export class SeriesBudget<P> {
     for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#retired.delete(key);
     // The map is in the order of retirement (a promotion deletes an entry, a demotion appends one), so the first
     // are the longest retired. One leaves early only once its final value has been shown for visibleMs: leaving
-    // sooner, a scraper could miss the calls it counted last (or all of them, if it was still held at 0).
-    let excess = this.#retired.size - this.maxSeries;
+    // sooner, a scraper could miss the calls it counted last.
+    let excess = this.#retired.size - this.#maxRetired;
     for (const [key, r] of this.#retired) {
       if (excess <= 0) break;
       if (nowMs - r.shownMs < this.#visibleMs) continue;
@@ -187,11 +193,11 @@ export class SeriesBudget<P> {
       if (state.own) {
         let series = state.series;
         if (series === undefined) {
-          series = { payload: input.payload, value: input.value - state.base, startMs: state.startMs };
+          series = { payload: input.payload, value: state.offset + input.value - state.base, startMs: state.startMs };
           state.series = series;
         } else {
           series.payload = input.payload;
-          series.value = input.value - state.base;
+          series.value = state.offset + input.value - state.base;
           series.startMs = state.startMs;
         }
         own.push(series);
@@ -268,14 +274,19 @@ export class SeriesBudget<P> {
   }
 
   #promote({ input, state, fresh }: Entry<P>, nowMs: number): void {
-    // Its retired series (if it was demoted lately) gives way: the new own series has the same labels.
+    const retired = this.#retired.get(input.key);
     this.#retired.delete(input.key);
     if (!fresh) {
-      // What it counted while folded stays there; its own series counts from now.
+      // What it counted while folded stays there; its own series counts from now: on from where its retired
+      // series stands, if it is still published (restarting it at 0 would lose, to a scraper that missed the
+      // retired value, the calls counted last before the demotion, or all of them while they were held at 0),
+      // else from 0 as a new series.
       this.#carry(state.group, input.value - state.base);
       state.base = input.value;
-      state.startMs = nowMs;
+      state.offset = retired?.value ?? 0;
+      state.startMs = retired?.startMs ?? nowMs;
     }
+    // (A fresh series with a retired one under its key is a new series that reuses the key: it starts at 0.)
     state.own = true;
   }
 
@@ -285,15 +296,16 @@ export class SeriesBudget<P> {
     if (this.#retentionMs > 0) {
       this.#retired.set(input.key, {
         payload: input.payload,
-        value: previous - state.base,
+        value: state.offset + previous - state.base,
         startMs: state.startMs,
         untilMs: nowMs + this.#retentionMs,
-        // Its final value is what it showed at the last poll, or at the end of its hold if it is still held.
-        shownMs: Math.max(nowMs, state.startMs + this.#holdMs),
+        // Its final value is what it showed at the last poll.
+        shownMs: nowMs,
       });
     }
     state.own = false;
     state.base = previous;
+    state.offset = 0;
     this.#foldedTotal++;
   }
 }

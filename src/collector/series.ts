@@ -43,12 +43,11 @@ export interface ShapedSyscalls {
   series: SyscallSeries[];
   /** Aggregate series folded into 'other' so far. */
   foldedTotal: number;
-  /** Demoted aggregate series that left before their retention (SeriesBudget.endedEarlyTotal). */
-  endedEarlyTotal: number;
   /** The per-process view; undefined when it is off (--no-pid-labels). */
   processes?: SyscallSeries[];
   /** Per-process series folded into 'other' so far. */
   processFoldedTotal?: number;
+  /** Demoted per-process series that left before their retention (SeriesBudget.endedEarlyTotal). */
   processEndedEarlyTotal?: number;
 }
 
@@ -156,13 +155,13 @@ export class SyscallSeriesShaper {
     // aggregate one as long as an empty group does (the aggregate is for increase(), which over-counts a series
     // that ends inside its window: see groupRetentionMs).
     const retention = options.exitedRetentionMs ?? 0;
-    const visibleMs = options.visibleMs ?? 0;
-    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0), {
-      visibleMs,
-      holdMs: options.holdMs ?? 0,
-    });
-    this.#processBudget = new SeriesBudget<Payload>(options.maxProcessSeries ?? options.maxSeries, retention, {
-      visibleMs,
+    // The aggregate's demoted series wait out their whole retention (they are read with increase(): see
+    // SeriesBudget); the per-process view's are bounded by its budget.
+    this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0));
+    const maxProcessSeries = options.maxProcessSeries ?? options.maxSeries;
+    this.#processBudget = new SeriesBudget<Payload>(maxProcessSeries, retention, {
+      maxRetired: maxProcessSeries,
+      visibleMs: options.visibleMs ?? 0,
     });
   }
 
@@ -228,11 +227,7 @@ export class SyscallSeriesShaper {
     // Held: a series younger than the hold shows 0 (its count is kept and shown once the hold is over).
     const held = (value: number, startMs: number): number => (nowMs - startMs < hold ? 0 : value);
     const series = this.#series(aggregate, undefined, this.#foldedStart, nowMs, held);
-    const shaped: ShapedSyscalls = {
-      series,
-      foldedTotal: this.#budget.foldedTotal,
-      endedEarlyTotal: this.#budget.endedEarlyTotal,
-    };
+    const shaped: ShapedSyscalls = { series, foldedTotal: this.#budget.foldedTotal };
     if (this.#options.pidLabels) {
       const perProcess = this.#processBudget.apply(this.#perProcess(this.#withRetained(processes, nowMs)), nowMs);
       shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart, nowMs, (v) => v);
@@ -497,7 +492,7 @@ export class ExecSeriesShaper {
    * when more demoted pairs wait than the budget (SeriesBudget).
    */
   constructor(maxSeries: number, retentionMs = 0, visibleMs = 0) {
-    this.#budget = new SeriesBudget(maxSeries, retentionMs, { visibleMs });
+    this.#budget = new SeriesBudget(maxSeries, retentionMs, { maxRetired: maxSeries, visibleMs });
   }
 
   shape(execs: readonly ExecCount[], nowMs: number): ShapedExecs {

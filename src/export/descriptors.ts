@@ -268,7 +268,7 @@ export const METRICS = {
     'ebpf.agent.series_ended_early',
     '{series}',
     [A.ATTR_METRIC],
-    'Series that lost their own labels to the budget and left before their retention was over (more of them waited than the budget allows), each after its final value had been shown for --scrape-interval plus one --interval.',
+    'Per-process (and exec) series that lost their own labels to the budget and left before their retention was over (more of them waited than the budget allows), each after its final value had been shown for --scrape-interval plus one --interval.',
   ),
   buildInfo: gauge(
     'agent',

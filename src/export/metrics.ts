@@ -434,16 +434,11 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   }
   metrics.push(data(M.seriesFolded, folded));
   const endedEarly: DataPoint<number>[] = [];
-  if (snapshot.syscalls !== undefined) {
-    endedEarly.push(point({ [N.ATTR_METRIC]: M.syscalls.name }, snapshot.syscalls.endedEarlyTotal));
-    if (snapshot.syscalls.processEndedEarlyTotal !== undefined)
-      endedEarly.push(point({ [N.ATTR_METRIC]: M.processSyscalls.name }, snapshot.syscalls.processEndedEarlyTotal));
-  }
-  if (snapshot.cpu !== undefined) {
-    endedEarly.push(point({ [N.ATTR_METRIC]: M.cpuSamples.name }, snapshot.cpu.endedEarlyTotal));
-    if (snapshot.cpu.processEndedEarlyTotal !== undefined)
-      endedEarly.push(point({ [N.ATTR_METRIC]: M.processCpuSamples.name }, snapshot.cpu.processEndedEarlyTotal));
-  }
+  // Only the per-process and exec budgets let demoted series leave early (the aggregates are for increase()).
+  if (snapshot.syscalls?.processEndedEarlyTotal !== undefined)
+    endedEarly.push(point({ [N.ATTR_METRIC]: M.processSyscalls.name }, snapshot.syscalls.processEndedEarlyTotal));
+  if (snapshot.cpu?.processEndedEarlyTotal !== undefined)
+    endedEarly.push(point({ [N.ATTR_METRIC]: M.processCpuSamples.name }, snapshot.cpu.processEndedEarlyTotal));
   if (snapshot.exec !== undefined) {
     endedEarly.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.endedEarlyTotal));
   }

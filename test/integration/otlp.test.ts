@@ -180,11 +180,12 @@ service:
         .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
         .filter((p) => p.attrs['process.pid'] === shortPid && p.attrs.syscall === 'read');
       expect(shortReads.map((p) => p.value)).toContain(777);
-      // Cumulative, from the series' own start (when the agent began counting the process), not the agent's.
+      // Cumulative, from the series' own start, not the agent's: the poll before the one that first saw the
+      // process (it had no count then), so at most one --interval before it was spawned, and before the point.
       for (const p of shortReads) {
         expect(p.temporality).toBe(2);
-        expect(p.start).toBeGreaterThanOrEqual(spawnedAt - 1_000_000n);
-        expect(p.start).toBeLessThanOrEqual(p.time);
+        expect(p.start).toBeGreaterThanOrEqual(spawnedAt - (INTERVAL_MS + 1n) * 1_000_000n);
+        expect(p.start).toBeLessThan(p.time);
       }
       // Then it stops arriving: three more exports without it.
       const after = from + arrived;
@@ -199,15 +200,17 @@ service:
           .slice(from)
           .some((l) => l.includes('"ebpf-otel-agent"')),
       ).toBe(true); // service.name
-      await agent.stop('SIGTERM');
     } finally {
+      // Stopped also when a check failed: left running, it would export into the next case's collector lines.
+      await agent.stop('SIGTERM');
       live.kill('SIGKILL');
       short?.kill('SIGKILL');
     }
   }
 
+  const INTERVAL_MS = 500n;
   /** The agent of every case: syscalls only, a fast poll, and exited processes exported once, then gone. */
-  const AGENT_ARGS = ['--programs', 'syscalls', '--interval', '500ms', '--exited-retention', '100ms'];
+  const AGENT_ARGS = ['--programs', 'syscalls', '--interval', `${INTERVAL_MS}ms`, '--exited-retention', '100ms'];
 
   it('over OTLP/HTTP (protobuf)', async () => {
     const agent = await startAgent([...AGENT_ARGS, '--otlp-endpoint', `http://127.0.0.1:${httpPort}`]);
@@ -221,10 +224,11 @@ service:
     try {
       await waitStopped(live.pid!);
       const livePid = String(live.pid);
+      // Delta points only: cumulative ones of the same pid could only come from another agent.
       const points = (pid: string, syscall: string): Point[] =>
         lines()
           .flatMap((l) => pointsOf(l, 'ebpf.process.syscalls'))
-          .filter((p) => p.attrs['process.pid'] === pid && p.attrs.syscall === syscall);
+          .filter((p) => p.attrs['process.pid'] === pid && p.attrs.syscall === syscall && p.temporality === 1);
       const sumOf = (pid: string, syscall: string): number => points(pid, syscall).reduce((a, p) => a + p.value, 0);
       // Baseline: the sum of everything exported once an export made after the stop has arrived (its setup made
       // some calls of its own); while it is stopped, its later exports carry 0.
@@ -263,10 +267,10 @@ service:
       expect(reads.length).toBeGreaterThan(3);
       expect(new Set(reads.map((p) => p.temporality))).toEqual(new Set([1]));
       for (let i = 1; i < reads.length; i++) expect(reads[i]!.start).toBe(reads[i - 1]!.time);
-      // (The first one starts where the agent began counting the process, which is the poll that first saw it.)
-      expect(reads[0]!.start).toBeLessThanOrEqual(reads[0]!.time);
-      await agent.stop('SIGTERM');
+      // (The first one starts where the agent began counting the process: the poll before the one that saw it.)
+      expect(reads[0]!.start).toBeLessThan(reads[0]!.time);
     } finally {
+      await agent.stop('SIGTERM');
       live.kill('SIGKILL');
       short?.kill('SIGKILL');
     }

@@ -149,6 +149,7 @@ describe('SeriesBudget: over budget', () => {
       const budget = new SeriesBudget<string>(maxSeries, seed % 2 === 1 ? 15_000 : 0);
       const series: { key: string; group: string; value: number; rate: number }[] = [];
       let previousOwn = new Map<string, [value: number, startMs: number]>();
+      let previousRetired = new Map<string, [value: number, startMs: number]>();
       let promotions = 0;
       let demotions = 0;
       const previousFolded = new Map<string, number>();
@@ -193,7 +194,12 @@ describe('SeriesBudget: over budget', () => {
         const nowOwn = new Map(result.own.map((o) => [o.payload, [o.value, o.startMs] as [number, number]]));
         for (const [key, [value, startMs]] of nowOwn) {
           const before = previousOwn.get(key);
-          if (before === undefined) {
+          const resumed = previousRetired.get(key);
+          if (before === undefined && resumed !== undefined) {
+            // Promoted while its retired series is published: that series goes on, from its value.
+            expect([value, startMs], `${context}: ${key}`).toEqual(resumed);
+            promotions++;
+          } else if (before === undefined) {
             // A new member: a new series with all its calls, or a promoted one that starts from 0, now.
             expect(startMs, `${context}: ${key}`).toBe(nowMs);
             expect(value, `${context}: ${key}`).toBe(seen.has(key) ? 0 : inputs.find((i) => i.key === key)!.value);
@@ -213,6 +219,7 @@ describe('SeriesBudget: over budget', () => {
         expect(budget.foldedTotal, context).toBe(freshFolds + demotions);
         previousFoldedTotal = budget.foldedTotal;
         previousOwn = nowOwn;
+        previousRetired = new Map(result.retired.map((r) => [r.payload, [r.value, r.startMs] as [number, number]]));
       }
       allPromotions += promotions;
       allDemotions += demotions;
@@ -475,9 +482,9 @@ describe('SeriesBudget: retired series', () => {
     expect(folded(result)).toEqual({ g: 120 });
   });
 
-  it('keeps at most maxSeries retired series: the longest retired leave early, counted', () => {
+  it('keeps at most maxRetired retired series: the longest retired leave early, counted', () => {
     // Budget 2; every poll two new, busier series take both slots, so two members are demoted each poll.
-    const budget = new SeriesBudget<string>(2, 600_000);
+    const budget = new SeriesBudget<string>(2, 600_000, { maxRetired: 2 });
     let result = budget.apply([input('p0', 10), input('q0', 10)], 1_000);
     const ledger = new IncreaseLedger();
     ledger.record([input('p0', 10), input('q0', 10)], result);
@@ -496,12 +503,25 @@ describe('SeriesBudget: retired series', () => {
     expect(ledger.counted).toBe(ledger.truth);
   });
 
-  it('drops the retired series when it gets its slot back: the new own series restarts from 0', () => {
+  it('goes on with the retired series when it gets its slot back: from its value, not from 0', () => {
     const budget = new SeriesBudget<string>(1, 60_000);
     budget.apply([input('a', 100)], 1_000);
     budget.apply([input('a', 100), input('b', 1_000)], 2_000); // a demoted, retired at 100
-    const result = budget.apply([input('a', 9_000), input('b', 1_000)], 3_000); // a is back
-    expect(own(result)).toEqual({ a: [0, 3_000] });
+    let result = budget.apply([input('a', 9_000), input('b', 1_000)], 3_000); // a is back
+    // Its 8,900 calls while folded are in the folded series; its own series is where it was, and grows from here.
+    expect(own(result)).toEqual({ a: [100, 1_000] });
+    expect(folded(result)).toEqual({ g: 8_900 });
     expect(result.retired.map((r) => r.payload)).toEqual(['b']);
+    result = budget.apply([input('a', 9_050), input('b', 1_000)], 4_000);
+    expect(own(result)).toEqual({ a: [150, 1_000] });
+  });
+
+  it('restarts a promoted series at 0 once its retired series has left', () => {
+    const budget = new SeriesBudget<string>(1, 1_000);
+    budget.apply([input('a', 100)], 1_000);
+    budget.apply([input('a', 100), input('b', 1_000)], 2_000); // a demoted, retired at 100 until 3_000
+    budget.apply([input('a', 100), input('b', 1_000)], 4_000); // gone
+    const result = budget.apply([input('a', 9_000), input('b', 1_000)], 5_000);
+    expect(own(result)).toEqual({ a: [0, 5_000] });
   });
 });

@@ -194,9 +194,7 @@ describe('the OpenTelemetry data (what OTLP sends)', () => {
       'ebpf.cpu.samples',
       'ebpf.process.cpu.samples',
       'ebpf.process.execs',
-      'ebpf.syscalls',
       'ebpf.process.syscalls',
-      'ebpf.cpu.samples',
       'ebpf.process.execs',
     ]);
     expect(text(everything())).toContain('\nebpf_agent_series{metric="ebpf_cpu_idle_samples_total"} 1\n');

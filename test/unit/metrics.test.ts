@@ -63,7 +63,7 @@ function agentSnapshot(overrides: Partial<AgentSnapshot> = {}): AgentSnapshot {
   return {
     timeMs: NOW,
     agentStartMs: T0,
-    syscalls: { series: [...curl, ...exitedWeird], foldedTotal: 0, endedEarlyTotal: 0 },
+    syscalls: { series: [...curl, ...exitedWeird], foldedTotal: 0 },
     exec: { series: execs, foldedTotal: 0, endedEarlyTotal: 0 },
     xdp: {
       counts: [
@@ -236,9 +236,7 @@ describe('Prometheus text of an AgentSnapshot', () => {
   it('drops the series of an exited process once a snapshot no longer has it', () => {
     const first = prometheusText(agentSnapshot());
     expect(first).toContain('ebpf_syscalls_total{process_pid="200",');
-    const later = prometheusText(
-      agentSnapshot({ timeMs: NOW + 5_000, syscalls: { series: curl, foldedTotal: 0, endedEarlyTotal: 0 } }),
-    );
+    const later = prometheusText(agentSnapshot({ timeMs: NOW + 5_000, syscalls: { series: curl, foldedTotal: 0 } }));
     expect(later).not.toContain('process_pid="200"');
     expect(family(later, 'ebpf_syscalls_total').slice(2)).toEqual([
       'ebpf_syscalls_total{process_pid="100",process_executable_name="curl",syscall="openat"} 3',
@@ -273,7 +271,7 @@ const foldedSyscalls: SyscallSeries[] = [
 ];
 const overBudget = (): AgentSnapshot =>
   agentSnapshot({
-    syscalls: { series: [...attributed, ...foldedSyscalls], foldedTotal: 12, endedEarlyTotal: 0 },
+    syscalls: { series: [...attributed, ...foldedSyscalls], foldedTotal: 12 },
     exec: {
       series: [...execs, { comm: 'other', parentComm: 'other', value: 9, startMs: T0 + 7_000 }],
       foldedTotal: 3,
@@ -292,7 +290,6 @@ const perExecutable = (): AgentSnapshot =>
         sys(undefined, 'other', 'openat', 8, T0 + 3_000),
       ],
       foldedTotal: 1,
-      endedEarlyTotal: 0,
     },
   });
 
@@ -313,7 +310,6 @@ describe('Prometheus text: attribution, folded series and per-executable series'
         syscalls: {
           series: [sys(7, 'x', 'read', 1, T0, { podName: 'a"b', podNamespace: 'n\\s\nx' })],
           foldedTotal: 0,
-          endedEarlyTotal: 0,
         },
       }),
     );
@@ -359,7 +355,7 @@ describe('Prometheus text: attribution, folded series and per-executable series'
   });
 
   it('has an empty ebpf_syscalls_total family when the shaper has no series', () => {
-    const empty = prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 4, endedEarlyTotal: 0 } }));
+    const empty = prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 4 } }));
     expect(family(empty, 'ebpf_syscalls_total')).toEqual([SYSCALLS_HELP, '# TYPE ebpf_syscalls_total counter']);
     expect(empty).toContain('\nebpf_agent_series{metric="ebpf_syscalls_total"} 0\n');
     expect(empty).toContain('\nebpf_agent_series_folded_total{metric="ebpf_syscalls_total"} 4\n');
@@ -576,9 +572,7 @@ describe('promtool', () => {
         prometheusText(agentSnapshot(), 'odd"host\\\nname'),
         prometheusText(overBudget()),
         prometheusText(perExecutable()),
-        prometheusText(
-          agentSnapshot({ syscalls: { series: [], foldedTotal: 0, endedEarlyTotal: 0 }, exec: undefined }),
-        ),
+        prometheusText(agentSnapshot({ syscalls: { series: [], foldedTotal: 0 }, exec: undefined })),
       ]) {
         const result = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
         expect(result.error).toBeUndefined();

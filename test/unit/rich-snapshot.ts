@@ -29,7 +29,6 @@ export function richSnapshot(): AgentSnapshot {
         { pid: undefined, comm: 'other', syscall: 'openat', value: 17, startMs: T0 + 6_000, attribution: {} },
       ],
       foldedTotal: 12,
-      endedEarlyTotal: 2,
       processes: [
         {
           pid: 100,
@@ -65,7 +64,6 @@ export function richSnapshot(): AgentSnapshot {
         },
       ],
       foldedTotal: 1,
-      endedEarlyTotal: 0,
       processes: [
         {
           pid: 7,

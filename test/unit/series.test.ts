@@ -646,3 +646,59 @@ describe('SyscallSeriesShaper: short jobs in fresh containers through a small bu
     });
   }
 });
+
+describe('SyscallSeriesShaper: jobs in fresh containers among a busy background, a slow reader', () => {
+  it('loses and doubles nothing', () => {
+    const poll = 5_000;
+    const scrape = 60_000;
+    const containers = new Map<bigint, Attribution>();
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: 10,
+      pidLabels: false,
+      holdMs: scrape + poll,
+      visibleMs: scrape + poll,
+      groupRetentionMs: 10 * scrape,
+      exitedRetentionMs: 120_000,
+      attribute: (cgroupId) => containers.get(cgroupId) ?? {},
+    });
+    const ledger = new PromqlLedger();
+    let truth = 0;
+    let seed = 11;
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    // 30 background processes, each with its own executable, making calls at their own steady rates.
+    const background = Array.from({ length: 30 }, (_, i) => ({ pid: 1_000 + i, rate: 1 + Math.floor(random() * 400) }));
+    const counts = new Map<number, number[]>();
+    let job = 0;
+    for (let i = 1; i <= 400; i++) {
+      const now = i * poll;
+      const processes: ProcessSyscalls[] = [];
+      for (const b of background) {
+        const c = counts.get(b.pid) ?? [0, 0, 0, 0];
+        for (const s of [1, 3]) {
+          // Quiet from poll 300 on, so the reader's last reads see every final value.
+          const n = i < 300 ? Math.floor(random() * b.rate) : 0;
+          c[s]! += n;
+          truth += n;
+        }
+        counts.set(b.pid, c);
+        processes.push(proc(b.pid, `bg${b.pid}`, [...c], { startMs: poll }));
+      }
+      if (i <= 150)
+        for (let k = 0; k < 5; k++) {
+          job++;
+          containers.set(BigInt(job), { containerId: `c${job}` });
+          truth += 2 * 5_000;
+          processes.push(
+            proc(100_000 + job, 'ctrjob', [0, 5_000, 0, 5_000], {
+              cgroupId: BigInt(job),
+              exited: true,
+              startMs: now - poll,
+            }),
+          );
+        }
+      const shaped = shaper.shape(processes, now);
+      if (i % (scrape / poll) === 0) ledger.read(shaped.series);
+    }
+    expect(ledger.counted).toBe(truth);
+  });
+});
