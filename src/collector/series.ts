@@ -82,6 +82,8 @@ interface Payload {
   attribution: Attribution;
   /** The series last published for it, kept so an unchanged series is the same object poll after poll. */
   series?: SyscallSeries;
+  /** The shape() that last published `series` (one object is never two series of one poll). */
+  publishedAt?: number;
 }
 
 /** Same labels: attribution objects are made afresh on every lookup, so they are compared by their fields. */
@@ -172,8 +174,6 @@ export class SyscallSeriesShaper {
   readonly #foldedStart = new Map<string, number>();
   readonly #processFoldedStart = new Map<string, number>();
   readonly #known = new Map<number, Known>();
-  /** The poll each series object was last published in (one object is never two series of one poll). */
-  readonly #published = new WeakMap<SyscallSeries, number>();
   #shapes = 0;
 
   /** The process's cached strings and inputs, made again when its name or attribution changed. */
@@ -252,7 +252,7 @@ export class SyscallSeriesShaper {
       let s = payload.series;
       if (
         s === undefined ||
-        this.#published.get(s) === poll ||
+        payload.publishedAt === poll ||
         s.startMs !== startMs ||
         s.attribution !== payload.attribution ||
         s.comm !== payload.comm
@@ -268,7 +268,7 @@ export class SyscallSeriesShaper {
         payload.series = s;
       }
       s.value = value(v, startMs);
-      this.#published.set(s, poll);
+      payload.publishedAt = poll;
       series.push(s);
     };
     for (const o of own) add(o);

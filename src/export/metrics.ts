@@ -153,10 +153,13 @@ interface SeriesPoint {
   attributes: Attributes;
   startTime: HrTime;
 }
-const seriesPoints = new WeakMap<SyscallSeries, SeriesPoint>();
+// Kept on the series object itself under a symbol, not enumerable (invisible to comparisons and iteration): a
+// WeakMap of every series would cost the garbage collector an ephemeron per series on every major collection.
+const SERIES_POINT = Symbol('seriesPoint');
+type WithPoint = SyscallSeries & { [SERIES_POINT]?: SeriesPoint };
 
 function seriesPoint(s: SyscallSeries, kind: boolean): SeriesPoint {
-  const cached = seriesPoints.get(s);
+  const cached = (s as WithPoint)[SERIES_POINT];
   if (
     cached !== undefined &&
     cached.pid === s.pid &&
@@ -183,7 +186,8 @@ function seriesPoint(s: SyscallSeries, kind: boolean): SeriesPoint {
     attributes,
     startTime: hrTime(s.startMs),
   };
-  seriesPoints.set(s, entry);
+  if (cached === undefined) Object.defineProperty(s, SERIES_POINT, { value: entry, writable: true });
+  else (s as WithPoint)[SERIES_POINT] = entry;
   return entry;
 }
 

@@ -114,7 +114,10 @@ interface Line {
 
 // eslint-disable-next-line no-control-regex
 const ASCII = /^[\x00-\x7f]*$/;
-const lines = new WeakMap<Attributes, Line>();
+// Kept on the attribute object under a symbol, not enumerable (label iteration, OTLP encoding and comparisons do not
+// see it): a WeakMap of every series would cost the garbage collector an ephemeron per series.
+const LINE = Symbol('prometheusLine');
+type WithLine = Attributes & { [LINE]?: Line };
 
 /**
  * The exposition's bytes, written as they are made into one buffer (grown by doubling): no string of the whole
@@ -167,12 +170,15 @@ function serializeMetric(metric: MetricData, out: BodyWriter): void {
   if (metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM) return;
   const namesMetrics = metricNaming.has(metric.descriptor.name);
   for (const point of metric.dataPoints) {
-    let line = lines.get(point.attributes);
+    let line = (point.attributes as WithLine)[LINE];
     if (line === undefined || line.name !== name || line.namesMetrics !== namesMetrics) {
       const prefix = `${name}${labels(point.attributes, undefined, namesMetrics)} `;
       const text = `${prefix}${formatValue(point.value)}\n`;
       line = { name, namesMetrics, prefix, ascii: ASCII.test(prefix), value: point.value, text };
-      lines.set(point.attributes, line);
+      if (Object.prototype.hasOwnProperty.call(point.attributes, LINE)) (point.attributes as WithLine)[LINE] = line;
+      else if (Object.isExtensible(point.attributes)) {
+        Object.defineProperty(point.attributes, LINE, { value: line, writable: true });
+      }
     } else if (!Object.is(line.value, point.value)) {
       line.value = point.value;
       line.text = `${line.prefix}${formatValue(point.value)}\n`;
