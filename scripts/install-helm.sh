@@ -57,16 +57,8 @@ if command -v flock >/dev/null; then
   fi
 fi
 
-# Keep Go's state inside the checkout; -modcacherw keeps the module cache deletable with a plain rm -rf.
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export GOSUMDB=${GOSUMDB:-sum.golang.org}
-export CGO_ENABLED=0
+# shellcheck source=lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 
 # Build into a scratch GOBIN and move the binary into place, so a failed build leaves the old one untouched.
 work=$(mktemp -d "${TMPDIR:-/tmp}/helm-build.XXXXXX")

@@ -60,14 +60,8 @@ if ! "${PIP[@]}" --version >/dev/null 2>&1; then
   PIP=("$PYTHON" -m pip)
 fi
 
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export CGO_ENABLED=0
+# shellcheck source=lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kubeconform.XXXXXX")
 trap 'rm -rf "$work"' EXIT

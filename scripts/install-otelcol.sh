@@ -71,17 +71,10 @@ if command -v flock >/dev/null; then
   fi
 fi
 
-# Keep Go's state inside the checkout; -modcacherw keeps the module cache deletable with a plain rm -rf.
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
+# shellcheck source=lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 export GOBIN=$GOPATH/bin
-export GOTOOLCHAIN=local
-export GOFLAGS="-mod=mod -modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export GOSUMDB=${GOSUMDB:-sum.golang.org}
-export CGO_ENABLED=0
+export GOFLAGS="-mod=mod $GOFLAGS"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/otelcol-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT

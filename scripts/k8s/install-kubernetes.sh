@@ -70,15 +70,8 @@ if [[ ${KUBERNETES_REBUILD:-0} != 1 ]] && up_to_date; then
   exit 0
 fi
 
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export GOSUMDB=${GOSUMDB:-sum.golang.org}
-export CGO_ENABLED=0
+# shellcheck source=../lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kubernetes-build.XXXXXX")
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
