@@ -47,8 +47,11 @@ int eoa_cpu_sample(struct bpf_perf_event_data *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 zero = 0;
-	__u64 *samples = bpf_map_lookup_elem(&cpu_samples, &tgid);
+	__u64 *samples;
 
+	if (process_excluded(tgid))
+		return 0;
+	samples = bpf_map_lookup_elem(&cpu_samples, &tgid);
 	if (!samples)
 		samples = process_first_seen(&cpu_samples, &cpu_procs, &cpu_drops, tgid, &zero);
 	/* Per-CPU value, and a perf event program does not migrate: a plain add is exact. */

@@ -28,6 +28,18 @@ struct cgroup {
 	struct cgroup_root *root;
 } __attribute__((preserve_access_index));
 
+/*
+ * Set by the user side before load (--exclude-self): a process left out of the counts, the agent itself (all its
+ * threads: they share the tgid); 0, the default, leaves nothing out. Its exec handler's children are separate
+ * processes, counted like any other.
+ */
+const volatile __u32 excluded_tgid = 0;
+
+static __always_inline bool process_excluded(__u32 tgid)
+{
+	return excluded_tgid != 0 && tgid == excluded_tgid;
+}
+
 /* Never read: put the events, which no map names, into the object's BTF for src/bpf/layouts.ts. */
 const struct process_cgroup_event *btf_process_cgroup_event __attribute__((unused));
 /* Never read: puts the exit event, which no map names, into the object's BTF for src/bpf/layouts.ts. */

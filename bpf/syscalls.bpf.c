@@ -69,7 +69,7 @@ static __always_inline int count_call(__u32 syscall)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct syscall_counts *counts;
 
-	if (syscall >= SYSCALL_MAX)
+	if (syscall >= SYSCALL_MAX || process_excluded(tgid))
 		return 0;
 	counts = bpf_map_lookup_elem(&syscall_counts, &tgid);
 	/* Per-CPU value and tracepoint programs do not migrate: a plain add is exact. */

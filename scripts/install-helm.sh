@@ -9,7 +9,9 @@
 #
 # To bump: the newest v4 release is the last line of `curl -s https://proxy.golang.org/helm.sh/helm/v4/@v/list | sort -V`;
 # its go directive is in https://proxy.golang.org/helm.sh/helm/v4/@v/VERSION.mod.
-# Environment: HELM_REBUILD=1 rebuilds even if up to date.
+# A build's output (the `go: downloading` lines, the compiler's) goes to .tools/logs/install-helm.log; the console
+# gets what is built and why, in one line, the result, and on failure the log's tail (scripts/lib/build-log.sh).
+# Environment: HELM_REBUILD=1 rebuilds even if up to date; EOA_TOOLS_DIR installs elsewhere than .tools (tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,12 +19,15 @@ ROOT=$PWD
 HELM_VERSION=v4.3.2
 MIN_GO_VERSION=1.26.0
 
-TOOLS=$ROOT/.tools
+TOOLS=${EOA_TOOLS_DIR:-$ROOT/.tools}
 BIN_DIR=$TOOLS/bin
 BINARY=$BIN_DIR/helm
 STAMP=$BINARY.version
 STAMP_LINE="helm $HELM_VERSION"
 
+TOOL_NAME=install-helm
+# shellcheck source=lib/build-log.sh
+source "$ROOT/scripts/lib/build-log.sh"
 log() { printf 'install-helm: %s\n' "$*" >&2; }
 
 up_to_date() {
@@ -57,30 +62,23 @@ if command -v flock >/dev/null; then
   fi
 fi
 
-# Keep Go's state inside the checkout; -modcacherw keeps the module cache deletable with a plain rm -rf.
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export GOSUMDB=${GOSUMDB:-sum.golang.org}
-export CGO_ENABLED=0
+# shellcheck source=lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 
 # Build into a scratch GOBIN and move the binary into place, so a failed build leaves the old one untouched.
 work=$(mktemp -d "${TMPDIR:-/tmp}/helm-build.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'status=$?; rm -rf "$work"; build_log_end $status' EXIT
 
 start=$SECONDS
 # Helm's Makefile stamps its version with -ldflags (internal/version; `go install` does not run the Makefile). Unlike
 # Helm 3, Helm 4 takes the Kubernetes version that `helm template` and `helm lint` assume without a cluster from the
 # build info of its k8s.io/client-go module (v0.X → 1.X), which `go install` records, so no k8sVersion flags.
 ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
-log "building helm $HELM_VERSION with $(GOTOOLCHAIN=local go version | cut -d' ' -f3) (~4 min cold on 2 cores)"
+build_log_begin "helm $HELM_VERSION from the Go module proxy with $(GOTOOLCHAIN=local go version | cut -d' ' -f3)" \
+  "the chart tests (they render, lint and install deploy/helm with a real Helm 4)" "~4 min cold on 2 cores, once"
 GOBIN=$work nice -n 10 go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 mv -f "$work/helm" "$BINARY"
 printf '%s\nbuilt with %s\n' "$STAMP_LINE" "$(go version | cut -d' ' -f3)" >"$STAMP"
 
 elapsed=$((SECONDS - start))
-log "built $BINARY ($("$BINARY" version --short), $(du -h "$BINARY" | cut -f1)) in $((elapsed / 60))m$((elapsed % 60))s"
+say "built $BINARY ($("$BINARY" version --short), $(du -h "$BINARY" | cut -f1)) in $((elapsed / 60))m$((elapsed % 60))s"

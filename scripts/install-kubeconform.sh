@@ -11,6 +11,8 @@
 # Use: kubeconform -strict -schema-location "$TOOLS/schemas/kubernetes/{{.ResourceKind}}{{.KindSuffix}}.json"
 #        -schema-location "$TOOLS/schemas/crds/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"
 # (test/integration/k8s-validate.ts does). Idempotent: skipped when the stamp (.tools/schemas/version) names the pins.
+# A build's output goes to .tools/logs/install-kubeconform.log; the console gets what is built and why, in one line,
+# the result, and on failure the log's tail. EOA_TOOLS_DIR installs elsewhere than .tools (tests).
 # Registries: the Go module proxy and PyPI (pip download), nothing else. Cold: ~1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +24,15 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 SCHEMA_KUBERNETES_VERSION=v1.37.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
-TOOLS=$ROOT/.tools
+TOOLS=${EOA_TOOLS_DIR:-$ROOT/.tools}
 BIN_DIR=$TOOLS/bin
 SCHEMAS=$TOOLS/schemas
 STAMP=$SCHEMAS/version
 STAMP_LINE="kubeconform $KUBECONFORM_VERSION kubernetes-validate $KUBERNETES_VALIDATE_VERSION ($SCHEMA_KUBERNETES_VERSION) prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
 
+TOOL_NAME=install-kubeconform
+# shellcheck source=lib/build-log.sh
+source "$ROOT/scripts/lib/build-log.sh"
 log() { printf 'install-kubeconform: %s\n' "$*" >&2; }
 up_to_date() {
   [[ -x $BIN_DIR/kubeconform && -f $STAMP && $(head -n 1 "$STAMP") == "$STAMP_LINE" ]]
@@ -60,20 +65,14 @@ if ! "${PIP[@]}" --version >/dev/null 2>&1; then
   PIP=("$PYTHON" -m pip)
 fi
 
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export CGO_ENABLED=0
+# shellcheck source=lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kubeconform.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'status=$?; rm -rf "$work"; build_log_end $status' EXIT
 start=$SECONDS
-log "building kubeconform $KUBECONFORM_VERSION and the schemas of Kubernetes $SCHEMA_KUBERNETES_VERSION and" \
-  "prometheus-operator $PROMETHEUS_OPERATOR_VERSION (~1 min cold)"
+build_log_begin "kubeconform $KUBECONFORM_VERSION (Go module proxy) and the strict schemas of Kubernetes $SCHEMA_KUBERNETES_VERSION (PyPI) and prometheus-operator $PROMETHEUS_OPERATOR_VERSION" \
+  "the chart tests' offline schema check (what a strict API server refuses)" "~1 min cold, once"
 
 GOBIN=$work nice -n 10 go install -trimpath -ldflags "-s -w -X main.version=$KUBECONFORM_VERSION" \
   "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
@@ -137,5 +136,5 @@ mv "$work/kubernetes" "$SCHEMAS/kubernetes"
 mv "$work/crds" "$SCHEMAS/crds"
 mv -f "$work/kubeconform" "$BIN_DIR/kubeconform"
 printf '%s\n' "$STAMP_LINE" >"$STAMP"
-log "installed $("$BIN_DIR/kubeconform" -v), $(ls "$SCHEMAS/kubernetes" | wc -l) Kubernetes and" \
+say "installed $("$BIN_DIR/kubeconform" -v), $(ls "$SCHEMAS/kubernetes" | wc -l) Kubernetes and" \
   "$(ls "$SCHEMAS/crds" | wc -l) CRD schemas in $((SECONDS - start))s"

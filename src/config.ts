@@ -40,6 +40,8 @@ export interface AgentConfig {
   execRingBytes: number;
   /** Series per metric that keep their own labels; the rest fold into one "other" series per syscall. */
   maxSeries: number;
+  /** The kernel leaves the agent's own process out of the syscalls and cpu counts. */
+  excludeSelf: boolean;
   /** false: syscall series per executable (and container) instead of per process. */
   pidLabels: boolean;
   /** Per-process series of each per-process metric that keep their own labels. */

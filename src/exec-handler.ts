@@ -4,7 +4,7 @@
 // reaped. Execs by the handler and its descendants are marked by the kernel and never handled, so a handler that
 // execs cannot trigger itself. Every event not handled is counted by reason.
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { ExecEvent } from './collector/exec.ts';
 import { UserError } from './errors.ts';
@@ -75,6 +75,63 @@ export function checkExecHandler(file: string, uid = process.getuid?.() ?? 0): v
     throw new UserError(
       `--exec-handler ${file} is owned by uid ${stat.uid}, neither root nor the agent's user: chown root ${file}`,
     );
+  }
+  checkDirectoryChain(file, uid);
+}
+
+/** Symbolic links followed at most while resolving the handler's path (the kernel's own limit, MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
+
+/**
+ * Refuses a handler that someone other than root or the agent's user could replace through a directory: every
+ * directory the kernel looks a name up in to reach the file (the whole chain from /, through the targets of
+ * symbolic links too) must be owned by root or the agent's user, and not be group- or world-writable unless its
+ * sticky bit is set (as on /tmp: there only an entry's owner may rename or remove it, and the next entry is checked
+ * in turn). The rule of OpenSSH's StrictModes (safe_path) and sudo's secure-path checks, symlink-aware.
+ */
+function checkDirectoryChain(file: string, uid: number): void {
+  const check = (dir: string, stat: Stats): void => {
+    if (stat.uid !== 0 && stat.uid !== uid) {
+      throw new UserError(
+        `--exec-handler ${file}: directory ${dir} on its path is owned by uid ${stat.uid}, neither root nor the agent's user, who could replace the handler: chown root ${dir}, or move the handler to a root-owned directory such as /usr/local/libexec`,
+      );
+    }
+    if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
+      throw new UserError(
+        `--exec-handler ${file}: directory ${dir} on its path is group- or world-writable (mode ${(stat.mode & 0o7777).toString(8)}), so anyone could replace the handler: chmod go-w ${dir}, or move the handler to a root-owned directory such as /usr/local/libexec`,
+      );
+    }
+  };
+  // Resolve as the kernel does: one name at a time from a real (link-free) directory, links spliced in.
+  let dir = '/';
+  check(dir, statSync(dir));
+  const pending = file.split('/').filter((name) => name !== '' && name !== '.');
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === '..') {
+      dir = path.dirname(dir);
+      continue;
+    }
+    const entry = path.join(dir, name);
+    let stat: Stats;
+    try {
+      stat = lstatSync(entry);
+    } catch {
+      throw new UserError(`--exec-handler ${file} does not exist (${entry} is missing)`);
+    }
+    if (stat.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) throw new UserError(`--exec-handler ${file}: too many symbolic links on its path`);
+      const target = readlinkSync(entry);
+      if (path.isAbsolute(target)) {
+        dir = '/';
+      }
+      pending.unshift(...target.split('/').filter((part) => part !== '' && part !== '.'));
+      continue;
+    }
+    if (pending.length === 0) return; // the file itself, checked by the caller
+    check(entry, stat);
+    dir = entry;
   }
 }
 

@@ -449,6 +449,15 @@ export const FLAGS = [
     field: 'syscallsMaxEntries',
   },
   {
+    name: 'exclude-self',
+    kind: 'boolean',
+    default: true,
+    describe:
+      "Leave the agent's own process out of the syscalls and cpu counts (in the kernel); --no-exclude-self: count it like any other",
+    group: 'Collection:',
+    field: 'excludeSelf',
+  },
+  {
     name: 'max-series',
     kind: 'integer',
     default: 5000,

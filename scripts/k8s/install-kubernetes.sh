@@ -17,7 +17,9 @@
 # go.etcd.io/etcd/server/v3); the go directive is in .../@v/VERSION.mod.
 # Also the pause image (the pod sandbox's container): build/pause/linux/pause.c of the same module, compiled static
 # (as its Makefile does) into a one-file image FROM scratch, .tools/images/pause.tar (scratch-image.sh).
-# Environment: KUBERNETES_REBUILD=1 rebuilds even if up to date.
+# A build's output goes to .tools/logs/install-kubernetes.log; the console gets what is built and why, in one line,
+# the result, and on failure the log's tail (scripts/lib/build-log.sh).
+# Environment: KUBERNETES_REBUILD=1 rebuilds even if up to date; EOA_TOOLS_DIR installs elsewhere than .tools.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -27,12 +29,15 @@ ETCD_VERSION=v3.7.3
 MIN_GO_VERSION=1.26.0
 KUBE_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
-TOOLS=$ROOT/.tools
+TOOLS=${EOA_TOOLS_DIR:-$ROOT/.tools}
 BIN_DIR=$TOOLS/bin
 STAMP=$BIN_DIR/kubernetes.version
 STAMP_LINE="kubernetes $KUBERNETES_VERSION etcd $ETCD_VERSION"
 PAUSE_ARCHIVE=$TOOLS/images/pause.tar
 
+TOOL_NAME=install-kubernetes
+# shellcheck source=../lib/build-log.sh
+source "$ROOT/scripts/lib/build-log.sh"
 log() { printf 'install-kubernetes: %s\n' "$*" >&2; }
 
 up_to_date() {
@@ -70,18 +75,11 @@ if [[ ${KUBERNETES_REBUILD:-0} != 1 ]] && up_to_date; then
   exit 0
 fi
 
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export GOSUMDB=${GOSUMDB:-sum.golang.org}
-export CGO_ENABLED=0
+# shellcheck source=../lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kubernetes-build.XXXXXX")
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'status=$?; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"; build_log_end $status' EXIT
 
 # module_dir MODULE@VERSION: a writable copy of the module's source in $work.
 module_dir() {
@@ -95,8 +93,8 @@ module_dir() {
 }
 
 start=$SECONDS
-log "building etcd $ETCD_VERSION and Kubernetes $KUBERNETES_VERSION (${KUBE_COMMANDS[*]}) with" \
-  "$(go version | cut -d' ' -f3): ~15-20 min cold on 2 cores, seconds when cached"
+build_log_begin "etcd $ETCD_VERSION and Kubernetes $KUBERNETES_VERSION (${KUBE_COMMANDS[*]}) from the Go module proxy with $(go version | cut -d' ' -f3)" \
+  "the end-to-end tests' single-node cluster (scripts/k8s/up.sh)" "~15-20 min cold on 2 cores, once"
 
 # etcd
 src=$(module_dir "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
@@ -151,5 +149,5 @@ for cmd in etcd "${KUBE_COMMANDS[@]}"; do
 done
 printf '%s\n%s\n' "$STAMP_LINE" "built with $(go version | cut -d' ' -f3) on $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$STAMP"
 elapsed=$((SECONDS - start))
-log "built $("$BIN_DIR/kube-apiserver" --version), etcd $("$BIN_DIR/etcd" --version | sed -n 's/^etcd Version: //p')" \
+say "built $("$BIN_DIR/kube-apiserver" --version), etcd $("$BIN_DIR/etcd" --version | sed -n 's/^etcd Version: //p')" \
   "in $((elapsed / 60))m$((elapsed % 60))s"

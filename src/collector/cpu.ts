@@ -44,6 +44,8 @@ export interface KernelCpuSourceOptions {
   btfPath?: string;
   /** Samples per second per CPU. */
   hz: number;
+  /** A process (its kernel tgid) left out of the samples: the agent's own. */
+  excludedTgid?: number;
   debug?: boolean;
   logger?: Logger;
   /** Online CPUs now (injected in tests). */

@@ -6,7 +6,7 @@
 // next collection no longer has it. Without a commit (publication failed) the next collection returns it again,
 // final counts included. Once the kernel has counted a lost exit event (or a process it could not register), a
 // /proc check of idle processes catches unannounced ends, so a series never outlives its process.
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
 import { PROCESS_CGROUP_EVENT, PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
@@ -83,6 +83,25 @@ export interface ProcessSource {
   capacity(): { counts: number; procs: number };
   attached(): boolean;
   close(): void;
+}
+
+/** The inode of the initial PID namespace (the kernel's PROC_PID_INIT_INO), the same on every Linux. */
+export const INIT_PID_NAMESPACE_INODE = 0xeffffffc;
+
+/**
+ * This process's id as the kernel's BPF helpers give it (bpf_get_current_pid_tgid, the initial PID namespace's
+ * numbering): process.pid when the agent runs in that namespace (on a host, or in a pod with hostPID); undefined
+ * in a PID namespace of its own, where process.pid is another number (and the host's process of that number must
+ * not be left out in its place).
+ */
+export function kernelTgidOfSelf(
+  pidNamespaceInode: () => number = () => statSync('/proc/self/ns/pid').ino,
+): number | undefined {
+  try {
+    return pidNamespaceInode() === INIT_PID_NAMESPACE_INODE ? process.pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeProcessExit(view: DataView): ProcessExit {
@@ -358,6 +377,8 @@ export interface KernelProcessSourceOptions {
   btfPath?: string;
   /** Capacity of the count and info maps, in processes. Default: the object's. */
   maxEntries?: number;
+  /** A process (tgid, as the kernel numbers it) whose counts the kernel leaves out: the agent's own. */
+  excludedTgid?: number;
   debug?: boolean;
 }
 
@@ -398,6 +419,7 @@ export class KernelProcessSource implements ProcessSource {
           object.setMaxEntries(spec.maps.counts, options.maxEntries);
           object.setMaxEntries(spec.maps.procs, options.maxEntries);
         }
+        if (options.excludedTgid !== undefined) object.setGlobalU32('excluded_tgid', options.excludedTgid);
         object.load();
         const ring = own(
           new RingBuffer(object, spec.exits, (records) => {

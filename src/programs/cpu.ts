@@ -3,7 +3,7 @@
 import { CPU_MAPS, KernelCpuSource } from '../collector/cpu.ts';
 import { SyscallSeriesShaper } from '../collector/series.ts';
 import { SyscallCollector } from '../collector/syscalls.ts';
-import { shaperOptions } from './shaping.ts';
+import { excludedTgid, shaperOptions } from './shaping.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const cpu: ProgramDescriptor<'cpu'> = {
@@ -19,6 +19,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
     const source = new KernelCpuSource({
       ...open('cpu.bpf.o'),
       hz: config.cpuSampleHz,
+      excludedTgid: excludedTgid(config, 'cpu', logger),
       logger,
     });
     const collector = new SyscallCollector(source, {

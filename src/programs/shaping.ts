@@ -1,7 +1,29 @@
 // How the programs that count per process (syscalls, cpu) shape their series from the configuration: one place
 // for the budgets, the retention and the hold, so the two views behave the same for both.
+import { kernelTgidOfSelf } from '../collector/process.ts';
 import type { ShaperOptions } from '../collector/series.ts';
 import type { AgentConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * --exclude-self: the tgid the program's object leaves out (the agent's), or undefined. In a PID namespace of its
+ * own (a pod without hostPID) the agent cannot name itself to the kernel: it says so and counts itself.
+ */
+export function excludedTgid(
+  config: Pick<AgentConfig, 'excludeSelf'>,
+  program: string,
+  logger: Pick<Logger, 'warn'>,
+  ownTgid: () => number | undefined = kernelTgidOfSelf,
+): number | undefined {
+  if (!config.excludeSelf) return undefined;
+  const tgid = ownTgid();
+  if (tgid === undefined) {
+    logger.warn(
+      `${program}: --exclude-self has no effect: the agent runs in a PID namespace of its own (a pod without hostPID), so its kernel pid is unknown and its own activity is counted`,
+    );
+  }
+  return tgid;
+}
 
 export function shaperOptions(config: AgentConfig): Omit<ShaperOptions, 'attribute' | 'kinds'> {
   return {

@@ -2,7 +2,7 @@
 // sys_enter), shaped into series by executable, container and pod, and per process within the budget.
 import { KernelSyscallSource, SyscallCollector } from '../collector/syscalls.ts';
 import { SyscallSeriesShaper } from '../collector/series.ts';
-import { shaperOptions } from './shaping.ts';
+import { excludedTgid, shaperOptions } from './shaping.ts';
 import type { ProgramDescriptor } from './types.ts';
 
 export const syscalls: ProgramDescriptor<'syscalls'> = {
@@ -13,10 +13,11 @@ export const syscalls: ProgramDescriptor<'syscalls'> = {
   minKernelReason: 'BPF ring buffer',
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   tracefs: true,
-  start({ config, open, attribute, learnCgroup, clock }) {
+  start({ config, open, attribute, learnCgroup, logger, clock }) {
     const source = new KernelSyscallSource({
       ...open('syscalls.bpf.o'),
       maxEntries: config.syscallsMaxEntries,
+      excludedTgid: excludedTgid(config, 'syscalls', logger),
     });
     const collector = new SyscallCollector(source, {
       sinceMs: clock.now(),

@@ -1,6 +1,6 @@
 // Bad input: one actionable line on stderr, a non-zero exit, and nothing attached to the kernel.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -180,6 +180,34 @@ describe('bad input', () => {
       copyFileSync(path.join(bpfDir, `${name}.bpf.o`), path.join(dir, `${name}.bpf.o`));
     chmodSync(path.join(dir, 'exec.bpf.o'), 0o666);
     await expectRefused(['--bpf-dir', dir], /exec\.bpf\.o is group- or world-writable.*chmod go-w/);
+  });
+
+  it('exec handler in a directory others could write to or own: refused, naming the directory', async () => {
+    // The handler itself is root-owned 0755; its directory (under the sticky /tmp, which is accepted) is not safe.
+    const handlerIn = (name: string, mode: number): { dir: string; handler: string } => {
+      const dir = path.join(tmp, name);
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      const handler = path.join(dir, 'on-exec.sh');
+      writeFileSync(handler, '#!/bin/sh\n');
+      chmodSync(handler, 0o755);
+      return { dir, handler };
+    };
+    const open = handlerIn('handler-open', 0o777);
+    await expectRefused(
+      ['--exec-handler', open.handler],
+      new RegExp(
+        `--exec-handler ${open.handler}: directory ${open.dir} on its path is group- or world-writable \\(mode 777\\).*chmod go-w ${open.dir}`,
+      ),
+    );
+    const nested = handlerIn('handler-open/nested', 0o755);
+    await expectRefused(['--exec-handler', nested.handler], new RegExp(`directory ${open.dir} on its path`));
+    const foreign = handlerIn('handler-foreign', 0o755);
+    chownSync(foreign.dir, 12345, 12345);
+    await expectRefused(
+      ['--exec-handler', foreign.handler],
+      new RegExp(`--exec-handler ${foreign.handler}: directory ${foreign.dir} on its path is owned by uid 12345`),
+    );
   });
 
   it('config file missing, not YAML, or with an unknown key', async () => {

@@ -248,7 +248,7 @@ export function agentPrograms(): number[] {
   }
   if (others.size > 0 && !othersNoted) {
     othersNoted = true;
-    const who = [...others].map((pid) => `${pid} (${commOf(pid)})`).join(', ');
+    const who = [...others].map((pid) => `${pid} (${commandOf(pid)})`).join(', ');
     console.warn(`note: eoa_* programs of other processes are loaded (pids ${who}); the tests leave them alone`);
   }
   return ours;
@@ -274,8 +274,18 @@ export async function expectProgramsGone(ids: readonly number[]): Promise<void> 
   await waitFor(`programs ${ids.join(', ')} to be unloaded`, () => (loaded().length === 0 ? true : undefined), 30_000);
 }
 
-function commOf(pid: number): string {
+/** What process `pid` runs, to name it: its executable's base name and arguments (cut), or its comm. */
+function commandOf(pid: number): string {
   try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    let exe = argv[0] ?? '';
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      // a kernel thread, or gone
+    }
+    const text = [path.basename(exe), ...argv.slice(1)].join(' ');
+    if (argv.length > 0) return text.length > 120 ? `${text.slice(0, 119)}…` : text;
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return '?';

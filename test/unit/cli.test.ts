@@ -11,7 +11,7 @@ import { SETTINGS, camel } from '../../src/flags.ts';
 const KNOWN =
   'host, port, interval, programs, cpu-sample-hz, xdp-interface, xdp-mode, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
   'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
-  'syscalls-max-entries, max-series, pid-labels, max-process-series, exited-retention, scrape-interval, ' +
+  'syscalls-max-entries, exclude-self, max-series, pid-labels, max-process-series, exited-retention, scrape-interval, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
   'otlp-endpoint, otlp-protocol, otlp-temporality, bpf-stats, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
 
@@ -333,6 +333,7 @@ describe('toRawOptions', () => {
       execLog: undefined,
       execRingBytes: undefined,
       syscallsMaxEntries: undefined,
+      excludeSelf: undefined,
       maxSeries: undefined,
       pidLabels: undefined,
       maxProcessSeries: undefined,

@@ -140,6 +140,7 @@ describe('resolveConfig', () => {
       mountTracefs: true,
       tracefsPath: '/sys/kernel/tracing',
       syscallsMaxEntries: 16384,
+      excludeSelf: true,
       execRingBytes: 4 * 1024 * 1024,
       maxSeries: 5000,
       pidLabels: true,

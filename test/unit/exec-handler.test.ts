@@ -5,7 +5,18 @@
 // in resolveConfig (src/config.ts).
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
@@ -696,6 +707,80 @@ describe('checkExecHandler', () => {
     expect(message).toContain('12345');
     // Owned by the agent's own user is fine.
     expect(() => checkExecHandler(file, 12345)).not.toThrow();
+  });
+
+  describe('its directory chain', () => {
+    /** A new directory under the test's (0755, in the sticky /tmp) with `mode`, holding a 0755 handler. */
+    function handlerIn(mode: number, parent = dir): { sub: string; handler: string } {
+      const sub = path.join(parent, `chain-${counter++}`);
+      mkdirSync(sub);
+      chmodSync(sub, mode);
+      const handler = path.join(sub, 'on-exec.sh');
+      writeFileSync(handler, '#!/bin/sh\n');
+      chmodSync(handler, 0o755);
+      return { sub, handler };
+    }
+
+    it('accepts a handler in a 0755 directory under the sticky, world-writable /tmp', () => {
+      expect(statSync(os.tmpdir()).mode & 0o1777).toBe(0o1777);
+      expect(() => checkExecHandler(handlerIn(0o755).handler, process.getuid!())).not.toThrow();
+    });
+
+    it('refuses a handler in a world-writable directory, naming it', () => {
+      const { sub, handler } = handlerIn(0o777);
+      const message = refusal(() => checkExecHandler(handler), handler);
+      expect(message).toContain(`directory ${sub} `);
+      expect(message).toContain('mode 777');
+      expect(message).toContain(`chmod go-w ${sub}`);
+    });
+
+    it('refuses a handler in a group-writable directory', () => {
+      const { sub, handler } = handlerIn(0o775);
+      expect(refusal(() => checkExecHandler(handler), handler)).toContain(`directory ${sub} `);
+    });
+
+    it('accepts a world-writable directory with the sticky bit (as /tmp)', () => {
+      const { handler } = handlerIn(0o1777);
+      expect(() => checkExecHandler(handler, process.getuid!())).not.toThrow();
+    });
+
+    it('refuses a world-writable directory further up the chain', () => {
+      const open = handlerIn(0o777).sub;
+      const { handler } = handlerIn(0o755, open);
+      const message = refusal(() => checkExecHandler(handler), handler);
+      expect(message).toContain(`directory ${open} `);
+    });
+
+    it('follows symbolic links: a link in a safe directory to a handler in an unsafe one', () => {
+      const unsafe = handlerIn(0o777);
+      const safe = handlerIn(0o755);
+      const link = path.join(safe.sub, 'link.sh');
+      symlinkSync(unsafe.handler, link);
+      expect(refusal(() => checkExecHandler(link), link)).toContain(`directory ${unsafe.sub} `);
+      // A relative link to a safe handler is fine.
+      const good = path.join(safe.sub, 'good.sh');
+      symlinkSync('on-exec.sh', good);
+      expect(() => checkExecHandler(good, process.getuid!())).not.toThrow();
+    });
+
+    it('follows symbolic links: a linked directory that is unsafe', () => {
+      const unsafe = handlerIn(0o777);
+      const safe = handlerIn(0o755);
+      const linked = path.join(safe.sub, 'linked');
+      symlinkSync(unsafe.sub, linked);
+      const handler = path.join(linked, 'on-exec.sh');
+      expect(refusal(() => checkExecHandler(handler), handler)).toContain(`directory ${unsafe.sub} `);
+    });
+
+    it.runIf(isRoot)('refuses a directory owned by another user, naming it and the uid', () => {
+      const { sub, handler } = handlerIn(0o755);
+      chownSync(sub, 12345, 0);
+      const message = refusal(() => checkExecHandler(handler), handler);
+      expect(message).toContain(`directory ${sub} `);
+      expect(message).toContain('uid 12345');
+      // The agent's own user's directory is fine.
+      expect(() => checkExecHandler(handler, 12345)).not.toThrow();
+    });
   });
 });
 

@@ -61,6 +61,7 @@ const SAMPLE: Record<string, string> = {
   'exec-only-uid': '0',
   'exec-ring-bytes': '8192',
   'syscalls-max-entries': '2048',
+  'exclude-self': 'false',
   'max-series': '10',
   'pid-labels': 'false',
   'max-process-series': '200',
