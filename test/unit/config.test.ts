@@ -88,6 +88,8 @@ describe('parsePrograms', () => {
   it('defaults to exec and syscalls, plus xdp when an interface is given', () => {
     expect(parsePrograms(undefined, [])).toEqual(['exec', 'syscalls']);
     expect(parsePrograms(undefined, ['eth0'])).toEqual(['exec', 'syscalls', 'xdp']);
+    expect(parsePrograms(undefined, [], ['pods'])).toEqual(['exec', 'syscalls', 'tc']);
+    expect(parsePrograms(undefined, ['eth0'], ['veth*'])).toEqual(['exec', 'syscalls', 'xdp', 'tc']);
   });
 
   it('takes comma lists and arrays, trims, and removes duplicates keeping first order', () => {
@@ -99,7 +101,7 @@ describe('parsePrograms', () => {
   it('names an unknown program', () => {
     const message = userError(() => parsePrograms('exec,cpu,bogus', []));
     expect(message).toContain('unknown program "bogus"');
-    expect(message).toContain('exec, syscalls, xdp, cpu');
+    expect(message).toContain('exec, syscalls, xdp, tc, cpu');
   });
 
   it('rejects an empty list', () => {
@@ -119,6 +121,7 @@ describe('resolveConfig', () => {
       programs: ['exec', 'syscalls'],
       xdpInterfaces: [],
       xdpMode: 'auto',
+      netInterfaces: [],
       execLog: undefined,
       execHandler: undefined,
       execHandlerConcurrency: 4,
