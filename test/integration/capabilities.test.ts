@@ -1,5 +1,5 @@
 // Least privilege, proven: with exactly the capabilities the Helm chart grants (CAP_BPF, CAP_PERFMON, and
-// CAP_NET_ADMIN for XDP; the bounding set limited with setpriv) the agent attaches every program and counts
+// CAP_NET_ADMIN for XDP and tc; the bounding set limited with setpriv) the agent attaches every program and counts
 // right; without any one of them it refuses with a line naming it. See docs/capabilities.md.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,8 +37,10 @@ describe('least privilege', () => {
   it('runs every program with exactly CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, and counts right', async () => {
     const args = [
       '--programs',
-      'exec,syscalls,xdp,cpu',
+      'exec,syscalls,xdp,tc,cpu',
       '--xdp-interface',
+      veth.host,
+      '--net-interface',
       veth.host,
       '--host',
       '127.0.0.1',
@@ -70,7 +72,7 @@ describe('least privilege', () => {
           return total(s, 'ebpf_agent_polls_total') >= start + n ? s : undefined;
         });
       };
-      for (const program of ['exec', 'syscalls', 'xdp', 'cpu']) {
+      for (const program of ['exec', 'syscalls', 'xdp', 'tc', 'cpu']) {
         expect(total(await scrape(), 'ebpf_agent_program_attached', { program }), program).toBe(1);
       }
       const helper = spawn(syscallerPath, ['200'], { stdio: 'ignore' });
@@ -88,6 +90,13 @@ describe('least privilege', () => {
         const udp = { network_interface_name: veth.host, network_transport: 'udp' };
         expect(total(after, 'ebpf_xdp_packets_total', udp) - total(before, 'ebpf_xdp_packets_total', udp)).toBe(9);
         expect(total(after, 'ebpf_xdp_bytes_total', udp) - total(before, 'ebpf_xdp_bytes_total', udp)).toBe(
+          sent.udp!.bytes,
+        );
+        const rx = { ...udp, network_io_direction: 'receive' };
+        expect(total(after, 'ebpf_network_packets_total', rx) - total(before, 'ebpf_network_packets_total', rx)).toBe(
+          9,
+        );
+        expect(total(after, 'ebpf_network_bytes_total', rx) - total(before, 'ebpf_network_bytes_total', rx)).toBe(
           sent.udp!.bytes,
         );
       } finally {
@@ -112,4 +121,16 @@ describe('least privilege', () => {
       expect(agentPrograms()).toEqual([]);
     });
   }
+
+  it('refuses tc without CAP_NET_ADMIN, naming it and what it is for', async () => {
+    await expectNoAgentPrograms();
+    const { code, stderr } = await runAgent(['--programs', 'tc', '--net-interface', veth.host, '--port', '0'], {
+      wrap: setpriv(['bpf', 'perfmon']),
+    });
+    expect(code).toBe(1);
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ebpf-otel-agent: missing capabilities CAP_NET_ADMIN \(.*attach tc/);
+    expect(agentPrograms()).toEqual([]);
+  });
 });
