@@ -135,6 +135,11 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
   if (programs.includes('tc') && config.netInterfaces.length === 0) {
     throw new UserError('program tc needs interfaces: add --net-interface NAME, a glob, or pods (repeatable)');
   }
+  if (config.netInterfaces.includes('pods') && !config.containerLabels) {
+    throw new UserError(
+      '--net-interface pods needs container labels (pods are found by their cgroup): leave out --no-container-labels',
+    );
+  }
   if (!programs.includes('tc') && config.netInterfaces.length > 0) {
     throw new UserError('--net-interface is set but tc is not in --programs: add tc to --programs');
   }

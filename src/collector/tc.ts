@@ -322,7 +322,9 @@ export class TcCollector implements Collector<TcSnapshot> {
         links2.push(this.#object.attachTcx('eoa_tc_egress', ifindex, 'egress'));
       } catch (error) {
         for (const l of links2) l.destroy();
-        if (starting) throw error;
+        // At start a named interface that cannot be counted is the user's to fix; a glob's or a pod's match (which
+        // may be going away right now) is not worth refusing the whole agent.
+        if (starting && this.#rules.some((r) => r.kind === 'name' && r.name === link.name)) throw error;
         this.#logger.warn('cannot attach tc to a network interface', {
           interface: link.name,
           error: (error as Error).message.split('\n')[0],

@@ -110,6 +110,15 @@ describe('parsePrograms', () => {
 });
 
 describe('resolveConfig', () => {
+  it('adds tc when --net-interface is given, and refuses pods without container labels', () => {
+    expect(resolve({ netInterface: ['pods', 'eth*'] }).programs).toEqual(['exec', 'syscalls', 'tc']);
+    expect(resolve({ netInterface: 'eth0,lxc*' }).netInterfaces).toEqual(['eth0', 'lxc*']);
+    expect(userError(() => resolve({ netInterface: 'pods', containerLabels: false }))).toContain(
+      '--net-interface pods needs container labels',
+    );
+    expect(userError(() => resolve({ netInterface: 'eth[0' }))).toContain('is not a valid glob');
+  });
+
   it('fills in the defaults', () => {
     // The kubelet URL defaults from the environment (tested below): without it, pod names are off.
     vi.stubEnv('KUBELET_HOST', '');
