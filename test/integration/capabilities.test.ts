@@ -1,15 +1,17 @@
 // Least privilege, proven: with exactly the capabilities the Helm chart grants (CAP_BPF, CAP_PERFMON, and
 // CAP_NET_ADMIN for XDP and tc; the bounding set limited with setpriv) the agent attaches every program and counts
 // right; without any one of them it refuses with a line naming it. See docs/capabilities.md.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   agentPrograms,
   cliPath,
   expectNoAgentPrograms,
   parseMetrics,
+  root,
   runAgent,
   syscallerPath,
   total,
@@ -19,6 +21,7 @@ import {
 import { createVethPair, inject, type VethPair } from './netns.ts';
 
 const GRANTED = ['bpf', 'perfmon', 'net_admin'];
+const netnsHelper = path.join(root, 'test', 'helpers', 'netns-id.ts');
 const setpriv = (caps: string[]): string[] => {
   const set = ['-all', ...caps.map((c) => `+${c}`)].join(',');
   return ['setpriv', `--inh-caps=${set}`, `--bounding-set=${set}`, '--'];
@@ -121,6 +124,36 @@ describe('least privilege', () => {
       expect(agentPrograms()).toEqual([]);
     });
   }
+
+  it("--net-interface pods: a pod process's network namespace can be read with CAP_SYS_PTRACE, not without", async () => {
+    // A process with every capability in the veth's far namespace, as a pod's are beyond the agent's.
+    const sleeper = spawn('ip', ['netns', 'exec', veth.namespace, 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await waitFor('the sleeper to enter the namespace', () => {
+        try {
+          return readFileSync(`/proc/${sleeper.pid}/comm`, 'utf8').trim() === 'sleep' ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+      const read = (caps: string[]) =>
+        JSON.parse(
+          execFileSync(
+            setpriv(caps)[0]!,
+            [...setpriv(caps).slice(1), process.execPath, netnsHelper, String(sleeper.pid), veth.host],
+            { encoding: 'utf8' },
+          ),
+        ) as { id?: number; error?: string; peerNetnsId?: number };
+      expect(read(GRANTED).error).toBe('EACCES');
+      const granted = read([...GRANTED, 'sys_ptrace']);
+      expect(granted.error).toBeUndefined();
+      // The id the host gives that namespace is the one the host end of the veth names its peer's by.
+      expect(granted.id).toBe(granted.peerNetnsId);
+      expect(granted.id).toBeGreaterThanOrEqual(0);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
 
   it('refuses tc without CAP_NET_ADMIN, naming it and what it is for', async () => {
     await expectNoAgentPrograms();
