@@ -182,6 +182,12 @@ export interface TcCollectorOptions {
   netns?: NetnsSource;
   /** Seam for tests: the interfaces of this namespace. */
   links?: () => NetLink[];
+  /**
+   * A new series (a new interface, or a new direction, type or transport on one) is published at 0 for this long
+   * before it shows its count (--scrape-interval + --interval), so a scraper sees it start and increase() counts
+   * its first packets; nothing is lost, the count held back appears at the end of the hold.
+   */
+  holdMs?: number;
   /** How often at most pod veths that are not yet known to be a pod's are looked up again. */
   podRescanMs?: number;
   logger?: Logger;
@@ -197,6 +203,9 @@ export class TcCollector implements Collector<TcSnapshot> {
   readonly #netns: NetnsSource;
   readonly #links: () => NetLink[];
   readonly #podRescanMs: number;
+  readonly #holdMs: number;
+  /** When each series was first seen, by its labels. */
+  #firstSeen = new Map<string, number>();
   readonly #logger: Logger;
   /** By ifindex: attached interfaces, and gone ones within the retention. */
   readonly #attachments = new Map<number, Attachment>();
@@ -217,6 +226,7 @@ export class TcCollector implements Collector<TcSnapshot> {
     this.#netns = options.netns ?? new ProcNetnsSource('/proc', this.#logger);
     this.#links = options.links ?? networkLinks;
     this.#podRescanMs = options.podRescanMs ?? 10_000;
+    this.#holdMs = options.holdMs ?? 0;
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     this.#object = object;
     try {
@@ -367,10 +377,20 @@ export class TcCollector implements Collector<TcSnapshot> {
     this.#entries = snapshot.count;
     this.#drops = this.#object.readCounters('tc_drops').map(Number);
     const expired = new Set(this.#expired);
+    const counts = decodeTcCounts(snapshot, (ifindex) =>
+      expired.has(ifindex) ? undefined : this.#attachments.get(ifindex),
+    );
+    const firstSeen = new Map<string, number>();
+    for (const c of counts) {
+      const id = [c.interfaceName, c.pod.podUid ?? '', c.direction, c.networkType, c.transport].join('\u0000');
+      const first = this.#firstSeen.get(id) ?? nowMs;
+      firstSeen.set(id, first);
+      if (nowMs - first < this.#holdMs) Object.assign(c, { packets: 0, bytes: 0, truncatedPackets: 0 });
+    }
+    // A series that left (its interface's retention ended) starts a new hold if its labels come back.
+    this.#firstSeen = firstSeen;
     return {
-      counts: decodeTcCounts(snapshot, (ifindex) =>
-        expired.has(ifindex) ? undefined : this.#attachments.get(ifindex),
-      ),
+      counts,
       interfaces: [...this.#attachments.values()]
         .filter((a) => !expired.has(a.ifindex))
         .map((a) => ({ name: a.name, ifindex: a.ifindex, attached: a.goneAtMs === undefined, pod: a.pod })),

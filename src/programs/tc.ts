@@ -20,6 +20,8 @@ export const tc: ProgramDescriptor<'tc'> = {
       ...open('tc.bpf.o'),
       rules: parseInterfaceRules(config.netInterfaces),
       retentionMs: config.exitedRetentionMs,
+      // As the aggregate views do: a scraper at --scrape-interval sees a new series at 0 before it counts.
+      holdMs: config.scrapeIntervalMs + config.intervalMs,
       attribute,
       logger,
       nowMs: clock.now(),

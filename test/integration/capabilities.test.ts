@@ -51,6 +51,9 @@ describe('least privilege', () => {
       '0',
       '--interval',
       '500ms',
+      // tc's new series are held at 0 for --scrape-interval + --interval: 600 ms here.
+      '--scrape-interval',
+      '100ms',
     ];
     const [command, ...rest] = [...setpriv(GRANTED), process.execPath, cliPath, ...args];
     const agent = spawn(command!, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -85,7 +88,7 @@ describe('least privilege', () => {
         helper.kill('SIGCONT');
         await waitStopped(helper.pid!);
         const sent = inject(veth, 'udp:9');
-        const after = await polls(2);
+        const after = await polls(3);
         const labels = { process_pid: String(helper.pid), syscall: 'read' };
         expect(
           total(after, 'ebpf_process_syscalls_total', labels) - total(before, 'ebpf_process_syscalls_total', labels),

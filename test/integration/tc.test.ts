@@ -55,7 +55,16 @@ describe('tc program', () => {
     // Two agents: the second one's tcx programs run after the first one's on each hook (both appended), so the
     // second counts every packet only if the first one's program hands every packet on (TCX_NEXT). (This kernel has
     // no classic tc classifiers or gact built, so a clsact filter cannot be the other program here.)
-    const first = await startAgent(['--programs', 'tc', '--net-interface', veth.host, '--interval', '500ms']);
+    const first = await startAgent([
+      '--programs',
+      'tc',
+      '--net-interface',
+      veth.host,
+      '--interval',
+      '500ms',
+      '--scrape-interval',
+      '100ms',
+    ]);
     const second = await startAgent([
       '--programs',
       'tc',
@@ -63,6 +72,9 @@ describe('tc program', () => {
       `${veth.host.slice(0, -1)}[h]`, // a glob matching only the host end
       '--interval',
       '500ms',
+      // New series are held at 0 for --scrape-interval + --interval (600 ms here) before they show their counts.
+      '--scrape-interval',
+      '100ms',
     ]);
     for (const agent of [first, second]) {
       expect(total(await agent.scrape(), 'ebpf_agent_tc_attached', { network_interface_name: veth.host })).toBe(1);
@@ -72,7 +84,7 @@ describe('tc program', () => {
     const stats = { rx: rxStats(veth.host), tx: txStats(veth.host) };
     const sent: Record<string, Record<string, Sent>> = {};
     for (const { direction, from } of DIRECTIONS) sent[direction] = inject(veth, SPEC, from);
-    const after = await Promise.all(agents.map((a) => a.waitPolls(2)));
+    const after = await Promise.all(agents.map((a) => a.waitPolls(3)));
 
     for (const [i] of agents.entries()) {
       for (const { direction } of DIRECTIONS) {
@@ -121,7 +133,7 @@ describe('tc program', () => {
     await expectProgramsGone(ids);
     const b = await second.waitPolls(1);
     const again = inject(veth, 'udp:9');
-    const a = await second.waitPolls(2);
+    const a = await second.waitPolls(3);
     const udp = { network_interface_name: veth.host, network_type: 'ipv4', network_transport: 'udp' };
     expect(delta(b, a, 'ebpf_network_packets_total', { ...udp, network_io_direction: 'receive' })).toBe(9);
     expect(delta(b, a, 'ebpf_network_bytes_total', { ...udp, network_io_direction: 'receive' })).toBe(again.udp!.bytes);
@@ -131,7 +143,16 @@ describe('tc program', () => {
   it('stops being ready while a named interface is gone, and counts it again when it is back', async () => {
     const named = createVethPair(`u${process.pid % 10000}`);
     try {
-      const agent = await startAgent(['--programs', 'tc', '--net-interface', named.host, '--interval', '500ms']);
+      const agent = await startAgent([
+        '--programs',
+        'tc',
+        '--net-interface',
+        named.host,
+        '--interval',
+        '500ms',
+        '--scrape-interval',
+        '100ms',
+      ]);
       named.destroy();
       await waitFor('the loss to be noticed', async () => {
         const s = await agent.waitPolls(1);
@@ -149,7 +170,7 @@ describe('tc program', () => {
       expect((await fetch(`http://127.0.0.1:${agent.port}/readyz`)).status).toBe(200);
       const b = await agent.waitPolls(1);
       inject(back, 'icmp:4');
-      const a = await agent.waitPolls(2);
+      const a = await agent.waitPolls(3);
       expect(
         delta(b, a, 'ebpf_network_packets_total', {
           network_interface_name: back.host,
@@ -207,6 +228,9 @@ describe.skipIf(cgroup2 === undefined)('tc --net-interface pods', () => {
       'pods',
       '--interval',
       '500ms',
+      // New series are held at 0 for --scrape-interval + --interval (600 ms here) before they show their counts.
+      '--scrape-interval',
+      '100ms',
       '--exited-retention',
       '3s',
       '--kubelet-url',
@@ -240,7 +264,7 @@ describe.skipIf(cgroup2 === undefined)('tc --net-interface pods', () => {
     const b = await agent.waitPolls(1);
     const sent = inject(pod, 'udp:5,tcp:3');
     const sentBack = inject(pod, 'udp:2', 'host');
-    const a = await agent.waitPolls(2);
+    const a = await agent.waitPolls(3);
     const labels = { network_interface_name: pod.host, k8s_pod_name: WEB.name, k8s_namespace_name: WEB.namespace };
     expect(delta(b, a, 'ebpf_network_packets_total', { ...labels, network_io_direction: 'receive' })).toBe(8);
     expect(delta(b, a, 'ebpf_network_bytes_total', { ...labels, network_io_direction: 'receive' })).toBe(
