@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh bench
 failed=()
-for name in syscall-cost poll scrape steady peer exec xdp attribution soak cpu; do
+for name in syscall-cost poll scrape steady peer exec xdp net attribution soak cpu; do
   printf '\n=== bench:%s (%s)\n' "$name" "$(date -u +%H:%M:%S)" >&2
   npm run --silent "bench:$name" || failed+=("$name")
 done

@@ -4,33 +4,14 @@
 #define EOA_XDP_H
 
 #include <linux/types.h>
-
-enum xdp_layer {
-	XDP_LAYER_IPV4 = 0,
-	XDP_LAYER_IPV6 = 1,
-	XDP_LAYER_ARP = 2,
-	XDP_LAYER_OTHER = 3,
-};
-
-enum xdp_transport {
-	XDP_TRANSPORT_TCP = 0,
-	XDP_TRANSPORT_UDP = 1,
-	XDP_TRANSPORT_ICMP = 2,
-	XDP_TRANSPORT_ICMPV6 = 3,
-	XDP_TRANSPORT_OTHER = 4,
-};
-
-/* Bits of xdp_key.flags. */
-enum xdp_key_flag {
-	XDP_KEY_TRUNCATED = 0x1, /* the frame ended inside a header: counted, but not parsed past that header */
-};
+#include "net.h"
 
 /* Key of xdp_counts (per-CPU hash). Size: 8 bytes. */
 struct xdp_key {
 	__u32 ifindex;
-	__u8 layer;     /* enum xdp_layer */
-	__u8 transport; /* enum xdp_transport */
-	__u8 flags;     /* enum xdp_key_flag bits */
+	__u8 layer;     /* enum net_layer */
+	__u8 transport; /* enum net_transport */
+	__u8 flags;     /* enum net_key_flag bits */
 	__u8 _pad;
 };
 

@@ -1,6 +1,6 @@
 // node-addon-api binding over libbpf: BPF objects (object.cc: open, load, attach), their maps (map.cc: batch
 // reads with per-CPU sums done here, key deletion), links (link.cc) and ring buffers delivered on the event loop
-// (ring_buffer.cc); common.cc holds what they share. This file registers them and the host facts the agent
+// (ring_buffer.cc), interfaces and network namespaces from rtnetlink (netlink.cc); common.cc holds what they share. This file registers them and the host facts the agent
 // checks before it loads anything. No policy lives here: src/bpf/ is its typed face and src/collector/ decides
 // what to read and when.
 
@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "link.h"
+#include "netlink.h"
 #include "object.h"
 #include "ring_buffer.h"
 
@@ -104,6 +105,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mountTracefs", Napi::Function::New<MountTracefs>(env, "mountTracefs"));
   exports.Set("ifindex", Napi::Function::New<IfIndex>(env, "ifindex"));
   exports.Set("ifname", Napi::Function::New<IfName>(env, "ifname"));
+  exports.Set("links", Napi::Function::New<Links>(env, "links"));
+  exports.Set("netnsId", Napi::Function::New<NetnsId>(env, "netnsId"));
   exports.Set("xdpQuery", Napi::Function::New<XdpQuery>(env, "xdpQuery"));
   exports.Set("numPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "numPossibleCpus"));
   exports.Set("enableRunTimeStats", Napi::Function::New<EnableRunTimeStats>(env, "enableRunTimeStats"));

@@ -26,6 +26,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod<&BpfObject::Load>("load"),
                          InstanceMethod<&BpfObject::Attach>("attach"),
                          InstanceMethod<&BpfObject::AttachXdp>("attachXdp"),
+                         InstanceMethod<&BpfObject::AttachTcx>("attachTcx"),
                          InstanceMethod<&BpfObject::AttachCpuClock>("attachCpuClock"),
                          InstanceMethod<&BpfObject::ReadMap>("readMap"),
                          InstanceMethod<&BpfObject::DeleteKeys>("deleteKeys"),
@@ -239,6 +240,40 @@ Napi::Value BpfObject::AttachXdp(const Napi::CallbackInfo& info) {
   result.Set("link", object);
   result.Set("mode", mode);
   return result;
+}
+
+// Linux 6.6 include/uapi/linux/bpf.h; Debian's libbpf 1.1 headers predate tcx (and bpf_program__attach_tcx).
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#define BPF_F_AFTER (1U << 4)
+#endif
+constexpr int kBpfTcxIngress = 46;  // BPF_TCX_INGRESS
+constexpr int kBpfTcxEgress = 47;   // BPF_TCX_EGRESS
+
+// attachTcx(program, ifindex, egress, first): a tcx link on the interface's ingress (or egress) hook. The program
+// is appended after every program on the hook (or put before all of them with `first`, BPF_F_BEFORE without a
+// relative one); nothing on the hook is replaced. The kernel detaches it when the link fd closes, and by itself when
+// the interface goes away (the link then stays, defunct, until closed).
+Napi::Value BpfObject::AttachTcx(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = RequireString(info, 0, "program");
+  uint32_t ifindex = RequireUint32(info, 1, "ifindex");
+  bool egress = info.Length() > 2 && info[2].ToBoolean().Value();
+  bool first = info.Length() > 3 && info[3].ToBoolean().Value();
+  struct bpf_program* prog = FindProgram(env, name);
+  LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = first ? BPF_F_BEFORE : 0U);
+  Capture capture;
+  auto type = static_cast<enum bpf_attach_type>(egress ? kBpfTcxEgress : kBpfTcxIngress);
+  int fd = bpf_link_create(bpf_program__fd(prog), static_cast<int>(ifindex), type, &opts);
+  if (fd < 0) {
+    throw BpfError(env, fd,
+                   std::string("cannot attach tc program ") + name + " to the " + (egress ? "egress" : "ingress") +
+                       " of interface index " + std::to_string(ifindex),
+                   capture.text());
+  }
+  if (capture.failed()) close(fd);
+  capture.Check(env);
+  return Link::WrapFd(env, fd);
 }
 
 // attachCpuClock(program, cpu, hz): a CPU-clock software perf event sampling at `hz` on one CPU, all

@@ -25,6 +25,8 @@ export interface AgentConfig {
   programs: ProgramName[];
   xdpInterfaces: string[];
   xdpMode: XdpMode;
+  /** --net-interface items: names, globs, `pods` (checked by parseInterfaceRules). */
+  netInterfaces: string[];
   execLog?: string;
   otlpEndpoint?: string;
   otlpProtocol: OtlpProtocol;
@@ -125,12 +127,23 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
   };
 
   // What involves two flags.
-  const programs = config.programs ?? parsePrograms(undefined, config.xdpInterfaces);
+  const programs = config.programs ?? parsePrograms(undefined, config.xdpInterfaces, config.netInterfaces);
   if (programs.includes('xdp') && config.xdpInterfaces.length === 0) {
     throw new UserError('program xdp needs an interface: add --xdp-interface NAME (repeatable)');
   }
   if (!programs.includes('xdp') && config.xdpInterfaces.length > 0) {
     throw new UserError('--xdp-interface is set but xdp is not in --programs: add xdp to --programs');
+  }
+  if (programs.includes('tc') && config.netInterfaces.length === 0) {
+    throw new UserError('program tc needs interfaces: add --net-interface NAME, a glob, or pods (repeatable)');
+  }
+  if (config.netInterfaces.includes('pods') && !config.containerLabels) {
+    throw new UserError(
+      '--net-interface pods needs container labels (pods are found by their cgroup): leave out --no-container-labels',
+    );
+  }
+  if (!programs.includes('tc') && config.netInterfaces.length > 0) {
+    throw new UserError('--net-interface is set but tc is not in --programs: add tc to --programs');
   }
   if (typeof given.execLog === 'string' && given.execLog.trim() === '') {
     throw new UserError('--exec-log is empty: give a file path, or leave the flag out');

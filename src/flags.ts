@@ -10,6 +10,7 @@ import { defaultKubeletUrl } from './collector/kubelet.ts';
 import type { ProgramName } from './collector/types.ts';
 import { PROGRAM_NAMES } from './programs/registry.ts';
 import type { XdpMode } from './collector/xdp.ts';
+import { parseInterfaceRules } from './collector/tc.ts';
 import type { AgentConfig, OtlpProtocol, OtlpTemporality } from './config.ts';
 import { UserError } from './errors.ts';
 import { LOG_LEVELS } from './log.ts';
@@ -112,8 +113,16 @@ export function parsePort(value: unknown): number {
 export function parsePrograms(
   value: string | readonly string[] | undefined,
   xdpInterfaces: readonly string[],
+  netInterfaces: readonly string[] = [],
 ): ProgramName[] {
-  if (value === undefined) return xdpInterfaces.length > 0 ? ['exec', 'syscalls', 'xdp'] : ['exec', 'syscalls'];
+  if (value === undefined) {
+    return [
+      'exec',
+      'syscalls',
+      ...(xdpInterfaces.length > 0 ? (['xdp'] as const) : []),
+      ...(netInterfaces.length > 0 ? (['tc'] as const) : []),
+    ];
+  }
   const items = (typeof value === 'string' ? [value] : value)
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
@@ -259,11 +268,11 @@ export const FLAGS = [
     name: 'programs',
     kind: 'list',
     choices: PROGRAM_NAMES,
-    defaultText: '`exec,syscalls` (+`xdp` when an interface is given)',
+    defaultText: '`exec,syscalls` (+`xdp`, `tc` when their interfaces are given)',
     describe: 'Programs to run, comma-separated',
     group: 'Collection:',
     field: 'programs',
-    // The default depends on --xdp-interface: resolveConfig fills it in.
+    // The default depends on --xdp-interface and --net-interface: resolveConfig fills it in.
     parse: (value) => (value === undefined ? undefined : parsePrograms(stringList(value), [])),
     format: (programs) => (programs as string[]).join(','),
   },
@@ -309,6 +318,26 @@ export const FLAGS = [
     group: 'XDP:',
     program: 'xdp',
     field: 'xdpMode',
+  },
+  {
+    name: 'net-interface',
+    kind: 'list',
+    repeatable: true,
+    describe:
+      'Interfaces to count both directions on with tc: names, globs (eth*, veth[0-9]*), or pods (the host-side veths of the pods on this node); repeatable',
+    group: 'tc:',
+    program: 'tc',
+    field: 'netInterfaces',
+    parse(value) {
+      const given =
+        value === undefined ? [] : (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
+      if (given.some((item) => item.trim() === ''))
+        throw new UserError('--net-interface has an empty item: give a name, a glob or pods (ip link lists names)');
+      const items = [...new Set(stringList(value))];
+      parseInterfaceRules(items); // a bad name or glob is refused here, before anything is loaded
+      return items;
+    },
+    format: (items) => ((items as string[]).length > 0 ? items : undefined),
   },
   {
     name: 'exec-log',

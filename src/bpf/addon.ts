@@ -25,6 +25,15 @@ export interface RawLink {
   readonly fd: number;
 }
 
+export interface RawNetLink {
+  ifindex: number;
+  name: string;
+  kind: string;
+  up: boolean;
+  peerIfindex: number;
+  peerNetnsId: number;
+}
+
 export interface RawMapRead {
   count: number;
   keys: ArrayBuffer;
@@ -39,6 +48,7 @@ export interface RawBpfObject {
   load(): void;
   attach(program: string): RawLink;
   attachXdp(program: string, ifindex: number, flags: number): { link: RawLink; mode: string };
+  attachTcx(program: string, ifindex: number, egress: boolean, first: boolean): RawLink;
   attachCpuClock(program: string, cpu: number, hz: number): RawLink;
   readMap(map: string): RawMapRead;
   deleteKeys(map: string, keys: Uint8Array): number;
@@ -62,6 +72,8 @@ export interface RawAddon {
   mountTracefs(path: string): void;
   ifindex(name: string): number;
   ifname(ifindex: number): string | undefined;
+  links(): RawNetLink[];
+  netnsId(path: string): number;
   xdpQuery(ifindex: number): { progId: number; mode: number };
   numPossibleCpus(): number;
   enableRunTimeStats(): RawLink;

@@ -1,5 +1,12 @@
 // Typed face of the native libbpf addon. No logic: names, types, and errors that carry errno.
-import { loadAddon, type RawBpfObject, type RawLink, type RawRingBuffer, type RawMapInfo } from './addon.ts';
+import {
+  loadAddon,
+  type RawBpfObject,
+  type RawLink,
+  type RawRingBuffer,
+  type RawMapInfo,
+  type RawNetLink,
+} from './addon.ts';
 
 export { addonPath } from './addon.ts';
 
@@ -109,6 +116,14 @@ export class BpfObject {
     return { link: new Link(link), mode };
   }
 
+  /**
+   * A tcx link on the interface's ingress or egress (Linux 6.6+): appended after the programs on the hook, or before
+   * all of them with `first`; nothing is replaced.
+   */
+  attachTcx(program: string, ifindex: number, direction: 'ingress' | 'egress', first = false): Link {
+    return new Link(this.raw.attachTcx(program, ifindex, direction === 'egress', first));
+  }
+
   /** A CPU-clock perf event sampling at `hz` on `cpu`, with the program attached. */
   attachCpuClock(program: string, cpu: number, hz: number): Link {
     return new Link(this.raw.attachCpuClock(program, cpu, hz));
@@ -199,6 +214,21 @@ export function interfaceIndex(name: string): number {
 
 export function interfaceName(ifindex: number): string | undefined {
   return loadAddon().ifname(ifindex);
+}
+
+/**
+ * A network interface of the agent's namespace (rtnetlink). For a veth whose other end is in another namespace:
+ * that end's ifindex there and the id this namespace gives that namespace (peerNetnsId -1: no such peer).
+ */
+export type NetLink = RawNetLink;
+
+export function networkLinks(): NetLink[] {
+  return loadAddon().links();
+}
+
+/** The id this network namespace gives the namespace of `path` (/proc/<pid>/ns/net), matching NetLink.peerNetnsId. */
+export function netnsId(path: string): number {
+  return loadAddon().netnsId(path);
 }
 
 export function xdpQuery(ifindex: number): { progId: number; mode: number } {

@@ -77,26 +77,53 @@ export const COUNTED_SYSCALL = {
 /** struct syscall_counts (syscalls.bpf.o). */
 export const SYSCALL_COUNTS = { size: 32, fields: { calls: { offset: 0, size: 32 } } } as const;
 
-/** enum xdp_layer (xdp.bpf.o). */
-export const XDP_LAYER = {
-  values: { XDP_LAYER_IPV4: 0, XDP_LAYER_IPV6: 1, XDP_LAYER_ARP: 2, XDP_LAYER_OTHER: 3 },
+/** enum net_layer (tc.bpf.o, xdp.bpf.o). */
+export const NET_LAYER = {
+  values: { NET_LAYER_IPV4: 0, NET_LAYER_IPV6: 1, NET_LAYER_ARP: 2, NET_LAYER_OTHER: 3 },
   names: ['ipv4', 'ipv6', 'arp', 'other'],
 } as const;
 
-/** enum xdp_transport (xdp.bpf.o). */
-export const XDP_TRANSPORT = {
+/** enum net_transport (tc.bpf.o, xdp.bpf.o). */
+export const NET_TRANSPORT = {
   values: {
-    XDP_TRANSPORT_TCP: 0,
-    XDP_TRANSPORT_UDP: 1,
-    XDP_TRANSPORT_ICMP: 2,
-    XDP_TRANSPORT_ICMPV6: 3,
-    XDP_TRANSPORT_OTHER: 4,
+    NET_TRANSPORT_TCP: 0,
+    NET_TRANSPORT_UDP: 1,
+    NET_TRANSPORT_ICMP: 2,
+    NET_TRANSPORT_ICMPV6: 3,
+    NET_TRANSPORT_OTHER: 4,
   },
   names: ['tcp', 'udp', 'icmp', 'icmpv6', 'other'],
 } as const;
 
-/** enum xdp_key_flag (xdp.bpf.o). */
-export const XDP_KEY_FLAG = { values: { XDP_KEY_TRUNCATED: 1 } } as const;
+/** enum net_key_flag (tc.bpf.o, xdp.bpf.o). */
+export const NET_KEY_FLAG = { values: { NET_KEY_TRUNCATED: 1 } } as const;
+
+/** enum tc_direction (tc.bpf.o). */
+export const TC_DIRECTION = {
+  values: { TC_DIRECTION_RECEIVE: 0, TC_DIRECTION_TRANSMIT: 1 },
+  names: ['receive', 'transmit'],
+} as const;
+
+/** struct tc_key (tc.bpf.o). */
+export const TC_KEY = {
+  size: 8,
+  fields: {
+    ifindex: { offset: 0, size: 4 },
+    direction: { offset: 4, size: 1 },
+    layer: { offset: 5, size: 1 },
+    transport: { offset: 6, size: 1 },
+    flags: { offset: 7, size: 1 },
+  },
+} as const;
+
+/** struct tc_value (tc.bpf.o). */
+export const TC_VALUE = {
+  size: 16,
+  fields: { packets: { offset: 0, size: 8 }, bytes: { offset: 8, size: 8 } },
+} as const;
+
+/** enum tc_drop (tc.bpf.o). */
+export const TC_DROP = { values: { TC_DROP_COUNTS_FULL: 0, TC_DROP_MAX: 1 }, names: ['counts_full'] } as const;
 
 /** struct xdp_key (xdp.bpf.o). */
 export const XDP_KEY = {
@@ -137,6 +164,12 @@ export const SYSCALLS_MAP_SIZES = {
   syscall_procs: { keySize: 4, valueSize: 72 },
   syscall_counts: { keySize: 4, valueSize: 32 },
   syscall_drops: { keySize: 4, valueSize: 8 },
+} as const;
+
+/** Key and value sizes of the maps of tc.bpf.o. */
+export const TC_MAP_SIZES = {
+  tc_counts: { keySize: 8, valueSize: 16 },
+  tc_drops: { keySize: 4, valueSize: 8 },
 } as const;
 
 /** Key and value sizes of the maps of xdp.bpf.o. */

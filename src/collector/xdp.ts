@@ -8,14 +8,14 @@ import {
   type Link,
   type MapSnapshot,
 } from '../bpf/index.ts';
-import { XDP_DROP, XDP_KEY, XDP_KEY_FLAG, XDP_LAYER, XDP_MAP_SIZES, XDP_TRANSPORT, XDP_VALUE } from '../bpf/layouts.ts';
+import { NET_KEY_FLAG, NET_LAYER, NET_TRANSPORT, XDP_DROP, XDP_KEY, XDP_MAP_SIZES, XDP_VALUE } from '../bpf/layouts.ts';
 import { u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 import { silentLogger, type Logger } from '../log.ts';
 
-/** enum xdp_layer and enum xdp_transport (bpf/xdp.h), as exported label values. */
-export const NETWORK_TYPES = XDP_LAYER.names;
-export const NETWORK_TRANSPORTS = XDP_TRANSPORT.names;
+/** enum net_layer and enum net_transport (bpf/net.h, shared with tc), as exported label values. */
+export const NETWORK_TYPES = NET_LAYER.names;
+export const NETWORK_TRANSPORTS = NET_TRANSPORT.names;
 export type NetworkType = (typeof NETWORK_TYPES)[number];
 export type NetworkTransport = (typeof NETWORK_TRANSPORTS)[number];
 
@@ -71,7 +71,7 @@ export function decodeXdpCounts(snapshot: MapSnapshot, names: ReadonlyMap<number
     const packets = u64(snapshot.values, v + XDP_VALUE.fields.packets.offset);
     entry.packets += packets;
     entry.bytes += u64(snapshot.values, v + XDP_VALUE.fields.bytes.offset);
-    if (flags & XDP_KEY_FLAG.values.XDP_KEY_TRUNCATED) entry.truncatedPackets += packets;
+    if (flags & NET_KEY_FLAG.values.NET_KEY_TRUNCATED) entry.truncatedPackets += packets;
   }
   return [...byKey.values()];
 }

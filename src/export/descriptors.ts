@@ -28,6 +28,13 @@ export interface MetricDescriptor {
 
 const ATTRIBUTION = [A.ATTR_CONTAINER_ID, A.ATTR_K8S_POD_UID, A.ATTR_K8S_POD_NAME, A.ATTR_K8S_NAMESPACE_NAME];
 const XDP_KEYS = [A.ATTR_NETWORK_INTERFACE_NAME, A.ATTR_NETWORK_TYPE, A.ATTR_NETWORK_TRANSPORT];
+const NET_KEYS = [
+  A.ATTR_NETWORK_INTERFACE_NAME,
+  A.ATTR_NETWORK_IO_DIRECTION,
+  A.ATTR_NETWORK_TYPE,
+  A.ATTR_NETWORK_TRANSPORT,
+];
+const POD = [A.ATTR_K8S_POD_UID, A.ATTR_K8S_POD_NAME, A.ATTR_K8S_NAMESPACE_NAME];
 
 function counter(
   program: MetricDescriptor['program'],
@@ -130,6 +137,37 @@ export const METRICS = {
     '{event}',
     [A.ATTR_NETWORK_INTERFACE_NAME],
     'Times an XDP interface disappeared while the agent ran (it is attached again when it comes back).',
+  ),
+  networkPackets: counter(
+    'tc',
+    'ebpf.network.packets',
+    '{packet}',
+    NET_KEYS,
+    'Packets received and transmitted (socket buffers: a GSO/GRO packet is one), by interface, direction, network layer and transport (tc).',
+    { whereKnown: POD },
+  ),
+  networkBytes: counter(
+    'tc',
+    'ebpf.network.bytes',
+    'By',
+    NET_KEYS,
+    'Bytes received and transmitted (frame length), by interface, direction, network layer and transport (tc).',
+    { whereKnown: POD },
+  ),
+  networkTruncated: counter(
+    'tc',
+    'ebpf.network.truncated_packets',
+    '{packet}',
+    [A.ATTR_NETWORK_INTERFACE_NAME, A.ATTR_NETWORK_IO_DIRECTION, A.ATTR_NETWORK_TYPE],
+    'Packets cut short inside a header (counted in ebpf_network_packets_total with transport "other" or as far as parsed).',
+    { whereKnown: POD },
+  ),
+  tcAttached: gauge(
+    'tc',
+    'ebpf.agent.tc.attached',
+    '1',
+    [A.ATTR_NETWORK_INTERFACE_NAME],
+    'Interfaces tc counts on (both directions); 0 for one that is gone, whose series stay for --exited-retention.',
   ),
   execHandlerRuns: counter('exec', 'ebpf.agent.exec_handler.runs', '{run}', [], 'Exec handler runs started.'),
   execHandlerFailures: counter(

@@ -22,6 +22,7 @@ import type { Attribution, ShapedExecs, ShapedSyscalls, SyscallSeries } from '..
 import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
+import type { TcSnapshot } from '../collector/tc.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
 import type { ExportStats } from './exporter.ts';
@@ -81,6 +82,7 @@ export interface AgentSnapshot {
   /** Present when --bpf-stats is on. */
   programStats?: ProgramStats[];
   xdp?: XdpSnapshot;
+  tc?: TcSnapshot;
   drops: Drops[];
   mapFill: MapFill[];
   attached: { program: ProgramName; attached: boolean }[];
@@ -288,6 +290,52 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       data(
         M.xdpInterfaceLosses,
         snapshot.xdp.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name }, i.losses)),
+      ),
+    );
+  }
+
+  if (snapshot.tc !== undefined) {
+    const packets: DataPoint<number>[] = [];
+    const bytes: DataPoint<number>[] = [];
+    const truncated = new Map<string, { attributes: Attributes; packets: number }>();
+    for (const c of snapshot.tc.counts) {
+      const attributes: Attributes = {
+        [N.ATTR_NETWORK_INTERFACE_NAME]: c.interfaceName,
+        [N.ATTR_NETWORK_IO_DIRECTION]: c.direction,
+        [N.ATTR_NETWORK_TYPE]: c.networkType,
+        [N.ATTR_NETWORK_TRANSPORT]: c.transport,
+      };
+      addAttribution(attributes, c.pod);
+      packets.push(point(attributes, c.packets));
+      bytes.push(point(attributes, c.bytes));
+      const id = [c.interfaceName, c.pod.podUid ?? '', c.direction, c.networkType].join('\u0000');
+      let t = truncated.get(id);
+      if (t === undefined) {
+        t = {
+          attributes: {
+            [N.ATTR_NETWORK_INTERFACE_NAME]: c.interfaceName,
+            [N.ATTR_NETWORK_IO_DIRECTION]: c.direction,
+            [N.ATTR_NETWORK_TYPE]: c.networkType,
+          },
+          packets: 0,
+        };
+        addAttribution(t.attributes, c.pod);
+        truncated.set(id, t);
+      }
+      t.packets += c.truncatedPackets;
+    }
+    metrics.push(data(M.networkPackets, packets));
+    metrics.push(data(M.networkBytes, bytes));
+    metrics.push(
+      data(
+        M.networkTruncated,
+        [...truncated.values()].map((t) => point(t.attributes, t.packets)),
+      ),
+    );
+    metrics.push(
+      data(
+        M.tcAttached,
+        snapshot.tc.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name }, i.attached ? 1 : 0)),
       ),
     );
   }

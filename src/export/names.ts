@@ -13,6 +13,7 @@ export const ATTR_PROCESS_EXECUTABLE_NAME = 'process.executable.name';
 export const ATTR_PROCESS_PARENT_EXECUTABLE_NAME = 'process.parent.executable.name';
 export const ATTR_SYSCALL = 'syscall';
 export const ATTR_NETWORK_INTERFACE_NAME = 'network.interface.name';
+export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
 export { ATTR_NETWORK_TRANSPORT, ATTR_NETWORK_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION };
 export const ATTR_HOST_NAME = 'host.name';
 export const ATTR_CONTAINER_ID = 'container.id';

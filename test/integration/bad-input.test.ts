@@ -167,6 +167,21 @@ describe('bad input', () => {
     await expectRefused(['--xdp-interface', 'nosuch0'], /network interface nosuch0 does not exist/);
   });
 
+  it('unknown tc interface, also beside one that exists: nothing attached to either', async () => {
+    await expectRefused(['--net-interface', 'lo,nosuch0'], /network interface nosuch0 does not exist \(see ip link\)/);
+  });
+
+  it.each([
+    [['--net-interface', 'eth[0'], /--net-interface "eth\[0" is not a valid glob: "\[" without "\]"/],
+    [['--net-interface', 'eth]'], /--net-interface "eth\]" is not a valid glob/],
+    [['--net-interface', 'lo,'], /--net-interface has an empty item/],
+    [['--net-interface', 'a-very-long-interface'], /is longer than an interface name/],
+    [['--programs', 'tc'], /program tc needs interfaces: add --net-interface/],
+    [['--programs', 'exec', '--net-interface', 'lo'], /--net-interface is set but tc is not in --programs/],
+  ] as const)('%j: refused, naming the flag', async (args, pattern) => {
+    await expectRefused([...args], pattern);
+  });
+
   it('BPF object missing', async () => {
     const empty = path.join(tmp, 'empty');
     mkdirSync(empty);

@@ -1,15 +1,17 @@
 // Least privilege, proven: with exactly the capabilities the Helm chart grants (CAP_BPF, CAP_PERFMON, and
-// CAP_NET_ADMIN for XDP; the bounding set limited with setpriv) the agent attaches every program and counts
+// CAP_NET_ADMIN for XDP and tc; the bounding set limited with setpriv) the agent attaches every program and counts
 // right; without any one of them it refuses with a line naming it. See docs/capabilities.md.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   agentPrograms,
   cliPath,
   expectNoAgentPrograms,
   parseMetrics,
+  root,
   runAgent,
   syscallerPath,
   total,
@@ -19,6 +21,7 @@ import {
 import { createVethPair, inject, type VethPair } from './netns.ts';
 
 const GRANTED = ['bpf', 'perfmon', 'net_admin'];
+const netnsHelper = path.join(root, 'test', 'helpers', 'netns-id.ts');
 const setpriv = (caps: string[]): string[] => {
   const set = ['-all', ...caps.map((c) => `+${c}`)].join(',');
   return ['setpriv', `--inh-caps=${set}`, `--bounding-set=${set}`, '--'];
@@ -37,8 +40,10 @@ describe('least privilege', () => {
   it('runs every program with exactly CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, and counts right', async () => {
     const args = [
       '--programs',
-      'exec,syscalls,xdp,cpu',
+      'exec,syscalls,xdp,tc,cpu',
       '--xdp-interface',
+      veth.host,
+      '--net-interface',
       veth.host,
       '--host',
       '127.0.0.1',
@@ -46,6 +51,9 @@ describe('least privilege', () => {
       '0',
       '--interval',
       '500ms',
+      // tc's new series are held at 0 for --scrape-interval + --interval: 600 ms here.
+      '--scrape-interval',
+      '100ms',
     ];
     const [command, ...rest] = [...setpriv(GRANTED), process.execPath, cliPath, ...args];
     const agent = spawn(command!, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -70,7 +78,7 @@ describe('least privilege', () => {
           return total(s, 'ebpf_agent_polls_total') >= start + n ? s : undefined;
         });
       };
-      for (const program of ['exec', 'syscalls', 'xdp', 'cpu']) {
+      for (const program of ['exec', 'syscalls', 'xdp', 'tc', 'cpu']) {
         expect(total(await scrape(), 'ebpf_agent_program_attached', { program }), program).toBe(1);
       }
       const helper = spawn(syscallerPath, ['200'], { stdio: 'ignore' });
@@ -80,7 +88,7 @@ describe('least privilege', () => {
         helper.kill('SIGCONT');
         await waitStopped(helper.pid!);
         const sent = inject(veth, 'udp:9');
-        const after = await polls(2);
+        const after = await polls(3);
         const labels = { process_pid: String(helper.pid), syscall: 'read' };
         expect(
           total(after, 'ebpf_process_syscalls_total', labels) - total(before, 'ebpf_process_syscalls_total', labels),
@@ -88,6 +96,13 @@ describe('least privilege', () => {
         const udp = { network_interface_name: veth.host, network_transport: 'udp' };
         expect(total(after, 'ebpf_xdp_packets_total', udp) - total(before, 'ebpf_xdp_packets_total', udp)).toBe(9);
         expect(total(after, 'ebpf_xdp_bytes_total', udp) - total(before, 'ebpf_xdp_bytes_total', udp)).toBe(
+          sent.udp!.bytes,
+        );
+        const rx = { ...udp, network_io_direction: 'receive' };
+        expect(total(after, 'ebpf_network_packets_total', rx) - total(before, 'ebpf_network_packets_total', rx)).toBe(
+          9,
+        );
+        expect(total(after, 'ebpf_network_bytes_total', rx) - total(before, 'ebpf_network_bytes_total', rx)).toBe(
           sent.udp!.bytes,
         );
       } finally {
@@ -112,4 +127,46 @@ describe('least privilege', () => {
       expect(agentPrograms()).toEqual([]);
     });
   }
+
+  it("--net-interface pods: a pod process's network namespace can be read with CAP_SYS_PTRACE, not without", async () => {
+    // A process with every capability in the veth's far namespace, as a pod's are beyond the agent's.
+    const sleeper = spawn('ip', ['netns', 'exec', veth.namespace, 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await waitFor('the sleeper to enter the namespace', () => {
+        try {
+          return readFileSync(`/proc/${sleeper.pid}/comm`, 'utf8').trim() === 'sleep' ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+      const read = (caps: string[]) =>
+        JSON.parse(
+          execFileSync(
+            setpriv(caps)[0]!,
+            [...setpriv(caps).slice(1), process.execPath, netnsHelper, String(sleeper.pid), veth.host],
+            { encoding: 'utf8' },
+          ),
+        ) as { id?: number; error?: string; peerNetnsId?: number };
+      expect(read(GRANTED).error).toBe('EACCES');
+      const granted = read([...GRANTED, 'sys_ptrace']);
+      expect(granted.error).toBeUndefined();
+      // The id the host gives that namespace is the one the host end of the veth names its peer's by.
+      expect(granted.id).toBe(granted.peerNetnsId);
+      expect(granted.id).toBeGreaterThanOrEqual(0);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('refuses tc without CAP_NET_ADMIN, naming it and what it is for', async () => {
+    await expectNoAgentPrograms();
+    const { code, stderr } = await runAgent(['--programs', 'tc', '--net-interface', veth.host, '--port', '0'], {
+      wrap: setpriv(['bpf', 'perfmon']),
+    });
+    expect(code).toBe(1);
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ebpf-otel-agent: missing capabilities CAP_NET_ADMIN \(.*attach tc/);
+    expect(agentPrograms()).toEqual([]);
+  });
 });

@@ -2,7 +2,7 @@
 // query of every dashboard must succeed and return data, so no panel names a metric or label the agent does not
 // export, and a rate panel of the aggregate view must agree with a known workload of short-lived processes. The
 // agent runs every program (cpu included), --bpf-stats and an exec handler; the test makes execs, short-lived
-// readers and XDP traffic.
+// readers and XDP and tc traffic in both directions.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -228,6 +228,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
     execFileSync(syscallerPath, ['--churn', String(CHURN.children), String(CHURN.reads)]);
     trafficRuns++;
     inject(veth!, 'udp:5,tcp:3,trunc-ipv4:2');
+    inject(veth!, 'udp:4,tcp:2', 'host');
   }
 
   beforeAll(async () => {
@@ -243,9 +244,11 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
 
     agent = await startAgent([
       '--programs',
-      'exec,syscalls,xdp,cpu',
+      'exec,syscalls,xdp,tc,cpu',
       '--bpf-stats',
       '--xdp-interface',
+      veth.host,
+      '--net-interface',
       veth.host,
       '--exec-handler',
       handler,

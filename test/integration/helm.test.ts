@@ -190,7 +190,16 @@ describe('helm chart', () => {
 
   it('has a ci values file for every feature', () => {
     expect(cases.map((c) => c.name)).toEqual(
-      expect.arrayContaining(['default', 'xdp', 'exec-handler', 'monitoring', 'otlp', 'minimal', 'per-executable']),
+      expect.arrayContaining([
+        'default',
+        'xdp',
+        'tc',
+        'exec-handler',
+        'monitoring',
+        'otlp',
+        'minimal',
+        'per-executable',
+      ]),
     );
   });
 
@@ -216,6 +225,8 @@ describe('helm chart', () => {
     it('runs the agent unprivileged with only the capabilities it needs', () => {
       const { pod, agent } = daemonSetOf(objects());
       const xdp = c.name === 'xdp';
+      // A network program (xdp, tc) adds NET_ADMIN and the host network; tc's pods also SYS_PTRACE.
+      const network = xdp || c.name === 'tc';
       for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
         const sc = container.securityContext;
         expect(sc?.privileged).toBe(false);
@@ -226,13 +237,17 @@ describe('helm chart', () => {
         expect(added.map((cap) => cap.replace(/^CAP_/, ''))).not.toContain('SYS_ADMIN');
       }
       expect(agent.securityContext?.capabilities?.add).toEqual(
-        xdp ? ['BPF', 'PERFMON', 'NET_ADMIN'] : ['BPF', 'PERFMON'],
+        c.name === 'tc'
+          ? ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_PTRACE']
+          : xdp
+            ? ['BPF', 'PERFMON', 'NET_ADMIN']
+            : ['BPF', 'PERFMON'],
       );
       expect(agent.securityContext?.runAsUser).toBe(0);
       expect(agent.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
-      // The host network only where XDP needs the host's interfaces.
-      expect(pod.hostNetwork ?? false).toBe(xdp);
-      expect(pod.dnsPolicy).toBe(xdp ? 'ClusterFirstWithHostNet' : 'ClusterFirst');
+      // The host network only where XDP or tc needs the host's interfaces.
+      expect(pod.hostNetwork ?? false).toBe(network);
+      expect(pod.dnsPolicy).toBe(network ? 'ClusterFirstWithHostNet' : 'ClusterFirst');
       expect(pod.hostPID).toBe(c.name !== 'minimal');
     });
 
@@ -291,6 +306,10 @@ describe('helm chart', () => {
       if (c.name === 'xdp') {
         expect(resolved.programs).toEqual(['exec', 'syscalls', 'xdp']);
         expect(resolved.xdpInterfaces).toEqual(['eth0', 'eth1']);
+      }
+      if (c.name === 'tc') {
+        expect(resolved.programs).toEqual(['exec', 'syscalls', 'tc']);
+        expect(resolved.netInterfaces).toEqual(['pods', 'eth0']);
       }
       // The two views' settings: the chart's values, and the scrape interval of the monitor when it sets one.
       expect(resolved.maxProcessSeries).toBe(5000);

@@ -80,39 +80,51 @@ export function rxStats(iface: string): { packets: number; bytes: number } {
   return { packets: info[0]!.stats64.rx.packets, bytes: info[0]!.stats64.rx.bytes };
 }
 
+/** tx packets and bytes of an interface. */
+export function txStats(iface: string): { packets: number; bytes: number } {
+  const info = JSON.parse(run(['-s', '-j', 'link', 'show', iface])) as {
+    stats64: { tx: { packets: number; bytes: number } };
+  }[];
+  return { packets: info[0]!.stats64.tx.packets, bytes: info[0]!.stats64.tx.bytes };
+}
+
 export interface Sent {
   packets: number;
   bytes: number;
 }
 
-/** Sends crafted frames (test/helpers/inject.py) from the namespace end; returns what was sent, by kind. */
-export function inject(veth: VethPair, spec: string): Record<string, Sent> {
-  const out = execFileSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      veth.namespace,
-      'python3',
-      injectPath,
-      '--iface',
-      veth.peer,
-      '--src-mac',
-      veth.peerMac,
-      '--dst-mac',
-      veth.hostMac,
-      '--src-ip',
-      '10.213.0.2',
-      '--dst-ip',
-      '10.213.0.1',
-      '--src-ip6',
-      'fd00:213::2',
-      '--dst-ip6',
-      'fd00:213::1',
-      '--spec',
-      spec,
-    ],
-    { encoding: 'utf8' },
-  );
+/**
+ * Sends crafted frames (test/helpers/inject.py) from the namespace end, so the host end receives them; or, `from`
+ * 'host', from the host end into the namespace, so the host end transmits them. Returns what was sent, by kind.
+ */
+export function inject(veth: VethPair, spec: string, from: 'namespace' | 'host' = 'namespace'): Record<string, Sent> {
+  const [iface, src, dst, srcIp, dstIp, srcIp6, dstIp6] =
+    from === 'namespace'
+      ? [veth.peer, veth.peerMac, veth.hostMac, '10.213.0.2', '10.213.0.1', 'fd00:213::2', 'fd00:213::1']
+      : [veth.host, veth.hostMac, veth.peerMac, '10.213.0.1', '10.213.0.2', 'fd00:213::1', 'fd00:213::2'];
+  const command = [
+    'python3',
+    injectPath,
+    '--iface',
+    iface,
+    '--src-mac',
+    src,
+    '--dst-mac',
+    dst,
+    '--src-ip',
+    srcIp,
+    '--dst-ip',
+    dstIp,
+    '--src-ip6',
+    srcIp6,
+    '--dst-ip6',
+    dstIp6,
+    '--spec',
+    spec,
+  ];
+  const out =
+    from === 'namespace'
+      ? execFileSync('ip', ['netns', 'exec', veth.namespace, ...command], { encoding: 'utf8' })
+      : execFileSync(command[0]!, command.slice(1), { encoding: 'utf8' });
   return JSON.parse(out) as Record<string, Sent>;
 }

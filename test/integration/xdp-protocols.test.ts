@@ -4,27 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoAgentPrograms, killAllAgents, startAgent, total, waitFor, type Sample } from './harness.ts';
+import { KINDS, PACKETS, SPEC } from './frames.ts';
 import { createVethPair, inject, rxStats, xdpProgramOn, type Sent, type VethPair } from './netns.ts';
-
-/** Every kind inject.py can craft, the counter it must land in, and how many of it to send. */
-const KINDS: { kind: string; count: number; type: string; transport: string; truncated?: boolean }[] = [
-  { kind: 'udp', count: 7, type: 'ipv4', transport: 'udp' },
-  { kind: 'tcp', count: 6, type: 'ipv4', transport: 'tcp' },
-  { kind: 'icmp', count: 5, type: 'ipv4', transport: 'icmp' },
-  { kind: 'udp6', count: 4, type: 'ipv6', transport: 'udp' },
-  { kind: 'tcp6', count: 3, type: 'ipv6', transport: 'tcp' },
-  { kind: 'icmp6', count: 2, type: 'ipv6', transport: 'icmpv6' },
-  { kind: 'ipv6-hbh-udp', count: 3, type: 'ipv6', transport: 'udp' },
-  { kind: 'ipv6-frag-udp', count: 2, type: 'ipv6', transport: 'udp' },
-  { kind: 'vlan-udp', count: 4, type: 'ipv4', transport: 'udp' },
-  { kind: 'qinq-udp', count: 3, type: 'ipv4', transport: 'udp' },
-  { kind: 'arp', count: 2, type: 'arp', transport: 'other' },
-  { kind: 'unknown', count: 3, type: 'other', transport: 'other' },
-  { kind: 'trunc-ipv4', count: 2, type: 'ipv4', transport: 'other', truncated: true },
-  { kind: 'trunc-ipv6', count: 2, type: 'ipv6', transport: 'other', truncated: true },
-];
-const SPEC = KINDS.map((k) => `${k.kind}:${k.count}`).join(',');
-const PACKETS = KINDS.reduce((n, k) => n + k.count, 0);
 
 function delta(before: Sample[], after: Sample[], name: string, labels: Record<string, string>): number {
   return total(after, name, labels) - total(before, name, labels);

@@ -88,6 +88,8 @@ describe('parsePrograms', () => {
   it('defaults to exec and syscalls, plus xdp when an interface is given', () => {
     expect(parsePrograms(undefined, [])).toEqual(['exec', 'syscalls']);
     expect(parsePrograms(undefined, ['eth0'])).toEqual(['exec', 'syscalls', 'xdp']);
+    expect(parsePrograms(undefined, [], ['pods'])).toEqual(['exec', 'syscalls', 'tc']);
+    expect(parsePrograms(undefined, ['eth0'], ['veth*'])).toEqual(['exec', 'syscalls', 'xdp', 'tc']);
   });
 
   it('takes comma lists and arrays, trims, and removes duplicates keeping first order', () => {
@@ -99,7 +101,7 @@ describe('parsePrograms', () => {
   it('names an unknown program', () => {
     const message = userError(() => parsePrograms('exec,cpu,bogus', []));
     expect(message).toContain('unknown program "bogus"');
-    expect(message).toContain('exec, syscalls, xdp, cpu');
+    expect(message).toContain('exec, syscalls, xdp, tc, cpu');
   });
 
   it('rejects an empty list', () => {
@@ -108,6 +110,15 @@ describe('parsePrograms', () => {
 });
 
 describe('resolveConfig', () => {
+  it('adds tc when --net-interface is given, and refuses pods without container labels', () => {
+    expect(resolve({ netInterface: ['pods', 'eth*'] }).programs).toEqual(['exec', 'syscalls', 'tc']);
+    expect(resolve({ netInterface: 'eth0,lxc*' }).netInterfaces).toEqual(['eth0', 'lxc*']);
+    expect(userError(() => resolve({ netInterface: 'pods', containerLabels: false }))).toContain(
+      '--net-interface pods needs container labels',
+    );
+    expect(userError(() => resolve({ netInterface: 'eth[0' }))).toContain('is not a valid glob');
+  });
+
   it('fills in the defaults', () => {
     // The kubelet URL defaults from the environment (tested below): without it, pod names are off.
     vi.stubEnv('KUBELET_HOST', '');
@@ -119,6 +130,7 @@ describe('resolveConfig', () => {
       programs: ['exec', 'syscalls'],
       xdpInterfaces: [],
       xdpMode: 'auto',
+      netInterfaces: [],
       execLog: undefined,
       execHandler: undefined,
       execHandlerConcurrency: 4,

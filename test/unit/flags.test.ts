@@ -46,10 +46,11 @@ const SAMPLE: Record<string, string> = {
   host: '127.0.0.1',
   port: '9500',
   interval: '2s',
-  programs: 'exec,syscalls,xdp,cpu',
+  programs: 'exec,syscalls,xdp,tc,cpu',
   'cpu-sample-hz': '49',
   'xdp-interface': 'lo',
   'xdp-mode': 'generic',
+  'net-interface': 'lo',
   'exec-log': '/tmp/execs.jsonl',
   'exec-handler': '/usr/local/bin/handler',
   'exec-handler-concurrency': '2',
@@ -112,11 +113,13 @@ describe('one naming rule: flag, YAML key and variable give the same configurati
   it.each(SETTINGS.map((f) => f.name))('--%s', async (name) => {
     const value = SAMPLE[name]!;
     const needs =
-      name.startsWith('xdp-') || name === 'programs'
-        ? ['--xdp-interface', 'lo']
-        : name === 'cpu-sample-hz'
-          ? ['--programs', 'cpu']
-          : [];
+      name === 'programs'
+        ? ['--xdp-interface', 'lo', '--net-interface', 'lo']
+        : name.startsWith('xdp-')
+          ? ['--xdp-interface', 'lo']
+          : name === 'cpu-sample-hz'
+            ? ['--programs', 'cpu']
+            : [];
     const spec = SETTINGS.find((f) => f.name === name)!;
     const fromFlag =
       spec.kind === 'boolean'

@@ -103,6 +103,48 @@ export function richSnapshot(): AgentSnapshot {
         { name: 'veth1', ifindex: 9, mode: 'generic', attached: false, losses: 2 },
       ],
     },
+    tc: {
+      counts: [
+        {
+          interfaceName: 'eth0',
+          direction: 'receive',
+          networkType: 'ipv4',
+          transport: 'tcp',
+          packets: 12,
+          bytes: 1800,
+          truncatedPackets: 0,
+          pod: {},
+        },
+        {
+          interfaceName: 'eth0',
+          direction: 'transmit',
+          networkType: 'ipv6',
+          transport: 'icmpv6',
+          packets: 3,
+          bytes: 258,
+          truncatedPackets: 1,
+          pod: {},
+        },
+        {
+          interfaceName: 'lxc12ab',
+          direction: 'transmit',
+          networkType: 'ipv4',
+          transport: 'udp',
+          packets: 4,
+          bytes: 400,
+          truncatedPackets: 0,
+          pod: {
+            podUid: '5b8d1f3a-7c9e-4b2d-a4f6-8e0c2a4b6d8f',
+            podName: 'web-6d4cf56db6-lx2vr',
+            podNamespace: 'default',
+          },
+        },
+      ],
+      interfaces: [
+        { name: 'eth0', ifindex: 2, attached: true, pod: {} },
+        { name: 'lxc12ab', ifindex: 14, attached: false, pod: { podUid: '5b8d1f3a-7c9e-4b2d-a4f6-8e0c2a4b6d8f' } },
+      ],
+    },
     drops: [
       { program: 'syscalls', eventsLost: 5, mapFull: { syscall_counts: 1, syscall_procs: 0 } },
       { program: 'exec', eventsLost: 0, mapFull: {} },

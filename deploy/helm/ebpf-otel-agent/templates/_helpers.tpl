@@ -65,12 +65,22 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.xdp.interfaces }}true{{ end }}
 {{- end }}
 
-{{/* hostNetwork: the value when set, else true exactly with XDP interfaces. Renders "true" or "false". */}}
+{{/* "true" when the tc program runs, i.e. tc interfaces (names, globs, pods) are given. */}}
+{{- define "ebpf-otel-agent.tc" -}}
+{{- if .Values.tc.interfaces }}true{{ end }}
+{{- end }}
+
+{{/* "true" when a network program (xdp or tc) runs: both attach to interfaces of the host's network namespace. */}}
+{{- define "ebpf-otel-agent.network" -}}
+{{- if or (include "ebpf-otel-agent.xdp" .) (include "ebpf-otel-agent.tc" .) }}true{{ end }}
+{{- end }}
+
+{{/* hostNetwork: the value when set, else true exactly with XDP or tc interfaces. Renders "true" or "false". */}}
 {{- define "ebpf-otel-agent.hostNetwork" -}}
 {{- if kindIs "bool" .Values.hostNetwork }}
 {{- .Values.hostNetwork }}
 {{- else }}
-{{- include "ebpf-otel-agent.xdp" . | eq "true" }}
+{{- include "ebpf-otel-agent.network" . | eq "true" }}
 {{- end }}
 {{- end }}
 
@@ -88,6 +98,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- else if has "xdp" $programs }}
 {{- fail "programs: xdp needs an interface: set xdp.interfaces" }}
+{{- end }}
+{{- if include "ebpf-otel-agent.tc" . }}
+{{- if not (has "tc" $programs) }}
+{{- $programs = append $programs "tc" }}
+{{- end }}
+{{- else if has "tc" $programs }}
+{{- fail "programs: tc needs interfaces: set tc.interfaces (names, globs, or pods)" }}
 {{- end }}
 {{- if and .Values.execHandler.enabled (not (has "exec" $programs)) }}
 {{- fail "execHandler.enabled needs the exec program: add exec to programs" }}
@@ -124,6 +141,9 @@ $(HOST_IP).
 {{- if include "ebpf-otel-agent.xdp" . }}
 {{- $_ = set $c "xdp-interface" $v.xdp.interfaces }}
 {{- $_ = set $c "xdp-mode" $v.xdp.mode }}
+{{- end }}
+{{- if include "ebpf-otel-agent.tc" . }}
+{{- $_ = set $c "net-interface" $v.tc.interfaces }}
 {{- end }}
 {{- if not (kindIs "invalid" $v.cpu.sampleHz) }}
 {{- $_ = set $c "cpu-sample-hz" (int $v.cpu.sampleHz) }}
@@ -189,8 +209,12 @@ $(HOST_IP).
 {{/* Capabilities the agent container adds, after dropping ALL (docs/capabilities.md). */}}
 {{- define "ebpf-otel-agent.capabilities" -}}
 {{- $caps := list "BPF" "PERFMON" }}
-{{- if include "ebpf-otel-agent.xdp" . }}
+{{- if include "ebpf-otel-agent.network" . }}
 {{- $caps = append $caps "NET_ADMIN" }}
+{{- end }}
+{{- /* tc's pods: opening another pod's /proc/<pid>/ns/net is a ptrace-mode access to that pod's processes. */}}
+{{- if has "pods" .Values.tc.interfaces }}
+{{- $caps = append $caps "SYS_PTRACE" }}
 {{- end }}
 {{- toYaml $caps }}
 {{- end }}

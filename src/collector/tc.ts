@@ -1,0 +1,503 @@
+// tc: packets and bytes per interface and direction, network layer and transport (bpf/tc.bpf.c on tcx ingress and
+// egress). Interfaces come from rules (--net-interface: names, globs, `pods`) and are followed at every collection:
+// new matches are attached, interfaces that went away are detached and their series kept for the retention.
+import { readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.ts';
+import { BpfObject, netnsId, networkLinks, type Link, type MapSnapshot, type NetLink } from '../bpf/index.ts';
+import { NET_KEY_FLAG, TC_DIRECTION, TC_DROP, TC_KEY, TC_MAP_SIZES, TC_VALUE } from '../bpf/layouts.ts';
+import { u64 } from './decode.ts';
+import type { Attribution, Attributor } from './series.ts';
+import type { Collector, Drops, MapFill } from './types.ts';
+import { NETWORK_TRANSPORTS, NETWORK_TYPES, type NetworkTransport, type NetworkType } from './xdp.ts';
+import { silentLogger, type Logger } from '../log.ts';
+
+/** enum tc_direction (bpf/tc.h), as OpenTelemetry's network.io.direction values. */
+export const NETWORK_IO_DIRECTIONS = TC_DIRECTION.names;
+export type NetworkIoDirection = (typeof NETWORK_IO_DIRECTIONS)[number];
+
+/** One --net-interface item: an exact name, a glob over names, or every host-side veth of a pod. */
+export type InterfaceRule =
+  { kind: 'name'; name: string } | { kind: 'glob'; pattern: string; regex: RegExp } | { kind: 'pods' };
+
+/** The keyword of --net-interface for pod veths. */
+export const PODS = 'pods';
+
+const IFNAMSIZ = 16;
+
+/**
+ * Parses --net-interface items: `pods`, a glob (`*`, `?`, `[abc]`, `[a-z]`, `[!a]`) or a name; throws a UserError
+ * naming the item otherwise.
+ */
+export function parseInterfaceRules(items: readonly string[]): InterfaceRule[] {
+  return items.map((item) => {
+    if (item === PODS) return { kind: 'pods' };
+    if (item.length === 0) throw new UserError('--net-interface has an empty item: give a name, a glob or pods');
+    if (/[\s/:]/.test(item)) {
+      throw new UserError(
+        `--net-interface ${JSON.stringify(item)} is not an interface name or glob (no spaces, / or :)`,
+      );
+    }
+    if (!/[*?[\]]/.test(item)) {
+      if (item.length >= IFNAMSIZ) {
+        throw new UserError(`--net-interface ${JSON.stringify(item)} is longer than an interface name (15 bytes)`);
+      }
+      return { kind: 'name', name: item };
+    }
+    return { kind: 'glob', pattern: item, regex: globToRegExp(item) };
+  });
+}
+
+/** A shell-style glob over a whole interface name; throws a UserError for an unbalanced or empty bracket. */
+export function globToRegExp(glob: string): RegExp {
+  let out = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) {
+        throw new UserError(`--net-interface ${JSON.stringify(glob)} is not a valid glob: "[" without "]"`);
+      }
+      let body = glob.slice(i + 1, end);
+      const negate = body.startsWith('!') || body.startsWith('^');
+      if (negate) body = body.slice(1);
+      if (body.length === 0) throw new UserError(`--net-interface ${JSON.stringify(glob)} is not a valid glob: "[]"`);
+      out += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
+      i = end;
+    } else if (c === ']') {
+      throw new UserError(`--net-interface ${JSON.stringify(glob)} is not a valid glob: "]" without "["`);
+    } else out += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`${out}$`);
+}
+
+export interface TcCount {
+  interfaceName: string;
+  direction: NetworkIoDirection;
+  networkType: NetworkType;
+  transport: NetworkTransport;
+  packets: number;
+  bytes: number;
+  truncatedPackets: number;
+  /** The pod of a pod interface (`pods`); empty otherwise. */
+  pod: Attribution;
+}
+
+export interface TcInterfaceState {
+  name: string;
+  ifindex: number;
+  /** false once the interface is gone (its series stay for the retention). */
+  attached: boolean;
+  pod: Attribution;
+}
+
+export interface TcSnapshot {
+  counts: TcCount[];
+  interfaces: TcInterfaceState[];
+}
+
+interface Attachment {
+  ifindex: number;
+  name: string;
+  links: Link[];
+  pod: Attribution;
+  /** The pod's process whose network namespace the veth's peer is in, re-attributed each poll. */
+  podPid: number | undefined;
+  /** When it was seen gone (ms); undefined while it is there. */
+  goneAtMs: number | undefined;
+}
+
+/** Where the pods' network namespaces are found; a seam for tests. */
+export interface NetnsSource {
+  /** Network namespace ids (as this namespace numbers them, NetLink.peerNetnsId) → a pid in each. */
+  pidsByNetnsId(): Map<number, number>;
+}
+
+/**
+ * Scans /proc for the network namespaces of processes (each namespace once, by its inode) and asks rtnetlink for
+ * the id this namespace gives each one. Opening /proc/<pid>/ns/net needs ptrace read access to the process (root
+ * with CAP_SYS_PTRACE for processes with capabilities the agent lacks); processes it may not open are skipped.
+ */
+export class ProcNetnsSource implements NetnsSource {
+  readonly #procRoot: string;
+  readonly #ids = new Map<string, number>();
+  readonly #logger: Logger;
+  #warned = false;
+  constructor(procRoot = '/proc', logger: Logger = silentLogger) {
+    this.#procRoot = procRoot;
+    this.#logger = logger;
+  }
+  pidsByNetnsId(): Map<number, number> {
+    const own = readlinkSafe(path.join(this.#procRoot, 'self', 'ns', 'net'));
+    const out = new Map<number, number>();
+    const seen = new Set<string>();
+    for (const entry of readdirSync(this.#procRoot)) {
+      if (!/^\d+$/.test(entry)) continue;
+      const file = path.join(this.#procRoot, entry, 'ns', 'net');
+      const inode = readlinkSafe(file);
+      if (inode === undefined || inode === own || seen.has(inode)) continue;
+      seen.add(inode);
+      let id = this.#ids.get(inode);
+      if (id === undefined) {
+        try {
+          id = netnsId(file);
+        } catch (error) {
+          if (!this.#warned) {
+            this.#warned = true;
+            this.#logger.warn('cannot read a network namespace: its pod interfaces are not counted', {
+              error: (error as Error).message.split('\n')[0],
+            });
+          }
+          continue;
+        }
+        this.#ids.set(inode, id);
+      }
+      if (id >= 0) out.set(id, Number(entry));
+    }
+    // Namespaces that are gone leave the cache (a new namespace may get an old inode number).
+    for (const inode of this.#ids.keys()) if (!seen.has(inode)) this.#ids.delete(inode);
+    return out;
+  }
+}
+
+function readlinkSafe(file: string): string | undefined {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TcCollectorOptions {
+  objectPath: string;
+  btfPath?: string;
+  debug?: boolean;
+  rules: readonly InterfaceRule[];
+  /** How long a gone interface's series stay (--exited-retention). */
+  retentionMs: number;
+  /** Pod of a process (for `pods`): undefined, no pod labels and no pod interfaces (--no-container-labels). */
+  attribute?: Attributor;
+  netns?: NetnsSource;
+  /** Seam for tests: the interfaces of this namespace. */
+  links?: () => NetLink[];
+  /**
+   * A new series (a new interface, or a new direction, type or transport on one) is published at 0 for this long
+   * before it shows its count (--scrape-interval + --interval), so a scraper sees it start and increase() counts
+   * its first packets; nothing is lost, the count held back appears at the end of the hold.
+   */
+  holdMs?: number;
+  /** How often at most pod veths that are not yet known to be a pod's are looked up again. */
+  podRescanMs?: number;
+  logger?: Logger;
+  nowMs: number;
+}
+
+export class TcCollector implements Collector<TcSnapshot> {
+  readonly program = 'tc' as const;
+  readonly #object: BpfObject;
+  readonly #rules: readonly InterfaceRule[];
+  readonly #retentionMs: number;
+  readonly #attribute: Attributor | undefined;
+  readonly #netns: NetnsSource;
+  readonly #links: () => NetLink[];
+  readonly #podRescanMs: number;
+  readonly #holdMs: number;
+  /** When each series was first seen, by its labels. */
+  #firstSeen = new Map<string, number>();
+  readonly #logger: Logger;
+  /** By ifindex: attached interfaces, and gone ones within the retention. */
+  readonly #attachments = new Map<number, Attachment>();
+  /** Named interfaces (exact names) that are not there now. */
+  #missingNames = new Set<string>();
+  /** Candidate pod veths found not to be a pod's, by ifindex, and when they were last looked up. */
+  readonly #notPods = new Map<number, number>();
+  #expired: number[] = [];
+  #drops: number[] = [0];
+  #entries = 0;
+
+  /** Loads the program and attaches it to every interface the rules match now, or throws with nothing attached. */
+  constructor(options: TcCollectorOptions) {
+    this.#rules = options.rules;
+    this.#retentionMs = options.retentionMs;
+    this.#attribute = options.attribute;
+    this.#logger = options.logger ?? silentLogger;
+    this.#netns = options.netns ?? new ProcNetnsSource('/proc', this.#logger);
+    this.#links = options.links ?? networkLinks;
+    this.#podRescanMs = options.podRescanMs ?? 10_000;
+    this.#holdMs = options.holdMs ?? 0;
+    const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
+    this.#object = object;
+    try {
+      object.expectMap('tc_counts', TC_MAP_SIZES.tc_counts.keySize, TC_MAP_SIZES.tc_counts.valueSize);
+      object.load();
+      const links = this.#links();
+      for (const rule of this.#rules) {
+        if (rule.kind === 'name' && !links.some((l) => l.name === rule.name)) {
+          throw new UserError(`network interface ${rule.name} does not exist (see ip link)`);
+        }
+      }
+      this.#follow(options.nowMs, links, true);
+    } catch (error) {
+      for (const a of this.#attachments.values()) for (const link of a.links) link.destroy();
+      object.close();
+      throw error;
+    }
+  }
+
+  /** Every named interface is there and attached (globs and pods match what there is: none is fine). */
+  attached(): boolean {
+    if (this.#missingNames.size > 0) return false;
+    for (const a of this.#attachments.values()) {
+      if (a.goneAtMs === undefined && !a.links.every((l) => l.attached)) return false;
+    }
+    return true;
+  }
+
+  #matchesByName(name: string): boolean {
+    return this.#rules.some((r) => (r.kind === 'name' && r.name === name) || (r.kind === 'glob' && r.regex.test(name)));
+  }
+
+  /** The interfaces to count now, with the pod of each pod veth. */
+  #wanted(links: NetLink[], nowMs: number): Map<number, { link: NetLink; podPid: number | undefined }> {
+    const wanted = new Map<number, { link: NetLink; podPid: number | undefined }>();
+    for (const link of links) if (this.#matchesByName(link.name)) wanted.set(link.ifindex, { link, podPid: undefined });
+    if (this.#attribute === undefined || !this.#rules.some((r) => r.kind === 'pods')) return wanted;
+    const candidates = links.filter((l) => l.kind === 'veth' && l.peerNetnsId >= 0);
+    for (const ifindex of this.#notPods.keys()) {
+      if (!candidates.some((l) => l.ifindex === ifindex)) this.#notPods.delete(ifindex);
+    }
+    const unknown = candidates.filter((l) => {
+      const known = this.#attachments.get(l.ifindex);
+      if (known !== undefined && known.goneAtMs === undefined && known.podPid !== undefined) return false;
+      const checked = this.#notPods.get(l.ifindex);
+      return checked === undefined || nowMs - checked >= this.#podRescanMs;
+    });
+    if (unknown.length === 0) {
+      for (const l of candidates) {
+        const known = this.#attachments.get(l.ifindex);
+        if (known?.podPid !== undefined && known.goneAtMs === undefined) {
+          wanted.set(l.ifindex, { link: l, podPid: known.podPid });
+        }
+      }
+      return wanted;
+    }
+    const pids = this.#netns.pidsByNetnsId();
+    for (const l of candidates) {
+      const known = this.#attachments.get(l.ifindex);
+      if (known?.podPid !== undefined && known.goneAtMs === undefined && pids.get(l.peerNetnsId) === known.podPid) {
+        wanted.set(l.ifindex, { link: l, podPid: known.podPid });
+        continue;
+      }
+      const pid = pids.get(l.peerNetnsId);
+      const pod = pid === undefined ? undefined : this.#attribute(0n, pid);
+      if (pid !== undefined && pod?.podUid !== undefined) {
+        wanted.set(l.ifindex, { link: l, podPid: pid });
+        this.#notPods.delete(l.ifindex);
+      } else if (!wanted.has(l.ifindex)) {
+        this.#notPods.set(l.ifindex, nowMs);
+      }
+    }
+    return wanted;
+  }
+
+  /** Attaches to new matches, detaches from interfaces that went away, forgets gone ones after the retention. */
+  #follow(nowMs: number, links: NetLink[], starting: boolean): void {
+    const wanted = this.#wanted(links, nowMs);
+    const present = new Map(links.map((l) => [l.ifindex, l]));
+    for (const a of this.#attachments.values()) {
+      if (a.goneAtMs !== undefined) continue;
+      const now = present.get(a.ifindex);
+      if (now === undefined || now.name !== a.name || !wanted.has(a.ifindex)) {
+        // Gone (or renamed, or no longer matching): detach; its counts stay in the map for the retention.
+        for (const link of a.links) link.destroy();
+        a.links = [];
+        a.goneAtMs = nowMs;
+        this.#logger.info('network interface gone: tc detached from it', { interface: a.name });
+      }
+    }
+    for (const [ifindex, { link, podPid }] of wanted) {
+      const known = this.#attachments.get(ifindex);
+      if (known !== undefined && known.goneAtMs === undefined) {
+        if (podPid !== undefined && this.#attribute !== undefined) known.pod = podOf(this.#attribute(0n, podPid));
+        continue;
+      }
+      // An ifindex used again before the old interface's series left: the old counts go now, or they would add
+      // to the new interface's.
+      if (known !== undefined) this.#expired.push(ifindex);
+      const links2: Link[] = [];
+      try {
+        links2.push(this.#object.attachTcx('eoa_tc_ingress', ifindex, 'ingress'));
+        links2.push(this.#object.attachTcx('eoa_tc_egress', ifindex, 'egress'));
+      } catch (error) {
+        for (const l of links2) l.destroy();
+        // At start a named interface that cannot be counted is the user's to fix; a glob's or a pod's match (which
+        // may be going away right now) is not worth refusing the whole agent.
+        if (starting && this.#rules.some((r) => r.kind === 'name' && r.name === link.name)) throw error;
+        this.#logger.warn('cannot attach tc to a network interface', {
+          interface: link.name,
+          error: (error as Error).message.split('\n')[0],
+        });
+        continue;
+      }
+      const pod = podPid !== undefined && this.#attribute !== undefined ? podOf(this.#attribute(0n, podPid)) : {};
+      this.#attachments.set(ifindex, { ifindex, name: link.name, links: links2, pod, podPid, goneAtMs: undefined });
+      this.#logger.info('tc attached', {
+        interface: link.name,
+        ...(pod.podName !== undefined ? { pod: `${pod.podNamespace}/${pod.podName}` } : {}),
+        ...(pod.podUid !== undefined && pod.podName === undefined ? { pod_uid: pod.podUid } : {}),
+      });
+    }
+    const missing = new Set<string>();
+    for (const rule of this.#rules) {
+      if (rule.kind !== 'name') continue;
+      const live = [...this.#attachments.values()].some((a) => a.name === rule.name && a.goneAtMs === undefined);
+      if (!live) missing.add(rule.name);
+    }
+    for (const name of missing) {
+      if (!this.#missingNames.has(name))
+        this.#logger.warn('network interface gone: not ready until it is back', { interface: name });
+    }
+    this.#missingNames = missing;
+    // A gone interface's series leave after the retention, unless one of the same name is counting again (its
+    // series has the same labels: dropping the old part would look like a counter reset).
+    for (const a of this.#attachments.values()) {
+      if (a.goneAtMs === undefined || nowMs - a.goneAtMs < this.#retentionMs) continue;
+      const sameLabels = [...this.#attachments.values()].some(
+        (b) => b !== a && b.goneAtMs === undefined && b.name === a.name && samePod(a.pod, b.pod),
+      );
+      if (!sameLabels) this.#expired.push(a.ifindex);
+    }
+  }
+
+  collect(nowMs: number): TcSnapshot {
+    this.#follow(nowMs, this.#links(), false);
+    const snapshot = this.#object.readMap('tc_counts');
+    this.#entries = snapshot.count;
+    this.#drops = this.#object.readCounters('tc_drops').map(Number);
+    const expired = new Set(this.#expired);
+    const counts = decodeTcCounts(snapshot, (ifindex) =>
+      expired.has(ifindex) ? undefined : this.#attachments.get(ifindex),
+    );
+    const firstSeen = new Map<string, number>();
+    for (const c of counts) {
+      const id = [c.interfaceName, c.pod.podUid ?? '', c.direction, c.networkType, c.transport].join('\u0000');
+      const first = this.#firstSeen.get(id) ?? nowMs;
+      firstSeen.set(id, first);
+      if (nowMs - first < this.#holdMs) Object.assign(c, { packets: 0, bytes: 0, truncatedPackets: 0 });
+    }
+    // A series that left (its interface's retention ended) starts a new hold if its labels come back.
+    this.#firstSeen = firstSeen;
+    return {
+      counts,
+      interfaces: [...this.#attachments.values()]
+        .filter((a) => !expired.has(a.ifindex))
+        .map((a) => ({ name: a.name, ifindex: a.ifindex, attached: a.goneAtMs === undefined, pod: a.pod })),
+    };
+  }
+
+  /** After the poll is published: the kernel keys of interfaces whose series left are deleted. */
+  commit(): void {
+    if (this.#expired.length === 0) return;
+    const expired = new Set(this.#expired);
+    this.#expired = [];
+    const snapshot = this.#object.readMap('tc_counts');
+    const keys: number[] = [];
+    for (let i = 0; i < snapshot.count; i++) {
+      if (expired.has(snapshot.keys.getUint32(i * snapshot.keySize + TC_KEY.fields.ifindex.offset, true))) keys.push(i);
+    }
+    const bytes = new Uint8Array(keys.length * snapshot.keySize);
+    keys.forEach((i, n) =>
+      bytes.set(
+        new Uint8Array(snapshot.keys.buffer, snapshot.keys.byteOffset + i * snapshot.keySize, snapshot.keySize),
+        n * snapshot.keySize,
+      ),
+    );
+    this.#object.deleteKeys('tc_counts', bytes);
+    for (const ifindex of expired) {
+      const a = this.#attachments.get(ifindex);
+      if (a !== undefined && a.goneAtMs !== undefined) this.#attachments.delete(ifindex);
+    }
+  }
+
+  drops(): Drops {
+    return {
+      program: this.program,
+      eventsLost: 0,
+      mapFull: { tc_counts: this.#drops[TC_DROP.values.TC_DROP_COUNTS_FULL] ?? 0 },
+    };
+  }
+
+  mapFill(): MapFill[] {
+    return [
+      {
+        program: this.program,
+        map: 'tc_counts',
+        entries: this.#entries,
+        capacity: this.#object.map('tc_counts').maxEntries,
+      },
+    ];
+  }
+
+  get object(): BpfObject {
+    return this.#object;
+  }
+
+  close(): void {
+    for (const a of this.#attachments.values()) for (const link of a.links) link.destroy();
+    this.#object.close();
+  }
+}
+
+function podOf(a: Attribution): Attribution {
+  // A pod's interface is the pod's, not one container's: no container_id.
+  const out: Attribution = {};
+  if (a.podUid !== undefined) out.podUid = a.podUid;
+  if (a.podName !== undefined) out.podName = a.podName;
+  if (a.podNamespace !== undefined) out.podNamespace = a.podNamespace;
+  return out;
+}
+
+function samePod(a: Attribution, b: Attribution): boolean {
+  return a.podUid === b.podUid && a.podName === b.podName && a.podNamespace === b.podNamespace;
+}
+
+export function decodeTcCounts(
+  snapshot: MapSnapshot,
+  interfaceOf: (ifindex: number) => { name: string; pod: Attribution } | undefined,
+): TcCount[] {
+  const byKey = new Map<string, TcCount>();
+  for (let i = 0; i < snapshot.count; i++) {
+    const k = i * snapshot.keySize;
+    const ifindex = snapshot.keys.getUint32(k + TC_KEY.fields.ifindex.offset, true);
+    const iface = interfaceOf(ifindex);
+    // Keys of an interface the agent no longer publishes (their deletion follows the poll).
+    if (iface === undefined) continue;
+    const direction = NETWORK_IO_DIRECTIONS[snapshot.keys.getUint8(k + TC_KEY.fields.direction.offset)] ?? 'receive';
+    const networkType = NETWORK_TYPES[snapshot.keys.getUint8(k + TC_KEY.fields.layer.offset)] ?? 'other';
+    const transport = NETWORK_TRANSPORTS[snapshot.keys.getUint8(k + TC_KEY.fields.transport.offset)] ?? 'other';
+    const flags = snapshot.keys.getUint8(k + TC_KEY.fields.flags.offset);
+    const id = [iface.name, iface.pod.podUid ?? '', direction, networkType, transport].join('\u0000');
+    let entry = byKey.get(id);
+    if (entry === undefined) {
+      entry = {
+        interfaceName: iface.name,
+        direction,
+        networkType,
+        transport,
+        packets: 0,
+        bytes: 0,
+        truncatedPackets: 0,
+        pod: iface.pod,
+      };
+      byKey.set(id, entry);
+    }
+    const v = i * snapshot.valueSize;
+    const packets = u64(snapshot.values, v + TC_VALUE.fields.packets.offset);
+    entry.packets += packets;
+    entry.bytes += u64(snapshot.values, v + TC_VALUE.fields.bytes.offset);
+    if (flags & NET_KEY_FLAG.values.NET_KEY_TRUNCATED) entry.truncatedPackets += packets;
+  }
+  return [...byKey.values()];
+}
