@@ -99,14 +99,10 @@ if command -v flock >/dev/null; then
   fi
 fi
 
-export GOPATH=$TOOLS/go
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$GOPATH/cache
-export GOTOOLCHAIN=local
-export GOFLAGS="-mod=mod -modcacherw -buildvcs=false"
-export GOWORK=off
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-export GOSUMDB=${GOSUMDB:-sum.golang.org}
+# shellcheck source=lib/go-env.sh
+source "$ROOT/scripts/lib/go-env.sh"
+# The BCC build needs cgo (libbcc), and its module graph is resolved as go.mod says.
+export GOFLAGS="-mod=mod $GOFLAGS"
 export CGO_ENABLED=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ebpf-exporter-build.XXXXXX")
