@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
-import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { encodeMetricsRequest } from '../src/export/otlp-encode.ts';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Counter, Registry } from 'prom-client';
 import { BpfObject, numPossibleCpus, type MapSnapshot } from '../src/bpf/index.ts';
@@ -265,7 +265,7 @@ async function run(n: number) {
     // As /metrics makes it, once per poll on the first scrape that asks for it.
     gzipSync(body, { level: 1 });
     const t5 = performance.now();
-    const otlp = ProtobufMetricsSerializer.serializeRequest(metrics);
+    const otlp = encodeMetricsRequest(metrics);
     const t6 = performance.now();
     if (otlp === undefined || otlp.length === 0) throw new Error('no OTLP request');
     collector.commit();

@@ -491,7 +491,7 @@ describe('OtlpExporter over OTLP/HTTP to an in-process receiver', () => {
     return exporters;
   }
 
-  // http/protobuf is OTLP/HTTP with protobuf bodies (@opentelemetry/exporter-metrics-otlp-proto); the
+  // http/protobuf is OTLP/HTTP with protobuf bodies (@opentelemetry/exporter-metrics-otlp-http's exporter base with the agent's encoder); the
   // exporter-metrics-otlp-http package it replaced sent OTLP/JSON under that name.
   it('sends protobuf (Content-Type application/x-protobuf), not JSON', async () => {
     const rx = await receiver(200);
