@@ -140,16 +140,23 @@ export function decodeCounts(snapshot: MapSnapshot): Map<number, number[]> {
   return out;
 }
 
+/** The struct process_info at byte `at` of an info map's values. */
+export function decodeProcessInfoAt(values: DataView, at: number): ProcessInfo {
+  const { executable, cgroup_id } = PROCESS_INFO.fields;
+  return {
+    executable: cString(values, at + executable.offset, executable.size),
+    cgroupId: values.getBigUint64(at + cgroup_id.offset, true),
+  };
+}
+
 /** An info map (u32 tgid → struct process_info) → executable name and cgroup id by process. */
 export function decodeProcessInfos(snapshot: MapSnapshot): Map<number, ProcessInfo> {
-  const { executable, cgroup_id } = PROCESS_INFO.fields;
   const out = new Map<number, ProcessInfo>();
   for (let i = 0; i < snapshot.count; i++) {
-    const at = i * snapshot.valueSize;
-    out.set(snapshot.keys.getUint32(i * snapshot.keySize, true), {
-      executable: cString(snapshot.values, at + executable.offset, executable.size),
-      cgroupId: snapshot.values.getBigUint64(at + cgroup_id.offset, true),
-    });
+    out.set(
+      snapshot.keys.getUint32(i * snapshot.keySize, true),
+      decodeProcessInfoAt(snapshot.values, i * snapshot.valueSize),
+    );
   }
   return out;
 }
@@ -213,18 +220,28 @@ export interface ProcessCollectorOptions {
   sinceMs?: number;
 }
 
+/**
+ * What the collector keeps of a process between collections, so that one whose entries did not change costs a
+ * compare and makes nothing: its counts are rewritten in place in the ProcessCounts it returns every time, and its
+ * info entry is decoded again only when its bytes changed (an exec, a move to another cgroup).
+ */
 interface ProcessState {
   startMs: number;
   executable: string;
   cgroupId: bigint;
   /** Sum of the counts at the last collection. */
   total: number;
-}
-
-function sumOf(counts: readonly number[]): number {
-  let total = 0;
-  for (const c of counts) total += c;
-  return total;
+  /** The counts did not move in the last collection (the degraded mode's test for a dead process). */
+  idle: boolean;
+  /** Returned for the process while it lives: the same object, counts written in place. */
+  proc: ProcessCounts;
+  /** The collection that last saw its counts entry. */
+  seenAt: number;
+  /** Its info entry's bytes as last decoded (32-bit words), and the collection that last saw the entry. */
+  info?: Uint32Array;
+  infoSeenAt: number;
+  infoExecutable: string;
+  infoCgroupId: bigint;
 }
 
 export class ProcessCollector implements Collector<ProcessSnapshot> {
@@ -243,6 +260,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   #fill = { counts: 0, procs: 0 };
   /** The last collection's time: a process first seen now had no count then. */
   #previousMs: number | undefined;
+  #collections = 0;
 
   constructor(source: ProcessSource, options: ProcessCollectorOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
@@ -261,55 +279,133 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
 
   collect(nowMs: number): ProcessSnapshot {
     this.#reported = [];
+    const collection = ++this.#collections;
     // Drained even when nobody listens: the ring would fill and count losses.
     const cgroups = this.#source.drainCgroups?.() ?? [];
     if (this.#onCgroup !== undefined) for (const { id, path } of cgroups) this.#onCgroup(id, path);
     const exited = this.#exited;
     for (const event of this.#source.drainExits())
       exited.set(event.tgid, { executable: event.executable, cgroupId: event.cgroupId });
-    const counts = decodeCounts(this.#source.readCounts());
-    const procs = decodeProcessInfos(this.#source.readProcs());
-    this.#fill = { counts: counts.size, procs: procs.size };
+    const since = Math.min(this.#previousMs ?? nowMs, nowMs);
+
+    // The counts: each process's lanes written into its state's ProcessCounts, in the map's order.
+    const counts = this.#source.readCounts();
+    const lanes = counts.valueSize >>> 3;
+    const seen: ProcessState[] = new Array(counts.count);
+    for (let i = 0; i < counts.count; i++) {
+      const pid = counts.keys.getUint32(i * counts.keySize, true);
+      let state = this.#state.get(pid);
+      if (state === undefined || state.seenAt === collection) {
+        // New, or (never from the kernel) a key twice in one read: the later entry is a process of its own.
+        state = {
+          startMs: since,
+          executable: '',
+          cgroupId: 0n,
+          total: -1,
+          idle: false,
+          proc: {
+            pid,
+            comm: '',
+            cgroupId: 0n,
+            counts: new Array<number>(lanes).fill(0),
+            startMs: since,
+            exited: false,
+          },
+          seenAt: 0,
+          infoSeenAt: 0,
+          infoExecutable: '',
+          infoCgroupId: 0n,
+        };
+        this.#state.set(pid, state);
+      }
+      const lane = state.proc.counts;
+      const at = i * counts.valueSize;
+      let total = 0;
+      for (let l = 0; l < lanes; l++) {
+        const value = u64(counts.values, at + l * 8);
+        lane[l] = value;
+        total += value;
+      }
+      state.idle = total === state.total;
+      state.total = total;
+      state.seenAt = collection;
+      seen[i] = state;
+    }
+
+    // The info entries of the processes counted now, decoded when their bytes changed.
+    const procs = this.#source.readProcs();
+    const words = procs.valueSize >>> 2;
+    for (let i = 0; i < procs.count; i++) {
+      const state = this.#state.get(procs.keys.getUint32(i * procs.keySize, true));
+      if (state === undefined || state.seenAt !== collection) continue;
+      const at = i * procs.valueSize;
+      let info = state.info;
+      let same = info !== undefined;
+      if (info === undefined) info = state.info = new Uint32Array(words);
+      for (let w = 0; w < words; w++) {
+        const word = procs.values.getUint32(at + w * 4, true);
+        if (info[w] !== word) {
+          info[w] = word;
+          same = false;
+        }
+      }
+      if (!same) {
+        const decoded = decodeProcessInfoAt(procs.values, at);
+        state.infoExecutable = decoded.executable;
+        state.infoCgroupId = decoded.cgroupId;
+      }
+      state.infoSeenAt = collection;
+    }
+    this.#fill = { counts: counts.count, procs: procs.count };
     this.#drops = this.#source.readDrops();
 
     // Degraded mode: once an exit event was lost, or a process could not be registered for its exit event, a
     // process may end unannounced. From then on every collection checks the processes whose counts did not move
     // since the last one (a dead process's never do) and treats those that are gone, or zombies, as exited.
     if ((this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) > 0 || (this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0) > 0) {
-      for (const [pid, calls] of counts) {
-        if (exited.has(pid)) continue;
-        const previous = this.#state.get(pid)?.total;
+      for (const state of seen) {
+        const pid = state.proc.pid;
         // pid 0 (the idle task, in CPU samples) never exits.
-        if (pid !== 0 && previous === sumOf(calls) && !this.#processAlive(pid)) {
-          exited.set(pid, procs.get(pid) ?? { executable: '', cgroupId: 0n });
-        }
+        if (pid === 0 || !state.idle || exited.has(pid) || this.#processAlive(pid)) continue;
+        exited.set(
+          pid,
+          state.infoSeenAt === collection
+            ? { executable: state.infoExecutable, cgroupId: state.infoCgroupId }
+            : { executable: '', cgroupId: 0n },
+        );
       }
     }
 
-    const processes: ProcessCounts[] = [];
-    const since = Math.min(this.#previousMs ?? nowMs, nowMs);
+    const processes: ProcessCounts[] = new Array(seen.length);
     this.#previousMs = nowMs;
-    for (const [pid, calls] of counts) {
-      let state = this.#state.get(pid);
-      if (state === undefined) {
-        state = { startMs: since, executable: '', cgroupId: 0n, total: -1 };
-        this.#state.set(pid, state);
-      }
-      state.total = sumOf(calls);
-      const info = exited.get(pid) ?? procs.get(pid);
-      const executable = info?.executable || state.executable || this.#processExecutable(pid) || '';
+    for (let i = 0; i < seen.length; i++) {
+      const state = seen[i]!;
+      const proc = state.proc;
+      const pid = proc.pid;
+      const ended = exited.get(pid);
+      const known = state.infoSeenAt === collection;
+      const info = ended?.executable ?? (known ? state.infoExecutable : undefined);
+      const executable = info || state.executable || this.#processExecutable(pid) || '';
       state.executable = executable;
-      if (info !== undefined && info.cgroupId !== 0n) state.cgroupId = info.cgroupId;
-      processes.push({
-        pid,
-        comm: executable,
-        cgroupId: state.cgroupId,
-        counts: calls,
-        startMs: state.startMs,
-        exited: exited.has(pid),
-      });
+      const cgroupId = ended?.cgroupId ?? (known ? state.infoCgroupId : undefined);
+      if (cgroupId !== undefined && cgroupId !== 0n) state.cgroupId = cgroupId;
+      if (ended !== undefined) {
+        // Final counts: an object of their own, which later collections never write.
+        processes[i] = {
+          pid,
+          comm: executable,
+          cgroupId: state.cgroupId,
+          counts: proc.counts.slice(),
+          startMs: state.startMs,
+          exited: true,
+        };
+        continue;
+      }
+      proc.comm = executable;
+      proc.cgroupId = state.cgroupId;
+      processes[i] = proc;
     }
-    for (const pid of this.#state.keys()) if (!counts.has(pid)) this.#state.delete(pid);
+    for (const [pid, state] of this.#state) if (state.seenAt !== collection) this.#state.delete(pid);
     this.#reported = [...exited.keys()];
     return { processes };
   }

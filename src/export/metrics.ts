@@ -154,6 +154,12 @@ interface SeriesPoint {
   kind: boolean;
   attributes: Attributes;
   startTime: HrTime;
+  /**
+   * Its data point, rewritten in place (end time, value) on every poll: a poll of 400,000 unchanged series makes
+   * no data point. The exporters read a collection's points while it is exported and keep none of them
+   * (DeltaConverter keeps copies).
+   */
+  point?: { -readonly [K in keyof DataPoint<number>]: DataPoint<number>[K] };
 }
 // Kept on the series object itself under a symbol, not enumerable (invisible to comparisons and iteration): a
 // WeakMap of every series would cost the garbage collector an ephemeron per series on every major collection.
@@ -208,8 +214,15 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     const points = new Array<DataPoint<number>>(series.length);
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;
-      const { attributes, startTime } = seriesPoint(s, kind);
-      points[i] = { startTime, endTime: end, attributes, value: s.value };
+      const entry = seriesPoint(s, kind);
+      let p = entry.point;
+      if (p === undefined)
+        entry.point = p = { startTime: entry.startTime, endTime: end, attributes: entry.attributes, value: s.value };
+      else {
+        p.endTime = end;
+        p.value = s.value;
+      }
+      points[i] = p;
     }
     return points;
   };

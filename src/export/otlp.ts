@@ -151,11 +151,13 @@ export class DeltaConverter {
             state = { scope: sm.scope, metric, latest: point, present: true };
             this.#series.set(key, state);
           }
+          // A copy: the agent rewrites a series' data point in place on the next poll (metrics.ts).
+          const kept = keep(point);
           state.metric = metric;
-          state.latest = point;
+          state.latest = kept;
           state.present = true;
           points.push(deltaPoint(point, state.acked));
-          attempt.push([key, point]);
+          attempt.push([key, kept]);
         }
         out.push(withPoints(metric, points));
       }
@@ -192,6 +194,16 @@ export class DeltaConverter {
       if (!state.present && state.latest === point) this.#series.delete(key);
     }
   }
+}
+
+/** A point as it is now, for keeping past this collection: its value copied, times and attributes shared. */
+function keep(point: DataPoint<Value>): DataPoint<Value> {
+  const value = point.value;
+  if (typeof value === 'number') return { ...point };
+  return {
+    ...point,
+    value: { ...value, buckets: { boundaries: value.buckets.boundaries, counts: [...value.buckets.counts] } },
+  };
 }
 
 /** Counters (monotonic sums) and histograms; gauges and up-down counters are exported as they are. */

@@ -355,3 +355,39 @@ describe('OtlpExporter with --otlp-temporality delta', () => {
     expect(rx.accepted[0]).toBe(m);
   });
 });
+
+describe('DeltaConverter with the data points the agent rewrites in place', () => {
+  it('counts from the accepted values, not from the points as the next poll rewrote them', () => {
+    // The shaper hands the same series object poll after poll; buildMetrics then rewrites that series' one data
+    // point (value, end time) in place. What the converter keeps must not move with it.
+    const snapshot = richSnapshot();
+    const series = snapshot.syscalls!.series[0]!;
+    const delta = new DeltaConverter();
+    const valueOf = (rm: ResourceMetrics): number => {
+      const metric = rm.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === 'ebpf.syscalls')!;
+      const point = (metric.dataPoints as DataPoint<number>[]).find(
+        (p) => p.attributes['process.executable.name'] === series.comm && p.attributes.syscall === series.syscall,
+      )!;
+      return point.value;
+    };
+    const sent: number[] = [];
+    let value = series.value;
+    for (let poll = 0; poll < 4; poll++) {
+      series.value = value;
+      const cumulative = buildResourceMetrics(resource, '1.2.3', {
+        ...snapshot,
+        timeMs: snapshot.timeMs + poll * 5000,
+      });
+      const { metrics, attempt } = delta.convert(cumulative);
+      sent.push(valueOf(metrics));
+      // The second export is refused: its increments go out with the third.
+      if (poll !== 1) delta.acknowledge(attempt);
+      value += 10 * (poll + 1);
+    }
+    const first = sent[0]!;
+    // Whole at first; then the increments since the last accepted export (the refused one's go with the next).
+    expect(sent).toEqual([first, 10, 30, 30]);
+    // What the receiver accepted adds up to the cumulative truth.
+    expect(first + sent[2]! + sent[3]!).toBe(value - 40);
+  });
+});
