@@ -525,3 +525,45 @@ describe('SeriesBudget: retired series', () => {
     expect(own(result)).toEqual({ a: [0, 5_000] });
   });
 });
+
+describe('SeriesBudget slots contested by many candidates', () => {
+  it('gives free slots to the busiest folded series when they are not clearly busier than the members', () => {
+    const budget = new SeriesBudget<string>(10, 0);
+    // Ten members, equally busy (their rate is 100 per poll), and 1,000 folded series less busy than 1.25× that.
+    const members = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    const others = Array.from({ length: 1000 }, (_, i) => `o${i}`);
+    const step = (poll: number, ended: Set<string> = new Set()): BudgetResult<string> =>
+      budget.apply(
+        [
+          ...members.map((k) => input(k, 100 * poll, 'g', ended.has(k))),
+          // o${i} grows by i / 10 per poll: o999 is the busiest (99.9 per poll, never 1.25× a member's 100).
+          ...others.map((k, i) => input(k, Math.round((i / 10) * poll * 10) / 10)),
+        ],
+        poll * 1000,
+      );
+    step(1);
+    for (let poll = 2; poll < 5; poll++) {
+      const result = step(poll);
+      expect(Object.keys(own(result)).sort()).toEqual([...members].sort());
+    }
+    // Three members end: their three slots go to the three busiest folded series, whatever the order they came in.
+    step(5, new Set(['m0', 'm1', 'm2']));
+    members.splice(0, 3);
+    const result = step(6);
+    expect(Object.keys(own(result)).sort()).toEqual([...members, 'o997', 'o998', 'o999'].sort());
+  });
+
+  it('lets the clearly busier take the least busy slots, busiest first, and no one else', () => {
+    const budget = new SeriesBudget<string>(3, 0);
+    const rates: Record<string, number> = { a: 10, b: 20, c: 30 };
+    for (let i = 0; i < 500; i++) rates[`x${i}`] = i % 7; // never busier than 1.25 × 10
+    const at = (poll: number): BudgetInput<string>[] => Object.entries(rates).map(([k, r]) => input(k, r * poll));
+    budget.apply(at(1), 1000);
+    expect(Object.keys(own(budget.apply(at(2), 2000))).sort()).toEqual(['a', 'b', 'c']);
+    // Two new series, much busier than a and b: they take a's and b's slots (the least busy first); c stays.
+    rates.y = 1000;
+    rates.z = 500;
+    budget.apply(at(3), 3000);
+    expect(Object.keys(own(budget.apply(at(4), 4000))).sort()).toEqual(['c', 'y', 'z']);
+  });
+});
