@@ -9,15 +9,34 @@ export interface AttributorOptions {
   /** Pod names and namespaces; undefined: not looked up. */
   pods?: KubeletPods;
   procRoot?: string;
-  /** Bound of the per-process cache used where the cgroup id says nothing (cgroup v1 or hybrid hosts). */
+  /**
+   * Hard bound of the per-process cache used where the cgroup id says nothing (cgroup v1 or hybrid hosts, and
+   * host processes on cgroup v2). Its entries of gone processes are swept (below), so it holds about the live
+   * processes; the bound is the kernel's largest possible pid count by default.
+   */
   maxProcesses?: number;
 }
 
+/** Lookups between two sweeps of the per-process cache: at least this many, and at least the cache's size. */
+const SWEEP_MIN_LOOKUPS = 4096;
+
 export function createAttributor(options: AttributorOptions): Attributor {
   const { resolver, pods } = options;
-  const maxProcesses = options.maxProcesses ?? 65_536;
+  const maxProcesses = options.maxProcesses ?? 4_194_304;
   // pid → identity read from /proc/<pid>/cgroup, keyed with the cgroup id so a move or a reused pid re-reads.
-  const byPid = new Map<number, { cgroupId: bigint; identity: CgroupIdentity }>();
+  // Every live process is looked up on every poll (by each program that counts per process); an entry not looked
+  // up through two whole sweep periods (each at least as many lookups as the cache has entries, so at least half a
+  // poll) belongs to a process that is gone, and leaves. Evicting by insertion order alone, a node with more live
+  // processes than the bound would read /proc/<pid>/cgroup again for every one of them on every poll.
+  const byPid = new Map<number, { cgroupId: bigint; identity: CgroupIdentity; sweep: number }>();
+  let sweeps = 0;
+  let sinceSweep = 0;
+  const lookedUp = (): void => {
+    if (++sinceSweep < Math.max(byPid.size, SWEEP_MIN_LOOKUPS)) return;
+    sinceSweep = 0;
+    sweeps++;
+    for (const [pid, entry] of byPid) if (entry.sweep < sweeps - 2) byPid.delete(pid);
+  };
   return (cgroupId, pid) => {
     let identity: CgroupIdentity = cgroupId !== 0n ? resolver.resolve(cgroupId) : {};
     if (identity.containerId === undefined && identity.podUid === undefined) {
@@ -25,11 +44,13 @@ export function createAttributor(options: AttributorOptions): Attributor {
       const cached = byPid.get(pid);
       if (cached !== undefined && cached.cgroupId === cgroupId) {
         identity = cached.identity;
+        cached.sweep = sweeps;
       } else {
         identity = resolver.resolvePid(pid, options.procRoot);
-        if (byPid.size >= maxProcesses) byPid.delete(byPid.keys().next().value!);
-        byPid.set(pid, { cgroupId, identity });
+        if (cached === undefined && byPid.size >= maxProcesses) byPid.delete(byPid.keys().next().value!);
+        byPid.set(pid, { cgroupId, identity, sweep: sweeps });
       }
+      lookedUp();
     }
     const out: Attribution = {};
     if (identity.containerId !== undefined) out.containerId = identity.containerId;
