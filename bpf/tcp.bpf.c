@@ -119,11 +119,12 @@ struct inet_sock_set_state_record {
 	__u16 protocol;
 };
 
-/* tcp_retransmit_skb and tcp_send_reset: skbaddr, then skaddr (NULL for a reset sent for no socket). */
+/* tcp_retransmit_skb and tcp_send_reset: skbaddr, skaddr (NULL for a reset sent for no socket), the socket's state. */
 struct tcp_skb_sk_record {
 	__u64 common;
 	const void *skbaddr;
 	const void *skaddr;
+	int state;
 };
 
 /* tcp_receive_reset: skaddr first. */
@@ -313,9 +314,28 @@ int eoa_tcp_send_reset(struct tcp_skb_sk_record *ctx)
 {
 	const void *sk = ctx->skaddr;
 
+	__u64 key = (__u64)sk;
+	struct tcp_counts *counts;
+	__u32 tgid;
+
 	/* No socket: the kernel answering a segment for a port nobody has (a SYN to a closed port): no workload's. */
-	if (sk)
+	if (!sk)
+		return 0;
+	if (bpf_map_lookup_elem(&tcp_socks, &key) || ctx->state != EOA_TCP_CLOSE) {
 		count_socket_event(sk, TCP_EVENT_RESETS_SENT);
+		return 0;
+	}
+	/*
+	 * An abortive close (close() with unread data, SO_LINGER 0, an out-of-memory orphan) sets CLOSE, which forgot
+	 * the owner, and then sends the reset: that is tcp_close() or tcp_disconnect(), run by the closing process
+	 * itself, so the current process is the owner. (Timer resets, such as a keepalive's, come before CLOSE.)
+	 */
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (process_excluded(tgid))
+		return 0;
+	counts = current_counts(tgid);
+	if (counts)
+		counts->events[TCP_EVENT_RESETS_SENT] += 1;
 	return 0;
 }
 

@@ -5,9 +5,10 @@
  *
  * Build:  gcc -O2 -static -Wall -Werror -o tcpconnect tcpconnect.c
  *
- *   tcpconnect [--syncnt N] [--parallel] ADDR PORT COUNT
+ *   tcpconnect [--syncnt N] [--reset] [--parallel] ADDR PORT COUNT
  *       COUNT blocking IPv4 connects to ADDR:PORT, each socket closed right after (no data). With --syncnt N each
- *       socket gets TCP_SYNCNT N (its SYN is retransmitted at most N times). With --parallel, COUNT children make
+ *       socket gets TCP_SYNCNT N (its SYN is retransmitted at most N times). With --reset a connected socket is
+ *       closed with SO_LINGER 0, so the close sends a reset. With --parallel, COUNT children make
  *       one connect each at the same time (the parent waits for them all). Prints "ok=<successes> failed=<failures>"
  *       and exits 0 whatever the outcomes.
  *
@@ -40,8 +41,9 @@ static struct sockaddr_in address(const char *ip, const char *port)
 }
 
 /* One connect: 1 on success, 0 on failure. */
-static int connect_once(const struct sockaddr_in *sa, int syncnt)
+static int connect_once(const struct sockaddr_in *sa, int syncnt, int reset)
 {
+	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	int ok;
 
@@ -54,6 +56,10 @@ static int connect_once(const struct sockaddr_in *sa, int syncnt)
 		exit(2);
 	}
 	ok = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	if (ok && reset && setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)) != 0) {
+		perror("setsockopt SO_LINGER");
+		exit(2);
+	}
 	close(fd);
 	return ok;
 }
@@ -80,7 +86,7 @@ static int listen_forever(const struct sockaddr_in *sa)
 
 int main(int argc, char **argv)
 {
-	int syncnt = 0, parallel = 0, i = 1, count, ok = 0;
+	int syncnt = 0, reset = 0, parallel = 0, i = 1, count, ok = 0;
 	struct sockaddr_in sa;
 
 	if (argc == 4 && strcmp(argv[1], "--listen") == 0) {
@@ -90,20 +96,22 @@ int main(int argc, char **argv)
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (strcmp(argv[i], "--syncnt") == 0 && i + 1 < argc)
 			syncnt = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--reset") == 0)
+			reset = 1;
 		else if (strcmp(argv[i], "--parallel") == 0)
 			parallel = 1;
 		else
 			break;
 	}
 	if (argc - i != 3) {
-		fprintf(stderr, "usage: tcpconnect [--syncnt N] [--parallel] ADDR PORT COUNT | --listen ADDR PORT\n");
+		fprintf(stderr, "usage: tcpconnect [--syncnt N] [--reset] [--parallel] ADDR PORT COUNT | --listen ADDR PORT\n");
 		return 2;
 	}
 	sa = address(argv[i], argv[i + 1]);
 	count = atoi(argv[i + 2]);
 	if (!parallel) {
 		for (int n = 0; n < count; n++)
-			ok += connect_once(&sa, syncnt);
+			ok += connect_once(&sa, syncnt, reset);
 	} else {
 		for (int n = 0; n < count; n++) {
 			pid_t pid = fork();
@@ -113,7 +121,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			if (pid == 0)
-				_exit(connect_once(&sa, syncnt) ? 0 : 1);
+				_exit(connect_once(&sa, syncnt, reset) ? 0 : 1);
 		}
 		for (int n = 0; n < count; n++) {
 			int status;
