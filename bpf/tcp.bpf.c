@@ -127,6 +127,14 @@ struct tcp_skb_sk_record {
 	int state;
 };
 
+/*
+ * Kernels since 6.14 trace failed retransmits too (err: -EBUSY while the original is still in a host queue, such as
+ * a neighbour's waiting for ARP). Read by CO-RE: the field exists only there (under this struct name).
+ */
+struct trace_event_raw_tcp_retransmit_skb {
+	int err;
+} __attribute__((preserve_access_index));
+
 /* tcp_receive_reset: skaddr first. */
 struct tcp_sk_record {
 	__u64 common;
@@ -305,6 +313,11 @@ int eoa_tcp_state(struct inet_sock_set_state_record *ctx)
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int eoa_tcp_retransmit(struct tcp_skb_sk_record *ctx)
 {
+	struct trace_event_raw_tcp_retransmit_skb *record = (void *)ctx;
+
+	/* Segments retransmitted, as the kernel's TCPRetransSegs counts them: not the attempts that failed. */
+	if (bpf_core_field_exists(record->err) && BPF_CORE_READ(record, err) != 0)
+		return 0;
 	count_socket_event(ctx->skaddr, TCP_EVENT_RETRANSMITS);
 	return 0;
 }

@@ -251,7 +251,22 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
 
   beforeAll(async () => {
     veth = createVethPair(`g${process.pid % 10000}`);
+    // tcpTraffic's unanswered connects: to an address whose neighbour entry is a MAC nobody has (frames dropped by
+    // the host end's stack; nothing waits for ARP, which would make the kernel skip the retransmits).
     execFileSync('ip', ['-n', veth.namespace, 'addr', 'add', '10.232.0.2/24', 'dev', veth.peer]);
+    execFileSync('ip', [
+      '-n',
+      veth.namespace,
+      'neigh',
+      'replace',
+      '10.232.0.9',
+      'lladdr',
+      '02:00:00:00:02:32',
+      'dev',
+      veth.peer,
+      'nud',
+      'permanent',
+    ]);
 
     // The exec handler: root-owned, 0755, in a 0755 directory.
     const handlerDir = mkdtempSync(path.join(os.tmpdir(), 'eoa-dash-handler-'));
