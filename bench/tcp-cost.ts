@@ -35,12 +35,15 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-bench-tcp-'));
 const loop = path.join(dir, 'eoa-bench-tcpconnect');
-function cleanup(): void {
+function deleteNamespace(): void {
   try {
     execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
   } catch {
     // not there
   }
+}
+function cleanup(): void {
+  deleteNamespace();
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
     loop,
     path.join(root, 'test', 'helpers', 'tcpconnect.c'),
   ]);
-  cleanup();
+  deleteNamespace();
   execFileSync('ip', ['netns', 'add', NS]);
   execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
   inNs(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
