@@ -9,8 +9,8 @@
 // Results go to the tcp-cost section of docs/benchmarks.md (BENCH_NO_WRITE=1 prints only).
 // Run as root from a built checkout: node bench/tcp-cost.ts. Environment: BENCH_CONNECTS (per loop run, 20000),
 // BENCH_ROUNDS (off/on pairs, 6).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { median, table, writeSection } from './lib/report.ts';
@@ -51,13 +51,42 @@ function inNs(args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' });
 }
 
-/** One loop run: ns per connect (wall time of the whole run over its connects). */
-function run(): number {
+/** User + system CPU of a process so far, ns (/proc/<pid>/stat; USER_HZ 100). */
+function cpuNs(stat: string, fields: [number, number]): number {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[fields[0]]) + Number(f[fields[1]])) * 1e7;
+}
+
+let serverPid = 0;
+
+/**
+ * One loop run: wall ns per connect (the whole run over its connects), and CPU ns per connect (the loop's own user
+ * and system time, softirq work done in its context included, plus the server's over the run).
+ */
+function run(): { wall: number; cpu: number } {
+  const serverBefore = cpuNs(readFileSync(`/proc/${serverPid}/stat`, 'utf8'), [11, 12]);
   const start = process.hrtime.bigint();
-  const out = inNs([loop, '127.0.0.1', String(PORT), String(CONNECTS)]);
-  const ns = Number(process.hrtime.bigint() - start);
-  if (!out.includes(`ok=${CONNECTS} `)) throw new Error(`connect loop: ${out}`);
-  return ns / CONNECTS;
+  // The shell waits for the loop, then reports its children's CPU time (cutime, cstime).
+  const r = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      NS,
+      'sh',
+      '-c',
+      '"$0" "$@" >&2; cat /proc/$$/stat',
+      loop,
+      '127.0.0.1',
+      String(PORT),
+      String(CONNECTS),
+    ],
+    { encoding: 'utf8' },
+  );
+  const wall = Number(process.hrtime.bigint() - start);
+  if (!r.stderr.includes(`ok=${CONNECTS} `)) throw new Error(`connect loop: ${r.stderr}`);
+  const server = cpuNs(readFileSync(`/proc/${serverPid}/stat`, 'utf8'), [11, 12]) - serverBefore;
+  return { wall: wall / CONNECTS, cpu: (cpuNs(r.stdout, [13, 14]) + server) / CONNECTS };
 }
 
 async function startAgent(extra: string[] = []): Promise<ChildProcess> {
@@ -85,16 +114,33 @@ interface ProgStat {
   runCnt: number;
 }
 
+/** Ids of the BPF programs a process holds (its fds: bpftool here lists no pids). */
+function programsOf(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
+      const id = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+      if (id !== undefined) ids.add(Number(id));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ids;
+}
+
 /** The tcp programs a process holds, with their run-time statistics. */
 function progStats(pid: number): ProgStat[] {
+  const held = programsOf(pid);
   const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as {
+    id: number;
     name?: string;
     run_time_ns?: number;
     run_cnt?: number;
-    pids?: { pid: number }[];
   }[];
   return progs
-    .filter((p) => p.name?.startsWith('eoa_tcp_') && p.pids?.some((x) => x.pid === pid))
+    .filter((p) => p.name?.startsWith('eoa_tcp_') && held.has(p.id))
     .map((p) => ({ name: p.name!, runTimeNs: p.run_time_ns ?? 0, runCnt: p.run_cnt ?? 0 }));
 }
 
@@ -116,16 +162,20 @@ async function main(): Promise<void> {
     spawn('ip', ['netns', 'exec', NS, loop, '--listen', '127.0.0.1', String(PORT)], { stdio: 'ignore' }),
   );
   await sleep(300);
+  serverPid = server.pid!;
   run(); // warm-up
-  const off: number[] = [];
-  const on: number[] = [];
+  const off: { wall: number; cpu: number }[] = [];
+  const on: { wall: number; cpu: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     off.push(run());
     const agent = await startAgent();
     await sleep(500);
     on.push(run());
     await stop(agent);
-    log(`round ${r + 1}/${ROUNDS}: off ${off.at(-1)!.toFixed(0)} ns/connect, on ${on.at(-1)!.toFixed(0)} ns/connect`);
+    log(
+      `round ${r + 1}/${ROUNDS}: off ${off.at(-1)!.wall.toFixed(0)} ns wall, ${off.at(-1)!.cpu.toFixed(0)} ns CPU per connect; ` +
+        `on ${on.at(-1)!.wall.toFixed(0)} ns wall, ${on.at(-1)!.cpu.toFixed(0)} ns CPU`,
+    );
   }
   off.push(run());
 
@@ -146,22 +196,33 @@ async function main(): Promise<void> {
   const runsPerConnect = rows.reduce((s, r) => s + r.runs, 0) / CONNECTS;
   const kernelPerConnect = rows.reduce((s, r) => s + r.time, 0) / CONNECTS;
 
-  const offM = median(off);
-  const onM = median(on);
-  const pairs = on.map((v, i) => v - (off[i]! + off[i + 1]!) / 2);
+  const added = (key: 'wall' | 'cpu'): number =>
+    median(on.map((v, i) => v[key] - (off[i]![key] + off[i + 1]![key]) / 2));
   const body = [
     `Connect loop: ${CONNECTS} connects per run (connect, close; the server accepts and closes), both ends on a`,
-    `namespace's loopback; ${ROUNDS} rounds of off/on. Wall time per connect (the whole loop run over its connects):`,
+    `namespace's loopback; ${ROUNDS} rounds of off/on. Per connect: wall time (the whole run over its connects) and`,
+    "CPU time (the loop's user and system time, the softirq work done in its context included, plus the server's):",
     '',
     table(
-      ['', 'ns per connect (median)', 'runs'],
+      ['', 'wall ns per connect (median)', 'CPU ns per connect (median)', 'runs'],
       [
-        ['without the tcp program', offM.toFixed(0), off.length],
-        ['agent with `--programs tcp`', onM.toFixed(0), on.length],
         [
-          'added (median of each on run minus the mean of the off runs around it)',
-          median(pairs).toFixed(0),
-          pairs.length,
+          'without the tcp program',
+          median(off.map((v) => v.wall)).toFixed(0),
+          median(off.map((v) => v.cpu)).toFixed(0),
+          off.length,
+        ],
+        [
+          'agent with `--programs tcp`',
+          median(on.map((v) => v.wall)).toFixed(0),
+          median(on.map((v) => v.cpu)).toFixed(0),
+          on.length,
+        ],
+        [
+          'added (median over the on runs of on minus the mean of the off runs around it)',
+          added('wall').toFixed(0),
+          added('cpu').toFixed(0),
+          on.length,
         ],
       ],
     ),
