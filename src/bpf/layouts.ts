@@ -3,13 +3,13 @@
 // Structs: size and { offset, size } of each field in bytes. Enums: values, and for enums numbered 0, 1, …
 // `names`: the enumerators by value in lower case without their common prefix and *_MAX.
 
-/** struct process_info (cpu.bpf.o, syscalls.bpf.o). */
+/** struct process_info (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_INFO = {
   size: 72,
   fields: { executable: { offset: 0, size: 64 }, cgroup_id: { offset: 64, size: 8 } },
 } as const;
 
-/** struct process_exit_event (cpu.bpf.o, syscalls.bpf.o). */
+/** struct process_exit_event (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_EXIT_EVENT = {
   size: 88,
   fields: {
@@ -21,13 +21,13 @@ export const PROCESS_EXIT_EVENT = {
   },
 } as const;
 
-/** struct process_cgroup_event (cpu.bpf.o, syscalls.bpf.o). */
+/** struct process_cgroup_event (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_CGROUP_EVENT = {
   size: 264,
   fields: { id: { offset: 0, size: 8 }, path: { offset: 8, size: 256 } },
 } as const;
 
-/** enum process_drop (cpu.bpf.o, syscalls.bpf.o). */
+/** enum process_drop (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_DROP = {
   values: {
     PROCESS_DROP_COUNTS_FULL: 0,
@@ -125,6 +125,53 @@ export const TC_VALUE = {
 /** enum tc_drop (tc.bpf.o). */
 export const TC_DROP = { values: { TC_DROP_COUNTS_FULL: 0, TC_DROP_MAX: 1 }, names: ['counts_full'] } as const;
 
+/** enum tcp_event (tcp.bpf.o). */
+export const TCP_EVENT = {
+  values: {
+    TCP_EVENT_RETRANSMITS: 0,
+    TCP_EVENT_RESETS_SENT: 1,
+    TCP_EVENT_RESETS_RECEIVED: 2,
+    TCP_EVENT_CONNECT_ATTEMPTS: 3,
+    TCP_EVENT_CONNECT_FAILURES: 4,
+    TCP_EVENT_MAX: 5,
+  },
+  names: ['retransmits', 'resets_sent', 'resets_received', 'connect_attempts', 'connect_failures'],
+} as const;
+
+/** struct tcp_counts (tcp.bpf.o). */
+export const TCP_COUNTS = {
+  size: 216,
+  fields: {
+    events: { offset: 0, size: 40 },
+    latency_sum_ns: { offset: 40, size: 8 },
+    latency_buckets: { offset: 48, size: 168 },
+  },
+} as const;
+
+/** struct tcp_sock_owner (tcp.bpf.o). */
+export const TCP_SOCK_OWNER = {
+  size: 16,
+  fields: { tgid: { offset: 0, size: 4 }, _pad: { offset: 4, size: 4 }, syn_ns: { offset: 8, size: 8 } },
+} as const;
+
+/** struct tcp_listener_key (tcp.bpf.o). */
+export const TCP_LISTENER_KEY = {
+  size: 8,
+  fields: { netns: { offset: 0, size: 4 }, port: { offset: 4, size: 2 }, _pad: { offset: 6, size: 2 } },
+} as const;
+
+/** struct tcp_listener (tcp.bpf.o). */
+export const TCP_LISTENER = {
+  size: 16,
+  fields: { sk: { offset: 0, size: 8 }, tgid: { offset: 8, size: 4 }, _pad: { offset: 12, size: 4 } },
+} as const;
+
+/** enum tcp_drop (tcp.bpf.o). */
+export const TCP_DROP = {
+  values: { TCP_DROP_SOCKS_FULL: 0, TCP_DROP_LISTENERS_FULL: 1, TCP_DROP_UNOWNED: 2, TCP_DROP_MAX: 3 },
+  names: ['socks_full', 'listeners_full', 'unowned'],
+} as const;
+
 /** struct xdp_key (xdp.bpf.o). */
 export const XDP_KEY = {
   size: 8,
@@ -170,6 +217,16 @@ export const SYSCALLS_MAP_SIZES = {
 export const TC_MAP_SIZES = {
   tc_counts: { keySize: 8, valueSize: 16 },
   tc_drops: { keySize: 4, valueSize: 8 },
+} as const;
+
+/** Key and value sizes of the maps of tcp.bpf.o. */
+export const TCP_MAP_SIZES = {
+  tcp_socks: { keySize: 8, valueSize: 16 },
+  tcp_procs: { keySize: 4, valueSize: 72 },
+  tcp_counts: { keySize: 4, valueSize: 216 },
+  tcp_drops: { keySize: 4, valueSize: 8 },
+  tcp_listeners: { keySize: 8, valueSize: 16 },
+  tcp_sock_drops: { keySize: 4, valueSize: 8 },
 } as const;
 
 /** Key and value sizes of the maps of xdp.bpf.o. */

@@ -14,7 +14,7 @@ import { cString, u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
 /** The programs whose objects track processes with bpf/process.bpf.h. */
-export type ProcessCountingProgram = 'syscalls' | 'cpu';
+export type ProcessCountingProgram = 'syscalls' | 'cpu' | 'tcp';
 
 const DROP = PROCESS_DROP.values;
 

@@ -23,6 +23,7 @@ import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
 import type { TcSnapshot } from '../collector/tc.ts';
+import { TCP_LATENCY_BOUNDARIES, type ShapedTcp } from '../collector/tcp.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
 import type { ExportStats } from './exporter.ts';
@@ -83,6 +84,8 @@ export interface AgentSnapshot {
   programStats?: ProgramStats[];
   xdp?: XdpSnapshot;
   tc?: TcSnapshot;
+  /** tcp: event counts and connect-latency histograms per executable, container and pod. */
+  tcp?: ShapedTcp;
   drops: Drops[];
   mapFill: MapFill[];
   attached: { program: ProgramName; attached: boolean }[];
@@ -351,6 +354,42 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         snapshot.tc.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name }, i.attached ? 1 : 0)),
       ),
     );
+  }
+
+  if (snapshot.tcp !== undefined) {
+    const byEvent = new Map<string, SyscallSeries[]>();
+    for (const s of snapshot.tcp.series) {
+      let list = byEvent.get(s.syscall);
+      if (list === undefined) byEvent.set(s.syscall, (list = []));
+      list.push(s);
+    }
+    const events = [
+      [M.tcpRetransmits, 'retransmits'],
+      [M.tcpResetsSent, 'resets_sent'],
+      [M.tcpResetsReceived, 'resets_received'],
+      [M.tcpConnectAttempts, 'connect_attempts'],
+      [M.tcpConnectFailures, 'connect_failures'],
+    ] as const;
+    for (const [d, event] of events) metrics.push(data(d, seriesPoints(byEvent.get(event) ?? [], false)));
+    metrics.push({
+      descriptor: otelDescriptor(M.tcpConnectDuration),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints: snapshot.tcp.latency.map((h) => {
+        const attributes: Attributes = { [N.ATTR_PROCESS_EXECUTABLE_NAME]: h.comm };
+        addAttribution(attributes, h.attribution);
+        let count = 0;
+        for (const c of h.counts) count += c;
+        return {
+          startTime: hrTime(h.startMs),
+          endTime: end,
+          attributes,
+          // Classic buckets only: the kernel's bounds are fixed, so no min or max is known.
+          value: { buckets: { boundaries: [...TCP_LATENCY_BOUNDARIES], counts: h.counts }, sum: h.sum, count },
+        };
+      }),
+    } satisfies HistogramMetricData);
+    metrics.push(data(M.tcpUnownedEvents, [point({}, snapshot.tcp.unowned)]));
   }
 
   if (snapshot.execHandler !== undefined) {

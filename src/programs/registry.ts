@@ -5,10 +5,11 @@ import { cpu } from './cpu.ts';
 import { exec } from './exec.ts';
 import { syscalls } from './syscalls.ts';
 import { tc } from './tc.ts';
+import { tcp } from './tcp.ts';
 import type { ProgramDescriptor } from './types.ts';
 import { xdp } from './xdp.ts';
 
-const REGISTRY = { exec, syscalls, xdp, tc, cpu };
+const REGISTRY = { exec, syscalls, xdp, tc, cpu, tcp };
 
 export type ProgramName = keyof typeof REGISTRY;
 

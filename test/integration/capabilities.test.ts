@@ -40,7 +40,7 @@ describe('least privilege', () => {
   it('runs every program with exactly CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, and counts right', async () => {
     const args = [
       '--programs',
-      'exec,syscalls,xdp,tc,cpu',
+      'exec,syscalls,xdp,tc,cpu,tcp',
       '--xdp-interface',
       veth.host,
       '--net-interface',
@@ -78,7 +78,7 @@ describe('least privilege', () => {
           return total(s, 'ebpf_agent_polls_total') >= start + n ? s : undefined;
         });
       };
-      for (const program of ['exec', 'syscalls', 'xdp', 'tc', 'cpu']) {
+      for (const program of ['exec', 'syscalls', 'xdp', 'tc', 'cpu', 'tcp']) {
         expect(total(await scrape(), 'ebpf_agent_program_attached', { program }), program).toBe(1);
       }
       const helper = spawn(syscallerPath, ['200'], { stdio: 'ignore' });

@@ -1,8 +1,8 @@
 // The Grafana dashboards (deploy/grafana/*.json) against a real Prometheus scraping the real agent: every panel
 // query of every dashboard must succeed and return data, so no panel names a metric or label the agent does not
 // export, and a rate panel of the aggregate view must agree with a known workload of short-lived processes. The
-// agent runs every program (cpu included), --bpf-stats and an exec handler; the test makes execs, short-lived
-// readers and XDP and tc traffic in both directions.
+// agent runs every program (cpu and tcp included), --bpf-stats and an exec handler; the test makes execs,
+// short-lived readers, XDP and tc traffic in both directions, and TCP connects (refused, reset, unanswered).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -223,20 +223,57 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
   const CHURN = { children: 20, reads: 5_000 };
   let trafficRuns = 0;
 
+  // The tcp program's traffic: connects to Prometheus (handshakes; some closed with a reset), refused ones, and,
+  // once, connects from the veth's namespace to an address nobody answers there (SYNs retransmitted, then given up).
+  let tcpconnect = '';
+  let closedPort = 0;
+  let silent: ChildProcess | undefined;
+  function tcpTraffic(): void {
+    const port = new URL(promBase).port;
+    execFileSync(tcpconnect, ['127.0.0.1', port, '3']);
+    execFileSync(tcpconnect, ['--reset', '127.0.0.1', port, '1']);
+    execFileSync(tcpconnect, ['127.0.0.1', String(closedPort), '2']);
+    silent ??= spawn(
+      'ip',
+      ['netns', 'exec', veth!.namespace, tcpconnect, '--syncnt', '1', '--parallel', '10.232.0.9', '80', '2'],
+      { stdio: 'ignore' },
+    );
+  }
+
   function traffic(): void {
     execFileSync(syscallerPath, ['--exec', '5', '/bin/true']);
     execFileSync(syscallerPath, ['--churn', String(CHURN.children), String(CHURN.reads)]);
     trafficRuns++;
     inject(veth!, 'udp:5,tcp:3,trunc-ipv4:2');
     inject(veth!, 'udp:4,tcp:2', 'host');
+    tcpTraffic();
   }
 
   beforeAll(async () => {
     veth = createVethPair(`g${process.pid % 10000}`);
+    // tcpTraffic's unanswered connects: to an address whose neighbour entry is a MAC nobody has (frames dropped by
+    // the host end's stack; nothing waits for ARP, which would make the kernel skip the retransmits).
+    execFileSync('ip', ['-n', veth.namespace, 'addr', 'add', '10.232.0.2/24', 'dev', veth.peer]);
+    execFileSync('ip', [
+      '-n',
+      veth.namespace,
+      'neigh',
+      'replace',
+      '10.232.0.9',
+      'lladdr',
+      '02:00:00:00:02:32',
+      'dev',
+      veth.peer,
+      'nud',
+      'permanent',
+    ]);
 
     // The exec handler: root-owned, 0755, in a 0755 directory.
     const handlerDir = mkdtempSync(path.join(os.tmpdir(), 'eoa-dash-handler-'));
     dirs.push(handlerDir);
+    tcpconnect = path.join(handlerDir, 'tcpconnect');
+    execFileSync('gcc', ['-O2', '-static', '-o', tcpconnect, path.join(root, 'test', 'helpers', 'tcpconnect.c')]);
+    closedPort = await freePort();
     chmodSync(handlerDir, 0o755);
     const handler = path.join(handlerDir, 'handler.sh');
     writeFileSync(handler, '#!/bin/sh\nexit 0\n');
@@ -244,7 +281,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
 
     agent = await startAgent([
       '--programs',
-      'exec,syscalls,xdp,tc,cpu',
+      'exec,syscalls,xdp,tc,cpu,tcp',
       '--bpf-stats',
       '--xdp-interface',
       veth.host,
@@ -327,6 +364,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
       await exited;
       clearTimeout(timer);
     }
+    silent?.kill('SIGKILL');
     await agent?.stop();
     await killAllAgents();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

@@ -486,6 +486,7 @@ describe('helm chart', () => {
       'EbpfOtelAgentEventsLost',
       'EbpfOtelAgentMapFull',
       'EbpfOtelAgentNotReady',
+      'EbpfOtelAgentTcpConnectFailures',
     ]);
     for (const r of rules) {
       expect(String(r.expr)).toContain(`job="ebpf-otel-agent",namespace="${NAMESPACE}"`);
@@ -500,18 +501,19 @@ describe('helm chart', () => {
 
     const file = path.join(tmp, 'rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
-    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 4 rules found/);
+    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
   });
 
-  it('the default PrometheusRule has all five alerts, and promtool accepts them', () => {
+  it('the default PrometheusRule has all six alerts, and promtool accepts them', () => {
     const objs = render(cases[0]!, ['--set', 'prometheusRule.enabled=true']);
     const rule = ofKind<IPrometheusRule>(objs, 'PrometheusRule')[0]!;
     const alerts = rule.spec.groups!.flatMap((g) => g.rules ?? []).map((r) => r.alert);
     expect(alerts).toContain('EbpfOtelAgentSeriesBudgetExceeded');
-    expect(alerts).toHaveLength(5);
+    expect(alerts).toContain('EbpfOtelAgentTcpConnectFailures');
+    expect(alerts).toHaveLength(6);
     const file = path.join(tmp, 'default-rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
-    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
+    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 6 rules found/);
   });
 
   it('hostNetwork can be overridden, and xdp without an interface is refused', () => {

@@ -145,6 +145,48 @@ export function richSnapshot(): AgentSnapshot {
         { name: 'lxc12ab', ifindex: 14, attached: false, pod: { podUid: '5b8d1f3a-7c9e-4b2d-a4f6-8e0c2a4b6d8f' } },
       ],
     },
+    tcp: {
+      series: [
+        {
+          pid: undefined,
+          comm: 'curl',
+          syscall: 'connect_attempts',
+          value: 7,
+          startMs: T0 + 2_000,
+          attribution: { containerId: 'c0ffee', podUid: '8d3f-uid', podName: 'web-0', podNamespace: 'shop' },
+        },
+        {
+          pid: undefined,
+          comm: 'curl',
+          syscall: 'connect_failures',
+          value: 2,
+          startMs: T0 + 2_000,
+          attribution: { containerId: 'c0ffee', podUid: '8d3f-uid', podName: 'web-0', podNamespace: 'shop' },
+        },
+        {
+          pid: undefined,
+          comm: 'curl',
+          syscall: 'resets_received',
+          value: 2,
+          startMs: T0 + 2_000,
+          attribution: { containerId: 'c0ffee', podUid: '8d3f-uid', podName: 'web-0', podNamespace: 'shop' },
+        },
+        { pid: undefined, comm: 'nginx', syscall: 'retransmits', value: 11, startMs: T0 + 1_000, attribution: {} },
+        { pid: undefined, comm: 'nginx', syscall: 'resets_sent', value: 1, startMs: T0 + 1_000, attribution: {} },
+      ],
+      latency: [
+        {
+          comm: 'curl',
+          attribution: { containerId: 'c0ffee', podUid: '8d3f-uid', podName: 'web-0', podNamespace: 'shop' },
+          // 3 handshakes ≤ 32 µs, 1 ≤ 128 µs, 1 over 4.19 s.
+          counts: [0, 0, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+          sum: 5.000125,
+          startMs: T0 + 2_000,
+        },
+      ],
+      foldedTotal: 0,
+      unowned: 6,
+    },
     drops: [
       { program: 'syscalls', eventsLost: 5, mapFull: { syscall_counts: 1, syscall_procs: 0 } },
       { program: 'exec', eventsLost: 0, mapFull: {} },
