@@ -61,6 +61,12 @@ struct {
 	__type(value, __u64);
 } tc_drops SEC(".maps");
 
+/* Out of line so that clang cannot merge its lookup with tc_slot_near's (see count()). */
+static __noinline struct tc_slot *far_slot(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&tc_slot_far, &ifindex);
+}
+
 static __always_inline int count(struct __sk_buff *skb, __u32 direction)
 {
 	void *data = (void *)(long)skb->data;
@@ -78,10 +84,9 @@ static __always_inline int count(struct __sk_buff *skb, __u32 direction)
 	 */
 	__u64 len = skb->len + (skb->vlan_present ? 4 : 0);
 
-	if (ifindex < TC_IFINDEX_NEAR)
-		slot = bpf_map_lookup_elem(&tc_slot_near, &ifindex);
-	else
-		slot = bpf_map_lookup_elem(&tc_slot_far, &ifindex);
+	/* Two call sites, each with one map: a lookup whose map differs by path is not inlined by the verifier (and
+	 * costs an indirect call, ~30 ns here), which is what clang makes of a plain if/else. */
+	slot = ifindex < TC_IFINDEX_NEAR ? bpf_map_lookup_elem(&tc_slot_near, &ifindex) : far_slot(ifindex);
 	if (!slot || slot->slot_plus_one == 0 || slot->slot_plus_one > TC_SLOTS) {
 		eoa_count_drop(&tc_drops, TC_DROP_COUNTS_FULL);
 		return TCX_NEXT;
