@@ -417,7 +417,7 @@ export class TcCollector implements Collector<TcSnapshot> {
         this.#slotsFullWarned = true;
         this.#logger.warn(
           `more than ${this.#slots.length} interfaces to count: the packets of those beyond are counted as drops ` +
-            '(ebpf_agent_map_full_total{map="tc_counts"}) until others go',
+            '(ebpf_agent_map_updates_dropped_total{program="tc",map="tc_counts"}) until others go',
           { interface: a.name },
         );
       }
