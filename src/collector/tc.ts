@@ -230,6 +230,8 @@ export class TcCollector implements Collector<TcSnapshot> {
   #expired: Attachment[] = [];
   /** Owner of each slot of tc_counts. */
   readonly #slots: (Attachment | undefined)[] = new Array<Attachment | undefined>(TC_GEOMETRY.values.TC_SLOTS);
+  /** What tc_slot_near/tc_slot_far say now: ifindex → slot (entries absent here are 0 or absent there). */
+  readonly #slotOf = new Map<number, number>();
   readonly #first: boolean;
   #slotsFullWarned = false;
   #drops: number[] = [0];
@@ -422,7 +424,7 @@ export class TcCollector implements Collector<TcSnapshot> {
         );
       }
       // Not another's slot either (one whose interface had this ifindex and is leaving).
-      this.#object.updateElems(slotMap(a.ifindex), u32Bytes(a.ifindex), slotBytes(0));
+      this.#pointAt(a.ifindex, undefined);
       return;
     }
     this.#slots[slot] = a;
@@ -432,16 +434,21 @@ export class TcCollector implements Collector<TcSnapshot> {
     const view = new DataView(keys.buffer);
     for (let i = 0; i < entries; i++) view.setUint32(i * 4, slot * entries + i, true);
     this.#object.updateElems('tc_counts', keys, new Uint8Array(entries * TC_VALUE.size));
-    this.#object.updateElems(slotMap(a.ifindex), u32Bytes(a.ifindex), slotBytes(slot + 1));
+    this.#pointAt(a.ifindex, slot);
   }
 
-  /** Gives `a`'s slot back; its ifindex stops pointing at it unless another attachment has the ifindex now. */
+  /** Points the program at `slot` for packets of `ifindex`, or at none. */
+  #pointAt(ifindex: number, slot: number | undefined): void {
+    if (this.#slotOf.get(ifindex) === slot) return;
+    this.#object.updateElems(slotMap(ifindex), u32Bytes(ifindex), slotBytes(slot === undefined ? 0 : slot + 1));
+    if (slot === undefined) this.#slotOf.delete(ifindex);
+    else this.#slotOf.set(ifindex, slot);
+  }
+
+  /** Gives `a`'s slot back; its ifindex stops pointing at it (unless it points at another's slot now). */
   #takeSlot(a: Attachment): void {
     if (a.slot === undefined) return;
-    const current = this.#attachments.get(a.ifindex);
-    if (current === undefined || current === a || current.slot === undefined) {
-      this.#object.updateElems(slotMap(a.ifindex), u32Bytes(a.ifindex), slotBytes(0));
-    }
+    if (this.#slotOf.get(a.ifindex) === a.slot) this.#pointAt(a.ifindex, undefined);
     if (this.#slots[a.slot] === a) this.#slots[a.slot] = undefined;
     a.slot = undefined;
   }
