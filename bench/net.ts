@@ -2,8 +2,12 @@
 // end where the programs sit, in one run: no program, the agent's tc program (tcx ingress + egress), and the XDP
 // program in native and in generic mode, alternating setups within each round so drift hits all alike. Reported:
 // throughput and its ratio to no program, the kernel's own time per packet of each program (--bpf-stats: run time
-// / runs), and softirq CPU time per GB moved (/proc/stat). Run as root: npm run bench:net
-//   BENCH_SECONDS (5) per run, BENCH_ROUNDS (3); BENCH_NO_WRITE=1 prints without touching docs/benchmarks.md.
+// / runs), and softirq CPU time per GB moved (/proc/stat). Throughput and softirq CPU are measured with the
+// kernel's run-time statistics off (they cost every program run two clock reads: the agent's default); the time
+// per packet in a second, shorter run of the same setup with --bpf-stats. Run as root: npm run bench:net
+//   BENCH_SECONDS (5) per run, BENCH_STATS_SECONDS (2), BENCH_ROUNDS (3); BENCH_NO_WRITE=1 prints without touching
+//   docs/benchmarks.md; BENCH_SETUPS (none,tc,xdp native,xdp generic) and BENCH_AGENT (dist/cli.js of another
+//   checkout, to measure its programs) for comparisons, with BENCH_NO_WRITE.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,11 +19,19 @@ const NS = 'eoa-bench-net';
 const HOST = 'eoabnetH';
 const PEER = 'eoabnetN';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const STATS_SECONDS = Number(process.env.BENCH_STATS_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const AGENT = path.resolve(process.env.BENCH_AGENT ?? path.join(root, 'dist', 'cli.js'));
 
 type Setup = 'none' | 'tc' | 'xdp native' | 'xdp generic';
-const SETUPS: Setup[] = ['none', 'tc', 'xdp native', 'xdp generic'];
+const ALL_SETUPS: Setup[] = ['none', 'tc', 'xdp native', 'xdp generic'];
+const SETUPS: Setup[] =
+  process.env.BENCH_SETUPS === undefined
+    ? ALL_SETUPS
+    : ALL_SETUPS.filter((s) => process.env.BENCH_SETUPS!.split(',').includes(s));
+if (!SETUPS.includes('none')) SETUPS.unshift('none');
 type Proto = 'tcp' | 'udp';
+const PROTOS = (process.env.BENCH_PROTOS ?? 'tcp,udp').split(',').filter((p): p is Proto => p === 'tcp' || p === 'udp');
 
 function sh(args: string[]): string {
   return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8' });
@@ -45,8 +57,8 @@ function softirqSeconds(): number {
 }
 
 /** Bits per second received by the server: TCP's receiver sum, UDP's sent rate less its loss. */
-function iperf(proto: Proto): { bps: number; bytes: number } {
-  const args = ['netns', 'exec', NS, 'iperf3', '-c', '10.216.0.1', '-t', String(SECONDS), '-J'];
+function iperf(proto: Proto, seconds = SECONDS): { bps: number; bytes: number } {
+  const args = ['netns', 'exec', NS, 'iperf3', '-c', '10.216.0.1', '-t', String(seconds), '-J'];
   if (proto === 'udp') args.push('-u', '-b', '0', '-l', '1400');
   const out = JSON.parse(execFileSync('ip', args, { encoding: 'utf8', maxBuffer: 1 << 26 })) as {
     end: {
@@ -60,7 +72,11 @@ function iperf(proto: Proto): { bps: number; bytes: number } {
   return { bps: sum.bits_per_second * kept, bytes: sum.bytes * kept };
 }
 
-async function withAgent<T>(setup: Setup, run: (metrics: () => Promise<string>) => Promise<T>): Promise<T> {
+async function withAgent<T>(
+  setup: Setup,
+  stats: boolean,
+  run: (metrics: () => Promise<string>) => Promise<T>,
+): Promise<T> {
   const programArgs =
     setup === 'tc'
       ? ['--programs', 'tc', '--net-interface', HOST]
@@ -68,9 +84,9 @@ async function withAgent<T>(setup: Setup, run: (metrics: () => Promise<string>) 
   const agent = spawn(
     process.execPath,
     [
-      path.join(root, 'dist', 'cli.js'),
+      AGENT,
       ...programArgs,
-      '--bpf-stats',
+      ...(stats ? ['--bpf-stats'] : []),
       '--host',
       '127.0.0.1',
       '--port',
@@ -141,15 +157,16 @@ try {
   };
   for (let round = 0; round < ROUNDS; round++) {
     for (const setup of SETUPS) {
-      for (const proto of ['tcp', 'udp'] as const) {
+      for (const proto of PROTOS) {
         const into = record(setup, proto);
         if (setup === 'none') {
           measure(proto, into);
           continue;
         }
-        await withAgent(setup, async (metrics) => {
+        await withAgent(setup, false, async () => measure(proto, into));
+        await withAgent(setup, true, async (metrics) => {
           const before = programStats(await metrics());
-          measure(proto, into);
+          iperf(proto, STATS_SECONDS);
           await new Promise((r) => setTimeout(r, 1500));
           const after = programStats(await metrics());
           if (after.runs > before.runs) into.nsPerPacket.push((after.ns - before.ns) / (after.runs - before.runs));
@@ -160,7 +177,7 @@ try {
   }
 
   const rows: string[][] = [];
-  for (const proto of ['tcp', 'udp'] as const) {
+  for (const proto of PROTOS) {
     const base = median(record('none', proto).bps);
     for (const setup of SETUPS) {
       const r = record(setup, proto);
@@ -181,7 +198,8 @@ try {
     'net',
     [
       `iperf3 over a veth pair (namespace → host), ${SECONDS} s runs, median of ${ROUNDS} (range of the ratio across rounds), ` +
-        `${os.cpus().length} × ${cpu}, kernel ${os.release()}. UDP: \`-u -b 0 -l 1400\`, throughput received (sent less loss).`,
+        `${os.cpus().length} × ${cpu}, kernel ${os.release()}. UDP: \`-u -b 0 -l 1400\`, throughput received (sent less loss). ` +
+        `Throughput and softirq CPU with the kernel's run-time statistics off; time per packet from a ${STATS_SECONDS} s run with \`--bpf-stats\`.`,
       '',
       table(
         [

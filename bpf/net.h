@@ -13,6 +13,7 @@ enum net_layer {
 	NET_LAYER_IPV6 = 1,
 	NET_LAYER_ARP = 2,
 	NET_LAYER_OTHER = 3,
+	NET_LAYER_MAX,
 };
 
 enum net_transport {
@@ -21,6 +22,7 @@ enum net_transport {
 	NET_TRANSPORT_ICMP = 2,
 	NET_TRANSPORT_ICMPV6 = 3,
 	NET_TRANSPORT_OTHER = 4,
+	NET_TRANSPORT_MAX,
 };
 
 /* Bits of the flags byte of a network key (xdp_key.flags, tc_key.flags). */

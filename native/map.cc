@@ -30,7 +30,7 @@ void Map::Reserve(size_t entries) {
   if (values_.size() < value_bytes) values_.resize(std::max(value_bytes, values_.size() * 2));
 }
 
-Napi::Value Map::Read(Napi::Env env) {
+Napi::Value Map::Read(Napi::Env env, size_t limit) {
   const int fd = bpf_map__fd(map_);
   if (fd < 0) throw Napi::Error::New(env, "map " + Name() + " is not loaded");
   Layout layout;
@@ -46,8 +46,8 @@ Napi::Value Map::Read(Napi::Env env) {
   layout.stride = layout.per_cpu ? PerCpuStride(layout.value_size, layout.ncpu) : layout.value_size;
 
   bool supported = bpf_map__type(map_) != BPF_MAP_TYPE_RINGBUF;
-  size_t n = supported ? ReadBatched(env, fd, layout, &supported) : 0;
-  if (!supported) n = ReadByKey(env, fd, layout);
+  size_t n = supported ? ReadBatched(env, fd, layout, limit, &supported) : 0;
+  if (!supported) n = ReadByKey(env, fd, layout, limit);
 
   Napi::ArrayBuffer keys = Napi::ArrayBuffer::New(env, n * layout.key_size);
   if (n > 0) memcpy(keys.Data(), keys_.data(), n * layout.key_size);
@@ -62,12 +62,13 @@ Napi::Value Map::Read(Napi::Env env) {
 
 // Batch lookups in bounded chunks. Sets *supported to false (and returns 0) where the kernel or map type has no
 // batch reads.
-size_t Map::ReadBatched(Napi::Env env, int fd, const Layout& layout, bool* supported) {
+size_t Map::ReadBatched(Napi::Env env, int fd, const Layout& layout, size_t limit, bool* supported) {
   const size_t key_size = layout.key_size;
   const size_t value_size = layout.value_size;
   const size_t stride = layout.stride;
   const bool per_cpu = layout.per_cpu;
-  const size_t max = std::max<size_t>(bpf_map__max_entries(map_), 1);
+  size_t max = std::max<size_t>(bpf_map__max_entries(map_), 1);
+  if (limit > 0) max = std::min(max, limit);
   size_t chunk = std::min(max, std::max(kMinChunk, kChunkBytes / std::max<size_t>(stride, 1)));
 
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -82,7 +83,7 @@ size_t Map::ReadBatched(Napi::Env env, int fd, const Layout& layout, bool* suppo
       if (raw_.size() < chunk * stride) raw_.resize(chunk * stride);
       values = raw_.data();
     }
-    __u32 count = static_cast<__u32>(chunk);
+    __u32 count = static_cast<__u32>(limit > 0 ? std::min(chunk, limit - n) : chunk);
     int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys_.data() + n * key_size, values,
                                    &count, &opts);
     if (err == -ENOSPC && chunk < max) {
@@ -105,16 +106,17 @@ size_t Map::ReadBatched(Napi::Env env, int fd, const Layout& layout, bool* suppo
     n += count;
     first = false;
     in_batch = out_batch;
-    if (err == -ENOENT) return n;
+    if (err == -ENOENT || (limit > 0 && n >= limit)) return n;
   }
 }
 
 // One get_next_key and one lookup per entry, for kernels or map types without batch reads.
-size_t Map::ReadByKey(Napi::Env env, int fd, const Layout& layout) {
+size_t Map::ReadByKey(Napi::Env env, int fd, const Layout& layout, size_t limit) {
   const size_t key_size = layout.key_size;
   const size_t value_size = layout.value_size;
   const size_t stride = layout.stride;
-  const size_t max = bpf_map__max_entries(map_);
+  size_t max = bpf_map__max_entries(map_);
+  if (limit > 0) max = std::min(max, limit);
   if (raw_.size() < stride) raw_.resize(stride);
   std::vector<uint8_t> key(key_size);
   std::vector<uint8_t> next(key_size);
@@ -139,6 +141,28 @@ size_t Map::ReadByKey(Napi::Env env, int fd, const Layout& layout) {
     prev = key.data();
   }
   return n;
+}
+
+void Map::Update(Napi::Env env, const Napi::Uint8Array& keys, const Napi::Uint8Array& values) {
+  const int fd = bpf_map__fd(map_);
+  if (fd < 0) throw Napi::Error::New(env, "map " + Name() + " is not loaded");
+  const size_t key_size = bpf_map__key_size(map_);
+  const size_t value_size = bpf_map__value_size(map_);
+  const size_t n = keys.ByteLength() / key_size;
+  if (keys.ByteLength() % key_size != 0 || values.ByteLength() != n * value_size) {
+    throw Napi::TypeError::New(env, "keys and values do not match the map's key and value sizes");
+  }
+  const bool per_cpu = IsPerCpu(bpf_map__type(map_));
+  const int ncpu = per_cpu ? libbpf_num_possible_cpus() : 1;
+  if (ncpu <= 0) throw BpfError(env, ncpu, "cannot count possible CPUs");
+  const size_t stride = per_cpu ? PerCpuStride(value_size, static_cast<size_t>(ncpu)) : value_size;
+  const size_t lane = per_cpu ? stride / static_cast<size_t>(ncpu) : value_size;
+  std::vector<uint8_t> raw(stride, 0);
+  for (size_t i = 0; i < n; i++) {
+    for (int cpu = 0; cpu < ncpu; cpu++) memcpy(raw.data() + cpu * lane, values.Data() + i * value_size, value_size);
+    int err = bpf_map_update_elem(fd, keys.Data() + i * key_size, raw.data(), BPF_ANY);
+    if (err < 0) throw BpfError(env, err, "cannot update map " + Name());
+  }
 }
 
 size_t Map::DeleteKeys(Napi::Env env, const Napi::Uint8Array& keys) {

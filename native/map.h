@@ -22,7 +22,11 @@ class Map {
 
   // { count, keys: ArrayBuffer, values: ArrayBuffer }: every entry, keys packed at keySize, values at valueSize,
   // per-CPU values summed. One call and one pair of buffers per map per read.
-  Napi::Value Read(Napi::Env env);
+  // At most `limit` entries (0: all), from the first key on: an array's first `limit` indexes.
+  Napi::Value Read(Napi::Env env, size_t limit = 0);
+
+  // Writes each key's value (keys and values packed at the map's sizes); a per-CPU map gets the value on every CPU.
+  void Update(Napi::Env env, const Napi::Uint8Array& keys, const Napi::Uint8Array& values);
 
   // Number deleted; keys already gone are skipped, not errors.
   size_t DeleteKeys(Napi::Env env, const Napi::Uint8Array& keys);
@@ -37,8 +41,8 @@ class Map {
     size_t ncpu;
     bool per_cpu;
   };
-  size_t ReadBatched(Napi::Env env, int fd, const Layout& layout, bool* supported);
-  size_t ReadByKey(Napi::Env env, int fd, const Layout& layout);
+  size_t ReadBatched(Napi::Env env, int fd, const Layout& layout, size_t limit, bool* supported);
+  size_t ReadByKey(Napi::Env env, int fd, const Layout& layout, size_t limit);
   void Reserve(size_t entries);
 
   struct bpf_map* map_;

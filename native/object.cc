@@ -30,6 +30,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod<&BpfObject::AttachCpuClock>("attachCpuClock"),
                          InstanceMethod<&BpfObject::ReadMap>("readMap"),
                          InstanceMethod<&BpfObject::DeleteKeys>("deleteKeys"),
+                         InstanceMethod<&BpfObject::UpdateElems>("updateElems"),
                          InstanceMethod<&BpfObject::ProgramInfo>("programInfo"),
                          InstanceMethod<&BpfObject::Close>("close"),
                      });
@@ -306,10 +307,26 @@ Napi::Value BpfObject::AttachCpuClock(const Napi::CallbackInfo& info) {
   return Link::Wrap(env, link);
 }
 
-// readMap(map) → { count, keys: ArrayBuffer, values: ArrayBuffer } (see Map::Read).
+// readMap(map, limit?) → { count, keys: ArrayBuffer, values: ArrayBuffer } (see Map::Read).
 Napi::Value BpfObject::ReadMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return MapNamed(env, RequireString(info, 0, "map")).Read(env);
+  size_t limit = 0;
+  if (info.Length() > 1 && info[1].IsNumber()) {
+    double l = info[1].As<Napi::Number>().DoubleValue();
+    if (!(l >= 1)) throw Napi::RangeError::New(env, "limit must be a positive number of entries");
+    limit = static_cast<size_t>(l);
+  }
+  return MapNamed(env, RequireString(info, 0, "map")).Read(env, limit);
+}
+
+// updateElems(map, keys: Uint8Array, values: Uint8Array): each key set to its value (per-CPU: on every CPU).
+Napi::Value BpfObject::UpdateElems(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = RequireString(info, 0, "map");
+  Napi::Uint8Array keys = RequireBytes(info, 1, "keys");
+  Napi::Uint8Array values = RequireBytes(info, 2, "values");
+  MapNamed(env, name).Update(env, keys, values);
+  return env.Undefined();
 }
 
 // deleteKeys(map, keys: Uint8Array) → number deleted.

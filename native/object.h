@@ -45,6 +45,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachCpuClock(const Napi::CallbackInfo& info);
   Napi::Value ReadMap(const Napi::CallbackInfo& info);
   Napi::Value DeleteKeys(const Napi::CallbackInfo& info);
+  Napi::Value UpdateElems(const Napi::CallbackInfo& info);
   Napi::Value ProgramInfo(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -3,6 +3,7 @@
 // involve two flags. Everything here is checked before anything touches the kernel.
 import type { ProgramName } from './collector/types.ts';
 import type { XdpMode } from './collector/xdp.ts';
+import type { NetOrder } from './flags.ts';
 import { UserError } from './errors.ts';
 import {
   FLAGS,
@@ -27,6 +28,7 @@ export interface AgentConfig {
   xdpMode: XdpMode;
   /** --net-interface items: names, globs, `pods` (checked by parseInterfaceRules). */
   netInterfaces: string[];
+  netOrder: NetOrder;
   execLog?: string;
   otlpEndpoint?: string;
   otlpProtocol: OtlpProtocol;
@@ -97,6 +99,7 @@ export const DEFAULTS = {
   port: defaultOf('port'),
   interval: defaultOf('interval'),
   xdpMode: defaultOf('xdp-mode') as XdpMode,
+  netOrder: defaultOf('net-order') as NetOrder,
   otlpProtocol: defaultOf('otlp-protocol') as OtlpProtocol,
   logLevel: defaultOf('log-level') as LogLevel,
   logFormat: defaultOf('log-format') as LogFormat,

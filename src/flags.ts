@@ -22,6 +22,8 @@ export const NON_FLAG_VARIABLES: readonly string[] = ['EBPF_OTEL_AGENT_ADDON'];
 export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'grpc'];
 export const OTLP_TEMPORALITIES: readonly OtlpTemporality[] = ['cumulative', 'delta'];
 export const XDP_MODES: readonly XdpMode[] = ['auto', 'native', 'generic'];
+export type NetOrder = 'last' | 'first';
+export const NET_ORDERS: readonly NetOrder[] = ['last', 'first'];
 export const LOG_FORMATS = ['text', 'json'] as const;
 
 /**
@@ -338,6 +340,17 @@ export const FLAGS = [
       return items;
     },
     format: (items) => ((items as string[]).length > 0 ? items : undefined),
+  },
+  {
+    name: 'net-order',
+    kind: 'choice',
+    default: 'last',
+    choices: NET_ORDERS,
+    describe:
+      "Where tc goes on each interface's tcx hooks: last (after the programs there) or first (before them); it replaces none and hands every packet on",
+    group: 'tc:',
+    program: 'tc',
+    field: 'netOrder',
   },
   {
     name: 'exec-log',

@@ -50,7 +50,8 @@ export interface RawBpfObject {
   attachXdp(program: string, ifindex: number, flags: number): { link: RawLink; mode: string };
   attachTcx(program: string, ifindex: number, egress: boolean, first: boolean): RawLink;
   attachCpuClock(program: string, cpu: number, hz: number): RawLink;
-  readMap(map: string): RawMapRead;
+  readMap(map: string, limit?: number): RawMapRead;
+  updateElems(map: string, keys: Uint8Array, values: Uint8Array): void;
   deleteKeys(map: string, keys: Uint8Array): number;
   programInfo(program: string): { id: number; runTimeNs: number; runCount: number; verifiedInstructions: number };
   close(): void;

@@ -129,9 +129,10 @@ export class BpfObject {
     return new Link(this.raw.attachCpuClock(program, cpu, hz));
   }
 
-  readMap(name: string): MapSnapshot {
+  /** Every entry, or the first `limit` (an array's indexes 0 to limit - 1); per-CPU values summed. */
+  readMap(name: string, limit?: number): MapSnapshot {
     const info = this.map(name);
-    const { count, keys, values } = this.raw.readMap(name);
+    const { count, keys, values } = limit === undefined ? this.raw.readMap(name) : this.raw.readMap(name, limit);
     return {
       count,
       keys: new DataView(keys),
@@ -150,6 +151,12 @@ export class BpfObject {
       out[index] = snapshot.values.getBigUint64(i * snapshot.valueSize, true);
     }
     return out;
+  }
+
+  /** Sets each key (packed at the key size) to its value (packed at the value size); per-CPU maps on every CPU. */
+  updateElems(name: string, keys: Uint8Array, values: Uint8Array): void {
+    if (keys.byteLength === 0) return;
+    this.raw.updateElems(name, keys, values);
   }
 
   deleteKeys(name: string, keys: Uint8Array): number {

@@ -79,7 +79,7 @@ export const SYSCALL_COUNTS = { size: 32, fields: { calls: { offset: 0, size: 32
 
 /** enum net_layer (tc.bpf.o, xdp.bpf.o). */
 export const NET_LAYER = {
-  values: { NET_LAYER_IPV4: 0, NET_LAYER_IPV6: 1, NET_LAYER_ARP: 2, NET_LAYER_OTHER: 3 },
+  values: { NET_LAYER_IPV4: 0, NET_LAYER_IPV6: 1, NET_LAYER_ARP: 2, NET_LAYER_OTHER: 3, NET_LAYER_MAX: 4 },
   names: ['ipv4', 'ipv6', 'arp', 'other'],
 } as const;
 
@@ -91,6 +91,7 @@ export const NET_TRANSPORT = {
     NET_TRANSPORT_ICMP: 2,
     NET_TRANSPORT_ICMPV6: 3,
     NET_TRANSPORT_OTHER: 4,
+    NET_TRANSPORT_MAX: 5,
   },
   names: ['tcp', 'udp', 'icmp', 'icmpv6', 'other'],
 } as const;
@@ -100,21 +101,15 @@ export const NET_KEY_FLAG = { values: { NET_KEY_TRUNCATED: 1 } } as const;
 
 /** enum tc_direction (tc.bpf.o). */
 export const TC_DIRECTION = {
-  values: { TC_DIRECTION_RECEIVE: 0, TC_DIRECTION_TRANSMIT: 1 },
+  values: { TC_DIRECTION_RECEIVE: 0, TC_DIRECTION_TRANSMIT: 1, TC_DIRECTION_MAX: 2 },
   names: ['receive', 'transmit'],
 } as const;
 
-/** struct tc_key (tc.bpf.o). */
-export const TC_KEY = {
-  size: 8,
-  fields: {
-    ifindex: { offset: 0, size: 4 },
-    direction: { offset: 4, size: 1 },
-    layer: { offset: 5, size: 1 },
-    transport: { offset: 6, size: 1 },
-    flags: { offset: 7, size: 1 },
-  },
-} as const;
+/** enum tc_geometry (tc.bpf.o). */
+export const TC_GEOMETRY = { values: { TC_SLOTS: 256, TC_IFINDEX_NEAR: 16384, TC_SLOT_ENTRIES: 80 } } as const;
+
+/** struct tc_slot (tc.bpf.o). */
+export const TC_SLOT = { size: 4, fields: { slot_plus_one: { offset: 0, size: 4 } } } as const;
 
 /** struct tc_value (tc.bpf.o). */
 export const TC_VALUE = {
@@ -215,7 +210,9 @@ export const SYSCALLS_MAP_SIZES = {
 
 /** Key and value sizes of the maps of tc.bpf.o. */
 export const TC_MAP_SIZES = {
-  tc_counts: { keySize: 8, valueSize: 16 },
+  tc_slot_near: { keySize: 4, valueSize: 4 },
+  tc_slot_far: { keySize: 4, valueSize: 4 },
+  tc_counts: { keySize: 4, valueSize: 16 },
   tc_drops: { keySize: 4, valueSize: 8 },
 } as const;
 

@@ -5,7 +5,16 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
 import { BpfObject, netnsId, networkLinks, type Link, type MapSnapshot, type NetLink } from '../bpf/index.ts';
-import { NET_KEY_FLAG, TC_DIRECTION, TC_DROP, TC_KEY, TC_MAP_SIZES, TC_VALUE } from '../bpf/layouts.ts';
+import {
+  NET_LAYER,
+  NET_TRANSPORT,
+  TC_DIRECTION,
+  TC_DROP,
+  TC_GEOMETRY,
+  TC_MAP_SIZES,
+  TC_SLOT,
+  TC_VALUE,
+} from '../bpf/layouts.ts';
 import { u64 } from './decode.ts';
 import type { Attribution, Attributor } from './series.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
@@ -102,6 +111,8 @@ interface Attachment {
   ifindex: number;
   name: string;
   links: Link[];
+  /** Its counters in tc_counts (bpf/tc.h); undefined while all TC_SLOTS are taken (its packets count as drops). */
+  slot: number | undefined;
   pod: Attribution;
   /** The pod's process whose network namespace the veth's peer is in, re-attributed each poll. */
   podPid: number | undefined;
@@ -190,6 +201,8 @@ export interface TcCollectorOptions {
   holdMs?: number;
   /** How often at most pod veths that are not yet known to be a pod's are looked up again. */
   podRescanMs?: number;
+  /** Where on each tcx hook the program goes (--net-order): after the programs there (default), or before them. */
+  order?: 'first' | 'last';
   logger?: Logger;
   nowMs: number;
 }
@@ -213,9 +226,15 @@ export class TcCollector implements Collector<TcSnapshot> {
   #missingNames = new Set<string>();
   /** Candidate pod veths found not to be a pod's, by ifindex, and when they were last looked up. */
   readonly #notPods = new Map<number, number>();
-  #expired: number[] = [];
+  /** Attachments whose series leave with this poll: their slots are given back in commit(). */
+  #expired: Attachment[] = [];
+  /** Owner of each slot of tc_counts. */
+  readonly #slots: (Attachment | undefined)[] = new Array<Attachment | undefined>(TC_GEOMETRY.values.TC_SLOTS);
+  /** What tc_slot_near/tc_slot_far say now: ifindex → slot (entries absent here are 0 or absent there). */
+  readonly #slotOf = new Map<number, number>();
+  readonly #first: boolean;
+  #slotsFullWarned = false;
   #drops: number[] = [0];
-  #entries = 0;
 
   /** Loads the program and attaches it to every interface the rules match now, or throws with nothing attached. */
   constructor(options: TcCollectorOptions) {
@@ -227,10 +246,13 @@ export class TcCollector implements Collector<TcSnapshot> {
     this.#links = options.links ?? networkLinks;
     this.#podRescanMs = options.podRescanMs ?? 10_000;
     this.#holdMs = options.holdMs ?? 0;
+    this.#first = options.order === 'first';
     const object = new BpfObject(options.objectPath, { btfPath: options.btfPath, debug: options.debug });
     this.#object = object;
     try {
-      object.expectMap('tc_counts', TC_MAP_SIZES.tc_counts.keySize, TC_MAP_SIZES.tc_counts.valueSize);
+      for (const map of ['tc_counts', 'tc_slot_near', 'tc_slot_far'] as const) {
+        object.expectMap(map, TC_MAP_SIZES[map].keySize, TC_MAP_SIZES[map].valueSize);
+      }
       object.load();
       const links = this.#links();
       for (const rule of this.#rules) {
@@ -325,13 +347,25 @@ export class TcCollector implements Collector<TcSnapshot> {
       }
       // An ifindex used again before the old interface's series left: the old counts go now, or they would add
       // to the new interface's.
-      if (known !== undefined) this.#expired.push(ifindex);
-      const links2: Link[] = [];
+      if (known !== undefined) this.#expired.push(known);
+      // The slot first (its counters zeroed, then the interface pointed at it), then the links: no packet of the
+      // interface is counted in another's slot or lost for want of one.
+      const attachment: Attachment = {
+        ifindex,
+        name: link.name,
+        links: [],
+        slot: undefined,
+        pod: {},
+        podPid,
+        goneAtMs: undefined,
+      };
+      this.#giveSlot(attachment);
       try {
-        links2.push(this.#object.attachTcx('eoa_tc_ingress', ifindex, 'ingress'));
-        links2.push(this.#object.attachTcx('eoa_tc_egress', ifindex, 'egress'));
+        attachment.links.push(this.#object.attachTcx('eoa_tc_ingress', ifindex, 'ingress', this.#first));
+        attachment.links.push(this.#object.attachTcx('eoa_tc_egress', ifindex, 'egress', this.#first));
       } catch (error) {
-        for (const l of links2) l.destroy();
+        for (const l of attachment.links) l.destroy();
+        this.#takeSlot(attachment);
         // At start a named interface that cannot be counted is the user's to fix; a glob's or a pod's match (which
         // may be going away right now) is not worth refusing the whole agent.
         if (starting && this.#rules.some((r) => r.kind === 'name' && r.name === link.name)) throw error;
@@ -341,8 +375,9 @@ export class TcCollector implements Collector<TcSnapshot> {
         });
         continue;
       }
-      const pod = podPid !== undefined && this.#attribute !== undefined ? podOf(this.#attribute(0n, podPid)) : {};
-      this.#attachments.set(ifindex, { ifindex, name: link.name, links: links2, pod, podPid, goneAtMs: undefined });
+      attachment.pod = podPid !== undefined && this.#attribute !== undefined ? podOf(this.#attribute(0n, podPid)) : {};
+      const pod = attachment.pod;
+      this.#attachments.set(ifindex, attachment);
       this.#logger.info('tc attached', {
         interface: link.name,
         ...(pod.podName !== undefined ? { pod: `${pod.podNamespace}/${pod.podName}` } : {}),
@@ -367,19 +402,76 @@ export class TcCollector implements Collector<TcSnapshot> {
       const sameLabels = [...this.#attachments.values()].some(
         (b) => b !== a && b.goneAtMs === undefined && b.name === a.name && samePod(a.pod, b.pod),
       );
-      if (!sameLabels) this.#expired.push(a.ifindex);
+      if (!sameLabels && !this.#expired.includes(a)) this.#expired.push(a);
     }
+    // Interfaces attached while every slot was taken get one as slots come free.
+    for (const a of this.#attachments.values()) {
+      if (a.goneAtMs === undefined && a.slot === undefined) this.#giveSlot(a);
+    }
+  }
+
+  /** Gives `a` the lowest free slot, its counters zeroed, and points its ifindex at it; warns once if none is free. */
+  #giveSlot(a: Attachment): void {
+    let slot = 0;
+    while (slot < this.#slots.length && this.#slots[slot] !== undefined) slot++;
+    if (slot === this.#slots.length) {
+      if (!this.#slotsFullWarned) {
+        this.#slotsFullWarned = true;
+        this.#logger.warn(
+          `more than ${this.#slots.length} interfaces to count: the packets of those beyond are counted as drops ` +
+            '(ebpf_agent_map_updates_dropped_total{program="tc",map="tc_counts"}) until others go',
+          { interface: a.name },
+        );
+      }
+      // Not another's slot either (one whose interface had this ifindex and is leaving).
+      this.#pointAt(a.ifindex, undefined);
+      return;
+    }
+    this.#slots[slot] = a;
+    a.slot = slot;
+    const entries = TC_GEOMETRY.values.TC_SLOT_ENTRIES;
+    const keys = new Uint8Array(entries * 4);
+    const view = new DataView(keys.buffer);
+    for (let i = 0; i < entries; i++) view.setUint32(i * 4, slot * entries + i, true);
+    this.#object.updateElems('tc_counts', keys, new Uint8Array(entries * TC_VALUE.size));
+    this.#pointAt(a.ifindex, slot);
+  }
+
+  /** Points the program at `slot` for packets of `ifindex`, or at none. */
+  #pointAt(ifindex: number, slot: number | undefined): void {
+    if (this.#slotOf.get(ifindex) === slot) return;
+    this.#object.updateElems(slotMap(ifindex), u32Bytes(ifindex), slotBytes(slot === undefined ? 0 : slot + 1));
+    if (slot === undefined) this.#slotOf.delete(ifindex);
+    else this.#slotOf.set(ifindex, slot);
+  }
+
+  /** Gives `a`'s slot back; its ifindex stops pointing at it (unless it points at another's slot now). */
+  #takeSlot(a: Attachment): void {
+    if (a.slot === undefined) return;
+    if (this.#slotOf.get(a.ifindex) === a.slot) this.#pointAt(a.ifindex, undefined);
+    if (this.#slots[a.slot] === a) this.#slots[a.slot] = undefined;
+    a.slot = undefined;
+  }
+
+  /** Slots up to the highest one in use. */
+  #slotsInUse(): number {
+    let n = this.#slots.length;
+    while (n > 0 && this.#slots[n - 1] === undefined) n--;
+    return n;
   }
 
   collect(nowMs: number): TcSnapshot {
     this.#follow(nowMs, this.#links(), false);
-    const snapshot = this.#object.readMap('tc_counts');
-    this.#entries = snapshot.count;
+    const used = this.#slotsInUse();
     this.#drops = this.#object.readCounters('tc_drops').map(Number);
     const expired = new Set(this.#expired);
-    const counts = decodeTcCounts(snapshot, (ifindex) =>
-      expired.has(ifindex) ? undefined : this.#attachments.get(ifindex),
-    );
+    const counts =
+      used === 0
+        ? []
+        : decodeTcCounts(this.#object.readMap('tc_counts', used * TC_GEOMETRY.values.TC_SLOT_ENTRIES), (slot) => {
+            const owner = this.#slots[slot];
+            return owner === undefined || expired.has(owner) ? undefined : owner;
+          });
     const firstSeen = new Map<string, number>();
     for (const c of counts) {
       const id = [c.interfaceName, c.pod.podUid ?? '', c.direction, c.networkType, c.transport].join('\u0000');
@@ -392,32 +484,19 @@ export class TcCollector implements Collector<TcSnapshot> {
     return {
       counts,
       interfaces: [...this.#attachments.values()]
-        .filter((a) => !expired.has(a.ifindex))
+        .filter((a) => !expired.has(a))
         .map((a) => ({ name: a.name, ifindex: a.ifindex, attached: a.goneAtMs === undefined, pod: a.pod })),
     };
   }
 
-  /** After the poll is published: the kernel keys of interfaces whose series left are deleted. */
+  /** After the poll is published: the slots of interfaces whose series left are given back. */
   commit(): void {
     if (this.#expired.length === 0) return;
-    const expired = new Set(this.#expired);
+    const expired = this.#expired;
     this.#expired = [];
-    const snapshot = this.#object.readMap('tc_counts');
-    const keys: number[] = [];
-    for (let i = 0; i < snapshot.count; i++) {
-      if (expired.has(snapshot.keys.getUint32(i * snapshot.keySize + TC_KEY.fields.ifindex.offset, true))) keys.push(i);
-    }
-    const bytes = new Uint8Array(keys.length * snapshot.keySize);
-    keys.forEach((i, n) =>
-      bytes.set(
-        new Uint8Array(snapshot.keys.buffer, snapshot.keys.byteOffset + i * snapshot.keySize, snapshot.keySize),
-        n * snapshot.keySize,
-      ),
-    );
-    this.#object.deleteKeys('tc_counts', bytes);
-    for (const ifindex of expired) {
-      const a = this.#attachments.get(ifindex);
-      if (a !== undefined && a.goneAtMs !== undefined) this.#attachments.delete(ifindex);
+    for (const a of expired) {
+      this.#takeSlot(a);
+      if (this.#attachments.get(a.ifindex) === a && a.goneAtMs !== undefined) this.#attachments.delete(a.ifindex);
     }
   }
 
@@ -434,7 +513,7 @@ export class TcCollector implements Collector<TcSnapshot> {
       {
         program: this.program,
         map: 'tc_counts',
-        entries: this.#entries,
+        entries: this.#slots.filter((a) => a !== undefined).length * TC_GEOMETRY.values.TC_SLOT_ENTRIES,
         capacity: this.#object.map('tc_counts').maxEntries,
       },
     ];
@@ -463,21 +542,49 @@ function samePod(a: Attribution, b: Attribution): boolean {
   return a.podUid === b.podUid && a.podName === b.podName && a.podNamespace === b.podNamespace;
 }
 
+function slotMap(ifindex: number): 'tc_slot_near' | 'tc_slot_far' {
+  return ifindex < TC_GEOMETRY.values.TC_IFINDEX_NEAR ? 'tc_slot_near' : 'tc_slot_far';
+}
+
+function u32Bytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, n, true);
+  return bytes;
+}
+
+function slotBytes(slotPlusOne: number): Uint8Array {
+  const bytes = new Uint8Array(TC_SLOT.size);
+  new DataView(bytes.buffer).setUint32(TC_SLOT.fields.slot_plus_one.offset, slotPlusOne, true);
+  return bytes;
+}
+
+/**
+ * The counters of tc_counts (a per-CPU array, summed, indexes 0 on) by interface, direction, network type and
+ * transport; entry index = slot * TC_SLOT_ENTRIES + class (bpf/tc.h). Classes never seen (0 packets) are left out.
+ */
 export function decodeTcCounts(
   snapshot: MapSnapshot,
-  interfaceOf: (ifindex: number) => { name: string; pod: Attribution } | undefined,
+  interfaceOf: (slot: number) => { name: string; pod: Attribution } | undefined,
 ): TcCount[] {
+  const entries = TC_GEOMETRY.values.TC_SLOT_ENTRIES;
+  const layers = NET_LAYER.values.NET_LAYER_MAX;
+  const transports = NET_TRANSPORT.values.NET_TRANSPORT_MAX;
   const byKey = new Map<string, TcCount>();
   for (let i = 0; i < snapshot.count; i++) {
-    const k = i * snapshot.keySize;
-    const ifindex = snapshot.keys.getUint32(k + TC_KEY.fields.ifindex.offset, true);
-    const iface = interfaceOf(ifindex);
-    // Keys of an interface the agent no longer publishes (their deletion follows the poll).
+    const v = i * snapshot.valueSize;
+    const packets = u64(snapshot.values, v + TC_VALUE.fields.packets.offset);
+    if (packets === 0) continue;
+    const index = snapshot.keys.getUint32(i * snapshot.keySize, true);
+    const iface = interfaceOf(Math.floor(index / entries));
+    // A slot no interface the agent publishes owns (a gone interface's, given back after this poll).
     if (iface === undefined) continue;
-    const direction = NETWORK_IO_DIRECTIONS[snapshot.keys.getUint8(k + TC_KEY.fields.direction.offset)] ?? 'receive';
-    const networkType = NETWORK_TYPES[snapshot.keys.getUint8(k + TC_KEY.fields.layer.offset)] ?? 'other';
-    const transport = NETWORK_TRANSPORTS[snapshot.keys.getUint8(k + TC_KEY.fields.transport.offset)] ?? 'other';
-    const flags = snapshot.keys.getUint8(k + TC_KEY.fields.flags.offset);
+    let rest = index % entries;
+    const truncated = rest % 2 === 1;
+    rest = Math.floor(rest / 2);
+    const transport = NETWORK_TRANSPORTS[rest % transports] ?? 'other';
+    rest = Math.floor(rest / transports);
+    const networkType = NETWORK_TYPES[rest % layers] ?? 'other';
+    const direction = NETWORK_IO_DIRECTIONS[Math.floor(rest / layers)] ?? 'receive';
     const id = [iface.name, iface.pod.podUid ?? '', direction, networkType, transport].join('\u0000');
     let entry = byKey.get(id);
     if (entry === undefined) {
@@ -493,11 +600,9 @@ export function decodeTcCounts(
       };
       byKey.set(id, entry);
     }
-    const v = i * snapshot.valueSize;
-    const packets = u64(snapshot.values, v + TC_VALUE.fields.packets.offset);
     entry.packets += packets;
     entry.bytes += u64(snapshot.values, v + TC_VALUE.fields.bytes.offset);
-    if (flags & NET_KEY_FLAG.values.NET_KEY_TRUNCATED) entry.truncatedPackets += packets;
+    if (truncated) entry.truncatedPackets += packets;
   }
   return [...byKey.values()];
 }

@@ -19,6 +19,7 @@ export const tc: ProgramDescriptor<'tc'> = {
     const collector = new TcCollector({
       ...open('tc.bpf.o'),
       rules: parseInterfaceRules(config.netInterfaces),
+      order: config.netOrder,
       retentionMs: config.exitedRetentionMs,
       // As the aggregate views do: a scraper at --scrape-interval sees a new series at 0 before it counts.
       holdMs: config.scrapeIntervalMs + config.intervalMs,

@@ -21,14 +21,16 @@ function mac(args: string[]): string {
   return info[0]!.address;
 }
 
-export function createVethPair(tag: string): VethPair {
+/** `hostIndex`: the host end's ifindex (a free one), for ifindexes past what an array of them would hold. */
+export function createVethPair(tag: string, hostIndex?: number): VethPair {
   const namespace = `eoa-${tag}`;
   const host = `eoa${tag}h`;
   const peer = `eoa${tag}n`;
   destroy(namespace, host);
   run(['netns', 'add', namespace]);
   try {
-    run(['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', namespace]);
+    const index = hostIndex === undefined ? [] : ['index', String(hostIndex)];
+    run(['link', 'add', host, ...index, 'type', 'veth', 'peer', 'name', peer, 'netns', namespace]);
     execFileSync('sysctl', ['-qw', `net.ipv6.conf.${host}.disable_ipv6=1`]);
     execFileSync('ip', ['netns', 'exec', namespace, 'sysctl', '-qw', `net.ipv6.conf.${peer}.disable_ipv6=1`]);
     run(['link', 'set', host, 'up']);

@@ -51,94 +51,105 @@ describe('tc program', () => {
     await expectNoAgentPrograms();
   });
 
-  it('counts every kind of frame exactly in both directions, beside a second tcx program', async () => {
-    // Two agents: the second one's tcx programs run after the first one's on each hook (both appended), so the
-    // second counts every packet only if the first one's program hands every packet on (TCX_NEXT). (This kernel has
-    // no classic tc classifiers or gact built, so a clsact filter cannot be the other program here.)
-    const first = await startAgent([
-      '--programs',
-      'tc',
-      '--net-interface',
-      veth.host,
-      '--interval',
-      '500ms',
-      '--scrape-interval',
-      '100ms',
-    ]);
-    const second = await startAgent([
-      '--programs',
-      'tc',
-      '--net-interface',
-      `${veth.host.slice(0, -1)}[h]`, // a glob matching only the host end
-      '--interval',
-      '500ms',
-      // New series are held at 0 for --scrape-interval + --interval (600 ms here) before they show their counts.
-      '--scrape-interval',
-      '100ms',
-    ]);
-    for (const agent of [first, second]) {
-      expect(total(await agent.scrape(), 'ebpf_agent_tc_attached', { network_interface_name: veth.host })).toBe(1);
-    }
-    const agents = [first, second];
-    const before = await Promise.all(agents.map((a) => a.waitPolls(1)));
-    const stats = { rx: rxStats(veth.host), tx: txStats(veth.host) };
-    const sent: Record<string, Record<string, Sent>> = {};
-    for (const { direction, from } of DIRECTIONS) sent[direction] = inject(veth, SPEC, from);
-    const after = await Promise.all(agents.map((a) => a.waitPolls(3)));
-
-    for (const [i] of agents.entries()) {
-      for (const { direction } of DIRECTIONS) {
-        const iface = { network_interface_name: veth.host, network_io_direction: direction };
-        const expected = new Map<string, { packets: number; bytes: number }>();
-        for (const k of KINDS) {
-          expect(sent[direction]![k.kind]?.packets, `${direction} ${k.kind}`).toBe(k.count);
-          const id = `${k.type}/${k.transport}`;
-          const e = expected.get(id) ?? { packets: 0, bytes: 0 };
-          e.packets += k.count;
-          e.bytes += sent[direction]![k.kind]!.bytes;
-          expected.set(id, e);
-        }
-        for (const [id, e] of expected) {
-          const [type, transport] = id.split('/') as [string, string];
-          const labels = { ...iface, network_type: type, network_transport: transport };
-          const what = `agent ${i + 1} ${direction} ${id}`;
-          expect(delta(before[i]!, after[i]!, 'ebpf_network_packets_total', labels), `${what} packets`).toBe(e.packets);
-          expect(delta(before[i]!, after[i]!, 'ebpf_network_bytes_total', labels), `${what} bytes`).toBe(e.bytes);
-        }
-        for (const type of ['ipv4', 'ipv6']) {
-          const truncated = KINDS.filter((k) => k.truncated && k.type === type).reduce((n, k) => n + k.count, 0);
-          expect(
-            delta(before[i]!, after[i]!, 'ebpf_network_truncated_packets_total', { ...iface, network_type: type }),
-            `${direction} ${type} truncated`,
-          ).toBe(truncated);
-        }
-        const bytes = [...expected.values()].reduce((n, e) => n + e.bytes, 0);
-        expect(delta(before[i]!, after[i]!, 'ebpf_network_packets_total', iface)).toBe(PACKETS);
-        expect(delta(before[i]!, after[i]!, 'ebpf_network_bytes_total', iface)).toBe(bytes);
+  it.each(['last', 'first'])(
+    'counts every kind of frame exactly in both directions, beside a second tcx program (--net-order %s)',
+    async (order) => {
+      // Two agents: with --net-order last the second one's tcx programs run after the first one's on each hook (both
+      // appended), so the second counts every packet only if the first one's program hands every packet on
+      // (TCX_NEXT); with first, the second one's run before the first one's, and the first counts every packet only
+      // if the second hands them on. (This kernel has no classic tc classifiers or gact built, so a clsact filter
+      // cannot be the other program here.)
+      const first = await startAgent([
+        '--programs',
+        'tc',
+        '--net-interface',
+        veth.host,
+        '--interval',
+        '500ms',
+        '--scrape-interval',
+        '100ms',
+      ]);
+      const second = await startAgent([
+        '--programs',
+        'tc',
+        '--net-interface',
+        `${veth.host.slice(0, -1)}[h]`, // a glob matching only the host end
+        '--net-order',
+        order,
+        '--interval',
+        '500ms',
+        // New series are held at 0 for --scrape-interval + --interval (600 ms here) before they show their counts.
+        '--scrape-interval',
+        '100ms',
+      ]);
+      for (const agent of [first, second]) {
+        expect(total(await agent.scrape(), 'ebpf_agent_tc_attached', { network_interface_name: veth.host })).toBe(1);
       }
-    }
-    // The interface's own counters saw the same frames.
-    const rx = rxStats(veth.host);
-    const tx = txStats(veth.host);
-    expect(rx.packets - stats.rx.packets).toBe(PACKETS);
-    expect(tx.packets - stats.tx.packets).toBe(PACKETS);
-    const sum = (s: Record<string, Sent>): number => Object.values(s).reduce((n, k) => n + k.bytes, 0);
-    expect(rx.bytes - stats.rx.bytes).toBe(sum(sent.receive!));
-    expect(tx.bytes - stats.tx.bytes).toBe(sum(sent.transmit!));
+      const agents = [first, second];
+      const before = await Promise.all(agents.map((a) => a.waitPolls(1)));
+      const stats = { rx: rxStats(veth.host), tx: txStats(veth.host) };
+      const sent: Record<string, Record<string, Sent>> = {};
+      for (const { direction, from } of DIRECTIONS) sent[direction] = inject(veth, SPEC, from);
+      const after = await Promise.all(agents.map((a) => a.waitPolls(3)));
 
-    // SIGKILL of the first agent takes its links with it; the second one goes on counting every packet.
-    const ids = programsHeldBy(first.process.pid!);
-    expect(ids.length).toBe(2);
-    expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
-    await expectProgramsGone(ids);
-    const b = await second.waitPolls(1);
-    const again = inject(veth, 'udp:9');
-    const a = await second.waitPolls(3);
-    const udp = { network_interface_name: veth.host, network_type: 'ipv4', network_transport: 'udp' };
-    expect(delta(b, a, 'ebpf_network_packets_total', { ...udp, network_io_direction: 'receive' })).toBe(9);
-    expect(delta(b, a, 'ebpf_network_bytes_total', { ...udp, network_io_direction: 'receive' })).toBe(again.udp!.bytes);
-    expect((await second.stop('SIGTERM')).code).toBe(0);
-  });
+      for (const [i] of agents.entries()) {
+        for (const { direction } of DIRECTIONS) {
+          const iface = { network_interface_name: veth.host, network_io_direction: direction };
+          const expected = new Map<string, { packets: number; bytes: number }>();
+          for (const k of KINDS) {
+            expect(sent[direction]![k.kind]?.packets, `${direction} ${k.kind}`).toBe(k.count);
+            const id = `${k.type}/${k.transport}`;
+            const e = expected.get(id) ?? { packets: 0, bytes: 0 };
+            e.packets += k.count;
+            e.bytes += sent[direction]![k.kind]!.bytes;
+            expected.set(id, e);
+          }
+          for (const [id, e] of expected) {
+            const [type, transport] = id.split('/') as [string, string];
+            const labels = { ...iface, network_type: type, network_transport: transport };
+            const what = `agent ${i + 1} ${direction} ${id}`;
+            expect(delta(before[i]!, after[i]!, 'ebpf_network_packets_total', labels), `${what} packets`).toBe(
+              e.packets,
+            );
+            expect(delta(before[i]!, after[i]!, 'ebpf_network_bytes_total', labels), `${what} bytes`).toBe(e.bytes);
+          }
+          for (const type of ['ipv4', 'ipv6']) {
+            const truncated = KINDS.filter((k) => k.truncated && k.type === type).reduce((n, k) => n + k.count, 0);
+            expect(
+              delta(before[i]!, after[i]!, 'ebpf_network_truncated_packets_total', { ...iface, network_type: type }),
+              `${direction} ${type} truncated`,
+            ).toBe(truncated);
+          }
+          const bytes = [...expected.values()].reduce((n, e) => n + e.bytes, 0);
+          expect(delta(before[i]!, after[i]!, 'ebpf_network_packets_total', iface)).toBe(PACKETS);
+          expect(delta(before[i]!, after[i]!, 'ebpf_network_bytes_total', iface)).toBe(bytes);
+        }
+      }
+      // The interface's own counters saw the same frames.
+      const rx = rxStats(veth.host);
+      const tx = txStats(veth.host);
+      expect(rx.packets - stats.rx.packets).toBe(PACKETS);
+      expect(tx.packets - stats.tx.packets).toBe(PACKETS);
+      const sum = (s: Record<string, Sent>): number => Object.values(s).reduce((n, k) => n + k.bytes, 0);
+      expect(rx.bytes - stats.rx.bytes).toBe(sum(sent.receive!));
+      expect(tx.bytes - stats.tx.bytes).toBe(sum(sent.transmit!));
+
+      // SIGKILL of the first agent takes its links with it; the second one goes on counting every packet.
+      const ids = programsHeldBy(first.process.pid!);
+      expect(ids.length).toBe(2);
+      expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
+      await expectProgramsGone(ids);
+      const b = await second.waitPolls(1);
+      const again = inject(veth, 'udp:9');
+      const a = await second.waitPolls(3);
+      const udp = { network_interface_name: veth.host, network_type: 'ipv4', network_transport: 'udp' };
+      expect(delta(b, a, 'ebpf_network_packets_total', { ...udp, network_io_direction: 'receive' })).toBe(9);
+      expect(delta(b, a, 'ebpf_network_bytes_total', { ...udp, network_io_direction: 'receive' })).toBe(
+        again.udp!.bytes,
+      );
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    },
+  );
 
   it('stops being ready while a named interface is gone, and counts it again when it is back', async () => {
     const named = createVethPair(`u${process.pid % 10000}`);
@@ -159,7 +170,9 @@ describe('tc program', () => {
         return total(s, 'ebpf_agent_tc_attached', { network_interface_name: named.host }) === 0 ? s : undefined;
       });
       expect((await fetch(`http://127.0.0.1:${agent.port}/readyz`)).status).toBe(503);
-      const back = createVethPair(`u${process.pid % 10000}`);
+      // Back with an ifindex past TC_IFINDEX_NEAR (16384): its slot is found through tc_slot_far, the hash.
+      const back = createVethPair(`u${process.pid % 10000}`, 40000 + (process.pid % 10000));
+      expect(Number(readFileSync(`/sys/class/net/${back.host}/ifindex`, 'utf8'))).toBeGreaterThanOrEqual(16384);
       await waitFor('the interface to be attached again', async () => {
         const s = await agent.waitPolls(1);
         return seriesOf(s, 'ebpf_agent_tc_attached', { network_interface_name: back.host }).some((x) => x.value === 1)

@@ -131,6 +131,7 @@ describe('resolveConfig', () => {
       xdpInterfaces: [],
       xdpMode: 'auto',
       netInterfaces: [],
+      netOrder: 'last',
       execLog: undefined,
       execHandler: undefined,
       execHandlerConcurrency: 4,

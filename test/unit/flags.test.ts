@@ -51,6 +51,7 @@ const SAMPLE: Record<string, string> = {
   'xdp-interface': 'lo',
   'xdp-mode': 'generic',
   'net-interface': 'lo',
+  'net-order': 'first',
   'exec-log': '/tmp/execs.jsonl',
   'exec-handler': '/usr/local/bin/handler',
   'exec-handler-concurrency': '2',
@@ -115,11 +116,13 @@ describe('one naming rule: flag, YAML key and variable give the same configurati
     const needs =
       name === 'programs'
         ? ['--xdp-interface', 'lo', '--net-interface', 'lo']
-        : name.startsWith('xdp-')
-          ? ['--xdp-interface', 'lo']
-          : name === 'cpu-sample-hz'
-            ? ['--programs', 'cpu']
-            : [];
+        : name === 'net-order'
+          ? ['--net-interface', 'lo']
+          : name.startsWith('xdp-')
+            ? ['--xdp-interface', 'lo']
+            : name === 'cpu-sample-hz'
+              ? ['--programs', 'cpu']
+              : [];
     const spec = SETTINGS.find((f) => f.name === name)!;
     const fromFlag =
       spec.kind === 'boolean'

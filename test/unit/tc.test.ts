@@ -1,6 +1,6 @@
 // --net-interface items (names, globs, pods) and the decoding of tc_counts, without a kernel.
 import { describe, expect, it } from 'vitest';
-import { TC_KEY, TC_VALUE } from '../../src/bpf/layouts.ts';
+import { TC_GEOMETRY, TC_VALUE } from '../../src/bpf/layouts.ts';
 import { decodeTcCounts, globToRegExp, NETWORK_IO_DIRECTIONS, parseInterfaceRules } from '../../src/collector/tc.ts';
 import { UserError } from '../../src/errors.ts';
 
@@ -49,31 +49,30 @@ describe('--net-interface items', () => {
 });
 
 describe('decodeTcCounts', () => {
-  it('sums keys by interface, pod, direction, type and transport, and leaves out unknown interfaces', () => {
+  it('sums entries by interface, pod, direction, type and transport; leaves out unknown slots and empty classes', () => {
     expect(NETWORK_IO_DIRECTIONS).toEqual(['receive', 'transmit']);
-    const keys = [
-      // ifindex, direction, layer, transport, flags
-      [7, 0, 0, 1, 0],
-      [7, 0, 0, 1, 0],
-      [7, 1, 1, 4, 1],
-      [9, 0, 0, 0, 0],
+    expect(TC_GEOMETRY.values.TC_SLOT_ENTRIES).toBe(2 * 4 * 5 * 2);
+    const index = (slot: number, direction: number, layer: number, transport: number, truncated: number) =>
+      slot * TC_GEOMETRY.values.TC_SLOT_ENTRIES + ((direction * 4 + layer) * 5 + transport) * 2 + truncated;
+    const entries = [
+      // index, packets
+      [index(0, 0, 0, 1, 0), 1],
+      [index(0, 0, 0, 1, 1), 2],
+      [index(0, 1, 1, 4, 1), 3],
+      [index(0, 1, 0, 0, 0), 0],
+      [index(1, 0, 0, 0, 0), 4],
     ];
-    const keyView = new DataView(new ArrayBuffer(keys.length * TC_KEY.size));
-    const valueView = new DataView(new ArrayBuffer(keys.length * TC_VALUE.size));
-    keys.forEach(([ifindex, direction, layer, transport, flags], i) => {
-      const k = i * TC_KEY.size;
-      keyView.setUint32(k + TC_KEY.fields.ifindex.offset, ifindex!, true);
-      keyView.setUint8(k + TC_KEY.fields.direction.offset, direction!);
-      keyView.setUint8(k + TC_KEY.fields.layer.offset, layer!);
-      keyView.setUint8(k + TC_KEY.fields.transport.offset, transport!);
-      keyView.setUint8(k + TC_KEY.fields.flags.offset, flags!);
-      valueView.setBigUint64(i * TC_VALUE.size + TC_VALUE.fields.packets.offset, BigInt(i + 1), true);
-      valueView.setBigUint64(i * TC_VALUE.size + TC_VALUE.fields.bytes.offset, BigInt(100 * (i + 1)), true);
+    const keyView = new DataView(new ArrayBuffer(entries.length * 4));
+    const valueView = new DataView(new ArrayBuffer(entries.length * TC_VALUE.size));
+    entries.forEach(([key, packets], i) => {
+      keyView.setUint32(i * 4, key!, true);
+      valueView.setBigUint64(i * TC_VALUE.size + TC_VALUE.fields.packets.offset, BigInt(packets!), true);
+      valueView.setBigUint64(i * TC_VALUE.size + TC_VALUE.fields.bytes.offset, BigInt(100 * packets!), true);
     });
     const pod = { podUid: 'u', podName: 'web', podNamespace: 'default' };
     const counts = decodeTcCounts(
-      { count: keys.length, keys: keyView, values: valueView, keySize: TC_KEY.size, valueSize: TC_VALUE.size },
-      (ifindex) => (ifindex === 7 ? { name: 'veth7', pod } : undefined),
+      { count: entries.length, keys: keyView, values: valueView, keySize: 4, valueSize: TC_VALUE.size },
+      (slot) => (slot === 0 ? { name: 'veth7', pod } : undefined),
     );
     expect(counts).toEqual([
       {
@@ -83,7 +82,7 @@ describe('decodeTcCounts', () => {
         transport: 'udp',
         packets: 3,
         bytes: 300,
-        truncatedPackets: 0,
+        truncatedPackets: 2,
         pod,
       },
       {
