@@ -169,6 +169,29 @@ export const METRICS = {
     [A.ATTR_NETWORK_INTERFACE_NAME],
     'Interfaces tc counts on (both directions); 0 for one that is gone, whose series stay for --exited-retention.',
   ),
+  processExits: counter(
+    'exits',
+    'ebpf.process.exits',
+    '{exit}',
+    [A.ATTR_PROCESS_EXECUTABLE_NAME, A.ATTR_PROCESS_EXIT_REASON],
+    'Processes that ended, by executable and reason: "exited" with process_exit_code_class "0" or "nonzero", "signaled" with process_exit_signal and process_exit_core_dumped; executable "other" holds the series beyond the budget.',
+    {
+      whereKnown: [
+        A.ATTR_PROCESS_EXIT_CODE_CLASS,
+        A.ATTR_PROCESS_EXIT_SIGNAL,
+        A.ATTR_PROCESS_EXIT_CORE_DUMPED,
+        ...ATTRIBUTION,
+      ],
+    },
+  ),
+  oomKills: counter(
+    'exits',
+    'ebpf.oom.kills',
+    '{kill}',
+    [A.ATTR_PROCESS_EXECUTABLE_NAME],
+    'Processes the OOM killer chose (a memory cgroup over its limit, or the whole machine out of memory), counted at their exit, by executable; executable "other" holds the series beyond the budget.',
+    { whereKnown: ATTRIBUTION },
+  ),
   execHandlerRuns: counter('exec', 'ebpf.agent.exec_handler.runs', '{run}', [], 'Exec handler runs started.'),
   execHandlerFailures: counter(
     'exec',

@@ -22,6 +22,7 @@ import type { Attribution, ShapedExecs, ShapedSyscalls, SyscallSeries } from '..
 import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
+import type { ExitsSnapshot } from '../collector/exits.ts';
 import type { TcSnapshot } from '../collector/tc.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
@@ -83,6 +84,8 @@ export interface AgentSnapshot {
   programStats?: ProgramStats[];
   xdp?: XdpSnapshot;
   tc?: TcSnapshot;
+  /** Process exits by reason and OOM kills (the exits program). */
+  exits?: ExitsSnapshot;
   drops: Drops[];
   mapFill: MapFill[];
   attached: { program: ProgramName; attached: boolean }[];
@@ -340,6 +343,35 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     );
   }
 
+  if (snapshot.exits !== undefined) {
+    metrics.push(
+      data(
+        M.processExits,
+        snapshot.exits.exits.series.map(({ labels: l, value, startMs }) => {
+          const attributes: Attributes = {
+            [N.ATTR_PROCESS_EXECUTABLE_NAME]: l.executable,
+            [N.ATTR_PROCESS_EXIT_REASON]: l.reason,
+          };
+          if (l.codeClass !== undefined) attributes[N.ATTR_PROCESS_EXIT_CODE_CLASS] = l.codeClass;
+          if (l.signal !== undefined) attributes[N.ATTR_PROCESS_EXIT_SIGNAL] = l.signal;
+          if (l.coreDumped !== undefined) attributes[N.ATTR_PROCESS_EXIT_CORE_DUMPED] = String(l.coreDumped);
+          addAttribution(attributes, l.attribution);
+          return point(attributes, value, startMs);
+        }),
+      ),
+    );
+    metrics.push(
+      data(
+        M.oomKills,
+        snapshot.exits.oomKills.series.map(({ labels: l, value, startMs }) => {
+          const attributes: Attributes = { [N.ATTR_PROCESS_EXECUTABLE_NAME]: l.executable };
+          addAttribution(attributes, l.attribution);
+          return point(attributes, value, startMs);
+        }),
+      ),
+    );
+  }
+
   if (snapshot.execHandler !== undefined) {
     const h = snapshot.execHandler;
     metrics.push(data(M.execHandlerRuns, [point({}, h.runs)]));
@@ -483,6 +515,10 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   }
   if (snapshot.exec !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.foldedTotal));
+  }
+  if (snapshot.exits !== undefined) {
+    folded.push(point({ [N.ATTR_METRIC]: M.processExits.name }, snapshot.exits.exits.foldedTotal));
+    folded.push(point({ [N.ATTR_METRIC]: M.oomKills.name }, snapshot.exits.oomKills.foldedTotal));
   }
   metrics.push(data(M.seriesFolded, folded));
   const endedEarly: DataPoint<number>[] = [];
