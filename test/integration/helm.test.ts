@@ -482,6 +482,7 @@ describe('helm chart', () => {
     const rules = rule.spec.groups!.flatMap((g) => g.rules ?? []);
     // ci/monitoring-values.yaml disables EbpfOtelAgentSeriesBudgetExceeded.
     expect(rules.map((r) => r.alert).sort()).toEqual([
+      'EbpfOomKills',
       'EbpfOtelAgentDown',
       'EbpfOtelAgentEventsLost',
       'EbpfOtelAgentMapFull',
@@ -497,21 +498,23 @@ describe('helm chart', () => {
     expect(expr.EbpfOtelAgentEventsLost).toMatch(/^increase\(ebpf_agent_events_lost_total\{.*\}\[10m\]\) > 0$/);
     expect(expr.EbpfOtelAgentMapFull).toMatch(/^increase\(ebpf_agent_map_updates_dropped_total\{.*\}\[10m\]\) > 0$/);
     expect(expr.EbpfOtelAgentNotReady).toMatch(/^ebpf_agent_program_attached\{.*\} == 0$/);
+    expect(expr.EbpfOomKills).toMatch(/^sum by \(.*\) \(increase\(ebpf_oom_kills_total\{.*\}\[10m\]\)\) > 0$/);
 
     const file = path.join(tmp, 'rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
-    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 4 rules found/);
+    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
   });
 
-  it('the default PrometheusRule has all five alerts, and promtool accepts them', () => {
+  it('the default PrometheusRule has all six alerts, and promtool accepts them', () => {
     const objs = render(cases[0]!, ['--set', 'prometheusRule.enabled=true']);
     const rule = ofKind<IPrometheusRule>(objs, 'PrometheusRule')[0]!;
     const alerts = rule.spec.groups!.flatMap((g) => g.rules ?? []).map((r) => r.alert);
     expect(alerts).toContain('EbpfOtelAgentSeriesBudgetExceeded');
-    expect(alerts).toHaveLength(5);
+    expect(alerts).toContain('EbpfOomKills');
+    expect(alerts).toHaveLength(6);
     const file = path.join(tmp, 'default-rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
-    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
+    expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 6 rules found/);
   });
 
   it('hostNetwork can be overridden, and xdp without an interface is refused', () => {
