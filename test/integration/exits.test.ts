@@ -9,17 +9,15 @@
 // (/sys/fs/cgroup/memory), the v2 tree (/sys/fs/cgroup/unified) has no memory controller and gives the cgroup id
 // the kernel records (bpf_get_current_cgroup_id) and so the container labels. On a pure v2 host memory.max of the
 // same v2 cgroup does both: the test uses it when the v2 tree has the memory controller.
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroup2Root } from '../../src/collector/cgroup.ts';
+import { buildExiter, memoryLimit, runExiter, type MemoryLimit } from './exiter.ts';
 import {
   expectNoAgentPrograms,
   killAllAgents,
-  root,
   seriesOf,
   sleep,
   startAgent,
@@ -28,35 +26,14 @@ import {
 } from './harness.ts';
 
 const cgroup2 = detectCgroup2Root();
-const V1_MEMORY = '/sys/fs/cgroup/memory';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-exits-'));
 // The executable name every series of this test is selected by: this run's own.
 const exe = `eoa-exiter-${process.pid}`;
-const exePath = path.join(dir, exe);
+let exePath = '';
+const run = (args: string[], then?: (pid: number) => void): ReturnType<typeof runExiter> =>
+  runExiter(exePath, args, then);
 const CONTAINER = '0e'.repeat(32);
 const POD = '3c1f9a2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b';
-
-/** Runs the helper to its end: its exit code or signal, as its parent sees it. */
-async function run(
-  args: string[],
-  then?: (pid: number) => void,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const child = spawn(exePath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  if (then !== undefined) {
-    // Signalled only once it runs its own executable (before the exec, it would end under its parent's name).
-    let out = '';
-    for await (const chunk of child.stdout!) {
-      out += String(chunk);
-      if (out.includes('ready')) break;
-    }
-    then(child.pid!);
-  } else {
-    child.stdout!.resume();
-  }
-  const [code, signal] = await exited;
-  return { code, signal };
-}
 
 function exitsOf(samples: Sample[]): [string, string, number][] {
   return seriesOf(samples, 'ebpf_process_exits_total', { process_executable_name: exe })
@@ -73,17 +50,10 @@ function exitsOf(samples: Sample[]): [string, string, number][] {
 describe('exits program', () => {
   let agent: RunningAgent;
   const cgroups: string[] = [];
+  let limit: MemoryLimit | undefined;
 
   beforeAll(async () => {
-    execFileSync('gcc', [
-      '-O2',
-      '-static',
-      '-Wall',
-      '-Werror',
-      '-o',
-      exePath,
-      path.join(root, 'test/helpers/exiter.c'),
-    ]);
+    exePath = buildExiter(dir, exe);
     agent = await startAgent(['--programs', 'exits', '--interval', '500ms', '--scrape-interval', '500ms']);
   });
 
@@ -96,6 +66,7 @@ describe('exits program', () => {
         // already gone
       }
     }
+    limit?.remove();
     rmSync(dir, { recursive: true, force: true });
     await expectNoAgentPrograms();
   });
@@ -130,33 +101,14 @@ describe('exits program', () => {
   it.skipIf(cgroup2 === undefined)(
     'counts an OOM kill under its container, whose cgroup is gone before the next poll',
     async () => {
-      const v2HasMemory = readFileSync(path.join(cgroup2!, 'cgroup.controllers'), 'utf8')
-        .split(/\s+/)
-        .includes('memory');
-      if (!v2HasMemory && !existsSync(path.join(V1_MEMORY, 'memory.limit_in_bytes'))) {
-        throw new Error('no memory controller: neither the cgroup v2 tree nor a v1 memory hierarchy has one');
-      }
       // The container's cgroup v2 path, as the cgroupfs driver makes it.
       let container = path.join(cgroup2!, `eoa-exits-${process.pid}`);
       const made = [container];
       for (const part of ['kubepods', `pod${POD}`, CONTAINER]) made.push((container = path.join(container, part)));
       for (const d of made) mkdirSync(d);
       cgroups.push(...made);
-      const limit = 16 << 20;
-      const procs = ['--cgroup', path.join(container, 'cgroup.procs')];
-      if (v2HasMemory) {
-        writeFileSync(path.join(container, 'memory.max'), String(limit));
-        writeFileSync(path.join(container, 'memory.swap.max'), '0');
-      } else {
-        const memory = path.join(V1_MEMORY, `eoa-exits-${process.pid}`);
-        mkdirSync(memory);
-        cgroups.unshift(memory);
-        writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(limit));
-        const memsw = path.join(memory, 'memory.memsw.limit_in_bytes');
-        if (existsSync(memsw)) writeFileSync(memsw, String(limit));
-        procs.push('--cgroup', path.join(memory, 'cgroup.procs'));
-      }
-      expect(await run([...procs, 'hog'])).toEqual({ code: null, signal: 'SIGKILL' });
+      limit = memoryLimit(cgroup2!, container, `eoa-exits-${process.pid}`, 16 << 20);
+      expect(await run([...limit.args, 'hog'])).toEqual({ code: null, signal: 'SIGKILL' });
       // Gone at once, as a runtime removes a short job's container cgroup: only the cgroup_mkdir report knows it.
       rmdirSync(container);
       await sleep(1_500);
