@@ -59,6 +59,7 @@ SEC("tracepoint/sched/sched_process_exit")
 int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
 	struct task_struct___exits *task = (struct task_struct___exits *)bpf_get_current_task();
+	struct signal_struct___exits *signal;
 	struct exit_key key;
 	__u64 one = 1, *count;
 	int code;
@@ -66,9 +67,10 @@ int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
 	if (!process_group_dead(ctx))
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
+	signal = BPF_CORE_READ(task, signal);
 	/* The status wait(2) reports: the group's when it exits as one (exit_group, a fatal signal), else this task's. */
-	if (BPF_CORE_READ(task, signal, flags) & EOA_SIGNAL_GROUP_EXIT)
-		code = BPF_CORE_READ(task, signal, group_exit_code);
+	if (BPF_CORE_READ(signal, flags) & EOA_SIGNAL_GROUP_EXIT)
+		code = BPF_CORE_READ(signal, group_exit_code);
 	else
 		code = BPF_CORE_READ(task, exit_code);
 	if ((code & 0x7f) == 0) {
@@ -79,7 +81,7 @@ int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
 		key.signal = code & 0x7f;
 		key.core_dumped = (code & 0x80) != 0;
 	}
-	key.oom_killed = BPF_CORE_READ(task, signal, oom_mm) != NULL;
+	key.oom_killed = BPF_CORE_READ(signal, oom_mm) != NULL;
 	key.cgroup_id = bpf_get_current_cgroup_id();
 	/* The mm is still there: since 6.16 the exit is traced before exit_mm() (before that, the comm is used). */
 	eoa_process_executable(key.executable, sizeof(key.executable));
