@@ -29,7 +29,16 @@ struct {
 	__uint(max_entries, 1 << 18);
 } exits_cgroups SEC(".maps");
 
-/* Slots: PROCESS_DROP_COUNTS_FULL (exits_counts was full: that exit is not counted), PROCESS_DROP_CGROUP_LOST. */
+/* Exit events (struct exit_event), only with exit_events set: 256 KiB, ~2,500 exits between polls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 18);
+} exits_events SEC(".maps");
+
+/* Set by the user side before load: write every exit to exits_events too (--otlp-logs). */
+const volatile __u32 exit_events = 0;
+
+/* Slots: PROCESS_DROP_EXIT_LOST (exits_events was full: that exit's event is lost, its count is not), PROCESS_DROP_COUNTS_FULL (exits_counts was full: that exit is not counted), PROCESS_DROP_CGROUP_LOST. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PROCESS_DROP_MAX);
@@ -40,6 +49,7 @@ struct {
 /* Never read: put the types of the shared headers that no map names into the object's BTF (src/bpf/layouts.ts). */
 const enum exit_reason *btf_exit_reason __attribute__((unused));
 const struct process_info *btf_process_info __attribute__((unused));
+const struct exit_event *btf_exit_event __attribute__((unused));
 
 #define EOA_SIGNAL_GROUP_EXIT 0x00000004 /* signal_struct.flags: the group is exiting with group_exit_code */
 
@@ -50,10 +60,43 @@ struct signal_struct___exits {
 	void *oom_mm;
 } __attribute__((preserve_access_index));
 
-struct task_struct___exits {
-	int exit_code;
-	struct signal_struct___exits *signal;
+struct cred___exits {
+	struct {
+		unsigned int val;
+	} uid; /* kuid_t */
 } __attribute__((preserve_access_index));
+
+struct task_struct___exits {
+	int tgid;
+	int exit_code;
+	__u64 start_boottime;
+	struct signal_struct___exits *signal;
+	struct task_struct___exits *group_leader;
+	struct task_struct___exits *real_parent;
+	const struct cred___exits *real_cred;
+} __attribute__((preserve_access_index));
+
+/* The exit of the process `key` counts, with its status, on the events ring. */
+static __always_inline void exits_event(struct task_struct___exits *task, const struct exit_key *key, int code)
+{
+	struct exit_event *ev = bpf_ringbuf_reserve(&exits_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		eoa_count_drop(&exits_drops, PROCESS_DROP_EXIT_LOST);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->boot_ns = bpf_ktime_get_boot_ns();
+	ev->start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	ev->cgroup_id = key->cgroup_id;
+	ev->tgid = bpf_get_current_pid_tgid() >> 32;
+	ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	ev->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	ev->wait_status = code;
+	ev->oom_killed = key->oom_killed;
+	__builtin_memcpy(ev->executable, key->executable, sizeof(ev->executable));
+	bpf_ringbuf_submit(ev, 0);
+}
 
 SEC("tracepoint/sched/sched_process_exit")
 int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
@@ -85,6 +128,8 @@ int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
 	key.cgroup_id = bpf_get_current_cgroup_id();
 	/* The mm is still there: since 6.16 the exit is traced before exit_mm() (before that, the comm is used). */
 	eoa_process_executable(key.executable, sizeof(key.executable));
+	if (exit_events)
+		exits_event(task, &key, code);
 	count = bpf_map_lookup_elem(&exits_counts, &key);
 	if (count) {
 		__sync_fetch_and_add(count, 1);

@@ -30,4 +30,21 @@ struct exit_key {
 	__u8 _pad[3];
 };
 
+/*
+ * One process end, on the exits_events ring buffer when the user side asks for events (exit_events: the OTLP logs).
+ * The counts above never depend on it: a full ring loses the event (counted), not the count. Size: 104 bytes.
+ */
+struct exit_event {
+	__u64 boot_ns;				 /* bpf_ktime_get_boot_ns() at the exit */
+	__u64 start_boot_ns;			 /* the thread group leader's start_boottime: the process's start */
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 ppid;				 /* the real parent's tgid */
+	__u32 uid;				 /* real uid */
+	__s32 wait_status;			 /* as wait(2) reports it: status << 8, or the signal | 0x80 for a core dump */
+	__u8 oom_killed;
+	__u8 _pad[7];
+	char executable[PROCESS_EXECUTABLE_LEN];
+};
+
 #endif /* EOA_EXITS_H */

@@ -89,6 +89,23 @@ export const EXIT_KEY = {
   },
 } as const;
 
+/** struct exit_event (exits.bpf.o). */
+export const EXIT_EVENT = {
+  size: 112,
+  fields: {
+    boot_ns: { offset: 0, size: 8 },
+    start_boot_ns: { offset: 8, size: 8 },
+    cgroup_id: { offset: 16, size: 8 },
+    tgid: { offset: 24, size: 4 },
+    ppid: { offset: 28, size: 4 },
+    uid: { offset: 32, size: 4 },
+    wait_status: { offset: 36, size: 4 },
+    oom_killed: { offset: 40, size: 1 },
+    _pad: { offset: 41, size: 7 },
+    executable: { offset: 48, size: 64 },
+  },
+} as const;
+
 /** enum counted_syscall (syscalls.bpf.o). */
 export const COUNTED_SYSCALL = {
   values: { SYSCALL_OPENAT: 0, SYSCALL_READ: 1, SYSCALL_WRITE: 2, SYSCALL_CONNECT: 3, SYSCALL_MAX: 4 },

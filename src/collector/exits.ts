@@ -11,8 +11,9 @@
 // (--scrape-interval plus one poll) before it shows its count, so increase() counts a new executable's or
 // container's first exits; a series that has not grown for the group retention leaves (it comes back from 0, held
 // again); beyond --max-series, series fold into executable "other" with the same way-of-ending labels.
-import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
-import { EXIT_KEY, EXIT_REASON, EXITS_MAP_SIZES, PROCESS_DROP } from '../bpf/layouts.ts';
+import { RingBuffer, buildObject, clocks, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
+import { EXIT_EVENT, EXIT_KEY, EXIT_REASON, EXITS_MAP_SIZES, PROCESS_DROP } from '../bpf/layouts.ts';
+
 import { SeriesBudget, type BudgetInput } from './budget.ts';
 import { cString, u64 } from './decode.ts';
 import { decodeCgroupCreated, type CgroupCreated } from './process.ts';
@@ -21,6 +22,7 @@ import type { Collector, Drops, MapFill } from './types.ts';
 
 export const EXITS_COUNTS_MAP = 'exits_counts';
 const EXITS_CGROUPS_RING = 'exits_cgroups';
+const EXITS_EVENTS_RING = 'exits_events';
 const EXITS_DROPS_MAP = 'exits_drops';
 export const EXITS_PROGRAMS = ['eoa_exits_exit', 'eoa_exits_cgroup_mkdir'] as const;
 
@@ -117,6 +119,51 @@ export function decodeExitCounts(snapshot: MapSnapshot): ExitCount[] {
     });
   }
   return out;
+}
+
+/** One process end (struct exit_event), for the OTLP logs. */
+export interface ExitEvent {
+  /** Wall-clock time of the exit, ms and ns since the epoch. */
+  timeMs: number;
+  timeNs: bigint;
+  /** Wall-clock time the process started (its thread group leader), ns since the epoch. */
+  startTimeNs: bigint;
+  cgroupId: bigint;
+  pid: number;
+  ppid: number;
+  uid: number;
+  executable: string;
+  reason: ExitReason;
+  /** Exited: its status. */
+  code?: number;
+  /** Signaled: the signal's name. */
+  signal?: string;
+  coreDumped: boolean;
+  oomKilled: boolean;
+}
+
+/** `bootToRealNs`: CLOCK_REALTIME - CLOCK_BOOTTIME, to turn boot times into wall time. */
+export function decodeExitEvent(view: DataView, bootToRealNs: bigint): ExitEvent {
+  const f = EXIT_EVENT.fields;
+  if (view.byteLength < EXIT_EVENT.size) throw new Error(`exit_event of ${view.byteLength} bytes`);
+  const timeNs = view.getBigUint64(f.boot_ns.offset, true) + bootToRealNs;
+  const status = view.getInt32(f.wait_status.offset, true);
+  const event: ExitEvent = {
+    timeMs: Number(timeNs / 1_000_000n),
+    timeNs,
+    startTimeNs: view.getBigUint64(f.start_boot_ns.offset, true) + bootToRealNs,
+    cgroupId: view.getBigUint64(f.cgroup_id.offset, true),
+    pid: view.getUint32(f.tgid.offset, true),
+    ppid: view.getUint32(f.ppid.offset, true),
+    uid: view.getUint32(f.uid.offset, true),
+    executable: cString(view, f.executable.offset, f.executable.size),
+    reason: (status & 0x7f) === 0 ? 'exited' : 'signaled',
+    coreDumped: (status & 0x7f) !== 0 && (status & 0x80) !== 0,
+    oomKilled: view.getUint8(f.oom_killed.offset) !== 0,
+  };
+  if (event.reason === 'exited') event.code = (status >> 8) & 0xff;
+  else event.signal = signalName(status & 0x7f);
+  return event;
 }
 
 /** Labels of an ebpf.process.exits series. */
@@ -263,6 +310,8 @@ export interface ExitSource {
   /** The drops array by slot (enum process_drop). */
   readDrops(): number[];
   drainCgroups(): CgroupCreated[];
+  /** Exit events since the last call (sources that keep them). */
+  drainEvents?(): ExitEvent[];
   /** Capacity and entries of exits_counts at the last read. */
   capacity(): number;
   attached(): boolean;
@@ -271,6 +320,8 @@ export interface ExitSource {
 
 export interface ExitsCollectorOptions extends AggregateCounterOptions {
   attribute?: Attributor;
+  /** Every exit event, with its container and pod, released at each collection once its cgroup is known. */
+  onExit?: (event: ExitEvent, attribution: Attribution) => void;
   onCgroup?: (id: bigint, path: string) => void;
 }
 
@@ -279,6 +330,7 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
   readonly #source: ExitSource;
   readonly #attribute: Attributor;
   readonly #onCgroup: ((id: bigint, path: string) => void) | undefined;
+  readonly #onExit: ((event: ExitEvent, attribution: Attribution) => void) | undefined;
   /** Each kernel key's count at the last poll. */
   readonly #last = new Map<string, number>();
   readonly #exits: AggregateCounters<ExitLabels>;
@@ -290,6 +342,7 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
     this.#source = source;
     this.#attribute = options.attribute ?? noAttribution;
     this.#onCgroup = options.onCgroup;
+    this.#onExit = options.onExit;
     this.#exits = new AggregateCounters<ExitLabels>(
       options,
       (l) => [l.reason, l.codeClass ?? '', l.signal ?? '', l.coreDumped ?? ''].join('\u0000'),
@@ -310,6 +363,11 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
     // Cgroups first: an exit in a cgroup made and removed since the last poll resolves through them.
     const cgroups = this.#source.drainCgroups();
     if (this.#onCgroup !== undefined) for (const { id, path } of cgroups) this.#onCgroup(id, path);
+    if (this.#onExit !== undefined) {
+      for (const event of this.#source.drainEvents?.() ?? []) {
+        this.#onExit(event, this.#attribute(event.cgroupId, event.pid));
+      }
+    }
     const counts = this.#source.readCounts();
     this.#drops = this.#source.readDrops();
     this.#entries = counts.length;
@@ -340,7 +398,9 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
   drops(): Drops {
     return {
       program: this.program,
-      eventsLost: this.#drops[PROCESS_DROP.values.PROCESS_DROP_CGROUP_LOST] ?? 0,
+      eventsLost:
+        (this.#drops[PROCESS_DROP.values.PROCESS_DROP_CGROUP_LOST] ?? 0) +
+        (this.#drops[PROCESS_DROP.values.PROCESS_DROP_EXIT_LOST] ?? 0),
       mapFull: { [EXITS_COUNTS_MAP]: this.#drops[PROCESS_DROP.values.PROCESS_DROP_COUNTS_FULL] ?? 0 },
     };
   }
@@ -358,6 +418,8 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
 
 export interface KernelExitSourceOptions {
   objectPath: string;
+  /** Keep every exit as an event too (exit_events on), for drainEvents(). */
+  events?: boolean;
   btfPath?: string;
   debug?: boolean;
 }
@@ -367,7 +429,9 @@ export class KernelExitSource implements ExitSource {
   readonly #object: BpfObject;
   readonly #links: Link[];
   readonly #ring: RingBuffer;
+  readonly #events: RingBuffer | undefined;
   #pending: CgroupCreated[] = [];
+  #pendingEvents: ExitEvent[] = [];
 
   constructor(options: KernelExitSourceOptions) {
     const { object, built } = buildObject(
@@ -376,7 +440,18 @@ export class KernelExitSource implements ExitSource {
       (object, own) => {
         const sizes = EXITS_MAP_SIZES[EXITS_COUNTS_MAP];
         object.expectMap(EXITS_COUNTS_MAP, sizes.keySize, sizes.valueSize);
+        if (options.events === true) object.setGlobalU32('exit_events', 1);
         object.load();
+        const { boottimeNs, realtimeNs } = clocks();
+        const offset = realtimeNs - boottimeNs;
+        const events =
+          options.events !== true
+            ? undefined
+            : own(
+                new RingBuffer(object, EXITS_EVENTS_RING, (records) => {
+                  for (const record of records) this.#pendingEvents.push(decodeExitEvent(record, offset));
+                }),
+              );
         const ring = own(
           new RingBuffer(object, EXITS_CGROUPS_RING, (records) => {
             for (const record of records) {
@@ -386,11 +461,12 @@ export class KernelExitSource implements ExitSource {
           }),
         );
         const links = EXITS_PROGRAMS.map((program) => own(object.attach(program)));
-        return { ring, links };
+        return { ring, events, links };
       },
     );
     this.#object = object;
     this.#ring = built.ring;
+    this.#events = built.events;
     this.#links = built.links;
   }
 
@@ -404,6 +480,13 @@ export class KernelExitSource implements ExitSource {
 
   readDrops(): number[] {
     return this.#object.readCounters(EXITS_DROPS_MAP).map(Number);
+  }
+
+  drainEvents(): ExitEvent[] {
+    this.#events?.consume();
+    const events = this.#pendingEvents;
+    this.#pendingEvents = [];
+    return events;
   }
 
   drainCgroups(): CgroupCreated[] {
@@ -424,6 +507,7 @@ export class KernelExitSource implements ExitSource {
   close(): void {
     for (const link of this.#links) link.destroy();
     this.#ring.close();
+    this.#events?.close();
     this.#object.close();
   }
 }

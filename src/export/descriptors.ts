@@ -310,6 +310,20 @@ export const METRICS = {
     [A.ATTR_EXPORTER],
     "Collections not exported because the exporter's previous export was still in flight, by exporter.",
   ),
+  otlpLogsExported: counter(
+    'agent',
+    'ebpf.agent.otlp_logs.exported',
+    '{record}',
+    [],
+    'Exec and exit log records the OTLP receiver accepted (--otlp-logs).',
+  ),
+  otlpLogsDropped: counter(
+    'agent',
+    'ebpf.agent.otlp_logs.dropped',
+    '{record}',
+    [A.ATTR_REASON],
+    'Exec and exit log records lost (--otlp-logs): queue_full (more waited than the agent holds), export_failed (the receiver refused the request, or it failed).',
+  ),
   series: gauge(
     'agent',
     'ebpf.agent.series',

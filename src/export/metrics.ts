@@ -27,6 +27,7 @@ import type { TcSnapshot } from '../collector/tc.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
 import type { ExportStats } from './exporter.ts';
+import type { LogExportStats } from './otlp-logs.ts';
 import * as N from './names.ts';
 
 export interface HistogramState {
@@ -96,6 +97,8 @@ export interface AgentSnapshot {
   /** Serving /metrics; absent: not served. */
   scrapeDuration?: HistogramState;
   build: { version: string; libbpf: string; kernel: string };
+  /** --otlp-logs: the log records exported and lost so far. */
+  otlpLogs?: LogExportStats;
   /** What each exporter made of the collections so far (Exporters.stats()); absent: not published. */
   exports?: ExportStats[];
 }
@@ -498,6 +501,15 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       data(
         M.exportsSkipped,
         snapshot.exports.map((e) => point(by(e), e.skipped)),
+      ),
+    );
+  }
+  if (snapshot.otlpLogs !== undefined) {
+    metrics.push(data(M.otlpLogsExported, [point({}, snapshot.otlpLogs.exported)]));
+    metrics.push(
+      data(
+        M.otlpLogsDropped,
+        Object.entries(snapshot.otlpLogs.dropped).map(([reason, n]) => point({ [N.ATTR_REASON]: reason }, n)),
       ),
     );
   }

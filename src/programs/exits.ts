@@ -14,8 +14,8 @@ export const exits: ProgramDescriptor<'exits'> = {
   capabilities: ['CAP_BPF', 'CAP_PERFMON'],
   // sched_process_exit is a tracepoint.
   tracefs: true,
-  start({ config, open, attribute, learnCgroup }) {
-    const source = new KernelExitSource(open('exits.bpf.o'));
+  start({ config, open, attribute, learnCgroup, events }) {
+    const source = new KernelExitSource({ ...open('exits.bpf.o'), events: events !== undefined });
     const { maxSeries, holdMs, groupRetentionMs, exitedRetentionMs } = shaperOptions(config);
     const collector = new ExitsCollector(source, {
       maxSeries,
@@ -24,6 +24,11 @@ export const exits: ProgramDescriptor<'exits'> = {
       exitedRetentionMs: exitedRetentionMs ?? 0,
       attribute,
       ...(learnCgroup === undefined ? {} : { onCgroup: learnCgroup }),
+      ...(events === undefined
+        ? {}
+        : {
+            onExit: (event, attribution) => events({ name: 'process.exit', timeNs: event.timeNs, event, attribution }),
+          }),
     });
     return {
       collector,

@@ -197,6 +197,7 @@ export function richSnapshot(): AgentSnapshot {
         foldedTotal: 0,
       },
     },
+    otlpLogs: { exported: 40, dropped: { queue_full: 2, export_failed: 3 } },
     drops: [
       { program: 'syscalls', eventsLost: 5, mapFull: { syscall_counts: 1, syscall_procs: 0 } },
       { program: 'exec', eventsLost: 0, mapFull: {} },
