@@ -32,7 +32,7 @@ struct exit_key {
 
 /*
  * One process end, on the exits_events ring buffer when the user side asks for events (exit_events: the OTLP logs).
- * The counts above never depend on it: a full ring loses the event (counted), not the count. Size: 104 bytes.
+ * The counts above never depend on it: a full ring loses the event (counted), not the count. Size: 112 bytes.
  */
 struct exit_event {
 	__u64 boot_ns;				 /* bpf_ktime_get_boot_ns() at the exit */
