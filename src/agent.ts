@@ -15,7 +15,7 @@ import { createAttributor } from './collector/attribution.ts';
 import { CgroupResolver } from './collector/cgroup.ts';
 import { KubeletPods } from './collector/kubelet.ts';
 import type { Clock, ProgramName } from './collector/types.ts';
-import type { AgentConfig } from './config.ts';
+import { checkOtlpLogs, type AgentConfig } from './config.ts';
 import { UserError } from './errors.ts';
 import {
   buildResourceMetrics,
@@ -28,6 +28,7 @@ import {
 import type { Exporters } from './export/exporter.ts';
 import { createExporters } from './export/exporters.ts';
 import { agentResource } from './export/resource.ts';
+import { OtlpLogExporter } from './export/otlp-logs.ts';
 import { MetricsServer } from './export/server.ts';
 import { packageRoot } from './paths.ts';
 import type { Logger } from './log.ts';
@@ -111,6 +112,7 @@ export class Agent {
   readonly #pods: KubeletPods | undefined;
   readonly #attribute: Attributor | undefined;
   readonly #learnCgroup: ((id: bigint, path: string) => void) | undefined;
+  #logs: OtlpLogExporter | undefined;
   #startMs = 0;
   #lastPollMs = 0;
   #polls = 0;
@@ -159,6 +161,7 @@ export class Agent {
     checkPrivileges(programs, this.#kernel.procStatus());
     checkBtf(config.btfPath);
     checkCgroupRoot(config.cgroupRoot);
+    checkOtlpLogs(config);
     if (config.kubeletUrl !== undefined) checkReadableFile('--kubelet-token-file', config.kubeletTokenFile);
     if (!this.#kernel.addonBuilt())
       throw new UserError(`the native addon is not built (${addonPath()} is missing): run npm run build`);
@@ -205,6 +208,15 @@ export class Agent {
       // Before anything is loaded: an exporter that cannot start leaves nothing attached.
       await this.#exporters.start();
       if (config.bpfStats) this.#stats = this.#enableStats();
+      if (config.otlpLogs && config.otlpEndpoint !== undefined) {
+        this.#logs = new OtlpLogExporter({
+          endpoint: config.otlpEndpoint,
+          resource: this.#resource,
+          version: this.#version,
+          logger: this.#logger,
+        });
+      }
+      const logs = this.#logs;
       for (const descriptor of this.#descriptors) {
         const instance = descriptor.start({
           config,
@@ -212,6 +224,7 @@ export class Agent {
           clock: this.#clock,
           attribute: this.#attribute,
           learnCgroup: this.#learnCgroup,
+          events: logs === undefined ? undefined : (event) => logs.emit(event),
           open: (file) => ({
             objectPath: this.#objectPath(file),
             btfPath: config.btfPath,
@@ -332,6 +345,11 @@ export class Agent {
     }
     try {
       if (this.#stats !== undefined) snapshot.programStats = this.#programStats();
+      if (this.#logs !== undefined) {
+        // This poll's events (the exits program releases its own in its collection) go out now, in the background.
+        void this.#logs.flush();
+        snapshot.otlpLogs = this.#logs.stats();
+      }
       this.#polls++;
       snapshot.polls = this.#polls;
       recordHistogram(this.#pollDuration, (performance.now() - started) / 1000);
@@ -407,6 +425,8 @@ export class Agent {
       this.#server?.close(),
       this.#exporters?.shutdown(),
     ]);
+    await this.#logs?.close();
+    this.#logs = undefined;
     this.#server = undefined;
     this.#exporters = undefined;
   }

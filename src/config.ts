@@ -34,6 +34,8 @@ export interface AgentConfig {
   otlpProtocol: OtlpProtocol;
   /** cumulative: each series' running total from its start; delta: the increments since the last accepted export. */
   otlpTemporality: OtlpTemporality;
+  /** --otlp-logs: exec and exit events as OTLP log records. */
+  otlpLogs: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   btfPath: string;
@@ -113,6 +115,26 @@ export const DEFAULTS = {
   execHandlerTimeout: defaultOf('exec-handler-timeout'),
   cpuSampleHz: defaultOf('cpu-sample-hz'),
 };
+
+/** --otlp-logs against the rest of the configuration (checked at start, before anything is loaded). */
+export function checkOtlpLogs(
+  config: Pick<AgentConfig, 'otlpLogs' | 'otlpEndpoint' | 'otlpProtocol' | 'programs'>,
+): void {
+  const { programs } = config;
+  if (config.otlpLogs && config.otlpEndpoint === undefined) {
+    throw new UserError(
+      '--otlp-logs needs --otlp-endpoint: name the collector, e.g. --otlp-endpoint http://collector:4318',
+    );
+  }
+  if (config.otlpLogs && config.otlpProtocol === 'grpc') {
+    throw new UserError(
+      "--otlp-logs sends OTLP/HTTP: use --otlp-protocol http/protobuf with the collector's HTTP port (4318)",
+    );
+  }
+  if (config.otlpLogs && !programs.includes('exec') && !programs.includes('exits')) {
+    throw new UserError('--otlp-logs exports exec and exit events: add exec or exits to --programs');
+  }
+}
 
 export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConfig {
   const given = raw as Record<string, unknown>;

@@ -4,26 +4,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ExecEvent } from './collector/exec.ts';
 import type { Attribution } from './collector/series.ts';
+import { execJson } from './events.ts';
 import { silentLogger, type Logger } from './log.ts';
 
-/** One JSON line; container and pod fields only when known. */
+/** One JSON line; container and pod fields only when known (the fields of src/events.ts). */
 export function execLogLine(event: ExecEvent, attribution: Attribution = {}): string {
-  return `${JSON.stringify({
-    time: new Date(event.timeMs).toISOString(),
-    pid: event.pid,
-    ppid: event.ppid,
-    uid: event.uid,
-    comm: event.comm,
-    parent_comm: event.parentComm,
-    executable: event.executable,
-    parent_executable: event.parentExecutable,
-    filename: event.filename,
-    cgroup_id: event.cgroupId.toString(),
-    ...(attribution.containerId !== undefined ? { container_id: attribution.containerId } : {}),
-    ...(attribution.podUid !== undefined ? { k8s_pod_uid: attribution.podUid } : {}),
-    ...(attribution.podName !== undefined ? { k8s_pod_name: attribution.podName } : {}),
-    ...(attribution.podNamespace !== undefined ? { k8s_namespace_name: attribution.podNamespace } : {}),
-  })}\n`;
+  return `${JSON.stringify(execJson(event, attribution))}\n`;
 }
 
 /** `stdout` and `-` mean the agent's standard output. */

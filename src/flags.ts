@@ -640,6 +640,15 @@ export const FLAGS = [
     field: 'otlpTemporality',
   },
   {
+    name: 'otlp-logs',
+    kind: 'boolean',
+    default: false,
+    describe:
+      'Also push every exec (exec program) and process exit (exits program) as an OpenTelemetry log record to --otlp-endpoint (OTLP/HTTP)',
+    group: 'OTLP:',
+    field: 'otlpLogs',
+  },
+  {
     name: 'bpf-stats',
     kind: 'boolean',
     default: false,

@@ -3,13 +3,13 @@
 // Structs: size and { offset, size } of each field in bytes. Enums: values, and for enums numbered 0, 1, …
 // `names`: the enumerators by value in lower case without their common prefix and *_MAX.
 
-/** struct process_info (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
+/** struct process_info (cpu.bpf.o, exits.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_INFO = {
   size: 72,
   fields: { executable: { offset: 0, size: 64 }, cgroup_id: { offset: 64, size: 8 } },
 } as const;
 
-/** struct process_exit_event (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
+/** struct process_exit_event (cpu.bpf.o, exits.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_EXIT_EVENT = {
   size: 88,
   fields: {
@@ -21,13 +21,13 @@ export const PROCESS_EXIT_EVENT = {
   },
 } as const;
 
-/** struct process_cgroup_event (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
+/** struct process_cgroup_event (cpu.bpf.o, exits.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_CGROUP_EVENT = {
   size: 264,
   fields: { id: { offset: 0, size: 8 }, path: { offset: 8, size: 256 } },
 } as const;
 
-/** enum process_drop (cpu.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
+/** enum process_drop (cpu.bpf.o, exits.bpf.o, syscalls.bpf.o, tcp.bpf.o). */
 export const PROCESS_DROP = {
   values: {
     PROCESS_DROP_COUNTS_FULL: 0,
@@ -66,6 +66,44 @@ export const EXEC_EVENT_FLAG = { values: { EXEC_EVENT_FROM_AGENT: 1 } } as const
 export const EXEC_DROP = {
   values: { EXEC_DROP_RINGBUF_FULL: 0, EXEC_DROP_DESCENDANTS_FULL: 1, EXEC_DROP_MAX: 2 },
   names: ['ringbuf_full', 'descendants_full'],
+} as const;
+
+/** enum exit_reason (exits.bpf.o). */
+export const EXIT_REASON = {
+  values: { EXIT_REASON_EXITED: 0, EXIT_REASON_SIGNALED: 1 },
+  names: ['exited', 'signaled'],
+} as const;
+
+/** struct exit_key (exits.bpf.o). */
+export const EXIT_KEY = {
+  size: 80,
+  fields: {
+    cgroup_id: { offset: 0, size: 8 },
+    executable: { offset: 8, size: 64 },
+    reason: { offset: 72, size: 1 },
+    signal: { offset: 73, size: 1 },
+    code_nonzero: { offset: 74, size: 1 },
+    core_dumped: { offset: 75, size: 1 },
+    oom_killed: { offset: 76, size: 1 },
+    _pad: { offset: 77, size: 3 },
+  },
+} as const;
+
+/** struct exit_event (exits.bpf.o). */
+export const EXIT_EVENT = {
+  size: 112,
+  fields: {
+    boot_ns: { offset: 0, size: 8 },
+    start_boot_ns: { offset: 8, size: 8 },
+    cgroup_id: { offset: 16, size: 8 },
+    tgid: { offset: 24, size: 4 },
+    ppid: { offset: 28, size: 4 },
+    uid: { offset: 32, size: 4 },
+    wait_status: { offset: 36, size: 4 },
+    oom_killed: { offset: 40, size: 1 },
+    _pad: { offset: 41, size: 7 },
+    executable: { offset: 48, size: 64 },
+  },
 } as const;
 
 /** enum counted_syscall (syscalls.bpf.o). */
@@ -199,6 +237,12 @@ export const CPU_MAP_SIZES = {
 export const EXEC_MAP_SIZES = {
   exec_descendants: { keySize: 4, valueSize: 1 },
   exec_drops: { keySize: 4, valueSize: 8 },
+} as const;
+
+/** Key and value sizes of the maps of exits.bpf.o. */
+export const EXITS_MAP_SIZES = {
+  exits_counts: { keySize: 80, valueSize: 8 },
+  exits_drops: { keySize: 4, valueSize: 8 },
 } as const;
 
 /** Key and value sizes of the maps of syscalls.bpf.o. */

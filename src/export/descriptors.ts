@@ -227,6 +227,29 @@ export const METRICS = {
     [],
     'TCP events (retransmits, resets, handshake ends) on sockets whose process is not known (opened before the agent started, or tcp_socks was full): counted under no executable.',
   ),
+  processExits: counter(
+    'exits',
+    'ebpf.process.exits',
+    '{exit}',
+    [A.ATTR_PROCESS_EXECUTABLE_NAME, A.ATTR_PROCESS_EXIT_REASON],
+    'Processes that ended, by executable and reason: "exited" with process_exit_code_class "0" or "nonzero", "signaled" with process_exit_signal and process_exit_core_dumped; executable "other" holds the series beyond the budget.',
+    {
+      whereKnown: [
+        A.ATTR_PROCESS_EXIT_CODE_CLASS,
+        A.ATTR_PROCESS_EXIT_SIGNAL,
+        A.ATTR_PROCESS_EXIT_CORE_DUMPED,
+        ...ATTRIBUTION,
+      ],
+    },
+  ),
+  oomKills: counter(
+    'exits',
+    'ebpf.oom.kills',
+    '{kill}',
+    [A.ATTR_PROCESS_EXECUTABLE_NAME],
+    'Processes the OOM killer chose (a memory cgroup over its limit, or the whole machine out of memory), counted at their exit, by executable; executable "other" holds the series beyond the budget.',
+    { whereKnown: ATTRIBUTION },
+  ),
   execHandlerRuns: counter('exec', 'ebpf.agent.exec_handler.runs', '{run}', [], 'Exec handler runs started.'),
   execHandlerFailures: counter(
     'exec',
@@ -344,6 +367,20 @@ export const METRICS = {
     '{export}',
     [A.ATTR_EXPORTER],
     "Collections not exported because the exporter's previous export was still in flight, by exporter.",
+  ),
+  otlpLogsExported: counter(
+    'agent',
+    'ebpf.agent.otlp_logs.exported',
+    '{record}',
+    [],
+    'Exec and exit log records the OTLP receiver accepted (--otlp-logs).',
+  ),
+  otlpLogsDropped: counter(
+    'agent',
+    'ebpf.agent.otlp_logs.dropped',
+    '{record}',
+    [A.ATTR_REASON],
+    'Exec and exit log records lost (--otlp-logs): queue_full (more waited than the agent holds), export_failed (the receiver refused the request, or it failed).',
   ),
   series: gauge(
     'agent',

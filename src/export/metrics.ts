@@ -22,11 +22,13 @@ import type { Attribution, ShapedExecs, ShapedSyscalls, SyscallSeries } from '..
 import type { ExecHandlerStats } from '../exec-handler.ts';
 import type { ExecLogStats } from '../exec-log.ts';
 import type { Drops, MapFill, ProgramName } from '../collector/types.ts';
+import type { ExitsSnapshot } from '../collector/exits.ts';
 import type { TcSnapshot } from '../collector/tc.ts';
 import { TCP_LATENCY_BOUNDARIES, type ShapedTcp } from '../collector/tcp.ts';
 import type { XdpSnapshot } from '../collector/xdp.ts';
 import { descriptionOf, isAgentHealth, METRICS as M, type MetricDescriptor } from './descriptors.ts';
 import type { ExportStats } from './exporter.ts';
+import type { LogExportStats } from './otlp-logs.ts';
 import * as N from './names.ts';
 
 export interface HistogramState {
@@ -86,6 +88,8 @@ export interface AgentSnapshot {
   tc?: TcSnapshot;
   /** tcp: event counts and connect-latency histograms per executable, container and pod. */
   tcp?: ShapedTcp;
+  /** Process exits by reason and OOM kills (the exits program). */
+  exits?: ExitsSnapshot;
   drops: Drops[];
   mapFill: MapFill[];
   attached: { program: ProgramName; attached: boolean }[];
@@ -96,6 +100,8 @@ export interface AgentSnapshot {
   /** Serving /metrics; absent: not served. */
   scrapeDuration?: HistogramState;
   build: { version: string; libbpf: string; kernel: string };
+  /** --otlp-logs: the log records exported and lost so far. */
+  otlpLogs?: LogExportStats;
   /** What each exporter made of the collections so far (Exporters.stats()); absent: not published. */
   exports?: ExportStats[];
 }
@@ -392,6 +398,35 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
     metrics.push(data(M.tcpUnownedEvents, [point({}, snapshot.tcp.unowned)]));
   }
 
+  if (snapshot.exits !== undefined) {
+    metrics.push(
+      data(
+        M.processExits,
+        snapshot.exits.exits.series.map(({ labels: l, value, startMs }) => {
+          const attributes: Attributes = {
+            [N.ATTR_PROCESS_EXECUTABLE_NAME]: l.executable,
+            [N.ATTR_PROCESS_EXIT_REASON]: l.reason,
+          };
+          if (l.codeClass !== undefined) attributes[N.ATTR_PROCESS_EXIT_CODE_CLASS] = l.codeClass;
+          if (l.signal !== undefined) attributes[N.ATTR_PROCESS_EXIT_SIGNAL] = l.signal;
+          if (l.coreDumped !== undefined) attributes[N.ATTR_PROCESS_EXIT_CORE_DUMPED] = String(l.coreDumped);
+          addAttribution(attributes, l.attribution);
+          return point(attributes, value, startMs);
+        }),
+      ),
+    );
+    metrics.push(
+      data(
+        M.oomKills,
+        snapshot.exits.oomKills.series.map(({ labels: l, value, startMs }) => {
+          const attributes: Attributes = { [N.ATTR_PROCESS_EXECUTABLE_NAME]: l.executable };
+          addAttribution(attributes, l.attribution);
+          return point(attributes, value, startMs);
+        }),
+      ),
+    );
+  }
+
   if (snapshot.execHandler !== undefined) {
     const h = snapshot.execHandler;
     metrics.push(data(M.execHandlerRuns, [point({}, h.runs)]));
@@ -521,6 +556,15 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
       ),
     );
   }
+  if (snapshot.otlpLogs !== undefined) {
+    metrics.push(data(M.otlpLogsExported, [point({}, snapshot.otlpLogs.exported)]));
+    metrics.push(
+      data(
+        M.otlpLogsDropped,
+        Object.entries(snapshot.otlpLogs.dropped).map(([reason, n]) => point({ [N.ATTR_REASON]: reason }, n)),
+      ),
+    );
+  }
   metrics.push(data(M.series, series));
   const folded: DataPoint<number>[] = [];
   if (snapshot.syscalls !== undefined) {
@@ -535,6 +579,10 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   }
   if (snapshot.exec !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.foldedTotal));
+  }
+  if (snapshot.exits !== undefined) {
+    folded.push(point({ [N.ATTR_METRIC]: M.processExits.name }, snapshot.exits.exits.foldedTotal));
+    folded.push(point({ [N.ATTR_METRIC]: M.oomKills.name }, snapshot.exits.oomKills.foldedTotal));
   }
   metrics.push(data(M.seriesFolded, folded));
   const endedEarly: DataPoint<number>[] = [];

@@ -27,7 +27,7 @@ export const exec: ProgramDescriptor<'exec'> = {
       }
     }
   },
-  start({ config, open, clock, attribute, logger }) {
+  start({ config, open, clock, attribute, logger, events }) {
     const collector = new ExecCollector(() => clock.now());
     const shaper = new ExecSeriesShaper(
       config.maxSeries,
@@ -44,6 +44,16 @@ export const exec: ProgramDescriptor<'exec'> = {
         });
         log = execLog;
         collector.subscribe((event) => execLog.write(event));
+      }
+      if (events !== undefined) {
+        collector.subscribe((event) =>
+          events({
+            name: 'process.exec',
+            timeNs: event.timeNs,
+            event,
+            attribution: attribute?.(event.cgroupId, event.pid) ?? {},
+          }),
+        );
       }
       if (config.execHandler !== undefined) {
         const execHandler = new ExecHandler({

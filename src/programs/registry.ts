@@ -3,13 +3,14 @@
 // --help all follow from this table, and a descriptor filed under another name than its own does not compile.
 import { cpu } from './cpu.ts';
 import { exec } from './exec.ts';
+import { exits } from './exits.ts';
 import { syscalls } from './syscalls.ts';
 import { tc } from './tc.ts';
 import { tcp } from './tcp.ts';
 import type { ProgramDescriptor } from './types.ts';
 import { xdp } from './xdp.ts';
 
-const REGISTRY = { exec, syscalls, xdp, tc, cpu, tcp };
+const REGISTRY = { exec, syscalls, xdp, tc, cpu, tcp, exits };
 
 export type ProgramName = keyof typeof REGISTRY;
 

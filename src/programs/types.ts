@@ -4,6 +4,7 @@ import type { BpfObject } from '../bpf/index.ts';
 import type { Attributor } from '../collector/series.ts';
 import type { Clock, Collector, ProgramName } from '../collector/types.ts';
 import type { AgentConfig } from '../config.ts';
+import type { ProcessEvent } from '../events.ts';
 import type { AgentSnapshot } from '../export/metrics.ts';
 import type { Logger } from '../log.ts';
 import type { CapabilityName } from '../preflight.ts';
@@ -17,6 +18,8 @@ export interface ProgramContext {
   readonly attribute: Attributor | undefined;
   /** Tells attribution of a cgroup the kernel created (id, path): undefined when attribution is off. */
   readonly learnCgroup: ((id: bigint, path: string) => void) | undefined;
+  /** Takes process lifecycle events for the OTLP logs (--otlp-logs); undefined when they are off. */
+  readonly events?: ((event: ProcessEvent) => void) | undefined;
   /** How to open one of its object files: the path under --bpf-dir, the kernel BTF, libbpf's debug output. */
   readonly open: (file: string) => { objectPath: string; btfPath: string; debug: boolean };
 }

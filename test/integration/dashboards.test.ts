@@ -1,15 +1,27 @@
 // The Grafana dashboards (deploy/grafana/*.json) against a real Prometheus scraping the real agent: every panel
 // query of every dashboard must succeed and return data, so no panel names a metric or label the agent does not
 // export, and a rate panel of the aggregate view must agree with a known workload of short-lived processes. The
-// agent runs every program (cpu and tcp included), --bpf-stats and an exec handler; the test makes execs,
-// short-lived readers, XDP and tc traffic in both directions, and TCP connects (refused, reset, unanswered).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// agent runs every program (cpu, tcp and exits included), --bpf-stats and an exec handler; the test makes execs,
+// short-lived readers, XDP and tc traffic in both directions, TCP connects (refused, reset, unanswered), abnormal
+// exits and an OOM kill.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectCgroup2Root } from '../../src/collector/cgroup.ts';
 import { ALL_METRICS, METRICS } from '../../src/export/descriptors.ts';
 import { prometheusLabel, prometheusNameOf } from '../../src/export/prometheus.ts';
 import {
@@ -22,6 +34,7 @@ import {
   waitFor,
   type RunningAgent,
 } from './harness.ts';
+import { buildExiter, memoryLimit, runExiter, type MemoryLimit } from './exiter.ts';
 import { createVethPair, inject, type VethPair } from './netns.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -213,6 +226,10 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
   let promBase = '';
   let instance = '';
   const dirs: string[] = [];
+  /** The exits row's workload (test/helpers/exiter.c), and the cgroups of its OOM kill. */
+  let exiter = '';
+  let oomCgroup: string | undefined;
+  let limit: MemoryLimit | undefined;
 
   async function promQuery(expr: string): Promise<{ status: string; error?: string; data?: { result: unknown[] } }> {
     const res = await fetch(`${promBase}/api/v1/query?${new URLSearchParams({ query: expr })}`);
@@ -247,6 +264,8 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
     inject(veth!, 'udp:5,tcp:3,trunc-ipv4:2');
     inject(veth!, 'udp:4,tcp:2', 'host');
     tcpTraffic();
+    // An abnormal exit for the "why processes die" row.
+    spawnSync(exiter, ['exit', '3']);
   }
 
   beforeAll(async () => {
@@ -281,7 +300,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
 
     agent = await startAgent([
       '--programs',
-      'exec,syscalls,xdp,tc,cpu,tcp',
+      'exec,syscalls,xdp,tc,cpu,tcp,exits',
       '--bpf-stats',
       '--xdp-interface',
       veth.host,
@@ -347,6 +366,18 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
       return (r.data?.result.length ?? 0) > 0 ? true : undefined;
     });
 
+    // One OOM kill, for the exits row's OOM panel: the helper over a 16 MiB limit (test/integration/exiter.ts).
+    const exiterDir = mkdtempSync(path.join(os.tmpdir(), 'eoa-dash-exiter-'));
+    dirs.push(exiterDir);
+    exiter = buildExiter(exiterDir, 'eoa-dash-exiter');
+    const cgroup2 = detectCgroup2Root();
+    if (cgroup2 !== undefined) {
+      oomCgroup = path.join(cgroup2, `eoa-dash-oom-${process.pid}`);
+      mkdirSync(oomCgroup);
+      limit = memoryLimit(cgroup2, oomCgroup, `eoa-dash-oom-${process.pid}`, 16 << 20);
+      expect(await runExiter(exiter, [...limit.args, 'hog'])).toEqual({ code: null, signal: 'SIGKILL' });
+    }
+
     // Traffic spread over ~16 s, so every 10 s rate window holds some, then a few more scrapes.
     for (let i = 0; i < 8; i++) {
       traffic();
@@ -368,6 +399,8 @@ describe.skipIf(!existsSync(PROMETHEUS))('grafana dashboards: every panel query 
     await agent?.stop();
     await killAllAgents();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    if (oomCgroup !== undefined && existsSync(oomCgroup)) rmdirSync(oomCgroup);
+    limit?.remove();
     veth?.destroy();
     await expectNoAgentPrograms();
   });

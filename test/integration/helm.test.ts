@@ -482,6 +482,7 @@ describe('helm chart', () => {
     const rules = rule.spec.groups!.flatMap((g) => g.rules ?? []);
     // ci/monitoring-values.yaml disables EbpfOtelAgentSeriesBudgetExceeded.
     expect(rules.map((r) => r.alert).sort()).toEqual([
+      'EbpfOomKills',
       'EbpfOtelAgentDown',
       'EbpfOtelAgentEventsLost',
       'EbpfOtelAgentMapFull',
@@ -498,6 +499,7 @@ describe('helm chart', () => {
     expect(expr.EbpfOtelAgentEventsLost).toMatch(/^increase\(ebpf_agent_events_lost_total\{.*\}\[10m\]\) > 0$/);
     expect(expr.EbpfOtelAgentMapFull).toMatch(/^increase\(ebpf_agent_map_updates_dropped_total\{.*\}\[10m\]\) > 0$/);
     expect(expr.EbpfOtelAgentNotReady).toMatch(/^ebpf_agent_program_attached\{.*\} == 0$/);
+    expect(expr.EbpfOomKills).toMatch(/^sum by \(.*\) \(increase\(ebpf_oom_kills_total\{.*\}\[10m\]\)\) > 0$/);
 
     const file = path.join(tmp, 'rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
@@ -510,6 +512,7 @@ describe('helm chart', () => {
     const alerts = rule.spec.groups!.flatMap((g) => g.rules ?? []).map((r) => r.alert);
     expect(alerts).toContain('EbpfOtelAgentSeriesBudgetExceeded');
     expect(alerts).toContain('EbpfOtelAgentTcpConnectFailures');
+    expect(alerts).toContain('EbpfOomKills');
     expect(alerts).toHaveLength(6);
     const file = path.join(tmp, 'default-rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));

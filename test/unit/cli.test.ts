@@ -13,7 +13,7 @@ const KNOWN =
   'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
   'syscalls-max-entries, exclude-self, max-series, pid-labels, max-process-series, exited-retention, scrape-interval, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
-  'otlp-endpoint, otlp-protocol, otlp-temporality, bpf-stats, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
+  'otlp-endpoint, otlp-protocol, otlp-temporality, otlp-logs, bpf-stats, btf-path, bpf-dir, mount-tracefs, log-level, log-format';
 
 let dir = '';
 const savedEnv = new Map<string, string | undefined>();
@@ -350,6 +350,7 @@ describe('toRawOptions', () => {
       otlpEndpoint: undefined,
       otlpProtocol: undefined,
       otlpTemporality: undefined,
+      otlpLogs: undefined,
       btfPath: undefined,
       bpfDir: undefined,
       mountTracefs: undefined,

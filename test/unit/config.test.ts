@@ -146,6 +146,7 @@ describe('resolveConfig', () => {
       otlpEndpoint: undefined,
       otlpProtocol: 'http/protobuf',
       otlpTemporality: 'cumulative',
+      otlpLogs: false,
       logLevel: 'info',
       logFormat: 'text',
       btfPath: '/sys/kernel/btf/vmlinux',

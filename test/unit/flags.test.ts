@@ -78,6 +78,7 @@ const SAMPLE: Record<string, string> = {
   'otlp-endpoint': 'http://localhost:4318',
   'otlp-protocol': 'grpc',
   'otlp-temporality': 'delta',
+  'otlp-logs': 'true',
   'bpf-stats': 'true',
   'btf-path': '/tmp/vmlinux',
   'bpf-dir': '/tmp/bpf',

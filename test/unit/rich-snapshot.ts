@@ -3,6 +3,7 @@
 import type { AgentSnapshot } from '../../src/export/metrics.ts';
 
 const T0 = 1_700_000_000_000;
+const CONTAINER = '3f2a'.repeat(16);
 
 export function richSnapshot(): AgentSnapshot {
   return {
@@ -187,6 +188,58 @@ export function richSnapshot(): AgentSnapshot {
       foldedTotal: 0,
       unowned: 6,
     },
+    exits: {
+      exits: {
+        series: [
+          {
+            labels: { executable: 'nginx', reason: 'exited', codeClass: '0', attribution: {} },
+            value: 5,
+            startMs: T0 + 1_000,
+          },
+          {
+            labels: {
+              executable: 'java',
+              reason: 'signaled',
+              signal: 'SIGKILL',
+              coreDumped: false,
+              attribution: {
+                containerId: CONTAINER,
+                podUid: '5b8d1f3a-7c9e-4b2d-a4f6-8e0c2a4b6d8f',
+                podName: 'web-6d4cf56db6-lx2vr',
+                podNamespace: 'default',
+              },
+            },
+            value: 2,
+            startMs: T0 + 2_000,
+          },
+          {
+            labels: { executable: 'other', reason: 'exited', codeClass: 'nonzero', attribution: {} },
+            value: 1,
+            startMs: T0 + 4_000,
+          },
+        ],
+        foldedTotal: 1,
+      },
+      oomKills: {
+        series: [
+          {
+            labels: {
+              executable: 'java',
+              attribution: {
+                containerId: CONTAINER,
+                podUid: '5b8d1f3a-7c9e-4b2d-a4f6-8e0c2a4b6d8f',
+                podName: 'web-6d4cf56db6-lx2vr',
+                podNamespace: 'default',
+              },
+            },
+            value: 2,
+            startMs: T0 + 2_000,
+          },
+        ],
+        foldedTotal: 0,
+      },
+    },
+    otlpLogs: { exported: 40, dropped: { queue_full: 2, export_failed: 3 } },
     drops: [
       { program: 'syscalls', eventsLost: 5, mapFull: { syscall_counts: 1, syscall_procs: 0 } },
       { program: 'exec', eventsLost: 0, mapFull: {} },
