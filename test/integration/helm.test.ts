@@ -506,14 +506,14 @@ describe('helm chart', () => {
     expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
   });
 
-  it('the default PrometheusRule has all six alerts, and promtool accepts them', () => {
+  it('the default PrometheusRule has all seven alerts, and promtool accepts them', () => {
     const objs = render(cases[0]!, ['--set', 'prometheusRule.enabled=true']);
     const rule = ofKind<IPrometheusRule>(objs, 'PrometheusRule')[0]!;
     const alerts = rule.spec.groups!.flatMap((g) => g.rules ?? []).map((r) => r.alert);
     expect(alerts).toContain('EbpfOtelAgentSeriesBudgetExceeded');
     expect(alerts).toContain('EbpfOtelAgentTcpConnectFailures');
     expect(alerts).toContain('EbpfOomKills');
-    expect(alerts).toHaveLength(6);
+    expect(alerts).toHaveLength(7);
     const file = path.join(tmp, 'default-rules.yaml');
     writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
     expect(execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' })).toMatch(/SUCCESS: 6 rules found/);
