@@ -54,41 +54,23 @@ export interface BudgetResult<P> {
   retired: OwnSeries<P>[];
 }
 
-interface SeriesState<P = unknown> {
-  own: boolean;
-  /** Count when the series entered its current membership (own: its own series counts from here). */
-  base: number;
-  /** Own: the value its own series had before this membership (it continues a retired series), else 0. */
-  offset: number;
-  startMs: number;
-  last: number;
-  rate: number;
-  group: string;
-  /** The apply() that last had it as an input. */
-  seen: number;
-  /** This poll's entry and its own series, kept with the state so a poll allocates nothing per known series. */
-  entry?: Entry<P>;
-  series?: OwnSeries<P>;
-}
-
 /** Weight of the newest poll in the rate average. */
 const RATE_WEIGHT = 0.5;
 /** A challenger must be this much busier than the least busy member to take its slot. */
 const HYSTERESIS = 1.25;
 
+/** The budget over series named by strings (aggregates, exec pairs, exits): IndexedBudget with its keys numbered. */
 export class SeriesBudget<P> {
   readonly maxSeries: number;
-  readonly #state = new Map<string, SeriesState<P>>();
-  readonly #carried = new Map<string, number>();
-  #foldedTotal = 0;
-  #applies = 0;
-  #endedEarlyTotal = 0;
-
-  readonly #retentionMs: number;
-  /** Demoted series at their final value; `shownMs`: since when a scraper can see that value. */
-  readonly #retired = new Map<string, OwnSeries<P> & { untilMs: number; shownMs: number }>();
-  readonly #visibleMs: number;
-  readonly #maxRetired: number;
+  readonly #core: IndexedBudget<P>;
+  readonly #ids = new Map<string, number>();
+  readonly #payloads: P[] = [];
+  /** Each id's own series, kept so a poll makes nothing for a known series. */
+  readonly #series: (OwnSeries<P> | undefined)[] = [];
+  readonly #free: number[] = [];
+  #next = 0;
+  readonly #groups = new Map<string, number>();
+  readonly #groupNames: string[] = [];
 
   /**
    * `retentionMs`: how long a demoted series is still published at its final value (0: not at all).
@@ -99,157 +81,386 @@ export class SeriesBudget<P> {
    * over-counted by up to half (the aggregate's retention is 10 scrape intervals for that reason).
    */
   constructor(maxSeries: number, retentionMs = 0, options: { maxRetired?: number; visibleMs?: number } = {}) {
+    this.#core = new IndexedBudget<P>(maxSeries, retentionMs, options, (id) => this.#payloads[id]!);
+    this.maxSeries = maxSeries;
+  }
+
+  /** Series folded so far (each time a series joins a folded series, including at its first poll). */
+  get foldedTotal(): number {
+    return this.#core.foldedTotal;
+  }
+
+  /** Retired series that left before their retention was over, because more than maxRetired of them waited. */
+  get endedEarlyTotal(): number {
+    return this.#core.endedEarlyTotal;
+  }
+
+  /** Series tracked now (own and folded). */
+  get tracked(): number {
+    return this.#core.tracked;
+  }
+
+  apply(inputs: readonly BudgetInput<P>[], nowMs: number): BudgetResult<P> {
+    const core = this.#core;
+    core.begin();
+    for (const input of inputs) {
+      let id = this.#ids.get(input.key);
+      if (id === undefined) {
+        id = this.#free.pop() ?? this.#next++;
+        this.#ids.set(input.key, id);
+        this.#series[id] = undefined;
+      }
+      this.#payloads[id] = input.payload;
+      let group = this.#groups.get(input.group);
+      if (group === undefined) {
+        group = this.#groupNames.length;
+        this.#groups.set(input.group, group);
+        this.#groupNames.push(input.group);
+      }
+      core.input(id, group, input.value, input.ended, input.startMs ?? nowMs);
+    }
+    const own: OwnSeries<P>[] = [];
+    const folded: FoldedSeries[] = [];
+    const retired: OwnSeries<P>[] = [];
+    core.finish(
+      nowMs,
+      (id) => {
+        let series = this.#series[id];
+        const value = core.ownValue(id);
+        const startMs = core.ownStartMs(id);
+        if (series === undefined || core.fresh(id)) {
+          series = { payload: this.#payloads[id]!, value, startMs };
+          this.#series[id] = series;
+        } else {
+          series.payload = this.#payloads[id]!;
+          series.value = value;
+          series.startMs = startMs;
+        }
+        own.push(series);
+      },
+      (group, value, members) => folded.push({ group: this.#groupNames[group]!, value, members }),
+      (payload, value, startMs) => retired.push({ payload, value, startMs }),
+    );
+    // Keys whose series left (and whose retired series, if any, is over) give their number back.
+    if (this.#ids.size > core.tracked) {
+      for (const [key, id] of this.#ids) {
+        if (!core.unused(id)) continue;
+        this.#ids.delete(key);
+        this.#series[id] = undefined;
+        this.#payloads[id] = undefined as P;
+        this.#free.push(id);
+      }
+    }
+    return { own, folded, retired };
+  }
+}
+
+/** A series the budget demoted, published at the value its own series ended with until its retention is over. */
+interface Retired<P> {
+  payload: P;
+  value: number;
+  startMs: number;
+  untilMs: number;
+  /** Since when a scraper can see its final value. */
+  shownMs: number;
+  /** The id it was demoted from while that id still names the same series, else -1. */
+  id: number;
+}
+
+/**
+ * The budget's state, by series id: columns of typed arrays, so a tracked series costs about 60 bytes and no object,
+ * and a poll allocates nothing per series. Ids are small integers the caller chooses and reuses (the string-keyed
+ * SeriesBudget numbers its keys; the per-process view of SyscallSeriesShaper uses process slot × lane); groups are
+ * small integers too. Every rule of the budget is here, once; see the head of this file.
+ */
+export class IndexedBudget<P> {
+  readonly maxSeries: number;
+  readonly #retentionMs: number;
+  readonly #visibleMs: number;
+  readonly #maxRetired: number;
+  /** The payload a demoted series' retired one keeps (its labels at the demotion). */
+  readonly #payloadOf: (id: number) => P;
+
+  #capacity = 0;
+  /** 1 while the id has a state. */
+  #alive = new Uint8Array(0);
+  #own = new Uint8Array(0);
+  /** This apply: the id is new (or restarted), its series ends after this poll. */
+  #fresh = new Uint8Array(0);
+  #ended = new Uint8Array(0);
+  #group = new Int32Array(0);
+  /** The apply() that last had it as an input. */
+  #seen = new Uint32Array(0);
+  /** Count when the series entered its current membership (own: its own series counts from here). */
+  #base = new Float64Array(0);
+  /** Own: the value its own series had before this membership (it continues a retired series), else 0. */
+  #offset = new Float64Array(0);
+  #startMs = new Float64Array(0);
+  #last = new Float64Array(0);
+  /** The series' value at the last poll (0 when fresh). */
+  #previous = new Float64Array(0);
+  #rate = new Float64Array(0);
+  /** The key in #retired of the id's retired series, or 0. */
+  #retiredKey = new Float64Array(0);
+  /** Ids with a state, below this. */
+  #highWater = 0;
+
+  /** This apply's inputs, in order. */
+  #current = new Int32Array(1024);
+  #count = 0;
+  #stamp = 0;
+
+  /** Calls of series that left while folded, by group: they stay in the folded series for good. */
+  readonly #carried = new Map<number, number>();
+  /** Retired series in the order of retirement (a promotion deletes one, a demotion appends one). */
+  readonly #retired = new Map<number, Retired<P>>();
+  #retirements = 0;
+  #foldedTotal = 0;
+  #endedEarlyTotal = 0;
+  #tracked = 0;
+
+  constructor(
+    maxSeries: number,
+    retentionMs: number,
+    options: { maxRetired?: number; visibleMs?: number },
+    payloadOf: (id: number) => P,
+  ) {
     if (!Number.isInteger(maxSeries) || maxSeries < 1)
       throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
     this.maxSeries = maxSeries;
     this.#retentionMs = retentionMs;
     this.#visibleMs = options.visibleMs ?? 0;
     this.#maxRetired = options.maxRetired ?? Infinity;
+    this.#payloadOf = payloadOf;
   }
 
-  /** Series folded so far (each time a series joins a folded series, including at its first poll). */
   get foldedTotal(): number {
     return this.#foldedTotal;
   }
 
-  /** Retired series that left before their retention was over, because more than maxRetired of them waited. */
   get endedEarlyTotal(): number {
     return this.#endedEarlyTotal;
   }
 
-  /** Series tracked now (own and folded). */
   get tracked(): number {
-    return this.#state.size;
+    return this.#tracked;
   }
 
-  apply(inputs: readonly BudgetInput<P>[], nowMs: number): BudgetResult<P> {
-    const current: Entry<P>[] = [];
-    const stamp = ++this.#applies;
-    for (const input of inputs) {
-      let state = this.#state.get(input.key);
-      let fresh = false;
-      if (state === undefined || input.value < state.last) {
-        // New, or the key was reused by a new series whose count restarted: start over.
-        if (state !== undefined) this.#retire(state);
-        state = {
-          own: false,
-          base: 0,
-          offset: 0,
-          startMs: input.startMs ?? nowMs,
-          last: 0,
-          rate: 0,
-          group: input.group,
-          seen: stamp,
-        };
-        this.#state.set(input.key, state);
-        fresh = true;
-      }
-      state.seen = stamp;
-      const previous = state.last;
-      const increase = input.value - previous;
-      state.rate = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * state.rate;
-      state.last = input.value;
-      let entry = state.entry;
-      if (entry === undefined) {
-        entry = { input, state, fresh, previous };
-        state.entry = entry;
-      } else {
-        entry.input = input;
-        entry.fresh = fresh;
-        entry.previous = previous;
-      }
-      current.push(entry);
-    }
+  #grow(id: number): void {
+    let capacity = Math.max(1024, this.#capacity);
+    while (capacity <= id) capacity *= 2;
+    const grow = <T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(
+      old: T,
+      make: (n: number) => T,
+    ): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.#alive = grow(this.#alive, (n) => new Uint8Array(n));
+    this.#own = grow(this.#own, (n) => new Uint8Array(n));
+    this.#fresh = grow(this.#fresh, (n) => new Uint8Array(n));
+    this.#ended = grow(this.#ended, (n) => new Uint8Array(n));
+    this.#group = grow(this.#group, (n) => new Int32Array(n));
+    this.#seen = grow(this.#seen, (n) => new Uint32Array(n));
+    this.#base = grow(this.#base, (n) => new Float64Array(n));
+    this.#offset = grow(this.#offset, (n) => new Float64Array(n));
+    this.#startMs = grow(this.#startMs, (n) => new Float64Array(n));
+    this.#last = grow(this.#last, (n) => new Float64Array(n));
+    this.#previous = grow(this.#previous, (n) => new Float64Array(n));
+    this.#rate = grow(this.#rate, (n) => new Float64Array(n));
+    this.#retiredKey = grow(this.#retiredKey, (n) => new Float64Array(n));
+    this.#capacity = capacity;
+  }
 
+  /** Starts an apply(): inputs follow with input(), then finish(). */
+  begin(): void {
+    this.#stamp++;
+    this.#count = 0;
+  }
+
+  /** One input of this apply: the series `id`, in folded group `group`, at cumulative `value`. */
+  input(id: number, group: number, value: number, ended: boolean, startMs: number): void {
+    if (id >= this.#capacity) this.#grow(id);
+    let fresh = false;
+    if (this.#alive[id] === 0 || value < this.#last[id]!) {
+      // New, or the id was reused by a new series whose count restarted: start over.
+      if (this.#alive[id] === 1) this.#retire(id);
+      else this.#tracked++;
+      this.#alive[id] = 1;
+      this.#own[id] = 0;
+      this.#base[id] = 0;
+      this.#offset[id] = 0;
+      this.#startMs[id] = startMs;
+      this.#last[id] = 0;
+      this.#rate[id] = 0;
+      this.#group[id] = group;
+      fresh = true;
+      if (id >= this.#highWater) this.#highWater = id + 1;
+    }
+    this.#seen[id] = this.#stamp;
+    const previous = this.#last[id]!;
+    const increase = value - previous;
+    this.#rate[id] = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * this.#rate[id]!;
+    this.#last[id] = value;
+    this.#previous[id] = previous;
+    this.#fresh[id] = fresh ? 1 : 0;
+    this.#ended[id] = ended ? 1 : 0;
+    if (this.#count === this.#current.length) {
+      const next = new Int32Array(this.#current.length * 2);
+      next.set(this.#current);
+      this.#current = next;
+    }
+    this.#current[this.#count++] = id;
+  }
+
+  /** Is the id a member with its own series (after finish(): this poll's membership)? */
+  own(id: number): boolean {
+    return id < this.#capacity && this.#own[id] === 1;
+  }
+
+  /** The value of its own series and when that began (valid for an own id after finish()). */
+  ownValue(id: number): number {
+    return this.#offset[id]! + this.#last[id]! - this.#base[id]!;
+  }
+
+  ownStartMs(id: number): number {
+    return this.#startMs[id]!;
+  }
+
+  /**
+   * Ends the apply: who keeps a slot, and the series to publish. `own` gets each member's id in input order;
+   * `folded` each group's value and members (the groups that carried calls first, in the order they first did, then
+   * the rest in the order of their first folded input); `retired` each retired series.
+   */
+  finish(
+    nowMs: number,
+    own: (id: number) => void,
+    folded: (group: number, value: number, members: number) => void,
+    retired: (payload: P, value: number, startMs: number) => void,
+  ): void {
+    const stamp = this.#stamp;
     // Series whose source vanished without an end (a deleted key) leave first, so their folded calls are in
     // this poll's folded series (a folded series never goes down, not even for one poll).
-    for (const [key, state] of this.#state) {
-      if (state.seen !== stamp) {
-        this.#retire(state);
-        this.#state.delete(key);
-      }
+    for (let id = 0; id < this.#highWater; id++) {
+      if (this.#alive[id] === 1 && this.#seen[id] !== stamp) this.#release(id);
     }
 
-    this.#assign(current, nowMs);
-    for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#retired.delete(key);
-    // The map is in the order of retirement (a promotion deletes an entry, a demotion appends one), so the first
-    // are the longest retired. One leaves early only once its final value has been shown for visibleMs: leaving
-    // sooner, a scraper could miss the calls it counted last.
+    this.#assign(nowMs);
+    for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#dropRetired(key, r);
+    // The first retired are the longest retired. One leaves early only once its final value has been shown for
+    // visibleMs: leaving sooner, a scraper could miss the calls it counted last.
     let excess = this.#retired.size - this.#maxRetired;
     for (const [key, r] of this.#retired) {
       if (excess <= 0) break;
       if (nowMs - r.shownMs < this.#visibleMs) continue;
-      this.#retired.delete(key);
+      this.#dropRetired(key, r);
       this.#endedEarlyTotal++;
       excess--;
     }
-    const retired: OwnSeries<P>[] = [];
-    for (const r of this.#retired.values()) retired.push({ payload: r.payload, value: r.value, startMs: r.startMs });
+    for (const r of this.#retired.values()) retired(r.payload, r.value, r.startMs);
 
-    const own: OwnSeries<P>[] = [];
-    const folded = new Map<string, FoldedSeries>();
-    for (const [group, value] of this.#carried) folded.set(group, { group, value, members: 0 });
-    for (const { input, state } of current) {
-      if (state.own) {
-        let series = state.series;
-        if (series === undefined) {
-          series = { payload: input.payload, value: state.offset + input.value - state.base, startMs: state.startMs };
-          state.series = series;
-        } else {
-          series.payload = input.payload;
-          series.value = state.offset + input.value - state.base;
-          series.startMs = state.startMs;
-        }
-        own.push(series);
-      } else {
-        const entry = folded.get(state.group) ?? { group: state.group, value: 0, members: 0 };
-        entry.value += input.value - state.base;
-        entry.members++;
-        folded.set(state.group, entry);
+    const current = this.#current;
+    const values = new Map<number, [value: number, members: number]>();
+    for (const [group, value] of this.#carried) values.set(group, [value, 0]);
+    for (let i = 0; i < this.#count; i++) {
+      const id = current[i]!;
+      if (this.#own[id] === 1) {
+        own(id);
+        continue;
       }
+      let entry = values.get(this.#group[id]!);
+      if (entry === undefined) values.set(this.#group[id]!, (entry = [0, 0]));
+      entry[0] += this.#last[id]! - this.#base[id]!;
+      entry[1]++;
     }
+    for (const [group, [value, members]] of values) folded(group, value, members);
     // Ended series leave; what a folded one counted stays in its folded series. A series demoted earlier leaves
     // its retired one too: its last value has stood since then (an exited process's final count for its whole
     // retention), and a retirement clock started by the demotion would keep it a retention longer.
-    for (const { input, state } of current) {
-      if (input.ended) {
-        this.#retire(state);
-        this.#state.delete(input.key);
-        this.#retired.delete(input.key);
-      }
+    for (let i = 0; i < this.#count; i++) {
+      const id = current[i]!;
+      if (this.#ended[id] === 0 || this.#alive[id] === 0) continue;
+      const key = this.#retiredKey[id]!;
+      if (key !== 0) this.#dropRetired(key, this.#retired.get(key)!);
+      this.#release(id);
     }
-    return { own, folded: [...folded.values()], retired };
   }
 
-  /** A series leaves: what it counted while folded stays in its folded series for good. */
-  #retire(state: SeriesState): void {
-    if (!state.own) this.#carry(state.group, state.last - state.base);
+  /**
+   * The id's series is gone (its source vanished, or it ended): it leaves, and what it counted while folded stays.
+   * A retired series of it stays tied to the id (a new series under it that is promoted replaces it).
+   */
+  #release(id: number): void {
+    this.#retire(id);
+    this.#alive[id] = 0;
+    this.#own[id] = 0;
+    this.#tracked--;
   }
 
-  #carry(group: string, amount: number): void {
+  /**
+   * The id now names another series (the caller reuses it): a retired series of the one before stays published
+   * until its retention is over, but is no longer that id's (a promotion of the new one does not continue it).
+   */
+  forget(id: number): void {
+    if (id >= this.#capacity) return;
+    const key = this.#retiredKey[id]!;
+    if (key !== 0) {
+      this.#retired.get(key)!.id = -1;
+      this.#retiredKey[id] = 0;
+    }
+  }
+
+  /** The id has no state and no retired series tied to it: the caller may reuse it. */
+  unused(id: number): boolean {
+    return id >= this.#capacity || (this.#alive[id] === 0 && this.#retiredKey[id] === 0);
+  }
+
+  /** The id's series is new (or restarted) at this apply. */
+  fresh(id: number): boolean {
+    return this.#fresh[id] === 1;
+  }
+
+  #dropRetired(key: number, r: Retired<P>): void {
+    this.#retired.delete(key);
+    if (r.id >= 0) this.#retiredKey[r.id] = 0;
+  }
+
+  /** A series leaves its membership for good: what it counted while folded stays in its folded series. */
+  #retire(id: number): void {
+    if (this.#own[id] === 0) this.#carry(this.#group[id]!, this.#last[id]! - this.#base[id]!);
+  }
+
+  #carry(group: number, amount: number): void {
     if (amount !== 0) this.#carried.set(group, (this.#carried.get(group) ?? 0) + amount);
   }
 
+  /** Busiest first: by rate, then by count. */
+  readonly #busier = (a: number, b: number): number =>
+    this.#rate[b]! - this.#rate[a]! || this.#last[b]! - this.#last[a]!;
+
   /** Gives free slots to the busiest folded series, then lets clearly busier ones take the least busy slots. */
-  #assign(current: Entry<P>[], nowMs: number): void {
+  #assign(nowMs: number): void {
     let free = this.maxSeries;
-    const victims: Entry<P>[] = [];
-    const candidates: Entry<P>[] = [];
-    for (const entry of current) {
-      if (entry.state.own) {
+    const victims: number[] = [];
+    const candidates: number[] = [];
+    const current = this.#current;
+    for (let i = 0; i < this.#count; i++) {
+      const id = current[i]!;
+      if (this.#own[id] === 1) {
         free--;
         // An ending member publishes its final count in its own series: never a victim.
-        if (!entry.input.ended) victims.push(entry);
-      } else if (entry.fresh || !entry.input.ended) {
+        if (this.#ended[id] === 0) victims.push(id);
+      } else if (this.#fresh[id] === 1 || this.#ended[id] === 0) {
         // A folded series that ends keeps its final count in the folded series.
-        candidates.push(entry);
+        candidates.push(id);
       }
     }
     // When every candidate gets a free slot, the order decides nothing (promotions are independent of each
     // other): ordering is only needed when slots are contested, and then only for the candidates that can win.
     let contenders = candidates;
     if (candidates.length > free) {
-      victims.sort((a, b) => a.state.rate - b.state.rate || a.input.value - b.input.value);
+      victims.sort((a, b) => -this.#busier(a, b));
       contenders = this.#contenders(candidates, victims, free);
     }
     let next = 0;
@@ -260,18 +471,18 @@ export class SeriesBudget<P> {
         continue;
       }
       const victim = victims[next];
-      if (
-        victim === undefined ||
-        candidate.state.rate === 0 ||
-        candidate.state.rate <= victim.state.rate * HYSTERESIS
-      ) {
+      const rate = this.#rate[candidate]!;
+      if (victim === undefined || rate === 0 || rate <= this.#rate[victim]! * HYSTERESIS) {
         break; // candidates are sorted busiest first: none after this one can win either
       }
       next++;
       this.#demote(victim, nowMs);
       this.#promote(candidate, nowMs);
     }
-    for (const entry of current) if (entry.fresh && !entry.state.own) this.#foldedTotal++;
+    for (let i = 0; i < this.#count; i++) {
+      const id = current[i]!;
+      if (this.#fresh[id] === 1 && this.#own[id] === 0) this.#foldedTotal++;
+    }
   }
 
   /**
@@ -280,17 +491,20 @@ export class SeriesBudget<P> {
    * few changed slots every poll). One that is not clearly busier than the least busy member (`bar`) can only take
    * a free slot: those go to the busiest of them, chosen with a heap of the free slots' size.
    */
-  #contenders(candidates: Entry<P>[], victims: Entry<P>[], free: number): Entry<P>[] {
-    const busier = (a: Entry<P>, b: Entry<P>): number => b.state.rate - a.state.rate || b.input.value - a.input.value;
-    const bar = victims.length > 0 ? victims[0]!.state.rate * HYSTERESIS : Infinity;
-    const contenders: Entry<P>[] = [];
-    const rest: Entry<P>[] = [];
-    for (const c of candidates) (c.state.rate > bar && c.state.rate !== 0 ? contenders : rest).push(c);
+  #contenders(candidates: number[], victims: number[], free: number): number[] {
+    const busier = this.#busier;
+    const bar = victims.length > 0 ? this.#rate[victims[0]!]! * HYSTERESIS : Infinity;
+    const contenders: number[] = [];
+    const rest: number[] = [];
+    for (const c of candidates) {
+      const rate = this.#rate[c]!;
+      (rate > bar && rate !== 0 ? contenders : rest).push(c);
+    }
     contenders.sort(busier);
     const room = free - contenders.length;
     if (room <= 0) return contenders;
     // The `room` busiest of the rest: a heap whose root is the least busy kept.
-    const heap: Entry<P>[] = [];
+    const heap: number[] = [];
     const less = (i: number, j: number): boolean => busier(heap[i]!, heap[j]!) > 0;
     const swap = (i: number, j: number): void => {
       const t = heap[i]!;
@@ -327,47 +541,45 @@ export class SeriesBudget<P> {
     return contenders.concat(heap);
   }
 
-  #promote({ input, state, fresh }: Entry<P>, nowMs: number): void {
-    const retired = this.#retired.get(input.key);
-    this.#retired.delete(input.key);
-    if (!fresh) {
+  #promote(id: number, nowMs: number): void {
+    const key = this.#retiredKey[id]!;
+    const retired = key === 0 ? undefined : this.#retired.get(key);
+    if (retired !== undefined) this.#dropRetired(key, retired);
+    if (this.#fresh[id] === 0) {
       // What it counted while folded stays there; its own series counts from now: on from where its retired
       // series stands, if it is still published (restarting it at 0 would lose, to a scraper that missed the
       // retired value, the calls counted last before the demotion, or all of them while they were held at 0),
       // else from 0 as a new series.
-      this.#carry(state.group, input.value - state.base);
-      state.base = input.value;
-      state.offset = retired?.value ?? 0;
-      state.startMs = retired?.startMs ?? nowMs;
+      const value = this.#last[id]!;
+      this.#carry(this.#group[id]!, value - this.#base[id]!);
+      this.#base[id] = value;
+      this.#offset[id] = retired?.value ?? 0;
+      this.#startMs[id] = retired?.startMs ?? nowMs;
     }
-    // (A fresh series with a retired one under its key is a new series that reuses the key: it starts at 0.)
-    state.own = true;
+    // (A fresh series with a retired one under its id is a new series that reuses the id: it starts at 0.)
+    this.#own[id] = 1;
   }
 
-  #demote({ input, state, previous }: Entry<P>, nowMs: number): void {
+  #demote(id: number, nowMs: number): void {
     // Its own series ends with what it published last poll; the increase since then and every later one go to
     // the folded series (moving its whole count there would count it twice in increase()).
+    const previous = this.#previous[id]!;
     if (this.#retentionMs > 0) {
-      this.#retired.set(input.key, {
-        payload: input.payload,
-        value: state.offset + previous - state.base,
-        startMs: state.startMs,
+      const key = ++this.#retirements;
+      this.#retired.set(key, {
+        payload: this.#payloadOf(id),
+        value: this.#offset[id]! + previous - this.#base[id]!,
+        startMs: this.#startMs[id]!,
         untilMs: nowMs + this.#retentionMs,
         // Its final value is what it showed at the last poll.
         shownMs: nowMs,
+        id,
       });
+      this.#retiredKey[id] = key;
     }
-    state.own = false;
-    state.base = previous;
-    state.offset = 0;
+    this.#own[id] = 0;
+    this.#base[id] = previous;
+    this.#offset[id] = 0;
     this.#foldedTotal++;
   }
-}
-
-interface Entry<P> {
-  input: BudgetInput<P>;
-  state: SeriesState<P>;
-  fresh: boolean;
-  /** The series' value at the last poll (0 when fresh). */
-  previous: number;
 }
