@@ -6,7 +6,7 @@
 // - the per-process view (ebpf_process_*), for "who is it now": live processes within its own budget, and each
 //   exited process's final counts for --exited-retention, then the series leaves.
 // Who each process is (container, pod) comes from the attributor. The exporter only names what this produces.
-import { SeriesBudget, type BudgetInput, type BudgetResult } from './budget.ts';
+import { IndexedBudget, SeriesBudget, type BudgetInput } from './budget.ts';
 import type { ExecCount } from './exec.ts';
 import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
 
@@ -97,32 +97,17 @@ function sameAttribution(a: Attribution, b: Attribution): boolean {
 }
 
 /**
- * What the shaper keeps of a process between polls, so a process whose name and attribution did not change costs
- * no new strings or objects: its series keys, aggregate names, per-process budget inputs and their payloads.
+ * An (executable, container, pod) group: its aggregates' names by lane, made once for all its processes (they
+ * share the object), with the aggregates found for them.
  */
-interface Known {
-  startMs: number;
-  comm: string;
-  /** The attribution these were made for (the same object while its fields stay the same). */
-  attribution: Attribution;
-  /** The shape() that last looked it up, and the attribution it found then. */
-  attributedAt: number;
-  seenAt: number;
-  /** `pid/startMs/kind` by lane. */
-  ids: string[];
-  /** Aggregate names by lane (executable, container, pod, kind). */
+interface Group {
+  prefix: string;
+  /** Aggregate names by lane: executable, container, pod and kind. */
   names: string[];
-  /** Per-process budget inputs by lane (their values and `ended` set on every poll). */
-  inputs: BudgetInput<Payload>[];
-}
-
-interface Contribution {
-  aggregate: string;
-  /** Count of the process when it started to contribute to `aggregate`. */
-  base: number;
-  last: number;
-  /** The shape() that last saw it. */
-  seenAt: number;
+  /** The aggregates of those names, as last looked up (a deleted one is marked `gone`). */
+  aggregates: (Aggregate | undefined)[];
+  /** Process slots in the group. */
+  refs: number;
 }
 
 interface Aggregate {
@@ -134,25 +119,67 @@ interface Aggregate {
   /** Its value at the last poll, and when that value last changed. */
   last: number;
   changedMs: number;
+  /** The shape() that last saw a live process contribute to it. */
+  occupiedAt: number;
+  /** Deleted (its group retention is over): a cached reference to it is stale. */
+  gone: boolean;
 }
+
+const NO_PID = -1;
 
 export class SyscallSeriesShaper {
   readonly #options: ShaperOptions;
   readonly #attribute: Attributor;
   readonly #kinds: readonly string[];
+  readonly #lanes: number;
   readonly #budget: SeriesBudget<Payload>;
-  readonly #contributions = new Map<string, Contribution>();
   readonly #aggregates = new Map<string, Aggregate>();
+  readonly #groups = new Map<string, Group>();
   /**
-   * Exits already carried into their aggregate. The collector reports an exit again when the poll that carried
-   * it was not published (its commit never ran): it must not be counted twice. Forgotten once not reported.
+   * Exits already carried into their aggregate (`pid/start/lane`). The collector reports an exit again when the
+   * poll that carried it was not published (its commit never ran): it must not be counted twice. Forgotten once
+   * not reported.
    */
   #finished = new Set<string>();
+
+  /** The per-process view's budget: series id = process slot × lanes + lane, its folded group the lane. */
+  readonly #processBudget: IndexedBudget<Payload>;
+  /** Exited processes kept in the per-process view: their final counts, until when. */
+  readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
+  /** When each folded series (per syscall) first appeared: it is a series of its own, held from then. */
+  readonly #foldedStart = new Map<string, number>();
+  readonly #processFoldedStart = new Map<string, number>();
+  #shapes = 0;
+
+  // What the shaper keeps of each process between polls, in columns by slot (a process costs no object of its
+  // own): who it is, its group, and per lane what it contributes to its aggregate.
+  readonly #slotOfPid = new Map<number, number>();
+  /** Slots of processes whose pid a newer process has now (an exited one kept for its retention): `pid/start`. */
+  readonly #displaced = new Map<string, number>();
+  readonly #freeSlots: number[] = [];
+  #slotCapacity = 0;
+  #slotHighWater = 0;
+  #pid = new Int32Array(0);
+  #startMs = new Float64Array(0);
+  /** The shape() that last saw the process, looked up its attribution, and read its counts for the aggregate. */
+  #seenAt = new Uint32Array(0);
+  #attributedAt = new Uint32Array(0);
+  #contributedAt = new Uint32Array(0);
+  #comm: string[] = [];
+  #attribution: Attribution[] = [];
+  #group: (Group | undefined)[] = [];
+  /** By slot × lane: the process contributes to its group's aggregate, from which count, and its count then. */
+  #contributing = new Uint8Array(0);
+  #base = new Float64Array(0);
+  #last = new Float64Array(0);
+  /** By slot × lane: the per-process view's own series, kept while its labels and start stay the same. */
+  readonly #ownSeries = new Map<number, SyscallSeries>();
 
   constructor(options: ShaperOptions) {
     this.#options = options;
     this.#attribute = options.attribute ?? noAttribution;
     this.#kinds = options.kinds ?? SYSCALL_NAMES;
+    this.#lanes = this.#kinds.length;
     // Demoted series stay at their final value as long as exited processes do, so every scraper sees them; an
     // aggregate one as long as an empty group does (the aggregate is for increase(), which over-counts a series
     // that ends inside its window: see groupRetentionMs).
@@ -161,63 +188,158 @@ export class SyscallSeriesShaper {
     // SeriesBudget); the per-process view's are bounded by its budget.
     this.#budget = new SeriesBudget<Payload>(options.maxSeries, Math.max(retention, options.groupRetentionMs ?? 0));
     const maxProcessSeries = options.maxProcessSeries ?? options.maxSeries;
-    this.#processBudget = new SeriesBudget<Payload>(maxProcessSeries, retention, {
-      maxRetired: maxProcessSeries,
-      visibleMs: options.visibleMs ?? 0,
-    });
+    this.#processBudget = new IndexedBudget<Payload>(
+      maxProcessSeries,
+      retention,
+      { maxRetired: maxProcessSeries, visibleMs: options.visibleMs ?? 0 },
+      (id) => this.#payloadOf(id),
+    );
   }
 
-  readonly #processBudget: SeriesBudget<Payload>;
-  /** Exited processes kept in the per-process view: their final counts, until when. */
-  readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
-  /** When each folded series (per syscall) first appeared: it is a series of its own, held from then. */
-  readonly #foldedStart = new Map<string, number>();
-  readonly #processFoldedStart = new Map<string, number>();
-  readonly #known = new Map<number, Known>();
-  #shapes = 0;
+  /** The labels a per-process series has now (kept by its retired series when the budget demotes it). */
+  #payloadOf(id: number): Payload {
+    const slot = Math.floor(id / this.#lanes);
+    return {
+      pid: this.#pid[slot]!,
+      comm: this.#comm[slot]!,
+      syscall: this.#kinds[id % this.#lanes]!,
+      attribution: this.#attribution[slot]!,
+    };
+  }
 
-  /** The process's cached strings and inputs, made again when its name or attribution changed. */
-  #knownOf(proc: ProcessSyscalls): Known {
-    const poll = this.#shapes;
-    let known = this.#known.get(proc.pid);
-    if (known === undefined || known.startMs !== proc.startMs) {
-      const ids = this.#kinds.map((kind) => `${proc.pid}/${proc.startMs}/${kind}`);
-      known = {
-        startMs: proc.startMs,
-        comm: '',
-        attribution: {},
-        attributedAt: 0,
-        seenAt: poll,
-        ids,
-        names: [],
-        inputs: [],
-      };
-      this.#known.set(proc.pid, known);
-    }
-    known.seenAt = poll;
-    // Looked up once per poll for both views (the lookup is synchronous: both would get the same answer), and
-    // again for a record of the process under another name.
-    if (known.attributedAt !== poll || known.comm !== proc.comm) {
-      const attribution = this.#attribute(proc.cgroupId, proc.pid);
-      known.attributedAt = poll;
-      if (known.names.length === 0 || known.comm !== proc.comm || !sameAttribution(known.attribution, attribution)) {
-        known.comm = proc.comm;
-        known.attribution = attribution;
-        const prefix = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000`;
-        known.names = this.#kinds.map((kind) => prefix + kind);
-        const ids = known.ids;
-        known.inputs = this.#kinds.map((syscall, s) => ({
-          // The start time tells a reused pid from the process that had it before.
-          key: ids[s]!,
-          group: syscall,
-          value: 0,
-          ended: false,
-          startMs: proc.startMs,
-          payload: { pid: proc.pid, comm: proc.comm, syscall, attribution },
-        }));
+  #growSlots(): void {
+    const capacity = Math.max(1024, this.#slotCapacity * 2);
+    const lanes = this.#lanes;
+    const grow = <T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(old: T, next: T): T => {
+      next.set(old);
+      return next;
+    };
+    this.#pid = grow(this.#pid, new Int32Array(capacity).fill(NO_PID));
+    this.#startMs = grow(this.#startMs, new Float64Array(capacity));
+    this.#seenAt = grow(this.#seenAt, new Uint32Array(capacity));
+    this.#attributedAt = grow(this.#attributedAt, new Uint32Array(capacity));
+    this.#contributedAt = grow(this.#contributedAt, new Uint32Array(capacity));
+    this.#contributing = grow(this.#contributing, new Uint8Array(capacity * lanes));
+    this.#base = grow(this.#base, new Float64Array(capacity * lanes));
+    this.#last = grow(this.#last, new Float64Array(capacity * lanes));
+    this.#slotCapacity = capacity;
+  }
+
+  /** The slot of this process (pid and start): the one it had, or a new one. */
+  #slotOf(proc: ProcessSyscalls): number {
+    const { pid, startMs } = proc;
+    const slot = this.#slotOfPid.get(pid);
+    if (slot !== undefined && this.#startMs[slot] === startMs) return slot;
+    if (this.#displaced.size > 0) {
+      const key = `${pid}/${startMs}`;
+      const displaced = this.#displaced.get(key);
+      if (displaced !== undefined) {
+        // The process that took its pid is gone: the pid is its own again.
+        if (slot === undefined) {
+          this.#displaced.delete(key);
+          this.#slotOfPid.set(pid, displaced);
+        }
+        return displaced;
       }
     }
-    return known;
+    // The pid is another process's now: the one that had it keeps its slot (while it is still reported).
+    if (slot !== undefined) this.#displaced.set(`${pid}/${this.#startMs[slot]}`, slot);
+    if (this.#freeSlots.length === 0 && this.#slotHighWater === this.#slotCapacity) this.#growSlots();
+    const fresh = this.#freeSlots.pop() ?? this.#slotHighWater++;
+    this.#slotOfPid.set(pid, fresh);
+    this.#pid[fresh] = pid;
+    this.#startMs[fresh] = startMs;
+    this.#seenAt[fresh] = 0;
+    this.#attributedAt[fresh] = 0;
+    this.#contributedAt[fresh] = 0;
+    this.#comm[fresh] = '';
+    this.#attribution[fresh] = {};
+    this.#group[fresh] = undefined;
+    return fresh;
+  }
+
+  /** The process's slot, its attribution looked up once per poll and its group made again when either changed. */
+  #knownOf(proc: ProcessSyscalls): number {
+    const poll = this.#shapes;
+    const slot = this.#slotOf(proc);
+    this.#seenAt[slot] = poll;
+    // Looked up once per poll for both views (the lookup is synchronous: both would get the same answer), and
+    // again for a record of the process under another name.
+    if (this.#attributedAt[slot] !== poll || this.#comm[slot] !== proc.comm) {
+      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+      this.#attributedAt[slot] = poll;
+      const group = this.#group[slot];
+      if (
+        group === undefined ||
+        this.#comm[slot] !== proc.comm ||
+        !sameAttribution(this.#attribution[slot]!, attribution)
+      ) {
+        this.#comm[slot] = proc.comm;
+        this.#attribution[slot] = attribution;
+        const prefix = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000`;
+        if (group?.prefix !== prefix) this.#join(slot, prefix);
+      }
+    }
+    return slot;
+  }
+
+  /**
+   * The process is in another group now (it exec'd, or its attribution changed): what it counted so far stays with
+   * the aggregates of the old one, and it contributes to the new one from its current counts on.
+   */
+  #join(slot: number, prefix: string): void {
+    const old = this.#group[slot];
+    if (old !== undefined) {
+      const lanes = this.#lanes;
+      for (let lane = 0; lane < lanes; lane++) {
+        const i = slot * lanes + lane;
+        if (this.#contributing[i] === 0) continue;
+        this.#carry(old.names[lane]!, this.#last[i]! - this.#base[i]!);
+        this.#base[i] = this.#last[i]!;
+      }
+      this.#leave(old);
+    }
+    let group = this.#groups.get(prefix);
+    if (group === undefined) {
+      group = { prefix, names: this.#kinds.map((kind) => prefix + kind), aggregates: [], refs: 0 };
+      this.#groups.set(prefix, group);
+    }
+    group.refs++;
+    this.#group[slot] = group;
+  }
+
+  #leave(group: Group): void {
+    if (--group.refs === 0) this.#groups.delete(group.prefix);
+  }
+
+  /** The slots of processes no view has any more are free again. */
+  #sweep(poll: number): void {
+    const lanes = this.#lanes;
+    for (let slot = 0; slot < this.#slotHighWater; slot++) {
+      const pid = this.#pid[slot]!;
+      if (pid === NO_PID || this.#seenAt[slot] === poll) continue;
+      // A retired series of it still published: the slot stays, so if the process is reported again (its series
+      // are new then) its promotion replaces the retired one rather than publishing the same labels twice.
+      let retired = false;
+      for (let lane = 0; lane < lanes && !retired; lane++) retired = !this.#processBudget.unused(slot * lanes + lane);
+      if (retired) continue;
+      if (this.#slotOfPid.get(pid) === slot) this.#slotOfPid.delete(pid);
+      else this.#displaced.delete(`${pid}/${this.#startMs[slot]}`);
+      const group = this.#group[slot];
+      if (group !== undefined) this.#leave(group);
+      this.#group[slot] = undefined;
+      this.#comm[slot] = '';
+      this.#attribution[slot] = {};
+      for (let lane = 0; lane < lanes; lane++) {
+        const id = slot * lanes + lane;
+        this.#ownSeries.delete(id);
+        this.#contributing[id] = 0;
+      }
+      this.#pid[slot] = NO_PID;
+      this.#freeSlots.push(slot);
+    }
+    // A pid's map entry may point at a slot of a process that is gone while its displaced one lives on.
+    for (const [key, slot] of this.#displaced) if (this.#pid[slot] === NO_PID) this.#displaced.delete(key);
   }
 
   shape(processes: readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
@@ -226,56 +348,63 @@ export class SyscallSeriesShaper {
     const aggregate = this.#budget.apply(this.#perExecutable(processes, nowMs), nowMs);
     // Held: a series younger than the hold shows 0 (its count is kept and shown once the hold is over).
     const held = (value: number, startMs: number): number => (nowMs - startMs < hold ? 0 : value);
-    const series = this.#series(aggregate, undefined, this.#foldedStart, nowMs, held);
+    const series: SyscallSeries[] = [];
+    for (const o of aggregate.own) this.#add(series, o, held);
+    for (const r of aggregate.retired) this.#add(series, r, held);
+    this.#addFolded(series, aggregate.folded, undefined, this.#foldedStart, nowMs, held);
     const shaped: ShapedSyscalls = { series, foldedTotal: this.#budget.foldedTotal };
     if (this.#options.pidLabels) {
-      const perProcess = this.#processBudget.apply(this.#perProcess(this.#withRetained(processes, nowMs)), nowMs);
-      shaped.processes = this.#series(perProcess, OTHER, this.#processFoldedStart, nowMs, (v) => v);
+      shaped.processes = this.#perProcess(this.#withRetained(processes, nowMs), nowMs);
       shaped.processFoldedTotal = this.#processBudget.foldedTotal;
       shaped.processEndedEarlyTotal = this.#processBudget.endedEarlyTotal;
     }
-    for (const [pid, known] of this.#known) if (known.seenAt !== poll) this.#known.delete(pid);
+    this.#sweep(poll);
     return shaped;
   }
 
-  #series(
-    { own, folded, retired }: BudgetResult<Payload>,
+  /** A published series of a payload: the one of the last poll when its labels and start are the same. */
+  #add(
+    series: SyscallSeries[],
+    { payload, value, startMs }: { payload: Payload; value: number; startMs: number },
+    shown: (value: number, startMs: number) => number,
+  ): void {
+    const poll = this.#shapes;
+    let s = payload.series;
+    if (
+      s === undefined ||
+      payload.publishedAt === poll ||
+      s.startMs !== startMs ||
+      s.attribution !== payload.attribution ||
+      s.comm !== payload.comm
+    ) {
+      s = {
+        pid: payload.pid,
+        comm: payload.comm,
+        syscall: payload.syscall,
+        value: 0,
+        startMs,
+        attribution: payload.attribution,
+      };
+      payload.series = s;
+    }
+    s.value = shown(value, startMs);
+    payload.publishedAt = poll;
+    series.push(s);
+  }
+
+  #addFolded(
+    series: SyscallSeries[],
+    folded: readonly { group: string; value: number }[],
     otherPid: typeof OTHER | undefined,
     foldedStart: Map<string, number>,
     nowMs: number,
-    value: (value: number, startMs: number) => number,
-  ): SyscallSeries[] {
-    const series: SyscallSeries[] = [];
-    const poll = this.#shapes;
-    const add = ({ payload, value: v, startMs }: { payload: Payload; value: number; startMs: number }): void => {
-      // The series of the last poll when its labels and start are the same: only its value is written.
-      let s = payload.series;
-      if (
-        s === undefined ||
-        payload.publishedAt === poll ||
-        s.startMs !== startMs ||
-        s.attribution !== payload.attribution ||
-        s.comm !== payload.comm
-      ) {
-        s = {
-          pid: payload.pid,
-          comm: payload.comm,
-          syscall: payload.syscall,
-          value: 0,
-          startMs,
-          attribution: payload.attribution,
-        };
-        payload.series = s;
-      }
-      s.value = value(v, startMs);
-      payload.publishedAt = poll;
-      series.push(s);
-    };
-    for (const o of own) add(o);
-    for (const r of retired) add(r);
+    shown: (value: number, startMs: number) => number,
+  ): void {
     // A folded series that is not published any more (nothing in it) is new when it comes back.
-    const present = new Set(folded.map((f) => f.group));
-    for (const group of foldedStart.keys()) if (!present.has(group)) foldedStart.delete(group);
+    if (foldedStart.size > 0) {
+      const present = new Set(folded.map((f) => f.group));
+      for (const group of foldedStart.keys()) if (!present.has(group)) foldedStart.delete(group);
+    }
     for (const f of folded) {
       let startMs = foldedStart.get(f.group);
       if (startMs === undefined) foldedStart.set(f.group, (startMs = nowMs));
@@ -283,12 +412,11 @@ export class SyscallSeriesShaper {
         pid: otherPid,
         comm: OTHER,
         syscall: f.group,
-        value: value(f.value, startMs),
+        value: shown(f.value, startMs),
         startMs,
         attribution: {},
       });
     }
-    return series;
   }
 
   /**
@@ -296,8 +424,9 @@ export class SyscallSeriesShaper {
    * is over (then once more as ended, so the budget lets them go). A process the collector reports as exited
    * again (its poll was not published) is the same retained one.
    */
-  #withRetained(processes: readonly ProcessSyscalls[], nowMs: number): ProcessSyscalls[] {
+  #withRetained(processes: readonly ProcessSyscalls[], nowMs: number): readonly ProcessSyscalls[] {
     const retention = this.#options.exitedRetentionMs ?? 0;
+    if (this.#retained.size === 0 && !processes.some((p) => p.exited)) return processes;
     const out: ProcessSyscalls[] = [];
     // A live process that reuses a retained one's pid ends the retention now: two series must not share labels.
     // Made only when a retained process is looked at (none is, in a poll without exits).
@@ -331,106 +460,152 @@ export class SyscallSeriesShaper {
     return out;
   }
 
-  #perProcess(processes: readonly ProcessSyscalls[]): BudgetInput<Payload>[] {
-    const inputs: BudgetInput<Payload>[] = [];
+  /** The per-process view: each process's lanes with a count through the budget, in columns by slot. */
+  #perProcess(processes: readonly ProcessSyscalls[], nowMs: number): SyscallSeries[] {
+    const budget = this.#processBudget;
+    const lanes = this.#lanes;
+    budget.begin();
     for (const proc of processes) {
-      const known = this.#knownOf(proc);
-      for (let s = 0; s < this.#kinds.length; s++) {
-        const value = proc.counts[s]!;
-        if (value === 0) continue;
-        const input = known.inputs[s]!;
-        input.value = value;
-        input.ended = proc.exited;
-        inputs.push(input);
+      const slot = this.#knownOf(proc);
+      for (let lane = 0; lane < lanes; lane++) {
+        const value = proc.counts[lane]!;
+        if (value !== 0) budget.input(slot * lanes + lane, lane, value, proc.exited, proc.startMs);
       }
     }
-    return inputs;
+    const series: SyscallSeries[] = [];
+    const retired: SyscallSeries[] = [];
+    const folded: { group: string; value: number }[] = [];
+    budget.finish(
+      nowMs,
+      (id) => {
+        const slot = Math.floor(id / lanes);
+        const startMs = budget.ownStartMs(id);
+        let s = this.#ownSeries.get(id);
+        if (
+          s === undefined ||
+          s.startMs !== startMs ||
+          s.attribution !== this.#attribution[slot] ||
+          s.comm !== this.#comm[slot]
+        ) {
+          s = {
+            pid: this.#pid[slot]!,
+            comm: this.#comm[slot]!,
+            syscall: this.#kinds[id % lanes]!,
+            value: 0,
+            startMs,
+            attribution: this.#attribution[slot]!,
+          };
+          this.#ownSeries.set(id, s);
+        }
+        s.value = budget.ownValue(id);
+        series.push(s);
+      },
+      (lane, value) => folded.push({ group: this.#kinds[lane]!, value }),
+      (payload, value, startMs) => this.#add(retired, { payload, value, startMs }, (v) => v),
+    );
+    for (const r of retired) series.push(r);
+    this.#addFolded(series, folded, OTHER, this.#processFoldedStart, nowMs, (v) => v);
+    return series;
   }
 
   /**
    * One series per (executable, container, syscall): the calls of live processes plus those of processes that
    * have ended or exec'd into another name, so each aggregate only grows.
    */
-  #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number) {
+  #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number): BudgetInput<Payload>[] {
     const hold = this.#options.holdMs ?? 0;
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
     const poll = this.#shapes;
+    const lanes = this.#lanes;
     const finished = new Set<string>();
+    /** Names a live process is in without calls under them yet: their aggregates, if another makes one, are occupied. */
+    const waiting: string[] = [];
     for (const proc of processes) {
-      const known = this.#knownOf(proc);
-      const attribution = known.attribution;
-      for (let s = 0; s < this.#kinds.length; s++) {
-        const value = proc.counts[s]!;
+      const slot = this.#knownOf(proc);
+      this.#contributedAt[slot] = poll;
+      const group = this.#group[slot]!;
+      const attribution = this.#attribution[slot]!;
+      for (let lane = 0; lane < lanes; lane++) {
+        const value = proc.counts[lane]!;
         if (value === 0) continue;
-        const syscall = this.#kinds[s]!;
-        const id = known.ids[s]!;
-        if (proc.exited && this.#finished.has(id)) {
-          finished.add(id);
-          continue;
-        }
-        const name = known.names[s]!;
-        let contribution = this.#contributions.get(id);
-        if (contribution !== undefined && contribution.aggregate !== name) {
-          // The process exec'd: what it counted so far stays with its old name.
-          this.#carry(contribution);
-          contribution = { aggregate: name, base: contribution.last, last: contribution.last, seenAt: poll };
-          this.#contributions.set(id, contribution);
-        }
-        if (contribution === undefined) {
-          contribution = { aggregate: name, base: 0, last: 0, seenAt: poll };
-          this.#contributions.set(id, contribution);
-        }
-        contribution.seenAt = poll;
-        contribution.last = value;
-        let aggregate = this.#aggregates.get(name);
-        // No series for a name that has no calls yet (a process that exec'd and has not made this call since).
-        if (aggregate === undefined && value === contribution.base) {
-          if (proc.exited) {
-            this.#contributions.delete(id);
+        const i = slot * lanes + lane;
+        if (proc.exited) {
+          const id = `${proc.pid}/${proc.startMs}/${lane}`;
+          if (this.#finished.has(id)) {
             finished.add(id);
+            continue;
+          }
+        }
+        if (this.#contributing[i] === 0) {
+          this.#contributing[i] = 1;
+          this.#base[i] = 0;
+        }
+        this.#last[i] = value;
+        const base = this.#base[i]!;
+        let aggregate = group.aggregates[lane];
+        if (aggregate === undefined || aggregate.gone) {
+          aggregate = this.#aggregates.get(group.names[lane]!);
+          group.aggregates[lane] = aggregate;
+        }
+        // No series for a name that has no calls yet (a process that exec'd and has not made this call since).
+        if (aggregate === undefined && value === base) {
+          if (proc.exited) {
+            this.#contributing[i] = 0;
+            finished.add(`${proc.pid}/${proc.startMs}/${lane}`);
+          } else {
+            waiting.push(group.names[lane]!);
           }
           continue;
         }
         if (aggregate === undefined) {
           aggregate = {
-            payload: { pid: undefined, comm: proc.comm, syscall, attribution },
+            payload: { pid: undefined, comm: proc.comm, syscall: this.#kinds[lane]!, attribution },
             carried: 0,
             live: 0,
             // Held, it starts at the 0 it shows now; not held, its count began with this process's.
             startMs: hold > 0 ? nowMs : Math.min(proc.startMs, nowMs),
             last: 0,
             changedMs: nowMs,
+            occupiedAt: 0,
+            gone: false,
           };
-          this.#aggregates.set(name, aggregate);
+          this.#aggregates.set(group.names[lane]!, aggregate);
+          group.aggregates[lane] = aggregate;
         }
         // Pod names arrive when the kubelet answers: the newest attribution of a live process wins (the object
         // is kept while its fields stay the same, so the series keeps its labels' objects).
         if (!sameAttribution(aggregate.payload.attribution, attribution)) aggregate.payload.attribution = attribution;
-        aggregate.live += value - contribution.base;
         if (proc.exited) {
-          aggregate.carried += value - contribution.base;
-          aggregate.live -= value - contribution.base;
-          this.#contributions.delete(id);
-          finished.add(id);
+          aggregate.carried += value - base;
+          this.#contributing[i] = 0;
+          finished.add(`${proc.pid}/${proc.startMs}/${lane}`);
+        } else {
+          aggregate.live += value - base;
+          aggregate.occupiedAt = poll;
         }
       }
     }
     this.#finished = finished;
+    for (const name of waiting) {
+      const aggregate = this.#aggregates.get(name);
+      if (aggregate !== undefined) aggregate.occupiedAt = poll;
+    }
     // Processes that vanished without an exit record keep their last count in their aggregate.
-    const occupied = new Set<string>();
-    for (const [id, contribution] of this.#contributions) {
-      if (contribution.seenAt === poll) {
-        occupied.add(contribution.aggregate);
-        continue;
+    for (let slot = 0; slot < this.#slotHighWater; slot++) {
+      if (this.#pid[slot] === NO_PID || this.#contributedAt[slot] === poll) continue;
+      const group = this.#group[slot];
+      for (let lane = 0; lane < lanes; lane++) {
+        const i = slot * lanes + lane;
+        if (this.#contributing[i] === 0) continue;
+        this.#contributing[i] = 0;
+        if (group !== undefined) this.#carry(group.names[lane]!, this.#last[i]! - this.#base[i]!);
       }
-      this.#carry(contribution);
-      this.#contributions.delete(id);
     }
     // A group no process is in any more (its container, or every process of the executable, is gone) leaves once
     // its final value has stood for the retention, so memory follows container and executable churn. If the
     // group comes back, it is a new series from 0 (held again): increase() counts it from there.
     const retention = this.#options.groupRetentionMs ?? Infinity;
-    const out = [];
+    const out: BudgetInput<Payload>[] = [];
     for (const [key, aggregate] of this.#aggregates) {
       const value = aggregate.carried + aggregate.live;
       if (value !== aggregate.last) {
@@ -440,8 +615,11 @@ export class SyscallSeriesShaper {
       // Its final value is in /metrics from the later of its last change and the end of its hold: from then on
       // it stands for the retention, so a scraper at --scrape-interval sees it even for a job that lived one poll.
       const shownMs = Math.max(aggregate.changedMs, aggregate.startMs + hold);
-      const ended = !occupied.has(key) && nowMs - shownMs >= retention;
-      if (ended) this.#aggregates.delete(key);
+      const ended = aggregate.occupiedAt !== poll && nowMs - shownMs >= retention;
+      if (ended) {
+        this.#aggregates.delete(key);
+        aggregate.gone = true;
+      }
       out.push({
         key,
         group: aggregate.payload.syscall,
@@ -455,17 +633,13 @@ export class SyscallSeriesShaper {
   }
 
   /** What a process counted under a name it leaves stays there (its aggregate has it: nothing, when it has none). */
-  #carry(contribution: Contribution): void {
-    const calls = contribution.last - contribution.base;
+  #carry(name: string, calls: number): void {
     // No calls under that name: its aggregate may never have been made (an exec'd process that has not made the
     // call since).
-    if (calls !== 0) this.#aggregate(contribution.aggregate).carried += calls;
-  }
-
-  #aggregate(name: string): Aggregate {
+    if (calls === 0) return;
     const aggregate = this.#aggregates.get(name);
     if (aggregate === undefined) throw new Error(`no aggregate ${name}`);
-    return aggregate;
+    aggregate.carried += calls;
   }
 }
 
