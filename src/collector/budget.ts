@@ -411,6 +411,18 @@ export class IndexedBudget<P> {
     }
   }
 
+  /**
+   * The id's series leaves now, unpublished, with its retired series (another series takes its labels: a process
+   * that reuses a retained one's pid). What it counted while folded stays in its folded series. Call it between
+   * begin() and finish(), for an id not input in this apply.
+   */
+  drop(id: number): void {
+    if (id >= this.#capacity) return;
+    if (this.#alive[id] === 1) this.#release(id);
+    const key = this.#retiredKey[id]!;
+    if (key !== 0) this.#dropRetired(key, this.#retired.get(key)!);
+  }
+
   /** The id has no state and no retired series tied to it: the caller may reuse it. */
   unused(id: number): boolean {
     return id >= this.#capacity || (this.#alive[id] === 0 && this.#retiredKey[id] === 0);

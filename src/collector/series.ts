@@ -146,6 +146,8 @@ export class SyscallSeriesShaper {
   readonly #processBudget: IndexedBudget<Payload>;
   /** Exited processes kept in the per-process view: their final counts, until when. */
   readonly #retained = new Map<string, { proc: ProcessSyscalls; untilMs: number }>();
+  /** Retained processes whose pid a live process has now: their series leave at this poll, unpublished. */
+  #superseded: ProcessSyscalls[] = [];
   /** When each folded series (per syscall) first appeared: it is a series of its own, held from then. */
   readonly #foldedStart = new Map<string, number>();
   readonly #processFoldedStart = new Map<string, number>();
@@ -428,13 +430,27 @@ export class SyscallSeriesShaper {
     const retention = this.#options.exitedRetentionMs ?? 0;
     if (this.#retained.size === 0 && !processes.some((p) => p.exited)) return processes;
     const out: ProcessSyscalls[] = [];
-    // A live process that reuses a retained one's pid ends the retention now: two series must not share labels.
-    // Made only when a retained process is looked at (none is, in a poll without exits).
+    // A live process that reuses a retained one's pid ends the retention now, and a newer process (live, or ended
+    // already) with the same labels ends it unpublished: two series must not share labels. Made only when a
+    // retained process is looked at (none is, in a poll without exits).
+    let newest: Map<number, number> | undefined;
+    const reused = (proc: ProcessSyscalls): boolean => {
+      if (newest === undefined) {
+        newest = new Map();
+        for (const p of processes) newest.set(p.pid, Math.max(newest.get(p.pid) ?? -Infinity, p.startMs));
+      }
+      return (newest.get(proc.pid) ?? -Infinity) > proc.startMs;
+    };
     let live: Set<number> | undefined;
     const isLive = (pid: number): boolean =>
       (live ??= new Set(processes.filter((p) => !p.exited).map((p) => p.pid))).has(pid);
     const emit = (key: string, entry: { proc: ProcessSyscalls; untilMs: number }): void => {
-      if (nowMs >= entry.untilMs || isLive(entry.proc.pid)) {
+      if (reused(entry.proc) && this.#sameLabels(entry.proc)) {
+        // The newer process has its labels (pid, executable, container): it leaves unpublished (#perProcess drops
+        // its series).
+        this.#superseded.push(entry.proc);
+        this.#retained.delete(key);
+      } else if (nowMs >= entry.untilMs || isLive(entry.proc.pid)) {
         out.push({ ...entry.proc, exited: true });
         this.#retained.delete(key);
       } else {
@@ -460,16 +476,44 @@ export class SyscallSeriesShaper {
     return out;
   }
 
+  /** A retained process has the labels of the newer process that has its pid now (both looked up this poll). */
+  #sameLabels(retained: ProcessSyscalls): boolean {
+    const live = this.#slotOfPid.get(retained.pid);
+    const old = this.#displaced.get(`${retained.pid}/${retained.startMs}`);
+    if (live === undefined || old === undefined || live === old) return false;
+    return this.#comm[live] === retained.comm && sameAttribution(this.#attribution[live]!, this.#attribution[old]!);
+  }
+
   /** The per-process view: each process's lanes with a count through the budget, in columns by slot. */
   #perProcess(processes: readonly ProcessSyscalls[], nowMs: number): SyscallSeries[] {
     const budget = this.#processBudget;
     const lanes = this.#lanes;
     budget.begin();
+    for (const proc of this.#superseded) {
+      const slot = this.#slotOf(proc);
+      for (let lane = 0; lane < lanes; lane++) budget.drop(slot * lanes + lane);
+    }
+    this.#superseded = [];
     for (const proc of processes) {
       const slot = this.#knownOf(proc);
       for (let lane = 0; lane < lanes; lane++) {
         const value = proc.counts[lane]!;
         if (value !== 0) budget.input(slot * lanes + lane, lane, value, proc.exited, proc.startMs);
+      }
+    }
+    // A process that vanished unannounced, whose pid a newer one has: its retired series, if the two share labels,
+    // leave now.
+    if (this.#displaced.size > 0) {
+      const poll = this.#shapes;
+      for (const slot of this.#displaced.values()) {
+        const live = this.#slotOfPid.get(this.#pid[slot]!);
+        if (this.#seenAt[slot] === poll || live === undefined || this.#seenAt[live] !== poll) continue;
+        if (
+          this.#comm[live] !== this.#comm[slot] ||
+          !sameAttribution(this.#attribution[live]!, this.#attribution[slot]!)
+        )
+          continue;
+        for (let lane = 0; lane < lanes; lane++) budget.drop(slot * lanes + lane);
       }
     }
     const series: SyscallSeries[] = [];

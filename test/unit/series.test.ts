@@ -186,6 +186,49 @@ describe('SyscallSeriesShaper: per process', () => {
     const later = shaper.shape([proc(100, 'third', [0, 10, 0, 0], { startMs: 4_000 })], 4_000);
     expect(later.processes!.map((s) => [s.pid, s.comm, s.value, s.startMs])).toEqual([[100, 'third', 10, 4_000]]);
   });
+  it('never publishes two series with the same labels, through pid reuse, vanishing and returning processes and a contested budget (random workload)', () => {
+    let seed = 11;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (let trial = 0; trial < 40; trial++) {
+      const shaper = new SyscallSeriesShaper({
+        maxSeries: 4,
+        maxProcessSeries: 1 + (trial % 6),
+        pidLabels: true,
+        exitedRetentionMs: 3_000,
+        visibleMs: 1_000,
+      });
+      let live: ProcessSyscalls[] = [];
+      for (let poll = 1; poll <= 40; poll++) {
+        const now = poll * 1_000;
+        // A new process takes a pid no live process has (an exited one's, at times).
+        const pid = 1 + Math.floor(random() * 6);
+        if (random() < 0.6 && !live.some((p) => p.pid === pid && !p.exited))
+          live.push(proc(pid, 'p0', [0, 0, 0, 0], { startMs: now - 1_000 }));
+        for (const p of live) {
+          if (p.exited) continue; // reported again as it was
+          for (let s = 0; s < 4; s++) if (random() < 0.4) p.counts[s]! += Math.floor(random() * 10);
+          if (random() < 0.1) p.comm = `p${Math.floor(random() * 3)}`;
+          if (random() < 0.1) p.exited = true;
+        }
+        // Now and then a process is missing from one collection and back in the next.
+        const missing = random() < 0.15 ? Math.floor(random() * live.length) : -1;
+        const report = live.filter((_, i) => i !== missing).map((p) => ({ ...p, counts: [...p.counts] }));
+        const shaped = shaper.shape(report, now);
+        const seen = new Set<string>();
+        for (const series of shaped.processes!) {
+          if (series.pid === OTHER) continue;
+          const id = `${series.pid}/${series.comm}/${series.syscall}`;
+          expect(seen.has(id), `trial ${trial} poll ${poll}: ${id} twice`).toBe(false);
+          seen.add(id);
+        }
+        // An exit is sometimes reported again (its poll was not published).
+        if (random() < 0.8) live = live.filter((p) => !p.exited);
+      }
+    }
+  });
 });
 
 describe('SyscallSeriesShaper: per executable (pidLabels: false)', () => {
