@@ -28,7 +28,12 @@ export function createAttributor(options: AttributorOptions): Attributor {
   // up through two whole sweep periods (each at least as many lookups as the cache has entries, so at least half a
   // poll) belongs to a process that is gone, and leaves. Evicting by insertion order alone, a node with more live
   // processes than the bound would read /proc/<pid>/cgroup again for every one of them on every poll.
-  const byPid = new Map<number, { cgroupId: bigint; identity: CgroupIdentity; sweep: number }>();
+  const byPid = new Map<number, PidEntry>();
+  // One attribution object per identity while its pod stays the same: the shaper and the exporters keep what they
+  // made for an attribution object on it, so a poll makes nothing for a process whose answer did not change. The
+  // resolver's identities are per cgroup (few, frozen: a weak map); those read from /proc/<pid>/cgroup are per
+  // process (kept in the per-process cache's entry).
+  const byIdentity = new WeakMap<CgroupIdentity, Attribution>();
   let sweeps = 0;
   let sinceSweep = 0;
   const lookedUp = (): void => {
@@ -38,30 +43,49 @@ export function createAttributor(options: AttributorOptions): Attributor {
     for (const [pid, entry] of byPid) if (entry.sweep < sweeps - 2) byPid.delete(pid);
   };
   return (cgroupId, pid) => {
-    let identity: CgroupIdentity = cgroupId !== 0n ? resolver.resolve(cgroupId) : {};
+    let identity: CgroupIdentity = cgroupId !== 0n ? resolver.resolve(cgroupId) : NO_IDENTITY;
+    let entry: PidEntry | undefined;
     if (identity.containerId === undefined && identity.podUid === undefined) {
       // The cgroup v2 id names no container: on cgroup v1 and hybrid hosts the container is in the v1 paths.
       const cached = byPid.get(pid);
       if (cached !== undefined && cached.cgroupId === cgroupId) {
         identity = cached.identity;
         cached.sweep = sweeps;
+        entry = cached;
       } else {
         identity = resolver.resolvePid(pid, options.procRoot);
         if (cached === undefined && byPid.size >= maxProcesses) byPid.delete(byPid.keys().next().value!);
-        byPid.set(pid, { cgroupId, identity, sweep: sweeps });
+        entry = { cgroupId, identity, sweep: sweeps };
+        byPid.set(pid, entry);
       }
       lookedUp();
     }
+    if (identity.containerId === undefined && identity.podUid === undefined) return NO_ATTRIBUTION;
+    const pod = identity.podUid === undefined ? undefined : pods?.lookup(identity.podUid);
+    const made = entry !== undefined ? entry.attribution : byIdentity.get(identity);
+    if (made !== undefined && made.podName === pod?.name && made.podNamespace === pod?.namespace) return made;
     const out: Attribution = {};
     if (identity.containerId !== undefined) out.containerId = identity.containerId;
     if (identity.podUid !== undefined) {
       out.podUid = identity.podUid;
-      const pod = pods?.lookup(identity.podUid);
       if (pod !== undefined) {
         out.podName = pod.name;
         out.podNamespace = pod.namespace;
       }
     }
+    if (entry !== undefined) entry.attribution = out;
+    else byIdentity.set(identity, out);
     return out;
   };
+}
+
+/** The attribution of a process nothing is known of (a host process): one object, never written. */
+const NO_ATTRIBUTION: Attribution = Object.freeze({});
+const NO_IDENTITY: CgroupIdentity = Object.freeze({});
+
+interface PidEntry {
+  cgroupId: bigint;
+  identity: CgroupIdentity;
+  sweep: number;
+  attribution?: Attribution;
 }

@@ -202,6 +202,12 @@ export class IndexedBudget<P> {
   #rate = new Float64Array(0);
   /** The key in #retired of the id's retired series, or 0. */
   #retiredKey = new Float64Array(0);
+  /**
+   * What its own series continues from when it is promoted (the value and start of a series with the same labels
+   * that it took over: inherit()), NaN when nothing.
+   */
+  #inheritValue = new Float64Array(0);
+  #inheritStartMs = new Float64Array(0);
   /** Ids with a state, below this. */
   #highWater = 0;
 
@@ -270,6 +276,8 @@ export class IndexedBudget<P> {
     this.#previous = grow(this.#previous, (n) => new Float64Array(n));
     this.#rate = grow(this.#rate, (n) => new Float64Array(n));
     this.#retiredKey = grow(this.#retiredKey, (n) => new Float64Array(n));
+    this.#inheritValue = grow(this.#inheritValue, (n) => new Float64Array(n).fill(Number.NaN));
+    this.#inheritStartMs = grow(this.#inheritStartMs, (n) => new Float64Array(n));
     this.#capacity = capacity;
   }
 
@@ -395,6 +403,7 @@ export class IndexedBudget<P> {
     this.#retire(id);
     this.#alive[id] = 0;
     this.#own[id] = 0;
+    this.#inheritValue[id] = Number.NaN;
     this.#tracked--;
   }
 
@@ -404,6 +413,7 @@ export class IndexedBudget<P> {
    */
   forget(id: number): void {
     if (id >= this.#capacity) return;
+    this.#inheritValue[id] = Number.NaN;
     const key = this.#retiredKey[id]!;
     if (key !== 0) {
       this.#retired.get(key)!.id = -1;
@@ -421,6 +431,32 @@ export class IndexedBudget<P> {
     if (this.#alive[id] === 1) this.#release(id);
     const key = this.#retiredKey[id]!;
     if (key !== 0) this.#dropRetired(key, this.#retired.get(key)!);
+  }
+
+  /**
+   * Series `to` takes over the labels of series `from` (a new process with a retained one's pid, executable and
+   * container): `from` leaves now, unpublished (drop()), and `to`'s own series, when it gets one, goes on from the
+   * value `from` showed last (as its own or its retired series), so the series those labels name never goes down:
+   * increase() sees only `to`'s calls. Call it between begin() and finish(), for a `from` not input in this apply.
+   */
+  inherit(to: number, from: number): void {
+    const top = Math.max(to, from);
+    if (top >= this.#capacity) this.#grow(top);
+    let value = Number.NaN;
+    let startMs = 0;
+    const key = this.#retiredKey[from]!;
+    if (this.#alive[from] === 1 && this.#own[from] === 1) {
+      value = this.ownValue(from);
+      startMs = this.#startMs[from]!;
+    } else if (key !== 0) {
+      const r = this.#retired.get(key)!;
+      value = r.value;
+      startMs = r.startMs;
+    }
+    this.drop(from);
+    if (Number.isNaN(value) || this.#own[to] === 1) return;
+    this.#inheritValue[to] = value;
+    this.#inheritStartMs[to] = startMs;
   }
 
   /** The id has no state and no retired series tied to it: the caller may reuse it. */
@@ -557,18 +593,24 @@ export class IndexedBudget<P> {
     const key = this.#retiredKey[id]!;
     const retired = key === 0 ? undefined : this.#retired.get(key);
     if (retired !== undefined) this.#dropRetired(key, retired);
+    const inherited = this.#inheritValue[id]!;
     if (this.#fresh[id] === 0) {
       // What it counted while folded stays there; its own series counts from now: on from where its retired
       // series stands, if it is still published (restarting it at 0 would lose, to a scraper that missed the
       // retired value, the calls counted last before the demotion, or all of them while they were held at 0),
-      // else from 0 as a new series.
+      // else from what the series of its labels showed last (inherit()), else from 0 as a new series.
       const value = this.#last[id]!;
       this.#carry(this.#group[id]!, value - this.#base[id]!);
       this.#base[id] = value;
-      this.#offset[id] = retired?.value ?? 0;
-      this.#startMs[id] = retired?.startMs ?? nowMs;
+      this.#offset[id] = retired?.value ?? (Number.isNaN(inherited) ? 0 : inherited);
+      this.#startMs[id] = retired?.startMs ?? (Number.isNaN(inherited) ? nowMs : this.#inheritStartMs[id]!);
+    } else if (!Number.isNaN(inherited)) {
+      // New, in a series whose labels it took over: it goes on from that series' last value.
+      this.#offset[id] = inherited;
+      this.#startMs[id] = this.#inheritStartMs[id]!;
     }
     // (A fresh series with a retired one under its id is a new series that reuses the id: it starts at 0.)
+    this.#inheritValue[id] = Number.NaN;
     this.#own[id] = 1;
   }
 

@@ -220,29 +220,8 @@ export interface ProcessCollectorOptions {
   sinceMs?: number;
 }
 
-/**
- * What the collector keeps of a process between collections, so that one whose entries did not change costs a
- * compare and makes nothing: its counts are rewritten in place in the ProcessCounts it returns every time, and its
- * info entry is decoded again only when its bytes changed (an exec, a move to another cgroup).
- */
-interface ProcessState {
-  startMs: number;
-  executable: string;
-  cgroupId: bigint;
-  /** Sum of the counts at the last collection. */
-  total: number;
-  /** The counts did not move in the last collection (the degraded mode's test for a dead process). */
-  idle: boolean;
-  /** Returned for the process while it lives: the same object, counts written in place. */
-  proc: ProcessCounts;
-  /** The collection that last saw its counts entry. */
-  seenAt: number;
-  /** Its info entry's bytes as last decoded (32-bit words), and the collection that last saw the entry. */
-  info?: Uint32Array;
-  infoSeenAt: number;
-  infoExecutable: string;
-  infoCgroupId: bigint;
-}
+/** Distinct executable names kept for sharing (a bound: past it, the table starts again). */
+const MAX_INTERNED_NAMES = 65_536;
 
 export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly program: ProcessCountingProgram;
@@ -251,7 +230,32 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly #processAlive: (pid: number) => boolean;
   readonly #processExecutable: (pid: number) => string | undefined;
   readonly #onCgroup: ((id: bigint, path: string) => void) | undefined;
-  readonly #state = new Map<number, ProcessState>();
+  // What the collector keeps of each process between collections, in columns by slot, so one whose entries did
+  // not change costs a compare and makes nothing: its counts are rewritten in place in the ProcessCounts it returns
+  // every time, and its info entry is decoded again only when its bytes changed (an exec, a move to another cgroup).
+  readonly #slotOf = new Map<number, number>();
+  readonly #freeSlots: number[] = [];
+  #capacity = 0;
+  #highWater = 0;
+  /** Returned for the process while it lives: the same object, counts written in place; undefined: a free slot. */
+  #proc: (ProcessCounts | undefined)[] = [];
+  /** The name and cgroup it is counted under (kept when the kernel's info entry goes missing). */
+  #executable: string[] = [];
+  #cgroupId: bigint[] = [];
+  /** Sum of the counts at the last collection, and whether they did not move (the degraded mode's test). */
+  #total = new Float64Array(0);
+  #idle = new Uint8Array(0);
+  /** The collection that last saw its counts entry, and its info entry. */
+  #seenAt = new Uint32Array(0);
+  #infoSeenAt = new Uint32Array(0);
+  /** Its info entry's bytes as last decoded (32-bit words by slot), and what they decoded to. */
+  #info = new Uint32Array(0);
+  #infoWords = 0;
+  #hasInfo = new Uint8Array(0);
+  #infoExecutable: string[] = [];
+  #infoCgroupId: bigint[] = [];
+  /** Executable names as decoded, shared by the processes that have them. */
+  readonly #names = new Map<string, string>();
   /** Processes known to have exited whose keys wait for commit(): reported again until then. */
   readonly #exited = new Map<number, ProcessInfo>();
   /** The exited processes the last collect() returned in full: what commit() may delete. */
@@ -288,37 +292,17 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       exited.set(event.tgid, { executable: event.executable, cgroupId: event.cgroupId });
     const since = Math.min(this.#previousMs ?? nowMs, nowMs);
 
-    // The counts: each process's lanes written into its state's ProcessCounts, in the map's order.
+    // The counts: each process's lanes written into its ProcessCounts, in the map's order.
     const counts = this.#source.readCounts();
     const lanes = counts.valueSize >>> 3;
-    const seen: ProcessState[] = new Array(counts.count);
+    const seen = new Int32Array(counts.count);
     for (let i = 0; i < counts.count; i++) {
       const pid = counts.keys.getUint32(i * counts.keySize, true);
-      let state = this.#state.get(pid);
-      if (state === undefined || state.seenAt === collection) {
-        // New, or (never from the kernel) a key twice in one read: the later entry is a process of its own.
-        state = {
-          startMs: since,
-          executable: '',
-          cgroupId: 0n,
-          total: -1,
-          idle: false,
-          proc: {
-            pid,
-            comm: '',
-            cgroupId: 0n,
-            counts: new Array<number>(lanes).fill(0),
-            startMs: since,
-            exited: false,
-          },
-          seenAt: 0,
-          infoSeenAt: 0,
-          infoExecutable: '',
-          infoCgroupId: 0n,
-        };
-        this.#state.set(pid, state);
-      }
-      const lane = state.proc.counts;
+      let slot = this.#slotOf.get(pid);
+      // New, or (never from the kernel) a key twice in one read: the later entry is a process of its own.
+      if (slot === undefined || this.#seenAt[slot] === collection) slot = this.#newSlot(pid, lanes, since);
+      const proc = this.#proc[slot]!;
+      const lane = proc.counts;
       const at = i * counts.valueSize;
       let total = 0;
       for (let l = 0; l < lanes; l++) {
@@ -326,35 +310,41 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
         lane[l] = value;
         total += value;
       }
-      state.idle = total === state.total;
-      state.total = total;
-      state.seenAt = collection;
-      seen[i] = state;
+      this.#idle[slot] = total === this.#total[slot] ? 1 : 0;
+      this.#total[slot] = total;
+      this.#seenAt[slot] = collection;
+      seen[i] = slot;
     }
 
     // The info entries of the processes counted now, decoded when their bytes changed.
     const procs = this.#source.readProcs();
     const words = procs.valueSize >>> 2;
+    if (words !== this.#infoWords) {
+      this.#infoWords = words;
+      this.#info = new Uint32Array(this.#capacity * words);
+      this.#hasInfo.fill(0);
+    }
     for (let i = 0; i < procs.count; i++) {
-      const state = this.#state.get(procs.keys.getUint32(i * procs.keySize, true));
-      if (state === undefined || state.seenAt !== collection) continue;
+      const slot = this.#slotOf.get(procs.keys.getUint32(i * procs.keySize, true));
+      if (slot === undefined || this.#seenAt[slot] !== collection) continue;
       const at = i * procs.valueSize;
-      let info = state.info;
-      let same = info !== undefined;
-      if (info === undefined) info = state.info = new Uint32Array(words);
+      const info = this.#info;
+      const base = slot * words;
+      let same = this.#hasInfo[slot] === 1;
       for (let w = 0; w < words; w++) {
         const word = procs.values.getUint32(at + w * 4, true);
-        if (info[w] !== word) {
-          info[w] = word;
+        if (info[base + w] !== word) {
+          info[base + w] = word;
           same = false;
         }
       }
       if (!same) {
         const decoded = decodeProcessInfoAt(procs.values, at);
-        state.infoExecutable = decoded.executable;
-        state.infoCgroupId = decoded.cgroupId;
+        this.#infoExecutable[slot] = this.#intern(decoded.executable);
+        this.#infoCgroupId[slot] = decoded.cgroupId;
+        this.#hasInfo[slot] = 1;
       }
-      state.infoSeenAt = collection;
+      this.#infoSeenAt[slot] = collection;
     }
     this.#fill = { counts: counts.count, procs: procs.count };
     this.#drops = this.#source.readDrops();
@@ -363,14 +353,14 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     // process may end unannounced. From then on every collection checks the processes whose counts did not move
     // since the last one (a dead process's never do) and treats those that are gone, or zombies, as exited.
     if ((this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) > 0 || (this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0) > 0) {
-      for (const state of seen) {
-        const pid = state.proc.pid;
+      for (const slot of seen) {
+        const pid = this.#proc[slot]!.pid;
         // pid 0 (the idle task, in CPU samples) never exits.
-        if (pid === 0 || !state.idle || exited.has(pid) || this.#processAlive(pid)) continue;
+        if (pid === 0 || this.#idle[slot] === 0 || exited.has(pid) || this.#processAlive(pid)) continue;
         exited.set(
           pid,
-          state.infoSeenAt === collection
-            ? { executable: state.infoExecutable, cgroupId: state.infoCgroupId }
+          this.#infoSeenAt[slot] === collection
+            ? { executable: this.#infoExecutable[slot]!, cgroupId: this.#infoCgroupId[slot]! }
             : { executable: '', cgroupId: 0n },
         );
       }
@@ -379,33 +369,35 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     const processes: ProcessCounts[] = new Array(seen.length);
     this.#previousMs = nowMs;
     for (let i = 0; i < seen.length; i++) {
-      const state = seen[i]!;
-      const proc = state.proc;
+      const slot = seen[i]!;
+      const proc = this.#proc[slot]!;
       const pid = proc.pid;
       const ended = exited.get(pid);
-      const known = state.infoSeenAt === collection;
-      const info = ended?.executable ?? (known ? state.infoExecutable : undefined);
-      const executable = info || state.executable || this.#processExecutable(pid) || '';
-      state.executable = executable;
-      const cgroupId = ended?.cgroupId ?? (known ? state.infoCgroupId : undefined);
-      if (cgroupId !== undefined && cgroupId !== 0n) state.cgroupId = cgroupId;
+      const known = this.#infoSeenAt[slot] === collection;
+      const info = ended?.executable ?? (known ? this.#infoExecutable[slot] : undefined);
+      const executable = info || this.#executable[slot] || this.#intern(this.#processExecutable(pid) ?? '');
+      this.#executable[slot] = executable;
+      const cgroupId = ended?.cgroupId ?? (known ? this.#infoCgroupId[slot] : undefined);
+      if (cgroupId !== undefined && cgroupId !== 0n) this.#cgroupId[slot] = cgroupId;
       if (ended !== undefined) {
         // Final counts: an object of their own, which later collections never write.
         processes[i] = {
           pid,
           comm: executable,
-          cgroupId: state.cgroupId,
+          cgroupId: this.#cgroupId[slot]!,
           counts: proc.counts.slice(),
-          startMs: state.startMs,
+          startMs: proc.startMs,
           exited: true,
         };
         continue;
       }
       proc.comm = executable;
-      proc.cgroupId = state.cgroupId;
+      proc.cgroupId = this.#cgroupId[slot]!;
       processes[i] = proc;
     }
-    for (const [pid, state] of this.#state) if (state.seenAt !== collection) this.#state.delete(pid);
+    for (let slot = 0; slot < this.#highWater; slot++) {
+      if (this.#proc[slot] !== undefined && this.#seenAt[slot] !== collection) this.#freeSlot(slot);
+    }
     this.#reported = [...exited.keys()];
     return { processes };
   }
@@ -421,8 +413,68 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#source.deleteProcesses(pids);
     for (const pid of pids) {
       this.#exited.delete(pid);
-      this.#state.delete(pid);
+      const slot = this.#slotOf.get(pid);
+      if (slot !== undefined) this.#freeSlot(slot);
     }
+  }
+
+  #newSlot(pid: number, lanes: number, startMs: number): number {
+    if (this.#freeSlots.length === 0 && this.#highWater === this.#capacity) this.#grow();
+    const slot = this.#freeSlots.pop() ?? this.#highWater++;
+    // (A key twice in one read: the earlier entry keeps its slot until the next collection, which frees it.)
+    this.#slotOf.set(pid, slot);
+    this.#proc[slot] = {
+      pid,
+      comm: '',
+      cgroupId: 0n,
+      counts: new Array<number>(lanes).fill(0),
+      startMs,
+      exited: false,
+    };
+    this.#executable[slot] = '';
+    this.#cgroupId[slot] = 0n;
+    this.#total[slot] = -1;
+    this.#idle[slot] = 0;
+    this.#seenAt[slot] = 0;
+    this.#infoSeenAt[slot] = 0;
+    this.#hasInfo[slot] = 0;
+    this.#infoExecutable[slot] = '';
+    this.#infoCgroupId[slot] = 0n;
+    return slot;
+  }
+
+  #freeSlot(slot: number): void {
+    const proc = this.#proc[slot];
+    if (proc === undefined) return;
+    if (this.#slotOf.get(proc.pid) === slot) this.#slotOf.delete(proc.pid);
+    this.#proc[slot] = undefined;
+    this.#executable[slot] = '';
+    this.#infoExecutable[slot] = '';
+    this.#freeSlots.push(slot);
+  }
+
+  #grow(): void {
+    const capacity = Math.max(1024, this.#capacity * 2);
+    const grow = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, next: T): T => {
+      next.set(old);
+      return next;
+    };
+    this.#total = grow(this.#total, new Float64Array(capacity));
+    this.#idle = grow(this.#idle, new Uint8Array(capacity));
+    this.#seenAt = grow(this.#seenAt, new Uint32Array(capacity));
+    this.#infoSeenAt = grow(this.#infoSeenAt, new Uint32Array(capacity));
+    this.#hasInfo = grow(this.#hasInfo, new Uint8Array(capacity));
+    this.#info = grow(this.#info, new Uint32Array(capacity * this.#infoWords));
+    this.#capacity = capacity;
+  }
+
+  /** The one string of each executable name (a process's name is decoded once, but many share it). */
+  #intern(name: string): string {
+    const known = this.#names.get(name);
+    if (known !== undefined) return known;
+    if (this.#names.size >= MAX_INTERNED_NAMES) this.#names.clear();
+    this.#names.set(name, name);
+    return name;
   }
 
   drops(): Drops {

@@ -334,6 +334,7 @@ export class SyscallSeriesShaper {
       this.#attribution[slot] = {};
       for (let lane = 0; lane < lanes; lane++) {
         const id = slot * lanes + lane;
+        this.#processBudget.forget(id);
         this.#ownSeries.delete(id);
         this.#contributing[id] = 0;
       }
@@ -446,8 +447,9 @@ export class SyscallSeriesShaper {
       (live ??= new Set(processes.filter((p) => !p.exited).map((p) => p.pid))).has(pid);
     const emit = (key: string, entry: { proc: ProcessSyscalls; untilMs: number }): void => {
       if (reused(entry.proc) && this.#sameLabels(entry.proc)) {
-        // The newer process has its labels (pid, executable, container): it leaves unpublished (#perProcess drops
-        // its series).
+        // The newer process has its labels (pid, executable, container): it leaves unpublished, and the newer
+        // one's series go on from its values (#perProcess), so to Prometheus the series of those labels never
+        // goes down and counts only the newer one's calls.
         this.#superseded.push(entry.proc);
         this.#retained.delete(key);
       } else if (nowMs >= entry.untilMs || isLive(entry.proc.pid)) {
@@ -489,9 +491,11 @@ export class SyscallSeriesShaper {
     const budget = this.#processBudget;
     const lanes = this.#lanes;
     budget.begin();
+    // A retained process whose labels a newer process has now: the newer one's series go on from its values.
     for (const proc of this.#superseded) {
       const slot = this.#slotOf(proc);
-      for (let lane = 0; lane < lanes; lane++) budget.drop(slot * lanes + lane);
+      const heir = this.#slotOfPid.get(proc.pid)!;
+      for (let lane = 0; lane < lanes; lane++) budget.inherit(heir * lanes + lane, slot * lanes + lane);
     }
     this.#superseded = [];
     for (const proc of processes) {
@@ -502,7 +506,7 @@ export class SyscallSeriesShaper {
       }
     }
     // A process that vanished unannounced, whose pid a newer one has: its retired series, if the two share labels,
-    // leave now.
+    // leave now, and the newer one's go on from their values.
     if (this.#displaced.size > 0) {
       const poll = this.#shapes;
       for (const slot of this.#displaced.values()) {
@@ -513,7 +517,7 @@ export class SyscallSeriesShaper {
           !sameAttribution(this.#attribution[live]!, this.#attribution[slot]!)
         )
           continue;
-        for (let lane = 0; lane < lanes; lane++) budget.drop(slot * lanes + lane);
+        for (let lane = 0; lane < lanes; lane++) budget.inherit(live * lanes + lane, slot * lanes + lane);
       }
     }
     const series: SyscallSeries[] = [];

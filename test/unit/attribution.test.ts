@@ -60,3 +60,25 @@ describe('createAttributor', () => {
     expect(reads.get(42)).toBe(2);
   });
 });
+
+describe('createAttributor: one attribution object per answer', () => {
+  it('gives the same object while the answer stays the same, and a new one when the pod becomes known', () => {
+    const identity = Object.freeze({ containerId: 'c1', podUid: 'u1' });
+    const resolver = { resolve: () => identity, resolvePid: () => ({}) } as unknown as CgroupResolver;
+    const kubelet: { pod?: { name: string; namespace: string } } = {};
+    const pods = { lookup: () => kubelet.pod } as unknown as Parameters<typeof createAttributor>[0]['pods'];
+    const attribute = createAttributor({ resolver, pods });
+    const first = attribute(5n, 1);
+    expect(first).toEqual({ containerId: 'c1', podUid: 'u1' });
+    expect(attribute(5n, 2)).toBe(first);
+    kubelet.pod = { name: 'web-0', namespace: 'shop' };
+    const named = attribute(5n, 1);
+    expect(named).toEqual({ containerId: 'c1', podUid: 'u1', podName: 'web-0', podNamespace: 'shop' });
+    expect(attribute(5n, 3)).toBe(named);
+    // A host process (nothing known) and a process read from /proc/<pid>/cgroup keep theirs too.
+    expect(attribute(0n, 7)).toBe(attribute(0n, 8));
+    const { resolver: perPid } = fakeResolver();
+    const byPid = createAttributor({ resolver: perPid });
+    expect(byPid(5n, 10)).toBe(byPid(5n, 10));
+  });
+});

@@ -219,7 +219,6 @@ describe('SyscallSeriesShaper: per process', () => {
         const shaped = shaper.shape(report, now);
         const seen = new Set<string>();
         for (const series of shaped.processes!) {
-          if (series.pid === OTHER) continue;
           const id = `${series.pid}/${series.comm}/${series.syscall}`;
           expect(seen.has(id), `trial ${trial} poll ${poll}: ${id} twice`).toBe(false);
           seen.add(id);
@@ -228,6 +227,38 @@ describe('SyscallSeriesShaper: per process', () => {
         if (random() < 0.8) live = live.filter((p) => !p.exited);
       }
     }
+  });
+  it('continues a retained series from its value when a new process takes its pid, executable and container', () => {
+    const shaper = new SyscallSeriesShaper({
+      maxSeries: 10,
+      maxProcessSeries: 10,
+      pidLabels: true,
+      exitedRetentionMs: 60_000,
+    });
+    shaper.shape([proc(100, 'sh', [0, 50, 0, 0], { startMs: 1_000 })], 1_000);
+    shaper.shape([proc(100, 'sh', [0, 60, 0, 0], { startMs: 1_000, exited: true })], 2_000);
+    // Retained at 60; another sh gets pid 100 while it is: one series of those labels, which does not go down, so
+    // increase() counts only the new process's 7 calls (two series of the same labels, or one that restarted at 7
+    // under a reader that saw 60, would count 67 or miss 7).
+    const shaped = shaper.shape([proc(100, 'sh', [0, 7, 0, 0], { startMs: 2_000 })], 3_000);
+    expect(shaped.processes!.map((s) => [s.pid, s.comm, s.syscall, s.value, s.startMs])).toEqual([
+      [100, 'sh', 'read', 67, 1_000],
+    ]);
+    const later = shaper.shape([proc(100, 'sh', [0, 9, 0, 0], { startMs: 2_000 })], 4_000);
+    expect(later.processes!.map((s) => s.value)).toEqual([69]);
+    // Another executable under that pid is a series of other labels: both are published, each with its own count.
+    const other = new SyscallSeriesShaper({
+      maxSeries: 10,
+      maxProcessSeries: 10,
+      pidLabels: true,
+      exitedRetentionMs: 60_000,
+    });
+    other.shape([proc(100, 'sh', [0, 60, 0, 0], { startMs: 1_000, exited: true })], 2_000);
+    const both = other.shape([proc(100, 'node', [0, 7, 0, 0], { startMs: 2_000 })], 3_000);
+    expect(both.processes!.map((s) => [s.comm, s.value])).toEqual([
+      ['node', 7],
+      ['sh', 60],
+    ]);
   });
 });
 
