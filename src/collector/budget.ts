@@ -203,11 +203,10 @@ export class IndexedBudget<P> {
   /** The key in #retired of the id's retired series, or 0. */
   #retiredKey = new Float64Array(0);
   /**
-   * What its own series continues from when it is promoted (the value and start of a series with the same labels
-   * that it took over: inherit()), NaN when nothing.
+   * What an id's own series continues from when it is promoted: the value and start of a series with the same labels
+   * that it took over (inherit(); rare, so not a column).
    */
-  #inheritValue = new Float64Array(0);
-  #inheritStartMs = new Float64Array(0);
+  readonly #inherited = new Map<number, { value: number; startMs: number }>();
   /** Ids with a state, below this. */
   #highWater = 0;
 
@@ -276,8 +275,6 @@ export class IndexedBudget<P> {
     this.#previous = grow(this.#previous, (n) => new Float64Array(n));
     this.#rate = grow(this.#rate, (n) => new Float64Array(n));
     this.#retiredKey = grow(this.#retiredKey, (n) => new Float64Array(n));
-    this.#inheritValue = grow(this.#inheritValue, (n) => new Float64Array(n).fill(Number.NaN));
-    this.#inheritStartMs = grow(this.#inheritStartMs, (n) => new Float64Array(n));
     this.#capacity = capacity;
   }
 
@@ -403,7 +400,7 @@ export class IndexedBudget<P> {
     this.#retire(id);
     this.#alive[id] = 0;
     this.#own[id] = 0;
-    this.#inheritValue[id] = Number.NaN;
+    if (this.#inherited.size > 0) this.#inherited.delete(id);
     this.#tracked--;
   }
 
@@ -413,7 +410,7 @@ export class IndexedBudget<P> {
    */
   forget(id: number): void {
     if (id >= this.#capacity) return;
-    this.#inheritValue[id] = Number.NaN;
+    if (this.#inherited.size > 0) this.#inherited.delete(id);
     const key = this.#retiredKey[id]!;
     if (key !== 0) {
       this.#retired.get(key)!.id = -1;
@@ -455,8 +452,7 @@ export class IndexedBudget<P> {
     }
     this.drop(from);
     if (Number.isNaN(value) || this.#own[to] === 1) return;
-    this.#inheritValue[to] = value;
-    this.#inheritStartMs[to] = startMs;
+    this.#inherited.set(to, { value, startMs });
   }
 
   /** The id has no state and no retired series tied to it: the caller may reuse it. */
@@ -593,7 +589,7 @@ export class IndexedBudget<P> {
     const key = this.#retiredKey[id]!;
     const retired = key === 0 ? undefined : this.#retired.get(key);
     if (retired !== undefined) this.#dropRetired(key, retired);
-    const inherited = this.#inheritValue[id]!;
+    const inherited = this.#inherited.size > 0 ? this.#inherited.get(id) : undefined;
     if (this.#fresh[id] === 0) {
       // What it counted while folded stays there; its own series counts from now: on from where its retired
       // series stands, if it is still published (restarting it at 0 would lose, to a scraper that missed the
@@ -602,15 +598,15 @@ export class IndexedBudget<P> {
       const value = this.#last[id]!;
       this.#carry(this.#group[id]!, value - this.#base[id]!);
       this.#base[id] = value;
-      this.#offset[id] = retired?.value ?? (Number.isNaN(inherited) ? 0 : inherited);
-      this.#startMs[id] = retired?.startMs ?? (Number.isNaN(inherited) ? nowMs : this.#inheritStartMs[id]!);
-    } else if (!Number.isNaN(inherited)) {
+      this.#offset[id] = retired?.value ?? inherited?.value ?? 0;
+      this.#startMs[id] = retired?.startMs ?? inherited?.startMs ?? nowMs;
+    } else if (inherited !== undefined) {
       // New, in a series whose labels it took over: it goes on from that series' last value.
-      this.#offset[id] = inherited;
-      this.#startMs[id] = this.#inheritStartMs[id]!;
+      this.#offset[id] = inherited.value;
+      this.#startMs[id] = inherited.startMs;
     }
     // (A fresh series with a retired one under its id is a new series that reuses the id: it starts at 0.)
-    this.#inheritValue[id] = Number.NaN;
+    if (inherited !== undefined) this.#inherited.delete(id);
     this.#own[id] = 1;
   }
 
