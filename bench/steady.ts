@@ -21,7 +21,13 @@ buildHelper();
 let agent: Agent | undefined;
 let fleet: Fleet | undefined;
 try {
-  agent = await startAgent(['--interval', '5s']);
+  // The syscall maps hold 16,384 processes by default: a larger fleet gets room for all of it (and its exits).
+  const capacity = 2 ** Math.ceil(Math.log2(PROCESSES * 2));
+  agent = await startAgent([
+    '--interval',
+    '5s',
+    ...(PROCESSES > 8_000 ? ['--syscalls-max-entries', String(capacity)] : []),
+  ]);
   fleet = await startFleet(PROCESSES);
   const entries = /^ebpf_agent_map_entries\{[^}]*map="syscall_counts"[^}]*\} (\d+)$/m;
   await until(
@@ -53,7 +59,7 @@ try {
   const polls = /ebpf_agent_poll_duration_seconds_sum (\S+)\nebpf_agent_poll_duration_seconds_count (\S+)/.exec(text);
   const pollMs = polls ? (Number(polls[1]) / Number(polls[2])) * 1000 : Number.NaN;
   await writeSection(
-    'steady',
+    PROCESSES === 2_500 ? 'steady' : `steady-${PROCESSES}`,
     [
       `The agent with its default programs (exec, syscalls), \`--interval 5s\`, ${fleet.size.toLocaleString('en')} live processes; one gzip scrape every ${SCRAPE_EVERY_MS / 1000} s. ${os.cpus().length} CPUs, kernel ${os.release()}.`,
       '',
