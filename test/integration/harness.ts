@@ -7,6 +7,7 @@ import path from 'node:path';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 export const syscallerPath = path.join(root, 'test', 'helpers', 'build', 'syscaller');
+export const udpEchoPath = path.join(root, 'test', 'helpers', 'build', 'udp-echo');
 export const injectPath = path.join(root, 'test', 'helpers', 'inject.py');
 /** The agent as `npm start` runs it: the compiled CLI (global-setup compiles it first). */
 export const cliPath = path.join(root, 'dist', 'cli.js');
