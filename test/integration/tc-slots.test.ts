@@ -190,4 +190,68 @@ describe('tc past its slot limit', () => {
     expect((await agent.stop('SIGTERM')).code).toBe(0);
     await expectProgramsGone(ids);
   }, 180_000);
+
+  it("gives back a far interface's entry in tc_slot_far when its series leave (the hash never fills with gone ones)", async () => {
+    // Ifindexes past TC_IFINDEX_NEAR find their slot in tc_slot_far, a hash of TC_SLOTS entries. On a node they only
+    // grow as pods come and go: an entry left behind by each gone interface would fill it.
+    const far = 'far0';
+    const index = TC_GEOMETRY.values.TC_IFINDEX_NEAR + 1000 + (process.pid % 1000);
+    ip(['-n', NS, 'link', 'add', far, 'index', String(index), 'type', 'veth', 'peer', 'name', 'pfar0']);
+    ip(['-n', NS, 'link', 'set', far, 'up']);
+    ip(['-n', NS, 'link', 'set', 'pfar0', 'up']);
+    const agent = await startAgent(
+      [
+        '--programs',
+        'tc',
+        '--net-interface',
+        far,
+        '--interval',
+        '500ms',
+        '--scrape-interval',
+        '100ms',
+        '--exited-retention',
+        '1s',
+      ],
+      { netns: NS, host: AGENT_ADDRESS },
+    );
+    const ids = programsHeldBy(agent.process.pid!);
+    const farEntries = (): { key: unknown; value: unknown }[] => {
+      const prog = JSON.parse(
+        execFileSync('bpftool', ['prog', 'show', 'id', String(ids[0]), '--json'], { encoding: 'utf8' }),
+      ) as { map_ids: number[] };
+      for (const id of prog.map_ids) {
+        const map = JSON.parse(
+          execFileSync('bpftool', ['map', 'show', 'id', String(id), '--json'], { encoding: 'utf8' }),
+        ) as { name: string };
+        if (map.name === 'tc_slot_far') {
+          return JSON.parse(
+            execFileSync('bpftool', ['map', 'dump', 'id', String(id), '--json'], { encoding: 'utf8' }),
+          ) as { key: unknown; value: unknown }[];
+        }
+      }
+      throw new Error("no tc_slot_far among the program's maps");
+    };
+    expect(farEntries()).toHaveLength(1);
+    // Counted through it.
+    const before = await agent.waitPolls(1);
+    const bytes = sendOneEach([far]);
+    const after = await agent.waitPolls(3);
+    const labels = { network_interface_name: far, network_io_direction: 'transmit' };
+    expect(delta(before, after, 'ebpf_network_packets_total', labels)).toBe(1);
+    expect(delta(before, after, 'ebpf_network_bytes_total', labels)).toBe(bytes);
+    // Gone: detached, its series leave after --exited-retention, then its slot and its entry go.
+    ip(['-n', NS, 'link', 'del', far]);
+    await waitFor(
+      'the far interface to leave',
+      async () => {
+        const s = await agent.waitPolls(1);
+        return seriesOf(s, 'ebpf_agent_tc_attached', { network_interface_name: far }).length === 0 ? true : undefined;
+      },
+      15_000,
+    );
+    await agent.waitPolls(1);
+    expect(farEntries()).toEqual([]);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+    await expectProgramsGone(ids);
+  }, 120_000);
 });
