@@ -113,6 +113,8 @@ interface Attachment {
   links: Link[];
   /** Its counters in tc_counts (bpf/tc.h); undefined while all TC_SLOTS are taken (its packets count as drops). */
   slot: number | undefined;
+  /** It was refused a slot once (counted in ebpf_agent_map_updates_dropped_total{map="tc_slots"}). */
+  refused: boolean;
   pod: Attribution;
   /** The pod's process whose network namespace the veth's peer is in, re-attributed each poll. */
   podPid: number | undefined;
@@ -234,6 +236,8 @@ export class TcCollector implements Collector<TcSnapshot> {
   readonly #slotOf = new Map<number, number>();
   readonly #first: boolean;
   #slotsFullWarned = false;
+  /** Interfaces that found every slot taken when they were to be counted (each once). */
+  #slotsRefused = 0;
   #drops: number[] = [0];
 
   /** Loads the program and attaches it to every interface the rules match now, or throws with nothing attached. */
@@ -355,6 +359,7 @@ export class TcCollector implements Collector<TcSnapshot> {
         name: link.name,
         links: [],
         slot: undefined,
+        refused: false,
         pod: {},
         podPid,
         goneAtMs: undefined,
@@ -415,11 +420,16 @@ export class TcCollector implements Collector<TcSnapshot> {
     let slot = 0;
     while (slot < this.#slots.length && this.#slots[slot] !== undefined) slot++;
     if (slot === this.#slots.length) {
+      if (!a.refused) {
+        a.refused = true;
+        this.#slotsRefused++;
+      }
       if (!this.#slotsFullWarned) {
         this.#slotsFullWarned = true;
         this.#logger.warn(
-          `more than ${this.#slots.length} interfaces to count: the packets of those beyond are counted as drops ` +
-            '(ebpf_agent_map_updates_dropped_total{program="tc",map="tc_counts"}) until others go',
+          `more than ${this.#slots.length} interfaces to count: those beyond are attached but not counted until ` +
+            'others go; each is counted in ebpf_agent_map_updates_dropped_total{program="tc",map="tc_slots"}, ' +
+            'its packets in {program="tc",map="tc_counts"}',
           { interface: a.name },
         );
       }
@@ -437,10 +447,16 @@ export class TcCollector implements Collector<TcSnapshot> {
     this.#pointAt(a.ifindex, slot);
   }
 
-  /** Points the program at `slot` for packets of `ifindex`, or at none. */
+  /**
+   * Points the program at `slot` for packets of `ifindex`, or at none. tc_slot_far (a hash of TC_SLOTS entries) loses
+   * the entry instead of keeping a 0: ifindexes only grow as pods come and go, and zeros left behind by gone
+   * interfaces would fill it.
+   */
   #pointAt(ifindex: number, slot: number | undefined): void {
     if (this.#slotOf.get(ifindex) === slot) return;
-    this.#object.updateElems(slotMap(ifindex), u32Bytes(ifindex), slotBytes(slot === undefined ? 0 : slot + 1));
+    const map = slotMap(ifindex);
+    if (slot === undefined && map === 'tc_slot_far') this.#object.deleteKeys(map, u32Bytes(ifindex));
+    else this.#object.updateElems(map, u32Bytes(ifindex), slotBytes(slot === undefined ? 0 : slot + 1));
     if (slot === undefined) this.#slotOf.delete(ifindex);
     else this.#slotOf.set(ifindex, slot);
   }
@@ -504,7 +520,8 @@ export class TcCollector implements Collector<TcSnapshot> {
     return {
       program: this.program,
       eventsLost: 0,
-      mapFull: { tc_counts: this.#drops[TC_DROP.values.TC_DROP_COUNTS_FULL] ?? 0 },
+      // tc_counts: packets of interfaces without a slot; tc_slots: interfaces that found every slot taken.
+      mapFull: { tc_counts: this.#drops[TC_DROP.values.TC_DROP_COUNTS_FULL] ?? 0, tc_slots: this.#slotsRefused },
     };
   }
 

@@ -62,6 +62,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
       stdio: 'inherit',
     },
   );
+  // The k8s test's network workload (a pod that echoes UDP datagrams), static for a FROM-scratch image.
+  execFileSync(
+    'gcc',
+    [
+      '-O2',
+      '-static',
+      '-Wall',
+      '-Werror',
+      '-o',
+      path.join(out, 'udp-echo'),
+      path.join(root, 'test', 'helpers', 'udp-echo.c'),
+    ],
+    { stdio: 'inherit' },
+  );
   const foreign = await startForeignAgent();
   project.provide('foreignAgent', foreign.agent);
   return foreign.stop;

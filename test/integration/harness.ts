@@ -7,6 +7,7 @@ import path from 'node:path';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 export const syscallerPath = path.join(root, 'test', 'helpers', 'build', 'syscaller');
+export const udpEchoPath = path.join(root, 'test', 'helpers', 'build', 'udp-echo');
 export const injectPath = path.join(root, 'test', 'helpers', 'inject.py');
 /** The agent as `npm start` runs it: the compiled CLI (global-setup compiles it first). */
 export const cliPath = path.join(root, 'dist', 'cli.js');
@@ -78,9 +79,22 @@ export interface RunningAgent {
 
 const running = new Set<ChildProcess>();
 
+/** Where startAgent runs the agent: a network namespace (`ip netns exec`), listening on an address of it. */
+export interface AgentPlace {
+  netns: string;
+  /** An address of the namespace the test's own namespace reaches (e.g. the far end of a veth pair). */
+  host: string;
+}
+
 /** Starts the agent CLI on a free port and waits until /readyz says ready. */
-export async function startAgent(args: string[]): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [cliPath, '--host', '127.0.0.1', '--port', '0', ...args], {
+export async function startAgent(args: string[], place?: AgentPlace): Promise<RunningAgent> {
+  const agentArgs = [cliPath, '--host', place?.host ?? '127.0.0.1', '--port', '0', ...args];
+  // `ip netns exec` execs the command in place: the child's pid is the agent's.
+  const [command, commandArgs] =
+    place === undefined
+      ? [process.execPath, agentArgs]
+      : ['ip', ['netns', 'exec', place.netns, process.execPath, ...agentArgs]];
+  const child = spawn(command, commandArgs, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -94,7 +108,7 @@ export async function startAgent(args: string[]): Promise<RunningAgent> {
     const match = /listen=[^ ]*:(\d+)/.exec(stderr);
     return match === null ? undefined : Number(match[1]);
   });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${place?.host ?? '127.0.0.1'}:${port}`;
   const scrapeText = async (): Promise<string> => {
     const res = await fetch(`${base}/metrics`);
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);

@@ -310,6 +310,7 @@ describe('helm chart', () => {
       if (c.name === 'tc') {
         expect(resolved.programs).toEqual(['exec', 'syscalls', 'tc']);
         expect(resolved.netInterfaces).toEqual(['pods', 'eth0']);
+        expect(resolved.netOrder).toBe('first');
       }
       // The two views' settings: the chart's values, and the scrape interval of the monitor when it sets one.
       expect(resolved.maxProcessSeries).toBe(5000);

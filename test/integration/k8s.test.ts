@@ -6,6 +6,7 @@
 // API server's strict field validation, and the Pod Security level the namespace needs. scripts/k8s/down.sh runs in
 // afterAll whatever happened. Cold, the first run builds Kubernetes from the Go module proxy (~20 min on 2 cores).
 import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,8 @@ import {
   seriesOf,
   sleep,
   syscallerPath,
+  total,
+  udpEchoPath,
   waitFor,
   waitStopped,
   type Sample,
@@ -42,6 +45,13 @@ const RELEASE = 'eoa';
 const NAMESPACE = 'eoa-system';
 const WORKLOAD_NAMESPACE = 'eoa-workload';
 const WORKLOAD_IMAGE = 'localhost/eoa-syscaller:test';
+const ECHO_IMAGE = 'localhost/eoa-udp-echo:test';
+const ECHO_PORT = 9999;
+/** Datagrams the test sends to the echo pod (each comes back), and their UDP payload in bytes. */
+const DATAGRAMS = 100;
+const PAYLOAD = 200;
+/** A datagram's frame on the pod's veth: Ethernet 14 + IPv4 20 (no options) + UDP 8 + payload. */
+const FRAME = 14 + 20 + 8 + PAYLOAD;
 /** Syscalls of each kind the workload pod makes (test/helpers/syscaller.c). */
 const N = 1000;
 const SYSCALLS = ['openat', 'read', 'write', 'connect'];
@@ -50,7 +60,7 @@ const IMAGE_ARCHIVE = path.join(root, 'build', 'image', 'ebpf-otel-agent.tar');
 const scripts = path.join(root, 'scripts');
 
 /** Capability numbers (linux/capability.h) of those the chart may add. */
-const CAPABILITY_BITS: Record<string, bigint> = { NET_ADMIN: 12n, PERFMON: 38n, BPF: 39n };
+const CAPABILITY_BITS: Record<string, bigint> = { NET_ADMIN: 12n, SYS_PTRACE: 19n, PERFMON: 38n, BPF: 39n };
 
 /** The node's cgroup2 tree: /sys/fs/cgroup/unified on hybrid (cgroup v1) hosts like this one. */
 function cgroup2Path(): string {
@@ -71,8 +81,11 @@ const installArgs = [
   '--set',
   'interval=1s',
 ];
-/** XDP on the node's interface (so the pod is in the node's network namespace: hostNetwork). */
-const xdpArgs = ['--set', 'xdp.interfaces={eth0}'];
+/**
+ * XDP on the node's interface (so the pod is in the node's network namespace: hostNetwork), and tc on every pod's
+ * veth (`pods`: the chart adds CAP_SYS_PTRACE).
+ */
+const xdpArgs = ['--set', 'xdp.interfaces={eth0}', '--set', 'tc.interfaces={pods}'];
 
 /** The agent's /metrics, from the host, at the pod's IP. */
 async function scrape(target: string): Promise<Sample[]> {
@@ -151,6 +164,9 @@ describe.skipIf(!havePrometheus)('the chart on a real Kubernetes node', () => {
       syscallerPath,
     ]);
     c.importImage(workloadArchive);
+    const echoArchive = path.join(state, 'udp-echo.tar');
+    runScript(path.join(scripts, 'k8s', 'scratch-image.sh'), [ECHO_IMAGE, echoArchive, '/udp-echo', udpEchoPath]);
+    c.importImage(echoArchive);
     timings.imageImport = (Date.now() - start) / 1000;
 
     // The Prometheus Operator CRDs (the monitoring values render PodMonitor, ServiceMonitor, PrometheusRule).
@@ -201,7 +217,7 @@ describe.skipIf(!havePrometheus)('the chart on a real Kubernetes node', () => {
       spec: { template: { spec: { containers: { securityContext: { capabilities: { add: string[] } } }[] } } };
     }>(['-n', NAMESPACE, 'get', 'daemonset', `${RELEASE}-ebpf-otel-agent`]);
     const added = ds.spec.template.spec.containers[0]!.securityContext.capabilities.add;
-    expect(added).toEqual(['BPF', 'PERFMON', 'NET_ADMIN']);
+    expect(added).toEqual(['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_PTRACE']);
     const expected = added.reduce((mask, cap) => mask | (1n << CAPABILITY_BITS[cap]!), 0n);
     for (const field of ['CapEff', 'CapPrm', 'CapBnd']) {
       expect(BigInt(`0x${statusField(pid, field)}`), field).toBe(expected);
@@ -323,6 +339,107 @@ describe.skipIf(!havePrometheus)('the chart on a real Kubernetes node', () => {
       await prom.stop();
       process.kill(pid, 'SIGCONT'); // let it exit
     });
+  });
+
+  it(`counts a pod's UDP exactly in both directions on its veth (tc pods), under its pod name`, async () => {
+    // The pod echoes each datagram back: the test sends DATAGRAMS to it from the host (through the node to cni0 and
+    // the pod's veth) and gets DATAGRAMS back, so its host-side veth transmits exactly DATAGRAMS IPv4/UDP frames of
+    // FRAME bytes and receives as many. ARP between cni0 and the pod is counted under network_type="arp" and does
+    // not touch these numbers.
+    const agent = await readyAgent();
+    const target = targetOf(agent);
+    const ns = 'eoa-net';
+    c.kubectl(['create', 'namespace', ns]);
+    const socket = dgram.createSocket('udp4');
+    try {
+      const manifest = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'udp-echo', namespace: ns },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: 'echo',
+              image: ECHO_IMAGE,
+              imagePullPolicy: 'Never',
+              command: ['/udp-echo', String(ECHO_PORT)],
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+            },
+          ],
+        },
+      };
+      c.kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+      c.kubectl(['-n', ns, 'wait', '--for=condition=Ready', 'pod/udp-echo', '--timeout=60s']);
+      const pod = c.getJson<Pod>(['-n', ns, 'get', 'pod', 'udp-echo']);
+      const podIp = pod.status.podIP!;
+      await new Promise<void>((resolve) => socket.bind(0, resolve));
+      let received = 0;
+      socket.on('message', (msg) => {
+        if (msg.length === PAYLOAD) received++;
+      });
+      const payload = Buffer.alloc(PAYLOAD, 0x61);
+      const echo = async (n: number): Promise<void> => {
+        const want = received + n;
+        for (let i = 0; i < n; i++) {
+          await new Promise<void>((resolve, reject) =>
+            socket.send(payload, ECHO_PORT, podIp, (error) => (error ? reject(error) : resolve())),
+          );
+        }
+        await waitFor(`${n} echoes from the pod`, () => (received >= want ? true : undefined), 10_000);
+      };
+      const polls = async (n: number): Promise<Sample[]> => {
+        const start = total(await scrape(target), 'ebpf_agent_polls_total');
+        return waitFor(`${n} polls`, async () => {
+          const s = await scrape(target);
+          return total(s, 'ebpf_agent_polls_total') >= start + n ? s : undefined;
+        });
+      };
+      const udp = { k8s_pod_name: 'udp-echo', k8s_namespace_name: ns, network_type: 'ipv4', network_transport: 'udp' };
+      const directions = ['receive', 'transmit'];
+      // The agent attaches to the pod's veth at a poll once it finds the pod's process in the veth's peer network
+      // namespace; each new series then shows its count after --scrape-interval + --interval (61 s with the
+      // chart's defaults): a datagram a second until both directions show.
+      const warm = await waitFor(
+        'the pod veth counted in both directions',
+        async () => {
+          // Not yet listening, or the first datagram waiting for ARP: try again.
+          await echo(1).catch(() => undefined);
+          const s = await scrape(target);
+          if (
+            directions.every((d) => total(s, 'ebpf_network_packets_total', { ...udp, network_io_direction: d }) > 0)
+          ) {
+            return s;
+          }
+          await sleep(1_000);
+          return undefined;
+        },
+        180_000,
+      );
+      const series = seriesOf(warm, 'ebpf_network_packets_total', { k8s_pod_name: 'udp-echo' });
+      const veths = new Set(series.map((x) => x.labels.network_interface_name));
+      expect(veths.size).toBe(1);
+      const veth = [...veths][0]!;
+      for (const x of series) {
+        expect(x.labels).toMatchObject({ k8s_namespace_name: ns, k8s_pod_uid: pod.metadata.uid });
+        expect(x.labels.container_id).toBeUndefined();
+      }
+      expect(total(warm, 'ebpf_agent_tc_attached', { network_interface_name: veth })).toBe(1);
+
+      const before = await polls(2);
+      await echo(DATAGRAMS);
+      const after = await polls(3);
+      for (const direction of directions) {
+        const labels = { ...udp, network_interface_name: veth, network_io_direction: direction };
+        const d = (name: string): number => total(after, name, labels) - total(before, name, labels);
+        expect(d('ebpf_network_packets_total'), `${direction} packets`).toBe(DATAGRAMS);
+        expect(d('ebpf_network_bytes_total'), `${direction} bytes`).toBe(DATAGRAMS * FRAME);
+      }
+    } finally {
+      socket.close();
+      c.kubectl(['delete', 'namespace', ns, '--wait=false']);
+    }
   });
 
   it('the API server accepts every values file with strict field validation, and refuses misspelled fields', () => {

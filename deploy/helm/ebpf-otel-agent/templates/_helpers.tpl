@@ -144,6 +144,7 @@ $(HOST_IP).
 {{- end }}
 {{- if include "ebpf-otel-agent.tc" . }}
 {{- $_ = set $c "net-interface" $v.tc.interfaces }}
+{{- $_ = set $c "net-order" $v.tc.order }}
 {{- end }}
 {{- if not (kindIs "invalid" $v.cpu.sampleHz) }}
 {{- $_ = set $c "cpu-sample-hz" (int $v.cpu.sampleHz) }}
