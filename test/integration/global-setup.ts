@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { expectProgramsGone, programsHeldBy, waitFor } from './harness.ts';
+import { buildStaticC } from '../helpers/static-c.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -46,22 +47,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts')], { stdio: 'inherit' });
   const out = path.join(root, 'test', 'helpers', 'build');
   mkdirSync(out, { recursive: true });
-  // Static: no dynamic loader, so a run makes only the syscalls the helper itself makes.
-  execFileSync(
-    'gcc',
-    [
-      '-O2',
-      '-static',
-      '-Wall',
-      '-Werror',
-      '-o',
-      path.join(out, 'syscaller'),
-      path.join(root, 'test', 'helpers', 'syscaller.c'),
-    ],
-    {
-      stdio: 'inherit',
-    },
-  );
+  buildStaticC('test/helpers/syscaller.c', path.join(out, 'syscaller'));
   const foreign = await startForeignAgent();
   project.provide('foreignAgent', foreign.agent);
   return foreign.stop;
