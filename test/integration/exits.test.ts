@@ -124,13 +124,11 @@ describe('exits program', () => {
       expect(killed.map((s) => [s.labels.process_exit_signal, s.value])).toEqual([['SIGKILL', 1]]);
     },
   );
-});
 
-// exits_counts stays bounded without losing an exit: the collector's source flips the key generation at each poll
-// and deletes the keys of the generation before, which no exit counts into any more (src/collector/exits.ts). The
-// test drives a KernelExitSource and an ExitsCollector itself, polling every 50 ms while exits of two ways keep
-// coming (so exits land on both sides of every flip), then reads the map directly.
-describe('exits_counts generations', () => {
+  // exits_counts stays bounded without losing an exit: the collector's source flips the key generation at each poll
+  // and deletes the keys of the generation before, which no exit counts into any more (src/collector/exits.ts). The
+  // test drives a KernelExitSource and an ExitsCollector itself, polling every 50 ms while exits of two ways keep
+  // coming (so exits land on both sides of every flip), then reads the map directly.
   it('deletes each generation’s keys once final, and counts every exit exactly', async () => {
     const source = new KernelExitSource({ objectPath: path.join(root, 'bpf', 'build', 'exits.bpf.o') });
     try {
