@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { median, table, writeSection } from './lib/report.ts';
 import { stop, stopAll, track } from './lib/children.ts';
+import { buildStaticC } from '../test/helpers/static-c.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 20_000);
@@ -145,15 +146,7 @@ function progStats(pid: number): ProgStat[] {
 }
 
 async function main(): Promise<void> {
-  execFileSync('gcc', [
-    '-O2',
-    '-static',
-    '-Wall',
-    '-Werror',
-    '-o',
-    loop,
-    path.join(root, 'test', 'helpers', 'tcpconnect.c'),
-  ]);
+  buildStaticC('test/helpers/tcpconnect.c', loop);
   deleteNamespace();
   execFileSync('ip', ['netns', 'add', NS]);
   execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);

@@ -15,13 +15,29 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Exits by struct exit_key. 16,384 keys: cgroups × executables × ways of ending; a full map is counted. */
+/*
+ * Exits by struct exit_key. 16,384 keys: cgroups × executables × ways of ending seen in about two poll intervals
+ * (the user side deletes a generation's keys once no exit counts into them: see struct exit_key); a full map is
+ * counted.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct exit_key);
 	__type(value, __u64);
 } exits_counts SEC(".maps");
+
+/*
+ * The generation new exits are counted under (0 or 1), written by the user side at each poll. An exit reads it once,
+ * at its start: a program runs for microseconds, the user side deletes the old generation's keys one poll interval
+ * after the flip.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} exits_generation SEC(".maps");
 
 /* New cgroup v2 cgroups with their paths (struct process_cgroup_event), as for bpf/syscalls.bpf.c. */
 struct {
@@ -105,6 +121,7 @@ int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
 	struct signal_struct___exits *signal;
 	struct exit_key key;
 	__u64 one = 1, *count;
+	__u32 zero = 0, *generation;
 	int code;
 
 	if (!process_group_dead(ctx))
@@ -126,6 +143,9 @@ int eoa_exits_exit(struct trace_event_raw_sched_process_exit *ctx)
 	}
 	key.oom_killed = BPF_CORE_READ(signal, oom_mm) != NULL;
 	key.cgroup_id = bpf_get_current_cgroup_id();
+	generation = bpf_map_lookup_elem(&exits_generation, &zero);
+	if (generation)
+		key.generation = *generation & 1;
 	/* The mm is still there: since 6.16 the exit is traced before exit_mm() (before that, the comm is used). */
 	eoa_process_executable(key.executable, sizeof(key.executable));
 	if (exit_events)

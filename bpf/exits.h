@@ -16,8 +16,11 @@ enum exit_reason {
 };
 
 /*
- * Key of the exits_counts hash (value: __u64 exits): one per cgroup, executable and way of ending. Counted in the
- * kernel, so the count is exact whatever the poll interval and however many exits come at once. Size: 80 bytes.
+ * Key of the exits_counts hash (value: __u64 exits): one per cgroup, executable, way of ending and generation.
+ * Counted in the kernel, so the count is exact whatever the poll interval and however many exits come at once.
+ * `generation` is exits_generation's value when the exit was counted: the user side flips it at every poll and, at
+ * the next poll, reads the keys of the generation before for the last time and deletes them (no exit counts into
+ * them any more), so the map holds only the keys of about two poll intervals. Size: 80 bytes.
  */
 struct exit_key {
 	__u64 cgroup_id;			 /* cgroup v2 id of the exiting process */
@@ -27,7 +30,8 @@ struct exit_key {
 	__u8 code_nonzero;			 /* exited with a status other than 0 */
 	__u8 core_dumped;			 /* signaled, and a core dump was written */
 	__u8 oom_killed;			 /* the OOM killer chose it (signal->oom_mm was set) */
-	__u8 _pad[3];
+	__u8 generation;			 /* 0 or 1: exits_generation when counted */
+	__u8 _pad[2];
 };
 
 /*

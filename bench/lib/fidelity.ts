@@ -1,26 +1,18 @@
 // What bench/fidelity.ts measures with: a fleet of stopped helper processes started by a small C program
 // (bench/lib/fidelity-helper.c: fork + exec in batches is about 20× faster than spawn() from Node, and it reaps
 // what it starts), kubelet-style container cgroups, and readers of the agent's series, memory and poll time.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { root } from './fleet.ts';
+import { buildStaticC } from '../../test/helpers/static-c.ts';
 
 export const HELPER = path.join(root, 'test', 'helpers', 'build', 'fidelity-helper');
 export const SYSCALLER = path.join(root, 'test', 'helpers', 'build', 'syscaller');
 
 export function buildFidelityHelper(): void {
-  execFileSync('mkdir', ['-p', path.dirname(HELPER)]);
-  execFileSync('gcc', [
-    '-O2',
-    '-static',
-    '-Wall',
-    '-Werror',
-    '-o',
-    HELPER,
-    path.join(root, 'bench', 'lib', 'fidelity-helper.c'),
-  ]);
+  buildStaticC('bench/lib/fidelity-helper.c', HELPER);
 }
 
 const WORKLOAD_LABEL = 'process_executable_name="syscaller"';

@@ -85,7 +85,8 @@ export const EXIT_KEY = {
     code_nonzero: { offset: 74, size: 1 },
     core_dumped: { offset: 75, size: 1 },
     oom_killed: { offset: 76, size: 1 },
-    _pad: { offset: 77, size: 3 },
+    generation: { offset: 77, size: 1 },
+    _pad: { offset: 78, size: 2 },
   },
 } as const;
 
@@ -241,6 +242,7 @@ export const EXEC_MAP_SIZES = {
 
 /** Key and value sizes of the maps of exits.bpf.o. */
 export const EXITS_MAP_SIZES = {
+  exits_generation: { keySize: 4, valueSize: 4 },
   exits_counts: { keySize: 80, valueSize: 8 },
   exits_drops: { keySize: 4, valueSize: 8 },
 } as const;

@@ -2,9 +2,12 @@
 // executable and way of ending (exit status 0 or not, the killing signal, a core dump, an OOM kill), so the counts
 // are exact however many exits come between two polls; nothing goes through a ring buffer that could overflow.
 //
-// Each poll reads the whole map (it only grows: keys are never deleted, so no exit can be lost between a read and a
-// delete) and adds each key's increase since the last poll to the series of its labels: executable, way of ending,
-// and the container/pod of its cgroup as attribution knows it now. The cgroup of an exit may be removed right
+// Each poll reads the whole map and adds each key's increase since the last poll to the series of its labels:
+// executable, way of ending, and the container/pod of its cgroup as attribution knows it now. The map stays bounded
+// without losing an exit: keys carry a generation (0 or 1) the user side flips at each poll, and a key of the
+// generation before the current one is final (no exit has counted into it since the flip, a poll interval ago):
+// its last increase is added, then it is deleted (release()). A delete of a key still counted into could lose the
+// exits counted between the read and the delete; no key is deleted before it is final. The cgroup of an exit may be removed right
 // after it (a short job in its own container): its path came on the cgroup ring when it was made (learnCgroup).
 //
 // Series follow the aggregate views' contract (src/collector/series.ts): a new series is published at 0 for the hold
@@ -24,6 +27,7 @@ export const EXITS_COUNTS_MAP = 'exits_counts';
 const EXITS_CGROUPS_RING = 'exits_cgroups';
 const EXITS_EVENTS_RING = 'exits_events';
 const EXITS_DROPS_MAP = 'exits_drops';
+const EXITS_GENERATION_MAP = 'exits_generation';
 export const EXITS_PROGRAMS = ['eoa_exits_exit', 'eoa_exits_cgroup_mkdir'] as const;
 
 export type ExitReason = (typeof EXIT_REASON.names)[number];
@@ -42,14 +46,18 @@ export interface ExitKey {
   coreDumped: boolean;
   /** The OOM killer chose it. */
   oomKilled: boolean;
+  /** 0 or 1: the generation it was counted under (struct exit_key). */
+  generation: number;
 }
 
 export interface ExitCount {
   /** Identity of the kernel key. */
   id: string;
   key: ExitKey;
-  /** Exits counted under it since the program was loaded. */
+  /** Exits counted under it since the key was made. */
   count: number;
+  /** No exit counts into it any more: this is its last read, release() deletes it. */
+  final?: boolean;
 }
 
 const SIGNAL_NAMES = [
@@ -110,10 +118,13 @@ export function decodeExitCounts(snapshot: MapSnapshot): ExitCount[] {
     const codeNonzero = view.getUint8(fields.code_nonzero.offset) !== 0;
     const coreDumped = view.getUint8(fields.core_dumped.offset) !== 0;
     const oomKilled = view.getUint8(fields.oom_killed.offset) !== 0;
-    const key: ExitKey = { cgroupId, executable, reason, codeNonzero, coreDumped, oomKilled };
+    const generation = view.getUint8(fields.generation.offset);
+    const key: ExitKey = { cgroupId, executable, reason, codeNonzero, coreDumped, oomKilled, generation };
     if (reason === 'signaled') key.signal = signalName(signalNumber);
     out.push({
-      id: [cgroupId, executable, reason, signalNumber, +codeNonzero, +coreDumped, +oomKilled].join('\u0000'),
+      id: [cgroupId, executable, reason, signalNumber, +codeNonzero, +coreDumped, +oomKilled, generation].join(
+        '\u0000',
+      ),
       key,
       count: u64(snapshot.values, i * snapshot.valueSize),
     });
@@ -306,7 +317,10 @@ function attributionId(a: Attribution): string {
 
 /** Where an ExitsCollector's data comes from: the kernel, or a fake in unit tests. */
 export interface ExitSource {
+  /** Every key's count; the keys of the generation before the current one marked final. */
   readCounts(): ExitCount[];
+  /** Deletes the final keys of the last readCounts() and flips the generation (sources that bound their map). */
+  release?(): void;
   /** The drops array by slot (enum process_drop). */
   readDrops(): number[];
   drainCgroups(): CgroupCreated[];
@@ -371,10 +385,12 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
     const counts = this.#source.readCounts();
     this.#drops = this.#source.readDrops();
     this.#entries = counts.length;
-    for (const { id, key, count } of counts) {
+    for (const { id, key, count, final } of counts) {
       const increase = count - (this.#last.get(id) ?? 0);
+      // A final key is deleted below: forget it (its next key of the same identity starts from 0).
+      if (final === true) this.#last.delete(id);
       if (increase <= 0) continue;
-      this.#last.set(id, count);
+      if (final !== true) this.#last.set(id, count);
       // pid 0: the process is gone, only its cgroup id tells where it ran.
       const attribution = this.#attribute(key.cgroupId, 0);
       const where = attributionId(attribution);
@@ -392,6 +408,8 @@ export class ExitsCollector implements Collector<ExitsSnapshot> {
         this.#oom.add(`${key.executable}\u0000${where}`, { executable: key.executable, attribution }, increase, nowMs);
       }
     }
+    // Every final key's count is in the aggregates now.
+    this.#source.release?.();
     return { exits: this.#exits.shape(nowMs), oomKills: this.#oom.shape(nowMs) };
   }
 
@@ -432,14 +450,20 @@ export class KernelExitSource implements ExitSource {
   readonly #events: RingBuffer | undefined;
   #pending: CgroupCreated[] = [];
   #pendingEvents: ExitEvent[] = [];
+  /** The generation exits are counted under now (exits_generation; 0 at load). */
+  #generation = 0;
+  /** The final keys of the last readCounts(), packed, for release(). */
+  #finalKeys: Uint8Array = new Uint8Array(0);
 
   constructor(options: KernelExitSourceOptions) {
     const { object, built } = buildObject(
       options.objectPath,
       { btfPath: options.btfPath, debug: options.debug },
       (object, own) => {
-        const sizes = EXITS_MAP_SIZES[EXITS_COUNTS_MAP];
-        object.expectMap(EXITS_COUNTS_MAP, sizes.keySize, sizes.valueSize);
+        for (const map of [EXITS_COUNTS_MAP, EXITS_GENERATION_MAP] as const) {
+          const sizes = EXITS_MAP_SIZES[map];
+          object.expectMap(map, sizes.keySize, sizes.valueSize);
+        }
         if (options.events === true) object.setGlobalU32('exit_events', 1);
         object.load();
         const { boottimeNs, realtimeNs } = clocks();
@@ -475,7 +499,34 @@ export class KernelExitSource implements ExitSource {
   }
 
   readCounts(): ExitCount[] {
-    return decodeExitCounts(this.#object.readMap(EXITS_COUNTS_MAP));
+    const snapshot = this.#object.readMap(EXITS_COUNTS_MAP);
+    const counts = decodeExitCounts(snapshot);
+    const final: number[] = [];
+    counts.forEach((c, i) => {
+      if (c.key.generation !== this.#generation) {
+        c.final = true;
+        final.push(i);
+      }
+    });
+    const { keySize } = snapshot;
+    const keys = new Uint8Array(snapshot.keys.buffer, snapshot.keys.byteOffset, snapshot.count * keySize);
+    this.#finalKeys = new Uint8Array(final.length * keySize);
+    final.forEach((i, j) => this.#finalKeys.set(keys.subarray(i * keySize, (i + 1) * keySize), j * keySize));
+    return counts;
+  }
+
+  /**
+   * Deletes the final keys read last (the old generation's, whose counts the collector has now) and flips the
+   * generation: from here new exits make keys of the one just emptied, and the current one's keys are final at the
+   * next read, a poll interval from now.
+   */
+  release(): void {
+    this.#object.deleteKeys(EXITS_COUNTS_MAP, this.#finalKeys);
+    this.#finalKeys = new Uint8Array(0);
+    this.#generation ^= 1;
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, this.#generation, true);
+    this.#object.updateElems(EXITS_GENERATION_MAP, new Uint8Array(4), value);
   }
 
   readDrops(): number[] {

@@ -10,6 +10,7 @@ import {
   KernelProcessSource,
   ProcessCollector,
   type KernelProcessSourceOptions,
+  type ProcessCounts,
   type ProcessObject,
   type ProcessSnapshot,
 } from './process.ts';
@@ -164,56 +165,111 @@ export interface TcpLatencySeries {
   startMs: number;
 }
 
+/** The tcp metrics, each a budget of its own: the five event counters and the connect-latency histogram. */
+export type TcpMetric = TcpEventName | 'latency';
+
 export interface ShapedTcp {
   /** The event counts: one series per executable, container/pod and event (SyscallSeries.syscall is the event). */
   series: SyscallSeries[];
   latency: TcpLatencySeries[];
-  /** Aggregate series folded into 'other' so far (events and latency lanes alike). */
-  foldedTotal: number;
+  /** Aggregate series folded into 'other' so far, per metric (for latency: its lanes, the sum and each bucket). */
+  folded: Record<TcpMetric, number>;
   /** Events on sockets with no known owner (tcp_sock_drops' unowned slot). */
   unowned: number;
 }
 
+/** A process's counts as one metric's shaper sees them: its lanes of that metric only (rewritten in place). */
+interface LaneView {
+  proc: ProcessCounts;
+  view: ProcessCounts;
+}
+
 /**
- * The tcp lanes shaped as the syscall counts are (SyscallSeriesShaper's aggregate view; no per-process view), then
- * the latency lanes of each (executable, container, pod) put together into a histogram. Each lane's series is held
- * at 0 for the hold when it is new, as every aggregate is: a bucket a group had no handshake in before shows its
- * count one hold later than the group's older buckets, and _sum can lead _count by as much.
+ * The tcp lanes shaped as the syscall counts are (SyscallSeriesShaper's aggregate view; no per-process view), one
+ * shaper per metric, so each tcp metric has a budget of --max-series series as every other metric has, and its own
+ * folded count; then the latency lanes of each (executable, container, pod) put together into a histogram. Each
+ * lane's series is held at 0 for the hold when it is new, as every aggregate is: a bucket a group had no handshake
+ * in before shows its count one hold later than the group's older buckets, and _sum can lead _count by as much.
  */
 export class TcpSeriesShaper {
-  readonly #shaper: SyscallSeriesShaper;
+  readonly #shapers: { metric: TcpMetric; first: number; length: number; shaper: SyscallSeriesShaper }[];
+  /** Per metric, each process's view by pid, reused poll after poll. */
+  readonly #views: Map<number, LaneView>[];
 
   constructor(options: Omit<ShaperOptions, 'kinds' | 'pidLabels'>) {
-    this.#shaper = new SyscallSeriesShaper({ ...options, pidLabels: false, kinds: TCP_LANES });
+    const lanes = (metric: TcpMetric, first: number, length: number) => ({
+      metric,
+      first,
+      length,
+      shaper: new SyscallSeriesShaper({
+        ...options,
+        pidLabels: false,
+        kinds: TCP_LANES.slice(first, first + length),
+      }),
+    });
+    this.#shapers = [
+      ...TCP_EVENT_NAMES.map((event, i) => lanes(event, i, 1)),
+      lanes('latency', TCP_EVENT_NAMES.length, TCP_LANES.length - TCP_EVENT_NAMES.length),
+    ];
+    this.#views = this.#shapers.map(() => new Map());
+  }
+
+  /** The processes with only the lanes first … first + length - 1, as views kept per pid. */
+  #viewsOf(index: number, processes: readonly ProcessCounts[]): ProcessCounts[] {
+    const { first, length } = this.#shapers[index]!;
+    const views = this.#views[index]!;
+    const out: ProcessCounts[] = [];
+    const seen = new Set<number>();
+    for (const proc of processes) {
+      seen.add(proc.pid);
+      let entry = views.get(proc.pid);
+      if (entry === undefined || entry.proc !== proc) {
+        entry = { proc, view: { ...proc, counts: new Array<number>(length).fill(0) } };
+        views.set(proc.pid, entry);
+      }
+      const view = entry.view;
+      view.comm = proc.comm;
+      view.cgroupId = proc.cgroupId;
+      view.startMs = proc.startMs;
+      view.exited = proc.exited;
+      for (let i = 0; i < length; i++) view.counts[i] = proc.counts[first + i]!;
+      out.push(view);
+    }
+    for (const pid of views.keys()) if (!seen.has(pid)) views.delete(pid);
+    return out;
   }
 
   shape(snapshot: ProcessSnapshot & { unowned: number }, nowMs: number): ShapedTcp {
-    const shaped = this.#shaper.shape(snapshot.processes, nowMs);
     const series: SyscallSeries[] = [];
     const latency = new Map<string, TcpLatencySeries>();
-    for (const s of shaped.series) {
-      const bucket = s.syscall.startsWith('latency_bucket_') ? Number(s.syscall.slice(15)) : undefined;
-      if (bucket === undefined && s.syscall !== SUM_KIND) {
-        series.push(s);
-        continue;
+    const folded = {} as Record<TcpMetric, number>;
+    this.#shapers.forEach(({ metric, shaper }, index) => {
+      const shaped = shaper.shape(this.#viewsOf(index, snapshot.processes), nowMs);
+      folded[metric] = shaped.foldedTotal;
+      if (metric !== 'latency') {
+        series.push(...shaped.series);
+        return;
       }
-      const a = s.attribution;
-      const key = [s.comm, a.containerId ?? '', a.podUid ?? ''].join('\u0000');
-      let h = latency.get(key);
-      if (h === undefined) {
-        h = {
-          comm: s.comm,
-          attribution: a,
-          counts: new Array<number>(LATENCY_BUCKETS).fill(0),
-          sum: 0,
-          startMs: s.startMs,
-        };
-        latency.set(key, h);
+      for (const s of shaped.series) {
+        const bucket = s.syscall.startsWith('latency_bucket_') ? Number(s.syscall.slice(15)) : undefined;
+        const a = s.attribution;
+        const key = [s.comm, a.containerId ?? '', a.podUid ?? ''].join('\u0000');
+        let h = latency.get(key);
+        if (h === undefined) {
+          h = {
+            comm: s.comm,
+            attribution: a,
+            counts: new Array<number>(LATENCY_BUCKETS).fill(0),
+            sum: 0,
+            startMs: s.startMs,
+          };
+          latency.set(key, h);
+        }
+        h.startMs = Math.min(h.startMs, s.startMs);
+        if (bucket === undefined) h.sum += s.value / 1e9;
+        else h.counts[bucket]! += s.value;
       }
-      h.startMs = Math.min(h.startMs, s.startMs);
-      if (bucket === undefined) h.sum += s.value / 1e9;
-      else h.counts[bucket]! += s.value;
-    }
-    return { series, latency: [...latency.values()], foldedTotal: shaped.foldedTotal, unowned: snapshot.unowned };
+    });
+    return { series, latency: [...latency.values()], folded, unowned: snapshot.unowned };
   }
 }

@@ -580,6 +580,15 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   if (snapshot.exec !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.processExecs.name }, snapshot.exec.foldedTotal));
   }
+  if (snapshot.tcp !== undefined) {
+    const f = snapshot.tcp.folded;
+    folded.push(point({ [N.ATTR_METRIC]: M.tcpRetransmits.name }, f.retransmits));
+    folded.push(point({ [N.ATTR_METRIC]: M.tcpResetsSent.name }, f.resets_sent));
+    folded.push(point({ [N.ATTR_METRIC]: M.tcpResetsReceived.name }, f.resets_received));
+    folded.push(point({ [N.ATTR_METRIC]: M.tcpConnectAttempts.name }, f.connect_attempts));
+    folded.push(point({ [N.ATTR_METRIC]: M.tcpConnectFailures.name }, f.connect_failures));
+    folded.push(point({ [N.ATTR_METRIC]: M.tcpConnectDuration.name }, f.latency));
+  }
   if (snapshot.exits !== undefined) {
     folded.push(point({ [N.ATTR_METRIC]: M.processExits.name }, snapshot.exits.exits.foldedTotal));
     folded.push(point({ [N.ATTR_METRIC]: M.oomKills.name }, snapshot.exits.oomKills.foldedTotal));

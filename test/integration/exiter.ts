@@ -5,19 +5,17 @@
 // on the v1 hierarchy (/sys/fs/cgroup/memory, memory.limit_in_bytes) and the v2 tree (/sys/fs/cgroup/unified) has
 // none; the kernel's cgroup id of a task (the container labels) is still its v2 cgroup's. On a pure v2 host memory.max
 // of the v2 cgroup does both.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { root } from './harness.ts';
+import { buildStaticC } from '../helpers/static-c.ts';
 
 const V1_MEMORY = '/sys/fs/cgroup/memory';
 
 /** Builds the helper as `dir/name` (static: it runs in any cgroup without a loader) and returns its path. */
 export function buildExiter(dir: string, name: string): string {
-  const out = path.join(dir, name);
-  execFileSync('gcc', ['-O2', '-static', '-Wall', '-Werror', '-o', out, path.join(root, 'test/helpers/exiter.c')]);
-  return out;
+  return buildStaticC('test/helpers/exiter.c', path.join(dir, name));
 }
 
 /**

@@ -14,10 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroup2Root } from '../../src/collector/cgroup.ts';
+import { decodeExitCounts, EXITS_COUNTS_MAP, ExitsCollector, KernelExitSource } from '../../src/collector/exits.ts';
 import { buildExiter, memoryLimit, runExiter, type MemoryLimit } from './exiter.ts';
 import {
   expectNoAgentPrograms,
   killAllAgents,
+  root,
   seriesOf,
   sleep,
   startAgent,
@@ -122,4 +124,66 @@ describe('exits program', () => {
       expect(killed.map((s) => [s.labels.process_exit_signal, s.value])).toEqual([['SIGKILL', 1]]);
     },
   );
+
+  // exits_counts stays bounded without losing an exit: the collector's source flips the key generation at each poll
+  // and deletes the keys of the generation before, which no exit counts into any more (src/collector/exits.ts). The
+  // test drives a KernelExitSource and an ExitsCollector itself, polling every 50 ms while exits of two ways keep
+  // coming (so exits land on both sides of every flip), then reads the map directly.
+  it('deletes each generation’s keys once final, and counts every exit exactly', async () => {
+    const source = new KernelExitSource({ objectPath: path.join(root, 'bpf', 'build', 'exits.bpf.o') });
+    try {
+      const collector = new ExitsCollector(source, {
+        maxSeries: 10_000,
+        holdMs: 0,
+        groupRetentionMs: 600_000,
+        exitedRetentionMs: 0,
+      });
+      const mine = (): { generation: number; count: number }[] =>
+        decodeExitCounts(source.object.readMap(EXITS_COUNTS_MAP))
+          .filter((c) => c.key.executable === exe)
+          .map((c) => ({ generation: c.key.generation, count: c.count }));
+      const counted = (): Record<string, number> => {
+        const out: Record<string, number> = {};
+        for (const s of collector.collect(Date.now()).exits.series) {
+          if (s.labels.executable === exe) out[s.labels.codeClass!] = s.value;
+        }
+        return out;
+      };
+      let running = true;
+      const ran = { '0': 0, nonzero: 0 };
+      const workload = (async () => {
+        for (let i = 0; running; i++) {
+          const code = i % 3 === 0 ? 3 : 0;
+          expect(await run(['exit', String(code)])).toEqual({ code, signal: null });
+          ran[code === 0 ? '0' : 'nonzero']++;
+        }
+      })();
+      const generationsSeen = new Set<number>();
+      let polls = 0;
+      const deadline = Date.now() + 3_000;
+      while (Date.now() < deadline || polls < 20) {
+        for (const k of mine()) generationsSeen.add(k.generation);
+        counted();
+        polls++;
+        await sleep(50);
+      }
+      running = false;
+      await workload;
+      // Two polls: the last exits' generation becomes final at the first, is read and deleted at the second.
+      counted();
+      const after = counted();
+      console.log(
+        `exits generations: ${ran['0'] + ran.nonzero} exits over ${polls} polls; counted ${JSON.stringify(after)}; ` +
+          `generations seen ${[...generationsSeen].join(',')}`,
+      );
+      expect(after).toEqual(ran);
+      expect([...generationsSeen].sort()).toEqual([0, 1]);
+      expect(ran.nonzero).toBeGreaterThan(2);
+      // Nothing of this workload is left in the map, and the map is not full.
+      expect(mine()).toEqual([]);
+      expect(collector.drops().mapFull).toEqual({ [EXITS_COUNTS_MAP]: 0 });
+    } finally {
+      source.close();
+    }
+  });
 });

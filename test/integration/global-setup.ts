@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { expectProgramsGone, programsHeldBy, waitFor } from './harness.ts';
+import { buildStaticC } from '../helpers/static-c.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -46,36 +47,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts')], { stdio: 'inherit' });
   const out = path.join(root, 'test', 'helpers', 'build');
   mkdirSync(out, { recursive: true });
-  // Static: no dynamic loader, so a run makes only the syscalls the helper itself makes.
-  execFileSync(
-    'gcc',
-    [
-      '-O2',
-      '-static',
-      '-Wall',
-      '-Werror',
-      '-o',
-      path.join(out, 'syscaller'),
-      path.join(root, 'test', 'helpers', 'syscaller.c'),
-    ],
-    {
-      stdio: 'inherit',
-    },
-  );
+  buildStaticC('test/helpers/syscaller.c', path.join(out, 'syscaller'));
   // The k8s test's network workload (a pod that echoes UDP datagrams), static for a FROM-scratch image.
-  execFileSync(
-    'gcc',
-    [
-      '-O2',
-      '-static',
-      '-Wall',
-      '-Werror',
-      '-o',
-      path.join(out, 'udp-echo'),
-      path.join(root, 'test', 'helpers', 'udp-echo.c'),
-    ],
-    { stdio: 'inherit' },
-  );
+  buildStaticC('test/helpers/udp-echo.c', path.join(out, 'udp-echo'));
   const foreign = await startForeignAgent();
   project.provide('foreignAgent', foreign.agent);
   return foreign.stop;

@@ -2,16 +2,13 @@
 // exporter): a known workload of this test's own executable — K execs of it, each exiting in a known way — arrives
 // as exactly K exec records and K exit records (event.name process.exec / process.exit), with the semantic-convention
 // attributes of src/events.ts (pid, executable, exit code or signal, lifetime), each record exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExiter, runExiter } from './exiter.ts';
-import { expectNoAgentPrograms, killAllAgents, root, startAgent, waitFor, type RunningAgent } from './harness.ts';
+import { expectNoAgentPrograms, killAllAgents, startAgent, waitFor, type RunningAgent } from './harness.ts';
+import { startCollector, type RunningCollector } from './otel-collector.ts';
 
 interface LogRecord {
   eventName?: string;
@@ -41,64 +38,20 @@ function recordsOf(line: string): Record<string, string | number | boolean>[] {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('OTLP logs of exec and exit events to a real OpenTelemetry Collector', () => {
   let dir: string;
-  let output: string;
-  let collector: ChildProcess;
+  let collector: RunningCollector;
   let agent: RunningAgent;
   let exePath: string;
   const exe = `eoa-logger-${process.pid}`;
 
-  const records = (): Record<string, string | number | boolean>[] =>
-    existsSync(output)
-      ? readFileSync(output, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .flatMap((l) => recordsOf(l))
-      : [];
+  const records = (): Record<string, string | number | boolean>[] => collector.lines().flatMap((l) => recordsOf(l));
 
   beforeAll(async () => {
-    execFileSync(path.join(root, 'scripts', 'install-otelcol.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
     dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-otlp-logs-'));
     exePath = buildExiter(dir, exe);
-    output = path.join(dir, 'logs.jsonl');
-    const httpPort = await freePort();
-    const config = path.join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:${httpPort} }
-exporters:
-  file:
-    path: ${output}
-    flush_interval: 100ms
-service:
-  telemetry:
-    metrics: { level: none }
-  pipelines:
-    logs: { receivers: [otlp], exporters: [file] }
-`,
-    );
-    collector = spawn(path.join(root, '.tools', 'bin', 'otelcol-test'), ['--config', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let log = '';
-    collector.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-    await waitFor('the collector', () => {
-      if (collector.exitCode !== null) throw new Error(`collector exited: ${log}`);
-      return log.includes('Everything is ready') ? true : undefined;
-    });
+    collector = await startCollector({ signal: 'logs', dir });
+    const httpPort = collector.httpPort;
     agent = await startAgent([
       '--programs',
       'exec,exits',
@@ -112,10 +65,7 @@ service:
 
   afterAll(async () => {
     await killAllAgents();
-    if (collector !== undefined && collector.exitCode === null) {
-      collector.kill('SIGTERM');
-      await once(collector, 'exit');
-    }
+    await collector?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     await expectNoAgentPrograms();
   });

@@ -2,9 +2,9 @@
 // scripts/install-otelcol.sh) with the OTLP receiver over HTTP and gRPC and the file exporter. The values that
 // arrive are exact, and an exited process's series arrives once with its final count and then stops arriving;
 // each series carries its own start time; with --otlp-temporality delta the increments add up to the truth exactly.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,13 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectNoAgentPrograms,
   killAllAgents,
-  root,
   startAgent,
   syscallerPath,
   waitFor,
   waitStopped,
   type RunningAgent,
 } from './harness.ts';
+import { startCollector, type RunningCollector } from './otel-collector.ts';
 
 interface OtlpPoint {
   attributes?: { key: string; value: { stringValue?: string; intValue?: string } }[];
@@ -68,65 +68,24 @@ function pointsOf(line: string, metric: string): Point[] {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('OTLP push to a real OpenTelemetry Collector', () => {
   let dir: string;
-  let output: string;
-  let collector: ChildProcess;
+  let collector: RunningCollector;
   let httpPort: number;
   let grpcPort: number;
 
-  const lines = (): string[] => (existsSync(output) ? readFileSync(output, 'utf8').split('\n').filter(Boolean) : []);
+  const lines = (): string[] => collector.lines();
 
   beforeAll(async () => {
-    execFileSync(path.join(root, 'scripts', 'install-otelcol.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
     dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-otlp-'));
-    output = path.join(dir, 'metrics.jsonl');
-    [httpPort, grpcPort] = await Promise.all([freePort(), freePort()]);
-    const config = path.join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: 127.0.0.1:${grpcPort} }
-      http: { endpoint: 127.0.0.1:${httpPort} }
-exporters:
-  file:
-    path: ${output}
-    flush_interval: 100ms
-service:
-  telemetry:
-    metrics: { level: none }
-  pipelines:
-    metrics: { receivers: [otlp], exporters: [file] }
-`,
-    );
-    collector = spawn(path.join(root, '.tools', 'bin', 'otelcol-test'), ['--config', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let log = '';
-    collector.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-    await waitFor('the collector', () => {
-      if (collector.exitCode !== null) throw new Error(`collector exited: ${log}`);
-      return log.includes('Everything is ready') ? true : undefined;
-    });
+    collector = await startCollector({ signal: 'metrics', dir, grpc: true });
+    httpPort = collector.httpPort;
+    grpcPort = collector.grpcPort!;
   }, 900_000);
 
   afterAll(async () => {
     await killAllAgents();
-    if (collector !== undefined && collector.exitCode === null) {
-      collector.kill('SIGTERM');
-      await once(collector, 'exit');
-    }
+    await collector?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     await expectNoAgentPrograms();
   });

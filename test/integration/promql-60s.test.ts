@@ -7,20 +7,25 @@
 // Workload: 120 jobs (`ctrjob`), one a second, each moving itself into a new cgroup
 // <test>/kubepods/besteffort/pod<uid>/<new container id> (as a runtime's init does), doing exactly K reads and K
 // UDP connects (no packet) and exiting; the container's cgroup is removed at once, as a runtime does.
-// Alongside, 30 `spinjob`s spin 200 ms on a CPU each (about 20 samples at 99 Hz) and exit.
+// Alongside, 30 `spinjob`s spin 200 ms on a CPU each (about 20 samples at 99 Hz) and exit, and one connecting job
+// per slot (copies of test/helpers/tcpconnect.c, living milliseconds): alternately `ctrconn` (C connects to a
+// loopback port the test listens on) and `ctrrefused` (D connects to a loopback port nobody listens on). Agent A
+// also runs the exits and tcp programs (issue 19): their counts are read the same way.
 //
 // What must hold (each checked in PromQL against Prometheus's samples):
 //   - sum(increase()) of ctrjob's reads over the workload within 10 % of the truth, and the raw samples' growth
 //     exactly the truth, across 120 aggregate series (one per container) that each start at a held 0;
 //   - every job's per-process series (ebpf_process_syscalls_total) seen by the 60 s scraper at exactly K;
 //   - the same increase() check for CPU samples, the truth being the spinners' own final per-process counts;
+//   - the same checks for exits (one ctrjob exit per container series, N in all) and for the connecting jobs'
+//     exits, connect attempts, handshakes, failures and resets received (loopback: exact);
 //   - agent B's sum(increase()) over every connect series equal to agent A's, up to the difference in poll phase
 //     (connect, because the rest of the machine makes few: the two agents poll at different moments, and a
 //     background of reads, a Go build say, makes their windows differ by many thousands), each over a window
 //     aligned to that agent's scrapes: folding neither loses a count nor counts one twice. (Over an unaligned
 //     window increase() extrapolates B's long-lived `other` series to the window's edges: +24.7 % of the workload
 //     in one run, while A's series, all new and starting at a held 0, are not extrapolated at their start.)
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
@@ -28,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroup2Root } from '../../src/collector/cgroup.ts';
+import { buildStaticC } from '../helpers/static-c.ts';
 import {
   expectNoAgentPrograms,
   killAllAgents,
@@ -36,13 +42,28 @@ import {
   startAgent,
   syscallerPath,
   total,
+  waitFor,
   waitStopped,
   type RunningAgent,
 } from './harness.ts';
-import { havePrometheus, startPrometheus, stopAllPrometheus, waitUntil, type RunningPrometheus } from './prometheus.ts';
+import {
+  freePort,
+  havePrometheus,
+  startPrometheus,
+  stopAllPrometheus,
+  waitUntil,
+  type RunningPrometheus,
+} from './prometheus.ts';
 
 const JOB = 'ctrjob';
 const SPIN = 'spinjob';
+/** The connecting jobs (even slots to the open port, odd ones to the closed one) and the listener. */
+const CONN = 'ctrconn';
+const REFUSED = 'ctrrefused';
+const LISTENER = 'ctrlisten';
+const C = 2;
+const D = 1;
+const EXITED_0 = 'process_exit_reason="exited",process_exit_code_class="0"';
 const N = 120;
 const K = 5_000;
 const SPACING_MS = 1_000;
@@ -69,6 +90,8 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
     let b: RunningAgent | undefined;
     let prom: RunningPrometheus | undefined;
     let dir: string | undefined;
+    let listener: ChildProcess | undefined;
+    const connectors: { name: string; code: number | null; out: string; ms: number }[] = [];
     const cgroupBase = path.join(cgroup2 ?? '/nonexistent', `eoa-promql60-${process.pid}`);
     const cgroups: string[] = [];
     let instanceA = '';
@@ -99,6 +122,15 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
       cgroups.splice(cgroups.indexOf(cgroup), 1);
     }
 
+    async function runConnector(binary: string, port: number, count: number): Promise<void> {
+      const started = Date.now();
+      const child = spawn(binary, ['127.0.0.1', String(port), String(count)], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      connectors.push({ name: path.basename(binary), code, out, ms: Date.now() - started });
+    }
+
     async function runSpinner(binary: string, cpu: number): Promise<void> {
       const child = spawn(binary, ['--spin', String(SPIN_MS), String(cpu)], { stdio: 'ignore' });
       const exited = once(child, 'exit');
@@ -120,13 +152,18 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
         copyFileSync(syscallerPath, file);
         chmodSync(file, 0o755);
       }
+      const tcpconnect = buildStaticC('test/helpers/tcpconnect.c', path.join(dir, 'tcpconnect'));
+      for (const name of [CONN, REFUSED, LISTENER]) copyFileSync(tcpconnect, path.join(dir, name));
+      const openPort = await freePort();
+      let closedPort = await freePort();
+      while (closedPort === openPort) closedPort = await freePort();
       for (const pod of PODS) {
         const podDir = path.join(cgroupBase, 'kubepods', 'besteffort', `pod${pod}`);
         mkdirSync(podDir, { recursive: true });
       }
 
       const common = ['--scrape-interval', `${SCRAPE_S}s`];
-      a = await startAgent(['--programs', 'syscalls,cpu', ...common]);
+      a = await startAgent(['--programs', 'syscalls,cpu,exits,tcp', ...common]);
       b = await startAgent(['--programs', 'syscalls', '--max-series', '10', '--no-pid-labels', ...common]);
       instanceA = `127.0.0.1:${a.port}`;
       instanceB = `127.0.0.1:${b.port}`;
@@ -136,10 +173,20 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
         2 * SCRAPE_S * 1000 + 10_000,
       );
       if (!scraped) throw new Error(`Prometheus did not scrape both agents: ${prom.log()}`);
+      listener = spawn(path.join(dir, LISTENER), ['--listen', '127.0.0.1', String(openPort)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let said = '';
+      listener.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+      await waitFor('the listener to listen', () => (said.includes('listening') ? true : undefined));
       // Nothing of these names before the workload: the test counts only what it runs.
       const before = await a.scrape();
       expect(seriesOf(before, 'ebpf_syscalls_total', { process_executable_name: JOB })).toEqual([]);
       expect(seriesOf(before, 'ebpf_cpu_samples_total', { process_executable_name: SPIN })).toEqual([]);
+      for (const name of [JOB, SPIN, CONN, REFUSED]) {
+        expect(seriesOf(before, 'ebpf_process_exits_total', { process_executable_name: name })).toEqual([]);
+        expect(seriesOf(before, 'ebpf_tcp_connect_attempts_total', { process_executable_name: name })).toEqual([]);
+      }
 
       workloadStart = Date.now() / 1000;
       const runs: Promise<void>[] = [];
@@ -148,6 +195,11 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
         if (due > Date.now()) await sleep(due - Date.now());
         runs.push(runJob(job, PODS[i % PODS.length]!));
         if (i % SPIN_EVERY === 0) runs.push(runSpinner(spin, (i / SPIN_EVERY) % 2));
+        runs.push(
+          i % 2 === 0
+            ? runConnector(path.join(dir, CONN), openPort, C)
+            : runConnector(path.join(dir, REFUSED), closedPort, D),
+        );
       }
       await Promise.all(runs);
       workloadEnd = Date.now() / 1000;
@@ -167,6 +219,7 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
     }, 900_000);
 
     afterAll(async () => {
+      listener?.kill('SIGKILL');
       await prom?.stop();
       await stopAllPrometheus();
       await a?.stop();
@@ -191,6 +244,89 @@ describe.skipIf(!havePrometheus || cgroup2 === undefined)(
       expect(lifetimes.at(-1)!).toBeLessThan(INTERVAL_S * 1000);
       expect(spinners).toHaveLength(Math.ceil(N / SPIN_EVERY));
       expect(spinners.filter((s) => s.code !== 0)).toEqual([]);
+      expect(connectors).toHaveLength(N);
+      expect(connectors.filter((c) => c.code !== 0)).toEqual([]);
+      expect(connectors.filter((c) => c.name === CONN && !c.out.includes(`ok=${C} failed=0`))).toEqual([]);
+      expect(connectors.filter((c) => c.name === REFUSED && !c.out.includes(`ok=0 failed=${D}`))).toEqual([]);
+      expect(Math.max(...connectors.map((c) => c.ms))).toBeLessThan(INTERVAL_S * 1000);
+    });
+
+    // Issue 19's counts where users read them: exits (one series per container for ctrjob, each one exit) and the
+    // connecting jobs' tcp counts, each series starting at a held 0, read as the syscalls above are.
+    it('counts exits per container and loopback connects: raw growth exact, sum(increase()) within 10 %', async () => {
+      const at = finalScrape;
+      const w = window(at);
+      const checks = [
+        {
+          what: 'ctrjob exits',
+          metric: 'ebpf_process_exits_total',
+          labels: `process_executable_name="${JOB}",${EXITED_0}`,
+          truth: N,
+        },
+        {
+          what: 'spinjob exits',
+          metric: 'ebpf_process_exits_total',
+          labels: `process_executable_name="${SPIN}",${EXITED_0}`,
+          truth: spinners.length,
+        },
+        {
+          what: 'ctrconn exits',
+          metric: 'ebpf_process_exits_total',
+          labels: `process_executable_name="${CONN}",${EXITED_0}`,
+          truth: N / 2,
+        },
+        {
+          what: 'connect attempts',
+          metric: 'ebpf_tcp_connect_attempts_total',
+          labels: `process_executable_name="${CONN}"`,
+          truth: (N / 2) * C,
+        },
+        {
+          what: 'handshakes',
+          metric: 'ebpf_tcp_connect_duration_seconds_count',
+          labels: `process_executable_name="${CONN}"`,
+          truth: (N / 2) * C,
+        },
+        {
+          what: 'refused attempts',
+          metric: 'ebpf_tcp_connect_attempts_total',
+          labels: `process_executable_name="${REFUSED}"`,
+          truth: (N / 2) * D,
+        },
+        {
+          what: 'connect failures',
+          metric: 'ebpf_tcp_connect_failures_total',
+          labels: `process_executable_name="${REFUSED}"`,
+          truth: (N / 2) * D,
+        },
+        {
+          what: 'resets received',
+          metric: 'ebpf_tcp_resets_received_total',
+          labels: `process_executable_name="${REFUSED}"`,
+          truth: (N / 2) * D,
+        },
+      ];
+      const got: { what: string; growth?: number; firsts?: number; withinTenPercent: boolean }[] = [];
+      for (const c of checks) {
+        const selector = sel(c.metric, instanceA, c.labels);
+        const growth = await prom!.scalar(
+          `sum(max_over_time(${selector}[${w}]) - min_over_time(${selector}[${w}]))`,
+          at,
+        );
+        const firsts = await prom!.scalar(`max(min_over_time(${selector}[${w}]))`, at);
+        const increase = (await prom!.scalar(`sum(increase(${selector}[${w}]))`, at)) ?? 0;
+        const error = (increase - c.truth) / c.truth;
+        console.log(
+          `promql60: ${c.what}: raw growth ${growth} (truth ${c.truth}), largest first sample ${firsts}; ` +
+            `sum(increase([${w}])) = ${increase.toFixed(1)} (${(error * 100).toFixed(2)} %)`,
+        );
+        got.push({ what: c.what, growth, firsts, withinTenPercent: Math.abs(error) <= 0.1 });
+      }
+      expect(got).toEqual(checks.map((c) => ({ what: c.what, growth: c.truth, firsts: 0, withinTenPercent: true })));
+      // One exit series per container, each with its pod: the cgroup was gone by the poll that read the exit.
+      const series = await prom!.series(sel('ebpf_process_exits_total', instanceA, `process_executable_name="${JOB}"`));
+      expect(series.map((labels) => labels.container_id).sort()).toEqual(jobs.map((j) => j.container).sort());
+      for (const labels of series) expect(PODS).toContain(labels.k8s_pod_uid);
     });
 
     it('has one aggregate series per container, each with its pod, and no process_pid', async () => {

@@ -26,17 +26,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectNoAgentPrograms,
-  killAllAgents,
-  root,
-  seriesOf,
-  startAgent,
-  total,
-  waitFor,
-  type Sample,
-} from './harness.ts';
+import { expectNoAgentPrograms, killAllAgents, seriesOf, startAgent, total, waitFor, type Sample } from './harness.ts';
 import { createVethPair, type VethPair } from './netns.ts';
+import { buildStaticC } from '../helpers/static-c.ts';
 
 const N = 5;
 const K = 3;
@@ -67,15 +59,7 @@ describe('tcp program', () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'eoa-tcp-'));
     const built = path.join(dir, 'tcpconnect');
-    execFileSync('gcc', [
-      '-O2',
-      '-static',
-      '-Wall',
-      '-Werror',
-      '-o',
-      built,
-      path.join(root, 'test', 'helpers', 'tcpconnect.c'),
-    ]);
+    buildStaticC('test/helpers/tcpconnect.c', built);
     for (const name of Object.values(names)) copyFileSync(built, bin(name));
     execFileSync('chmod', ['0755', ...Object.values(names).map(bin)]);
     veth = createVethPair(`c${process.pid % 10000}`);

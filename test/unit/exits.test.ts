@@ -23,6 +23,7 @@ interface RawKey {
   codeNonzero?: boolean;
   coreDumped?: boolean;
   oomKilled?: boolean;
+  generation?: number;
 }
 
 function snapshotOf(entries: [RawKey, number][]): MapSnapshot {
@@ -41,6 +42,7 @@ function snapshotOf(entries: [RawKey, number][]): MapSnapshot {
     keys.setUint8(base + f.code_nonzero.offset, k.codeNonzero ? 1 : 0);
     keys.setUint8(base + f.core_dumped.offset, k.coreDumped ? 1 : 0);
     keys.setUint8(base + f.oom_killed.offset, k.oomKilled ? 1 : 0);
+    keys.setUint8(base + f.generation.offset, k.generation ?? 0);
     values.setBigUint64(i * valueSize, BigInt(count), true);
   });
   return { count: entries.length, keys, values, keySize, valueSize };
@@ -54,6 +56,7 @@ describe('exits_counts decoding', () => {
         [{ cgroupId: 7n, executable: 'nginx', reason: 0, signal: 0, codeNonzero: true }, 2],
         [{ cgroupId: 9n, executable: 'java', reason: 1, signal: 9, oomKilled: true }, 1],
         [{ cgroupId: 9n, executable: 'java', reason: 1, signal: 11, coreDumped: true }, 3],
+        [{ cgroupId: 9n, executable: 'java', reason: 1, signal: 11, coreDumped: true, generation: 1 }, 4],
       ]),
     );
     expect(counts.map((c) => [c.key, c.count])).toEqual([
@@ -65,11 +68,20 @@ describe('exits_counts decoding', () => {
           codeNonzero: false,
           coreDumped: false,
           oomKilled: false,
+          generation: 0,
         },
         5,
       ],
       [
-        { cgroupId: 7n, executable: 'nginx', reason: 'exited', codeNonzero: true, coreDumped: false, oomKilled: false },
+        {
+          cgroupId: 7n,
+          executable: 'nginx',
+          reason: 'exited',
+          codeNonzero: true,
+          coreDumped: false,
+          oomKilled: false,
+          generation: 0,
+        },
         2,
       ],
       [
@@ -81,6 +93,7 @@ describe('exits_counts decoding', () => {
           codeNonzero: false,
           coreDumped: false,
           oomKilled: true,
+          generation: 0,
         },
         1,
       ],
@@ -93,11 +106,26 @@ describe('exits_counts decoding', () => {
           codeNonzero: false,
           coreDumped: true,
           oomKilled: false,
+          generation: 0,
         },
         3,
       ],
+      [
+        {
+          cgroupId: 9n,
+          executable: 'java',
+          reason: 'signaled',
+          signal: 'SIGSEGV',
+          codeNonzero: false,
+          coreDumped: true,
+          oomKilled: false,
+          generation: 1,
+        },
+        4,
+      ],
     ]);
-    expect(new Set(counts.map((c) => c.id)).size).toBe(4);
+    // The same key in the other generation is a key of its own.
+    expect(new Set(counts.map((c) => c.id)).size).toBe(5);
   });
 
   it.each([
@@ -165,6 +193,10 @@ describe('AggregateCounters', () => {
 
 class FakeSource implements ExitSource {
   counts: ExitCount[] = [];
+  releases = 0;
+  release(): void {
+    this.releases++;
+  }
   cgroups: { id: bigint; path: string }[] = [];
   drops = [0, 0, 0, 0, 0];
   readCounts(): ExitCount[] {
@@ -194,6 +226,7 @@ const key = (over: Partial<ExitKey>): ExitKey => ({
   codeNonzero: false,
   coreDumped: false,
   oomKilled: false,
+  generation: 0,
   ...over,
 });
 
@@ -251,5 +284,35 @@ describe('ExitsCollector', () => {
     collector.collect(3_000);
     expect(collector.drops()).toEqual({ program: 'exits', eventsLost: 1, mapFull: { exits_counts: 2 } });
     expect(collector.mapFill()).toEqual([{ program: 'exits', map: 'exits_counts', entries: 2, capacity: 16_384 }]);
+  });
+
+  it('adds a final key’s last increase, forgets it, and counts its successor of the same identity from 0', () => {
+    const source = new FakeSource();
+    const collector = new ExitsCollector(source, {
+      maxSeries: 100,
+      holdMs: 0,
+      groupRetentionMs: 60_000,
+      exitedRetentionMs: 0,
+    });
+    const g0 = key({});
+    const g1 = key({ generation: 1 });
+    const value = (now: number): number[] => collector.collect(now).exits.series.map((s) => s.value);
+    source.counts = [{ id: 'g0', key: g0, count: 3 }];
+    expect(value(1_000)).toEqual([3]);
+    // Flipped: g0's key is read for the last time (2 more since), g1's has 1; then g0's is deleted.
+    source.counts = [
+      { id: 'g0', key: g0, count: 5, final: true },
+      { id: 'g1', key: g1, count: 1 },
+    ];
+    expect(value(2_000)).toEqual([6]);
+    // Flipped back: a new g0 key (the same identity, made again from 0) counts in full; g1's is final.
+    source.counts = [
+      { id: 'g1', key: g1, count: 2, final: true },
+      { id: 'g0', key: g0, count: 1 },
+    ];
+    expect(value(3_000)).toEqual([8]);
+    source.counts = [{ id: 'g0', key: g0, count: 4, final: true }];
+    expect(value(4_000)).toEqual([11]);
+    expect(source.releases).toBe(4);
   });
 });

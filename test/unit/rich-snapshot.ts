@@ -185,7 +185,14 @@ export function richSnapshot(): AgentSnapshot {
           startMs: T0 + 2_000,
         },
       ],
-      foldedTotal: 0,
+      folded: {
+        retransmits: 0,
+        resets_sent: 0,
+        resets_received: 1,
+        connect_attempts: 0,
+        connect_failures: 0,
+        latency: 2,
+      },
       unowned: 6,
     },
     exits: {

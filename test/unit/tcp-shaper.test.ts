@@ -80,6 +80,38 @@ describe('TcpSeriesShaper', () => {
   });
 });
 
+describe('TcpSeriesShaper budgets', () => {
+  it('gives each tcp metric a budget of its own and counts its folds apart', () => {
+    const shaper = new TcpSeriesShaper({ maxSeries: 2, holdMs: 0 });
+    const procs = [
+      // curl: attempts, failures, and a histogram of two buckets (3 lanes: the sum and two buckets).
+      proc(10, 'curl', lanes({ connect_attempts: 2, connect_failures: 1 }, 50_000, { 2: 1, 3: 1 })),
+      proc(11, 'wget', lanes({ connect_attempts: 1 })),
+      proc(12, 'nc', lanes({ connect_attempts: 1 })),
+    ];
+    const shaped = shaper.shape({ processes: procs, unowned: 0 }, T0 + 1_000);
+    // Three executables' attempts in a budget of 2: one folded; failures: one series, none; latency: 3 lanes, one.
+    expect(shaped.folded).toEqual({
+      retransmits: 0,
+      resets_sent: 0,
+      resets_received: 0,
+      connect_attempts: 1,
+      connect_failures: 0,
+      latency: 1,
+    });
+    const attempts = shaped.series.filter((s) => s.syscall === 'connect_attempts');
+    expect(attempts.reduce((n, s) => n + s.value, 0)).toBe(4);
+    expect(attempts.filter((s) => s.comm === 'other')).toHaveLength(1);
+    // The failures' series is not crowded out by the latency lanes or the attempts (a budget per metric).
+    expect(shaped.series.filter((s) => s.syscall === 'connect_failures').map((s) => [s.comm, s.value])).toEqual([
+      ['curl', 1],
+    ]);
+    // Every handshake is in a histogram, the folded lane under "other".
+    const handshakes = shaped.latency.flatMap((h) => h.counts).reduce((x, y) => x + y, 0);
+    expect(handshakes).toBe(2);
+  });
+});
+
 describe('TcpCollector', () => {
   it('adds the socket maps to the drops and the map fill', () => {
     const processes = {
