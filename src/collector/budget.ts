@@ -193,15 +193,15 @@ export class IndexedBudget<P> {
   #seen = new Uint32Array(0);
   /** Count when the series entered its current membership (own: its own series counts from here). */
   #base = new Float64Array(0);
-  /** Own: the value its own series had before this membership (it continues a retired series), else 0. */
-  #offset = new Float64Array(0);
   #startMs = new Float64Array(0);
   #last = new Float64Array(0);
-  /** The series' value at the last poll (0 when fresh). */
-  #previous = new Float64Array(0);
   #rate = new Float64Array(0);
-  /** The key in #retired of the id's retired series, or 0. */
-  #retiredKey = new Float64Array(0);
+  // What only some ids have, in maps (a column would cost every id 8 bytes): an own series' offset (the value it had
+  // before this membership: it continues a retired or inherited series; absent: 0), an own series' value at the last
+  // poll (for its demotion), and the key in #retired of an id's retired series.
+  readonly #offsets = new Map<number, number>();
+  readonly #previous = new Map<number, number>();
+  readonly #retiredKeys = new Map<number, number>();
   /**
    * What an id's own series continues from when it is promoted: the value and start of a series with the same labels
    * that it took over (inherit(); rare, so not a column).
@@ -269,12 +269,9 @@ export class IndexedBudget<P> {
     this.#group = grow(this.#group, (n) => new Int32Array(n));
     this.#seen = grow(this.#seen, (n) => new Uint32Array(n));
     this.#base = grow(this.#base, (n) => new Float64Array(n));
-    this.#offset = grow(this.#offset, (n) => new Float64Array(n));
     this.#startMs = grow(this.#startMs, (n) => new Float64Array(n));
     this.#last = grow(this.#last, (n) => new Float64Array(n));
-    this.#previous = grow(this.#previous, (n) => new Float64Array(n));
     this.#rate = grow(this.#rate, (n) => new Float64Array(n));
-    this.#retiredKey = grow(this.#retiredKey, (n) => new Float64Array(n));
     this.#capacity = capacity;
   }
 
@@ -290,12 +287,13 @@ export class IndexedBudget<P> {
     let fresh = false;
     if (this.#alive[id] === 0 || value < this.#last[id]!) {
       // New, or the id was reused by a new series whose count restarted: start over.
-      if (this.#alive[id] === 1) this.#retire(id);
-      else this.#tracked++;
+      if (this.#alive[id] === 1) {
+        this.#retire(id);
+        this.#disown(id);
+      } else this.#tracked++;
       this.#alive[id] = 1;
       this.#own[id] = 0;
       this.#base[id] = 0;
-      this.#offset[id] = 0;
       this.#startMs[id] = startMs;
       this.#last[id] = 0;
       this.#rate[id] = 0;
@@ -308,7 +306,7 @@ export class IndexedBudget<P> {
     const increase = value - previous;
     this.#rate[id] = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * this.#rate[id]!;
     this.#last[id] = value;
-    this.#previous[id] = previous;
+    if (this.#own[id] === 1) this.#previous.set(id, previous);
     this.#fresh[id] = fresh ? 1 : 0;
     this.#ended[id] = ended ? 1 : 0;
     if (this.#count === this.#current.length) {
@@ -326,7 +324,7 @@ export class IndexedBudget<P> {
 
   /** The value of its own series and when that began (valid for an own id after finish()). */
   ownValue(id: number): number {
-    return this.#offset[id]! + this.#last[id]! - this.#base[id]!;
+    return (this.#offsets.get(id) ?? 0) + this.#last[id]! - this.#base[id]!;
   }
 
   ownStartMs(id: number): number {
@@ -386,8 +384,8 @@ export class IndexedBudget<P> {
     for (let i = 0; i < this.#count; i++) {
       const id = current[i]!;
       if (this.#ended[id] === 0 || this.#alive[id] === 0) continue;
-      const key = this.#retiredKey[id]!;
-      if (key !== 0) this.#dropRetired(key, this.#retired.get(key)!);
+      const key = this.#retiredKeys.get(id);
+      if (key !== undefined) this.#dropRetired(key, this.#retired.get(key)!);
       this.#release(id);
     }
   }
@@ -398,6 +396,7 @@ export class IndexedBudget<P> {
    */
   #release(id: number): void {
     this.#retire(id);
+    this.#disown(id);
     this.#alive[id] = 0;
     this.#own[id] = 0;
     if (this.#inherited.size > 0) this.#inherited.delete(id);
@@ -411,10 +410,10 @@ export class IndexedBudget<P> {
   forget(id: number): void {
     if (id >= this.#capacity) return;
     if (this.#inherited.size > 0) this.#inherited.delete(id);
-    const key = this.#retiredKey[id]!;
-    if (key !== 0) {
+    const key = this.#retiredKeys.get(id);
+    if (key !== undefined) {
       this.#retired.get(key)!.id = -1;
-      this.#retiredKey[id] = 0;
+      this.#retiredKeys.delete(id);
     }
   }
 
@@ -426,8 +425,8 @@ export class IndexedBudget<P> {
   drop(id: number): void {
     if (id >= this.#capacity) return;
     if (this.#alive[id] === 1) this.#release(id);
-    const key = this.#retiredKey[id]!;
-    if (key !== 0) this.#dropRetired(key, this.#retired.get(key)!);
+    const key = this.#retiredKeys.get(id);
+    if (key !== undefined) this.#dropRetired(key, this.#retired.get(key)!);
   }
 
   /**
@@ -441,11 +440,11 @@ export class IndexedBudget<P> {
     if (top >= this.#capacity) this.#grow(top);
     let value = Number.NaN;
     let startMs = 0;
-    const key = this.#retiredKey[from]!;
+    const key = this.#retiredKeys.get(from);
     if (this.#alive[from] === 1 && this.#own[from] === 1) {
       value = this.ownValue(from);
       startMs = this.#startMs[from]!;
-    } else if (key !== 0) {
+    } else if (key !== undefined) {
       const r = this.#retired.get(key)!;
       value = r.value;
       startMs = r.startMs;
@@ -457,7 +456,7 @@ export class IndexedBudget<P> {
 
   /** The id has no state and no retired series tied to it: the caller may reuse it. */
   unused(id: number): boolean {
-    return id >= this.#capacity || (this.#alive[id] === 0 && this.#retiredKey[id] === 0);
+    return id >= this.#capacity || (this.#alive[id] === 0 && !this.#retiredKeys.has(id));
   }
 
   /** The id's series is new (or restarted) at this apply. */
@@ -467,7 +466,14 @@ export class IndexedBudget<P> {
 
   #dropRetired(key: number, r: Retired<P>): void {
     this.#retired.delete(key);
-    if (r.id >= 0) this.#retiredKey[r.id] = 0;
+    if (r.id >= 0) this.#retiredKeys.delete(r.id);
+  }
+
+  /** The id's own series is over: what only an own series has goes. */
+  #disown(id: number): void {
+    if (this.#own[id] === 0) return;
+    this.#offsets.delete(id);
+    this.#previous.delete(id);
   }
 
   /** A series leaves its membership for good: what it counted while folded stays in its folded series. */
@@ -586,9 +592,9 @@ export class IndexedBudget<P> {
   }
 
   #promote(id: number, nowMs: number): void {
-    const key = this.#retiredKey[id]!;
-    const retired = key === 0 ? undefined : this.#retired.get(key);
-    if (retired !== undefined) this.#dropRetired(key, retired);
+    const key = this.#retiredKeys.get(id);
+    const retired = key === undefined ? undefined : this.#retired.get(key);
+    if (retired !== undefined) this.#dropRetired(key!, retired);
     const inherited = this.#inherited.size > 0 ? this.#inherited.get(id) : undefined;
     if (this.#fresh[id] === 0) {
       // What it counted while folded stays there; its own series counts from now: on from where its retired
@@ -598,11 +604,12 @@ export class IndexedBudget<P> {
       const value = this.#last[id]!;
       this.#carry(this.#group[id]!, value - this.#base[id]!);
       this.#base[id] = value;
-      this.#offset[id] = retired?.value ?? inherited?.value ?? 0;
+      const offset = retired?.value ?? inherited?.value ?? 0;
+      if (offset !== 0) this.#offsets.set(id, offset);
       this.#startMs[id] = retired?.startMs ?? inherited?.startMs ?? nowMs;
     } else if (inherited !== undefined) {
       // New, in a series whose labels it took over: it goes on from that series' last value.
-      this.#offset[id] = inherited.value;
+      if (inherited.value !== 0) this.#offsets.set(id, inherited.value);
       this.#startMs[id] = inherited.startMs;
     }
     // (A fresh series with a retired one under its id is a new series that reuses the id: it starts at 0.)
@@ -613,23 +620,23 @@ export class IndexedBudget<P> {
   #demote(id: number, nowMs: number): void {
     // Its own series ends with what it published last poll; the increase since then and every later one go to
     // the folded series (moving its whole count there would count it twice in increase()).
-    const previous = this.#previous[id]!;
+    const previous = this.#previous.get(id)!;
     if (this.#retentionMs > 0) {
       const key = ++this.#retirements;
       this.#retired.set(key, {
         payload: this.#payloadOf(id),
-        value: this.#offset[id]! + previous - this.#base[id]!,
+        value: (this.#offsets.get(id) ?? 0) + previous - this.#base[id]!,
         startMs: this.#startMs[id]!,
         untilMs: nowMs + this.#retentionMs,
         // Its final value is what it showed at the last poll.
         shownMs: nowMs,
         id,
       });
-      this.#retiredKey[id] = key;
+      this.#retiredKeys.set(id, key);
     }
+    this.#disown(id);
     this.#own[id] = 0;
     this.#base[id] = previous;
-    this.#offset[id] = 0;
     this.#foldedTotal++;
   }
 }
