@@ -105,6 +105,8 @@ export interface TcInterfaceState {
 export interface TcSnapshot {
   counts: TcCount[];
   interfaces: TcInterfaceState[];
+  /** Attempts to attach to a matched interface that failed, since the start (each poll retries). */
+  attachFailures: number;
 }
 
 interface Attachment {
@@ -224,6 +226,9 @@ export class TcCollector implements Collector<TcSnapshot> {
   readonly #logger: Logger;
   /** By ifindex: attached interfaces, and gone ones within the retention. */
   readonly #attachments = new Map<number, Attachment>();
+  /** Matched interfaces the last attempt could not attach to (by ifindex), logged once each; and all such attempts. */
+  readonly #failing = new Set<number>();
+  #attachFailures = 0;
   /** Named interfaces (exact names) that are not there now. */
   #missingNames = new Set<string>();
   /** Candidate pod veths found not to be a pod's, by ifindex, and when they were last looked up. */
@@ -331,6 +336,7 @@ export class TcCollector implements Collector<TcSnapshot> {
   /** Attaches to new matches, detaches from interfaces that went away, forgets gone ones after the retention. */
   #follow(nowMs: number, links: NetLink[], starting: boolean): void {
     const wanted = this.#wanted(links, nowMs);
+    for (const ifindex of this.#failing) if (!wanted.has(ifindex)) this.#failing.delete(ifindex);
     const present = new Map(links.map((l) => [l.ifindex, l]));
     for (const a of this.#attachments.values()) {
       if (a.goneAtMs !== undefined) continue;
@@ -374,12 +380,18 @@ export class TcCollector implements Collector<TcSnapshot> {
         // At start a named interface that cannot be counted is the user's to fix; a glob's or a pod's match (which
         // may be going away right now) is not worth refusing the whole agent.
         if (starting && this.#rules.some((r) => r.kind === 'name' && r.name === link.name)) throw error;
-        this.#logger.warn('cannot attach tc to a network interface', {
-          interface: link.name,
-          error: (error as Error).message.split('\n')[0],
-        });
+        // Counted at every attempt (ebpf_agent_tc_attach_failures_total), logged once per interface until it works.
+        this.#attachFailures++;
+        if (!this.#failing.has(ifindex)) {
+          this.#failing.add(ifindex);
+          this.#logger.warn('cannot attach tc to a network interface: not counted; tried again at every poll', {
+            interface: link.name,
+            error: (error as Error).message.split('\n')[0],
+          });
+        }
         continue;
       }
+      this.#failing.delete(ifindex);
       attachment.pod = podPid !== undefined && this.#attribute !== undefined ? podOf(this.#attribute(0n, podPid)) : {};
       const pod = attachment.pod;
       this.#attachments.set(ifindex, attachment);
@@ -502,6 +514,7 @@ export class TcCollector implements Collector<TcSnapshot> {
       interfaces: [...this.#attachments.values()]
         .filter((a) => !expired.has(a))
         .map((a) => ({ name: a.name, ifindex: a.ifindex, attached: a.goneAtMs === undefined, pod: a.pod })),
+      attachFailures: this.#attachFailures,
     };
   }
 

@@ -169,6 +169,13 @@ export const METRICS = {
     [A.ATTR_NETWORK_INTERFACE_NAME],
     'Interfaces tc counts on (both directions); 0 for one that is gone, whose series stay for --exited-retention.',
   ),
+  tcAttachFailures: counter(
+    'tc',
+    'ebpf.agent.tc.attach_failures',
+    '{attempt}',
+    [],
+    'Attempts to attach tc to an interface --net-interface matches that failed (its packets are not counted; every poll tries again, the first failure per interface is logged).',
+  ),
   tcpRetransmits: counter(
     'tcp',
     'ebpf.tcp.retransmits',

@@ -360,6 +360,7 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
         snapshot.tc.interfaces.map((i) => point({ [N.ATTR_NETWORK_INTERFACE_NAME]: i.name }, i.attached ? 1 : 0)),
       ),
     );
+    metrics.push(data(M.tcAttachFailures, [point({}, snapshot.tc.attachFailures)]));
   }
 
   if (snapshot.tcp !== undefined) {

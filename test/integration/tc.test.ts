@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BpfObject, type Link } from '../../src/bpf/index.ts';
 import { detectCgroup2Root } from '../../src/collector/cgroup.ts';
 import {
   agentPrograms,
@@ -193,6 +194,57 @@ describe('tc program', () => {
       ).toBe(4);
     } finally {
       named.destroy();
+    }
+  });
+
+  it('counts and logs once an interface it matches but cannot attach to (its ingress hook full), and stays up', async () => {
+    // A tcx hook takes a bounded number of programs (BPF_MPROG_MAX, 64, less one here): the test's own fill the host
+    // end's ingress until the kernel says ERANGE.
+    const ifindex = Number(readFileSync(`/sys/class/net/${veth.host}/ifindex`, 'utf8'));
+    const fillers: BpfObject[] = [];
+    // Kept: a link the garbage collector takes is detached.
+    const links: Link[] = [];
+    try {
+      for (let full = false; !full && fillers.length <= 64;) {
+        const object = new BpfObject(path.join(root, 'bpf', 'build', 'tc.bpf.o'));
+        fillers.push(object);
+        object.load();
+        try {
+          links.push(object.attachTcx('eoa_tc_ingress', ifindex, 'ingress'));
+        } catch (error) {
+          expect((error as Error).message).toContain('ERANGE');
+          full = true;
+        }
+      }
+      expect(fillers.length).toBeGreaterThan(32);
+      expect(fillers.length).toBeLessThanOrEqual(65);
+      const agent = await startAgent([
+        '--programs',
+        'tc',
+        '--net-interface',
+        `${veth.host.slice(0, -1)}[h]`, // a glob: a match that cannot be attached does not stop the agent
+        '--interval',
+        '300ms',
+      ]);
+      const before = total(await agent.waitPolls(1), 'ebpf_agent_tc_attach_failures_total');
+      const after = await agent.waitPolls(3);
+      // Tried again at every poll (at least once at start and once per poll since), counted each time.
+      expect(before).toBeGreaterThanOrEqual(1);
+      expect(total(after, 'ebpf_agent_tc_attach_failures_total') - before).toBeGreaterThanOrEqual(3);
+      expect(seriesOf(after, 'ebpf_agent_tc_attached', { network_interface_name: veth.host })).toEqual([]);
+      expect(seriesOf(after, 'ebpf_network_packets_total', { network_interface_name: veth.host })).toEqual([]);
+      // Logged once, not at every poll.
+      const warnings = agent
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('cannot attach tc to a network interface'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(veth.host);
+      expect((await fetch(`http://127.0.0.1:${agent.port}/readyz`)).status).toBe(200);
+      expect((await agent.stop('SIGTERM')).code).toBe(0);
+    } finally {
+      for (const link of links) link.destroy();
+      for (const object of fillers) object.close();
     }
   });
 });

@@ -145,6 +145,7 @@ export function richSnapshot(): AgentSnapshot {
         { name: 'eth0', ifindex: 2, attached: true, pod: {} },
         { name: 'lxc12ab', ifindex: 14, attached: false, pod: { podUid: '5b8d1f3a-7c9e-4b2d-a4f6-8e0c2a4b6d8f' } },
       ],
+      attachFailures: 3,
     },
     tcp: {
       series: [
