@@ -306,6 +306,9 @@ describe.skipIf(cgroup2 === undefined)('tc --net-interface pods', () => {
     const pod = createVethPair(`p${process.pid % 10000}`);
     veths.push(pod);
     let dir = path.join(cgroup2!, `eoa-test-${process.pid}`);
+    // The base too: afterAll removes what was made, deepest first.
+    mkdirSync(dir, { recursive: true });
+    created.push(dir);
     for (const part of ['kubepods', 'besteffort', `pod${WEB.uid}`, 'f1'.repeat(32)]) {
       dir = path.join(dir, part);
       mkdirSync(dir, { recursive: true });
