@@ -19,12 +19,12 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { hrTime } from '../src/export/metrics.ts';
 import { encodeMetricsRequest } from '../src/export/otlp-encode.ts';
-import { reexecArgs, V8_FLAGS } from '../src/runtime.ts';
+import { reexecArgs, reexecEnv, V8_FLAGS } from '../src/runtime.ts';
 import { median, table, writeSection } from './lib/report.ts';
 
 const again = reexecArgs(process.execPath, process.execArgv, process.argv, process.env.NODE_OPTIONS);
 if (again !== undefined) {
-  const child = spawnSync(again[0]!, again.slice(1), { stdio: 'inherit' });
+  const child = spawnSync(again[0]!, again.slice(1), { stdio: 'inherit', env: reexecEnv(process.env) });
   process.exit(child.status ?? 1);
 }
 

@@ -32,13 +32,13 @@ import type { AgentConfig } from '../src/config.ts';
 import { buildResourceMetrics, newHistogram, type AgentSnapshot } from '../src/export/metrics.ts';
 import { serializeBody } from '../src/export/prometheus.ts';
 import { shaperOptions } from '../src/programs/shaping.ts';
-import { reexecArgs, V8_FLAGS } from '../src/runtime.ts';
+import { reexecArgs, reexecEnv, V8_FLAGS } from '../src/runtime.ts';
 import { median, table, writeSection } from './lib/report.ts';
 
-// With the V8 settings the agent runs with (src/runtime.ts), as the agent does: its GC is part of its poll.
+// With the V8 and malloc settings the agent runs with (src/runtime.ts), as the agent does: its GC is part of its poll.
 const again = reexecArgs(process.execPath, process.execArgv, process.argv, process.env.NODE_OPTIONS);
 if (again !== undefined) {
-  const child = spawnSync(again[0]!, again.slice(1), { stdio: 'inherit' });
+  const child = spawnSync(again[0]!, again.slice(1), { stdio: 'inherit', env: reexecEnv(process.env) });
   process.exit(child.status ?? 1);
 }
 

@@ -25,11 +25,23 @@ struct {
 	__type(value, __u8);
 } exec_descendants SEC(".maps");
 
-/* Ring buffer size in bytes (a power of two, a multiple of the page size); set by the user side before load. */
+/*
+ * Ring buffer size in bytes (a power of two, a multiple of the page size); set by the user side before load. Each
+ * record is the event up to its filename's NUL (a typical one about 230 bytes, the longest 456 with its header),
+ * so 2 MiB holds about 9,000 execs between two reads by the agent.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 1 << 21);
 } exec_events SEC(".maps");
+
+/* The event is built here, then copied into the ring at its real length (a reservation has a fixed size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} exec_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -84,16 +96,15 @@ int eoa_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct exec_event *ev;
-	__u32 loc;
+	__u32 zero = 0;
+	__u32 loc, len;
 	long n;
 
 	if (only_uid != 0xffffffff && uid != only_uid)
 		return 0;
-	ev = bpf_ringbuf_reserve(&exec_events, sizeof(*ev), 0);
-	if (!ev) {
-		eoa_count_drop(&exec_drops, EXEC_DROP_RINGBUF_FULL);
+	ev = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!ev)
 		return 0;
-	}
 	ev->boot_ns = bpf_ktime_get_boot_ns();
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->pid = tgid;
@@ -108,7 +119,11 @@ int eoa_exec(struct trace_event_raw_sched_process_exec *ctx)
 	/* __data_loc: low 16 bits are the offset of the string from the start of the record. */
 	loc = BPF_CORE_READ(ctx, __data_loc_filename);
 	n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), (void *)ctx + (loc & 0xffff));
-	ev->filename_len = n > 0 ? n : 0;
-	bpf_ringbuf_submit(ev, 0);
+	len = n > 0 ? n : 0;
+	if (len > sizeof(ev->filename))
+		len = sizeof(ev->filename);
+	ev->filename_len = len;
+	if (bpf_ringbuf_output(&exec_events, ev, offsetof(struct exec_event, filename) + len, 0))
+		eoa_count_drop(&exec_drops, EXEC_DROP_RINGBUF_FULL);
 	return 0;
 }

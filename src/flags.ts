@@ -463,7 +463,7 @@ export const FLAGS = [
   {
     name: 'exec-ring-bytes',
     kind: 'integer',
-    default: 4 * 1024 * 1024,
+    default: 2 * 1024 * 1024,
     min: 4096,
     max: 1 << 30,
     rangeText: 'a power of two',

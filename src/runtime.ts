@@ -6,6 +6,25 @@
 // the /metrics text of every poll. The agent re-executes itself with them unless the user set any of them.
 export const V8_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'] as const;
 
+// glibc malloc settings, set in the re-executed agent's environment (glibc reads them only at start-up) unless the
+// user set the variable: one arena (the threads besides the main one — libuv's pool for gzip and the one V8
+// worker — allocate little, and each further arena keeps its own free pages), and a fixed 64 KiB mmap threshold,
+// so the large buffers of a poll (map batch reads, /metrics bodies) are given back to the kernel when freed. By
+// default the threshold climbs to the largest block freed so far (up to 32 MiB), after which such buffers come
+// from the heap, whose freed pages stay resident. Measured with 2,500 live processes: 97 MiB instead of 104–105.
+export const MALLOC_ENV = {
+  MALLOC_ARENA_MAX: '1',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+  MALLOC_TRIM_THRESHOLD_: '65536',
+} as const;
+
+/** The environment to re-execute with: the malloc settings added where the user's environment has none. */
+export function reexecEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const [name, value] of Object.entries(MALLOC_ENV)) out[name] ??= value;
+  return out;
+}
+
 const names = V8_FLAGS.map((flag) => flag.split('=')[0]!);
 
 /**

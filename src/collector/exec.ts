@@ -38,9 +38,11 @@ export interface ExecEvent {
 /** `bootToRealNs`: CLOCK_REALTIME - CLOCK_BOOTTIME, to turn the event's boot time into wall time. */
 export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent {
   const f = EXEC_EVENT.fields;
-  if (view.byteLength < EXEC_EVENT.size) throw new Error(`exec_event of ${view.byteLength} bytes`);
+  // A record ends at its filename's NUL (the kernel sends no more): the fixed fields must all be there.
+  if (view.byteLength < f.filename.offset) throw new Error(`exec_event of ${view.byteLength} bytes`);
   const bootNs = view.getBigUint64(f.boot_ns.offset, true);
   const filenameLen = view.getUint16(f.filename_len.offset, true);
+  const filenameBytes = Math.min(f.filename.size, view.byteLength - f.filename.offset);
   const flags = view.getUint16(f.flags.offset, true);
   const timeNs = bootNs + bootToRealNs;
   return {
@@ -54,7 +56,7 @@ export function decodeExecEvent(view: DataView, bootToRealNs: bigint): ExecEvent
     parentComm: cString(view, f.parent_comm.offset, f.parent_comm.size),
     executable: cString(view, f.executable.offset, f.executable.size),
     parentExecutable: cString(view, f.parent_executable.offset, f.parent_executable.size),
-    filename: cString(view, f.filename.offset, f.filename.size),
+    filename: cString(view, f.filename.offset, filenameBytes),
     filenameTruncated: filenameLen >= f.filename.size,
     fromAgent: (flags & EXEC_EVENT_FLAG.values.EXEC_EVENT_FROM_AGENT) !== 0,
   };

@@ -155,7 +155,7 @@ describe('resolveConfig', () => {
       tracefsPath: '/sys/kernel/tracing',
       syscallsMaxEntries: 16384,
       excludeSelf: true,
-      execRingBytes: 4 * 1024 * 1024,
+      execRingBytes: 2 * 1024 * 1024,
       maxSeries: 5000,
       pidLabels: true,
       maxProcessSeries: 5000,

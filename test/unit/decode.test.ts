@@ -356,9 +356,24 @@ describe('decodeExecEvent (struct exec_event)', () => {
     expect(event.filename).toBe('/\u00e9\uFFFD');
   });
 
-  it('rejects a record shorter than the struct', () => {
-    const short = EXEC_EVENT.size - 1;
+  it('rejects a record that ends before its filename', () => {
+    const short = EXEC_EVENT.fields.filename.offset - 1;
     expect(() => decodeExecEvent(new DataView(new ArrayBuffer(short)), 0n)).toThrow(`exec_event of ${short} bytes`);
+  });
+
+  it('decodes a record cut at its filename NUL, as the kernel sends it', () => {
+    const whole = execEvent({ pid: 9, executable: 'ls', filename: '/usr/bin/ls' });
+    const length = EXEC_EVENT.fields.filename.offset + '/usr/bin/ls'.length + 1;
+    const event = decodeExecEvent(new DataView(whole.buffer, whole.byteOffset, length), 0n);
+    expect([event.pid, event.executable, event.filename, event.filenameTruncated]).toEqual([
+      9,
+      'ls',
+      '/usr/bin/ls',
+      false,
+    ]);
+    // Without a NUL (an empty filename sent as no bytes at all), the filename is empty.
+    const bare = decodeExecEvent(new DataView(whole.buffer, whole.byteOffset, EXEC_EVENT.fields.filename.offset), 0n);
+    expect(bare.filename).toBe('');
   });
 
   it('decodes a record that splitBatch cut out of a ring buffer batch', () => {

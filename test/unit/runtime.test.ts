@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reexecArgs, V8_FLAGS } from '../../src/runtime.ts';
+import { MALLOC_ENV, reexecArgs, reexecEnv, V8_FLAGS } from '../../src/runtime.ts';
 
 describe('reexecArgs', () => {
   it('re-executes with the V8 flags first, keeping the user flags, the script and its arguments', () => {
@@ -25,5 +25,17 @@ describe('reexecArgs', () => {
       reexecArgs('/bin/node', [], ['/bin/node', 'cli.js'], '--max-old-space-size=100 --v8-pool-size=4'),
     ).toBeUndefined();
     expect(reexecArgs('/bin/node', [], ['/bin/node', 'cli.js'], '--max-old-space-size=100')).toBeDefined();
+  });
+});
+
+describe('reexecEnv', () => {
+  it('adds the malloc settings and keeps the rest of the environment', () => {
+    expect(reexecEnv({ PATH: '/bin', HOME: '/root' })).toEqual({ PATH: '/bin', HOME: '/root', ...MALLOC_ENV });
+  });
+
+  it("leaves a user's own malloc settings alone", () => {
+    const env = reexecEnv({ MALLOC_ARENA_MAX: '4' });
+    expect(env.MALLOC_ARENA_MAX).toBe('4');
+    expect(env.MALLOC_MMAP_THRESHOLD_).toBe(MALLOC_ENV.MALLOC_MMAP_THRESHOLD_);
   });
 });
