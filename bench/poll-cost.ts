@@ -8,6 +8,7 @@
 // alone, in C, of a map of the same shape) and prom-client rendering the same series (both metrics, the same
 // label sets and values).
 // Run as root: npm run bench:poll-cost [-- [--changed FRACTION] [--polls K] N…]  (N in live processes)
+// Profiles: BENCH_PROFILE=DIR (CPU), BENCH_ALLOC=DIR (allocations, garbage included), BENCH_HEAP_SNAPSHOT=FILE.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -224,12 +225,25 @@ async function run(n: number) {
   let last: { text: Buffer; metrics: ReturnType<typeof buildResourceMetrics> } | undefined;
   let lastLength = 0;
   // BENCH_PROFILE=DIR: a CPU profile of the timed polls only (not the warm-up, not the references).
-  const session = process.env.BENCH_PROFILE === undefined ? undefined : new Session();
+  // BENCH_ALLOC=DIR: where the timed polls allocate (V8's sampling heap profiler, garbage included).
+  const profiling = process.env.BENCH_PROFILE !== undefined;
+  const sampling = process.env.BENCH_ALLOC !== undefined;
+  const session = profiling || sampling ? new Session() : undefined;
   for (let poll = 0; poll < WARMUP + POLLS; poll++) {
     if (poll === WARMUP && session !== undefined) {
       session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
+      if (profiling) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      if (sampling) {
+        await session.post('HeapProfiler.enable');
+        await session.post('HeapProfiler.startSampling', {
+          samplingInterval: 1024,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      }
     }
     // The processes that made calls since the last poll: the next CHANGED × N, round robin.
     const moved = Math.round(n * CHANGED);
@@ -289,8 +303,14 @@ async function run(n: number) {
     last = { text: body, metrics };
   }
   if (session !== undefined) {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(path.join(process.env.BENCH_PROFILE!, `poll-${n}.cpuprofile`), JSON.stringify(profile));
+    if (profiling) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(path.join(process.env.BENCH_PROFILE!, `poll-${n}.cpuprofile`), JSON.stringify(profile));
+    }
+    if (sampling) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(path.join(process.env.BENCH_ALLOC!, `poll-${n}.heapprofile`), JSON.stringify(profile));
+    }
     session.disconnect();
   }
   const published = collectorSeries(last!.metrics);

@@ -316,7 +316,8 @@ async function main(fatal: Fatal): Promise<void> {
     );
   }
   const again = reexecArgs(process.execPath, process.execArgv, process.argv, process.env.NODE_OPTIONS);
-  if (again !== undefined && process.execve !== undefined) process.execve(process.execPath, again, reexecEnv(process.env));
+  if (again !== undefined && process.execve !== undefined)
+    process.execve(process.execPath, again, reexecEnv(process.env));
   const args = (await buildParser(hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
   const config = resolveConfig(toRawOptions(args), DEFAULT_BPF_DIR);
   fatal.format = config.logFormat;

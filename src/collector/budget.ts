@@ -213,6 +213,9 @@ export class IndexedBudget<P> {
   /** This apply's inputs, in order. */
   #current = new Int32Array(1024);
   #count = 0;
+  /** Scratch of #assign, kept from poll to poll: at 100,000 processes it holds 400,000 ids. */
+  readonly #victims = new IdList();
+  readonly #candidates = new IdList();
   #stamp = 0;
 
   /** Calls of series that left while folded, by group: they stay in the folded series for good. */
@@ -492,8 +495,10 @@ export class IndexedBudget<P> {
   /** Gives free slots to the busiest folded series, then lets clearly busier ones take the least busy slots. */
   #assign(nowMs: number): void {
     let free = this.maxSeries;
-    const victims: number[] = [];
-    const candidates: number[] = [];
+    const victims = this.#victims;
+    const candidates = this.#candidates;
+    victims.clear();
+    candidates.clear();
     const current = this.#current;
     for (let i = 0; i < this.#count; i++) {
       const id = current[i]!;
@@ -508,19 +513,21 @@ export class IndexedBudget<P> {
     }
     // When every candidate gets a free slot, the order decides nothing (promotions are independent of each
     // other): ordering is only needed when slots are contested, and then only for the candidates that can win.
-    let contenders = candidates;
+    let contenders: ArrayLike<number> = candidates.view();
+    const ranked = victims.view();
     if (candidates.length > free) {
-      victims.sort((a, b) => -this.#busier(a, b));
-      contenders = this.#contenders(candidates, victims, free);
+      ranked.sort((a, b) => -this.#busier(a, b));
+      contenders = this.#contenders(candidates.view(), ranked, free);
     }
     let next = 0;
-    for (const candidate of contenders) {
+    for (let k = 0; k < contenders.length; k++) {
+      const candidate = contenders[k]!;
       if (free > 0) {
         free--;
         this.#promote(candidate, nowMs);
         continue;
       }
-      const victim = victims[next];
+      const victim = next < ranked.length ? ranked[next] : undefined;
       const rate = this.#rate[candidate]!;
       if (victim === undefined || rate === 0 || rate <= this.#rate[victim]! * HYSTERESIS) {
         break; // candidates are sorted busiest first: none after this one can win either
@@ -541,15 +548,12 @@ export class IndexedBudget<P> {
    * few changed slots every poll). One that is not clearly busier than the least busy member (`bar`) can only take
    * a free slot: those go to the busiest of them, chosen with a heap of the free slots' size.
    */
-  #contenders(candidates: number[], victims: number[], free: number): number[] {
+  #contenders(candidates: Int32Array, victims: Int32Array, free: number): number[] {
     const busier = this.#busier;
     const bar = victims.length > 0 ? this.#rate[victims[0]!]! * HYSTERESIS : Infinity;
+    const beats = (c: number): boolean => this.#rate[c]! > bar && this.#rate[c]! !== 0;
     const contenders: number[] = [];
-    const rest: number[] = [];
-    for (const c of candidates) {
-      const rate = this.#rate[c]!;
-      (rate > bar && rate !== 0 ? contenders : rest).push(c);
-    }
+    for (let k = 0; k < candidates.length; k++) if (beats(candidates[k]!)) contenders.push(candidates[k]!);
     contenders.sort(busier);
     const room = free - contenders.length;
     if (room <= 0) return contenders;
@@ -573,7 +577,10 @@ export class IndexedBudget<P> {
         i = least;
       }
     };
-    for (const c of rest) {
+    // The rest: the candidates that do not beat the bar (a second pass, not a second array of them all).
+    for (let k = 0; k < candidates.length; k++) {
+      const c = candidates[k]!;
+      if (beats(c)) continue;
       if (heap.length < room) {
         heap.push(c);
         for (let i = heap.length - 1; i > 0;) {
@@ -638,5 +645,29 @@ export class IndexedBudget<P> {
     this.#own[id] = 0;
     this.#base[id] = previous;
     this.#foldedTotal++;
+  }
+}
+
+/** A list of ids in a typed array grown by doubling and never shrunk: cleared and refilled without allocating. */
+class IdList {
+  #ids = new Int32Array(1024);
+  length = 0;
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  push(id: number): void {
+    if (this.length === this.#ids.length) {
+      const next = new Int32Array(this.#ids.length * 2);
+      next.set(this.#ids);
+      this.#ids = next;
+    }
+    this.#ids[this.length++] = id;
+  }
+
+  /** The ids pushed since the last clear, as a view (valid until the next push). */
+  view(): Int32Array {
+    return this.#ids.subarray(0, this.length);
   }
 }

@@ -267,6 +267,12 @@ export interface CgroupResolverStats {
 }
 
 export const DEFAULT_MAX_ENTRIES = 16_384;
+
+interface CacheSlot {
+  entry: ResolvedCgroup;
+  /** The resolver's use counter when it was last used. */
+  used: number;
+}
 export const DEFAULT_MIN_RESCAN_INTERVAL_MS = 1_000;
 
 const UNKNOWN: ResolvedCgroup = Object.freeze({});
@@ -290,8 +296,13 @@ export class CgroupResolver {
   readonly #maxEntries: number;
   readonly #minRescanIntervalMs: number;
   readonly #now: () => number;
-  /** In least-recently-used-first order: a hit moves its entry to the end. */
-  readonly #cache = new Map<bigint, ResolvedCgroup>();
+  /**
+   * Entries with the time they were last used (a counter of uses): a hit stamps its entry, one lookup and no
+   * reordering (a poll asks for every live process, and moving entries in a Map made it reallocate its table).
+   * Eviction takes the least recently used, in batches.
+   */
+  readonly #cache = new Map<bigint, CacheSlot>();
+  #uses = 0;
   #lastRescanMs = -Infinity;
   #rescans = 0;
   #misses = 0;
@@ -315,10 +326,8 @@ export class CgroupResolver {
   resolve(id: bigint): ResolvedCgroup {
     const hit = this.#cache.get(id);
     if (hit !== undefined) {
-      // Map keeps insertion order: re-inserting makes it the most recently used.
-      this.#cache.delete(id);
-      this.#cache.set(id, hit);
-      return hit;
+      hit.used = ++this.#uses;
+      return hit.entry;
     }
     this.#misses++;
     const now = this.#now();
@@ -333,13 +342,8 @@ export class CgroupResolver {
    * own container) still resolves. Ids are never reused, so the entry cannot go stale; like any, it can be evicted.
    */
   learn(id: bigint, cgroupPath: string): void {
-    const entry = this.#entry(id, cgroupPath);
-    this.#cache.delete(id);
-    this.#cache.set(id, entry);
-    for (const oldest of this.#cache.keys()) {
-      if (this.#cache.size <= this.#maxEntries) break;
-      this.#cache.delete(oldest);
-    }
+    this.#put(id, this.#entry(id, cgroupPath));
+    this.#evict();
   }
 
   /** Identity of a process from /proc/<pid>/cgroup: for hosts without cgroup v2, where ids say nothing. */
@@ -358,9 +362,31 @@ export class CgroupResolver {
   }
 
   #entry(id: bigint, relative: string): ResolvedCgroup {
-    const cached = this.#cache.get(id);
+    const cached = this.#cache.get(id)?.entry;
     if (cached?.path === relative) return cached;
     return Object.freeze({ ...parseCgroupPath(relative), path: relative });
+  }
+
+  /** Stores the entry as the most recently used. */
+  #put(id: bigint, entry: ResolvedCgroup): void {
+    const slot = this.#cache.get(id);
+    if (slot === undefined) this.#cache.set(id, { entry, used: ++this.#uses });
+    else {
+      slot.entry = entry;
+      slot.used = ++this.#uses;
+    }
+  }
+
+  /**
+   * Over the bound, the least recently used go, down to 1/16 below it (at least one under the bound for bounds of
+   * 16 and more), so a stream of new cgroups sorts the cache once per so many of them, not once each.
+   */
+  #evict(): void {
+    const max = this.#maxEntries;
+    if (this.#cache.size <= max) return;
+    const keep = max - (max >>> 4);
+    const slots = [...this.#cache].sort((a, b) => a[1].used - b[1].used);
+    for (let i = 0; i < slots.length - keep; i++) this.#cache.delete(slots[i]![0]);
   }
 
   /** Walks the tree into the cache; returns the entry of `wanted` if the tree has it. */
@@ -387,18 +413,11 @@ export class CgroupResolver {
     let found: ResolvedCgroup | undefined;
     for (const [id, relative] of live) {
       const entry = this.#entry(id, relative);
-      this.#cache.delete(id);
-      this.#cache.set(id, entry);
+      this.#put(id, entry);
       if (id === wanted) found = entry;
     }
-    if (found !== undefined) {
-      this.#cache.delete(wanted);
-      this.#cache.set(wanted, found);
-    }
-    for (const id of this.#cache.keys()) {
-      if (this.#cache.size <= this.#maxEntries) break;
-      this.#cache.delete(id);
-    }
+    if (found !== undefined) this.#put(wanted, found);
+    this.#evict();
     return found;
   }
 }

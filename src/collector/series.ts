@@ -460,7 +460,8 @@ export class SyscallSeriesShaper {
       }
     };
     const reported = new Set<string>();
-    for (const proc of processes) {
+    for (let k = 0; k < processes.length; k++) {
+      const proc = processes[k]!;
       if (!proc.exited) {
         out.push(proc);
         continue;
@@ -498,7 +499,8 @@ export class SyscallSeriesShaper {
       for (let lane = 0; lane < lanes; lane++) budget.inherit(heir * lanes + lane, slot * lanes + lane);
     }
     this.#superseded = [];
-    for (const proc of processes) {
+    for (let k = 0; k < processes.length; k++) {
+      const proc = processes[k]!;
       const slot = this.#knownOf(proc);
       for (let lane = 0; lane < lanes; lane++) {
         const value = proc.counts[lane]!;
@@ -568,7 +570,8 @@ export class SyscallSeriesShaper {
     const finished = new Set<string>();
     /** Names a live process is in without calls under them yet: their aggregates, if another makes one, are occupied. */
     const waiting: string[] = [];
-    for (const proc of processes) {
+    for (let k = 0; k < processes.length; k++) {
+      const proc = processes[k]!;
       const slot = this.#knownOf(proc);
       this.#contributedAt[slot] = poll;
       const group = this.#group[slot]!;

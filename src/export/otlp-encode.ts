@@ -333,9 +333,10 @@ function temporalityOf(t: AggregationTemporality): number {
 function dataSize(m: MetricData): number {
   let size = 0;
   if (m.dataPointType === DataPointType.HISTOGRAM) {
-    for (const p of m.dataPoints) size += lengthField(histogramPointSize(p));
+    for (let i = 0; i < m.dataPoints.length; i++) size += lengthField(histogramPointSize(m.dataPoints[i]!));
   } else {
-    for (const p of m.dataPoints as DataPoint<number>[]) size += lengthField(numberPointSize(p));
+    const points = m.dataPoints as DataPoint<number>[];
+    for (let i = 0; i < points.length; i++) size += lengthField(numberPointSize(points[i]!));
   }
   if (m.dataPointType !== DataPointType.GAUGE && temporalityOf(m.aggregationTemporality) !== 0) size += 2;
   if (m.dataPointType === DataPointType.SUM && m.isMonotonic) size += 2;
@@ -379,10 +380,11 @@ function writeMetric(w: Writer, m: MetricData, size: number, data: number): void
   w.byte(tag(field, LEN));
   w.varint(data);
   if (m.dataPointType === DataPointType.HISTOGRAM) {
-    for (const p of m.dataPoints) writeHistogramPoint(w, p);
+    for (let i = 0; i < m.dataPoints.length; i++) writeHistogramPoint(w, m.dataPoints[i]!);
   } else {
     const int = d.valueType === ValueType.INT;
-    for (const p of m.dataPoints as DataPoint<number>[]) writeNumberPoint(w, p, int);
+    const points = m.dataPoints as DataPoint<number>[];
+    for (let i = 0; i < points.length; i++) writeNumberPoint(w, points[i]!, int);
   }
   const temporality = temporalityOf(m.aggregationTemporality);
   if (m.dataPointType !== DataPointType.GAUGE && temporality !== 0) {

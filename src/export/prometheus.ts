@@ -169,7 +169,11 @@ function serializeMetric(metric: MetricData, out: BodyWriter): void {
   }
   if (metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM) return;
   const namesMetrics = metricNaming.has(metric.descriptor.name);
-  for (const point of metric.dataPoints) {
+  const points = metric.dataPoints;
+  // Indexed, not for-of: this loop runs once per series per poll, and an iterator's result objects were a fifth of
+  // a poll's allocations at 25,000 processes.
+  for (let i = 0; i < points.length; i++) {
+    const point = points[i]!;
     let line = (point.attributes as WithLine)[LINE];
     if (line === undefined || line.name !== name || line.namesMetrics !== namesMetrics) {
       const prefix = `${name}${labels(point.attributes, undefined, namesMetrics)} `;
