@@ -98,14 +98,15 @@ function labels(attributes: Attributes, extra?: string, namesMetrics = false): s
 }
 
 /**
- * The text of a data point's line before its value (`name{labels} `), kept per attribute object: the metric data
- * hands the same attribute object poll after poll for a series whose labels did not change (metrics.ts), so its
- * labels are escaped once; and the whole line while its value stays the same.
+ * A data point's whole line (`name{labels} value\n`), kept per attribute object: the metric data hands the same
+ * attribute object poll after poll for a series whose labels did not change (metrics.ts), so its labels are
+ * escaped once, and the line is made again from its own prefix only when the value changes.
  */
 interface Line {
   name: string;
   namesMetrics: boolean;
-  prefix: string;
+  /** Where the value starts in `text`: the prefix is kept inside the line only (one string per series, not two). */
+  prefixLength: number;
   /** The prefix is ASCII (so is every line of it: values are numbers). */
   ascii: boolean;
   value: number;
@@ -178,14 +179,15 @@ function serializeMetric(metric: MetricData, out: BodyWriter): void {
     if (line === undefined || line.name !== name || line.namesMetrics !== namesMetrics) {
       const prefix = `${name}${labels(point.attributes, undefined, namesMetrics)} `;
       const text = `${prefix}${formatValue(point.value)}\n`;
-      line = { name, namesMetrics, prefix, ascii: ASCII.test(prefix), value: point.value, text };
+      line = { name, namesMetrics, prefixLength: prefix.length, ascii: ASCII.test(prefix), value: point.value, text };
       if (Object.prototype.hasOwnProperty.call(point.attributes, LINE)) (point.attributes as WithLine)[LINE] = line;
       else if (Object.isExtensible(point.attributes)) {
         Object.defineProperty(point.attributes, LINE, { value: line, writable: true });
       }
     } else if (!Object.is(line.value, point.value)) {
       line.value = point.value;
-      line.text = `${line.prefix}${formatValue(point.value)}\n`;
+      // A slice of the old line and the new value: writing it below flattens it, and the old line is let go.
+      line.text = `${line.text.slice(0, line.prefixLength)}${formatValue(point.value)}\n`;
     }
     // Line by line into the buffer: no concatenated string of the lines is ever made.
     out.push(line.text, line.ascii);
