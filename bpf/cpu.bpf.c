@@ -35,6 +35,14 @@ struct {
 	__uint(max_entries, 1 << 18);
 } cpu_cgroups SEC(".maps");
 
+/* Writes to cpu_procs (new entries, execs): the user side reads cpu_procs only when this moved. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_info_writes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PROCESS_DROP_MAX);
@@ -53,7 +61,7 @@ int eoa_cpu_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	samples = bpf_map_lookup_elem(&cpu_samples, &tgid);
 	if (!samples)
-		samples = process_first_seen(&cpu_samples, &cpu_procs, &cpu_drops, tgid, &zero);
+		samples = process_first_seen(&cpu_samples, &cpu_procs, &cpu_info_writes, &cpu_drops, tgid, &zero);
 	/* Per-CPU value, and a perf event program does not migrate: a plain add is exact. */
 	if (samples)
 		*samples += 1;
@@ -63,7 +71,7 @@ int eoa_cpu_sample(struct bpf_perf_event_data *ctx)
 SEC("tracepoint/sched/sched_process_exec")
 int eoa_cpu_exec(void *ctx)
 {
-	process_exec(&cpu_procs);
+	process_exec(&cpu_procs, &cpu_info_writes);
 	return 0;
 }
 

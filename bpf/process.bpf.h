@@ -50,7 +50,18 @@ const struct process_exit_event *btf_process_exit_event __attribute__((unused));
  * value of the counts map's size) and its info, and returns this CPU's value to count on. Another CPU may have
  * created the entry since the lookup: then that one is returned. NULL when the counts map is full (counted).
  */
-static __always_inline void *process_first_seen(void *counts, void *procs, void *drops, __u32 tgid, const void *zero)
+/* One more write to the procs map: the user side reads that map only when this count moved (or a process is new). */
+static __always_inline void process_info_written(void *writes)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(writes, &zero);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline void *process_first_seen(void *counts, void *procs, void *writes, void *drops, __u32 tgid,
+						const void *zero)
 {
 	struct process_info info = {};
 	struct task_struct *task;
@@ -79,11 +90,13 @@ static __always_inline void *process_first_seen(void *counts, void *procs, void 
 	info.cgroup_id = bpf_get_current_cgroup_id();
 	if (bpf_map_update_elem(procs, &tgid, &info, BPF_NOEXIST) == -E2BIG)
 		eoa_count_drop(drops, PROCESS_DROP_INFO_FULL);
+	else
+		process_info_written(writes);
 	return value;
 }
 
 /* sched_process_exec of the current task: a tracked process's executable (and often its cgroup) changed. */
-static __always_inline void process_exec(void *procs)
+static __always_inline void process_exec(void *procs, void *writes)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct process_info *info = bpf_map_lookup_elem(procs, &tgid);
@@ -92,6 +105,7 @@ static __always_inline void process_exec(void *procs)
 		eoa_process_executable(info->executable, sizeof(info->executable));
 		/* Container runtimes move a process into its cgroup before they exec the entrypoint. */
 		info->cgroup_id = bpf_get_current_cgroup_id();
+		process_info_written(writes);
 	}
 }
 

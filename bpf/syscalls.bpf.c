@@ -43,6 +43,14 @@ struct {
 	__uint(max_entries, 1 << 18);
 } syscall_cgroups SEC(".maps");
 
+/* Writes to syscall_procs (new entries, execs): the user side reads syscall_procs only when this moved. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_info_writes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PROCESS_DROP_MAX);
@@ -58,7 +66,7 @@ static __noinline int count_first(__u32 tgid, __u32 syscall)
 
 	if (syscall >= SYSCALL_MAX)
 		return 0;
-	counts = process_first_seen(&syscall_counts, &syscall_procs, &syscall_drops, tgid, &zero);
+	counts = process_first_seen(&syscall_counts, &syscall_procs, &syscall_info_writes, &syscall_drops, tgid, &zero);
 	if (counts)
 		counts->calls[syscall] += 1;
 	return 0;
@@ -134,7 +142,7 @@ int eoa_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("tracepoint/sched/sched_process_exec")
 int eoa_sys_exec(void *ctx)
 {
-	process_exec(&syscall_procs);
+	process_exec(&syscall_procs, &syscall_info_writes);
 	return 0;
 }
 

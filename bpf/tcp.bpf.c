@@ -67,6 +67,14 @@ struct {
 	__uint(max_entries, 1 << 18);
 } tcp_cgroups SEC(".maps");
 
+/* Writes to tcp_procs (new entries, execs): the user side reads tcp_procs only when this moved. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tcp_info_writes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PROCESS_DROP_MAX);
@@ -149,7 +157,7 @@ static __always_inline struct tcp_counts *current_counts(__u32 tgid)
 
 	if (counts)
 		return counts;
-	return process_first_seen(&tcp_counts, &tcp_procs, &tcp_drops, tgid, &zero);
+	return process_first_seen(&tcp_counts, &tcp_procs, &tcp_info_writes, &tcp_drops, tgid, &zero);
 }
 
 /*
@@ -362,7 +370,7 @@ int eoa_tcp_receive_reset(struct tcp_sk_record *ctx)
 SEC("tracepoint/sched/sched_process_exec")
 int eoa_tcp_exec(void *ctx)
 {
-	process_exec(&tcp_procs);
+	process_exec(&tcp_procs, &tcp_info_writes);
 	return 0;
 }
 

@@ -231,6 +231,7 @@ export const XDP_DROP = { values: { XDP_DROP_COUNTS_FULL: 0, XDP_DROP_MAX: 1 }, 
 export const CPU_MAP_SIZES = {
   cpu_samples: { keySize: 4, valueSize: 8 },
   cpu_procs: { keySize: 4, valueSize: 72 },
+  cpu_info_writes: { keySize: 4, valueSize: 8 },
   cpu_drops: { keySize: 4, valueSize: 8 },
 } as const;
 
@@ -238,6 +239,7 @@ export const CPU_MAP_SIZES = {
 export const EXEC_MAP_SIZES = {
   exec_descendants: { keySize: 4, valueSize: 1 },
   exec_drops: { keySize: 4, valueSize: 8 },
+  exec_scratch: { keySize: 4, valueSize: 448 },
 } as const;
 
 /** Key and value sizes of the maps of exits.bpf.o. */
@@ -250,6 +252,7 @@ export const EXITS_MAP_SIZES = {
 /** Key and value sizes of the maps of syscalls.bpf.o. */
 export const SYSCALLS_MAP_SIZES = {
   syscall_procs: { keySize: 4, valueSize: 72 },
+  syscall_info_writes: { keySize: 4, valueSize: 8 },
   syscall_counts: { keySize: 4, valueSize: 32 },
   syscall_drops: { keySize: 4, valueSize: 8 },
 } as const;
@@ -266,6 +269,7 @@ export const TC_MAP_SIZES = {
 export const TCP_MAP_SIZES = {
   tcp_socks: { keySize: 8, valueSize: 16 },
   tcp_procs: { keySize: 4, valueSize: 72 },
+  tcp_info_writes: { keySize: 4, valueSize: 8 },
   tcp_counts: { keySize: 4, valueSize: 216 },
   tcp_drops: { keySize: 4, valueSize: 8 },
   tcp_listeners: { keySize: 8, valueSize: 16 },

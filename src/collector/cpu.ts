@@ -14,6 +14,7 @@ export const CPU_OBJECT: ProcessObject = {
   exits: 'cpu_exits',
   cgroups: 'cpu_cgroups',
   drops: 'cpu_drops',
+  infoWrites: 'cpu_info_writes',
   programs: ['eoa_cpu_exec', 'eoa_cpu_exit', 'eoa_cpu_cgroup_mkdir'],
   sizes: CPU_MAP_SIZES,
 };

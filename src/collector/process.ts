@@ -76,6 +76,11 @@ export interface ProcessSource {
   drainCgroups?(): CgroupCreated[];
   readCounts(): MapSnapshot;
   readProcs(): MapSnapshot;
+  /**
+   * How many times the kernel wrote the info map so far (a new entry, an exec), for sources that count it: while
+   * it stands still and no process is new, the info map holds what the last read found, and is not read again.
+   */
+  readInfoWrites?(): number;
   /** The drops array by slot (enum process_drop). */
   readDrops(): number[];
   /** Deletes these processes' entries from the count and info maps. */
@@ -265,6 +270,10 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   /** The last collection's time: a process first seen now had no count then. */
   #previousMs: number | undefined;
   #collections = 0;
+  /** The kernel's count of info-map writes when the info map was last read (undefined: read it). */
+  #infoWrites: number | undefined;
+  /** The collection that last read the info map. */
+  #infoReadAt = 0;
 
   constructor(source: ProcessSource, options: ProcessCollectorOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
@@ -292,6 +301,9 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       exited.set(event.tgid, { executable: event.executable, cgroupId: event.cgroupId });
     const since = Math.min(this.#previousMs ?? nowMs, nowMs);
 
+    // Read before the counts: a write after it shows as a new process in them, or in the next collection.
+    const infoWrites = this.#source.readInfoWrites?.();
+    let fresh = false;
     // The counts: each process's lanes written into its ProcessCounts, in the map's order.
     const counts = this.#source.readCounts();
     const lanes = counts.valueSize >>> 3;
@@ -300,7 +312,10 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       const pid = counts.keys.getUint32(i * counts.keySize, true);
       let slot = this.#slotOf.get(pid);
       // New, or (never from the kernel) a key twice in one read: the later entry is a process of its own.
-      if (slot === undefined || this.#seenAt[slot] === collection) slot = this.#newSlot(pid, lanes, since);
+      if (slot === undefined || this.#seenAt[slot] === collection) {
+        slot = this.#newSlot(pid, lanes, since);
+        fresh = true;
+      }
       const proc = this.#proc[slot]!;
       const lane = proc.counts;
       const at = i * counts.valueSize;
@@ -316,37 +331,23 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       seen[i] = slot;
     }
 
-    // The info entries of the processes counted now, decoded when their bytes changed.
-    const procs = this.#source.readProcs();
-    const words = procs.valueSize >>> 2;
-    if (words !== this.#infoWords) {
-      this.#infoWords = words;
-      this.#info = new Uint32Array(this.#capacity * words);
-      this.#hasInfo.fill(0);
-    }
-    for (let i = 0; i < procs.count; i++) {
-      const slot = this.#slotOf.get(procs.keys.getUint32(i * procs.keySize, true));
-      if (slot === undefined || this.#seenAt[slot] !== collection) continue;
-      const at = i * procs.valueSize;
-      const info = this.#info;
-      const base = slot * words;
-      let same = this.#hasInfo[slot] === 1;
-      for (let w = 0; w < words; w++) {
-        const word = procs.values.getUint32(at + w * 4, true);
-        if (info[base + w] !== word) {
-          info[base + w] = word;
-          same = false;
-        }
+    // The info entries of the processes counted now, decoded when their bytes changed. When the kernel wrote none
+    // since the last read and no process is new, they are what that read found, and the map is not read (at
+    // 25,000 processes that read was a fifth of the poll): a process has its entry now if it had it then (the
+    // agent deletes entries of gone processes only, whose slots go with them).
+    let procsCount = this.#fill.procs;
+    if (!fresh && infoWrites !== undefined && infoWrites === this.#infoWrites) {
+      const previous = this.#infoReadAt;
+      for (let i = 0; i < seen.length; i++) {
+        const slot = seen[i]!;
+        if (this.#infoSeenAt[slot] === previous) this.#infoSeenAt[slot] = collection;
       }
-      if (!same) {
-        const decoded = decodeProcessInfoAt(procs.values, at);
-        this.#infoExecutable[slot] = this.#intern(decoded.executable);
-        this.#infoCgroupId[slot] = decoded.cgroupId;
-        this.#hasInfo[slot] = 1;
-      }
-      this.#infoSeenAt[slot] = collection;
+    } else {
+      procsCount = this.#readInfo(collection);
+      this.#infoWrites = infoWrites;
     }
-    this.#fill = { counts: counts.count, procs: procs.count };
+    this.#infoReadAt = collection;
+    this.#fill = { counts: counts.count, procs: procsCount };
     this.#drops = this.#source.readDrops();
 
     // Degraded mode: once an exit event was lost, or a process could not be registered for its exit event, a
@@ -411,11 +412,47 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#reported = [];
     if (pids.length === 0) return;
     this.#source.deleteProcesses(pids);
+    // The info map lost entries: the next collection reads it (its entry count, for ebpf_agent_map_entries).
+    this.#infoWrites = undefined;
     for (const pid of pids) {
       this.#exited.delete(pid);
       const slot = this.#slotOf.get(pid);
       if (slot !== undefined) this.#freeSlot(slot);
     }
+  }
+
+  /** Reads the info map; decodes the entries of the processes counted now whose bytes changed. Its entry count. */
+  #readInfo(collection: number): number {
+    const procs = this.#source.readProcs();
+    const words = procs.valueSize >>> 2;
+    if (words !== this.#infoWords) {
+      this.#infoWords = words;
+      this.#info = new Uint32Array(this.#capacity * words);
+      this.#hasInfo.fill(0);
+    }
+    for (let i = 0; i < procs.count; i++) {
+      const slot = this.#slotOf.get(procs.keys.getUint32(i * procs.keySize, true));
+      if (slot === undefined || this.#seenAt[slot] !== collection) continue;
+      const at = i * procs.valueSize;
+      const info = this.#info;
+      const base = slot * words;
+      let same = this.#hasInfo[slot] === 1;
+      for (let w = 0; w < words; w++) {
+        const word = procs.values.getUint32(at + w * 4, true);
+        if (info[base + w] !== word) {
+          info[base + w] = word;
+          same = false;
+        }
+      }
+      if (!same) {
+        const decoded = decodeProcessInfoAt(procs.values, at);
+        this.#infoExecutable[slot] = this.#intern(decoded.executable);
+        this.#infoCgroupId[slot] = decoded.cgroupId;
+        this.#hasInfo[slot] = 1;
+      }
+      this.#infoSeenAt[slot] = collection;
+    }
+    return procs.count;
   }
 
   #newSlot(pid: number, lanes: number, startMs: number): number {
@@ -514,6 +551,8 @@ export interface ProcessObject {
   cgroups: string;
   /** The per-CPU drop array (enum process_drop). */
   drops: string;
+  /** The per-CPU array (one u64) counting the kernel's writes to the info map. */
+  infoWrites: string;
   /** Programs attached as they are (tracepoints), in order. */
   programs: readonly string[];
   /** Key and value sizes of the object's maps that the decoders were generated for (src/bpf/layouts.ts). */
@@ -620,6 +659,10 @@ export class KernelProcessSource implements ProcessSource {
 
   readProcs(): MapSnapshot {
     return this.#object.readMap(this.#spec.maps.procs);
+  }
+
+  readInfoWrites(): number {
+    return Number(this.#object.readCounters(this.#spec.infoWrites)[0] ?? 0n);
   }
 
   readDrops(): number[] {

@@ -13,6 +13,7 @@ export const SYSCALLS_OBJECT: ProcessObject = {
   exits: 'proc_exits',
   cgroups: 'syscall_cgroups',
   drops: 'syscall_drops',
+  infoWrites: 'syscall_info_writes',
   programs: ['eoa_sys_enter', 'eoa_sys_exec', 'eoa_sys_exit', 'eoa_sys_cgroup_mkdir'],
   sizes: SYSCALLS_MAP_SIZES,
 };

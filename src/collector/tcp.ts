@@ -45,6 +45,7 @@ export const TCP_OBJECT: ProcessObject = {
   exits: 'tcp_exits',
   cgroups: 'tcp_cgroups',
   drops: 'tcp_drops',
+  infoWrites: 'tcp_info_writes',
   programs: [
     'eoa_tcp_state',
     'eoa_tcp_retransmit',

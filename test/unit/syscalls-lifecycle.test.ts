@@ -65,6 +65,9 @@ class FakeProcessSource implements ProcessSource {
   dropCounters: number[] = drops({});
   readonly deleteCalls: number[][] = [];
   cap = { counts: 65536, procs: 16384 };
+  /** The kernel's count of writes to syscall_procs (syscall_info_writes), and how often the agent read the map. */
+  infoWrites = 0;
+  procsReads = 0;
   isAttached = true;
   closed = 0;
 
@@ -79,7 +82,10 @@ class FakeProcessSource implements ProcessSource {
       this.counts.set(tgid, calls);
     }
     calls.set(syscall, (calls.get(syscall) ?? 0) + n);
-    if (executable !== undefined && !this.procs.has(tgid)) this.procs.set(tgid, { executable, cgroupId });
+    if (executable !== undefined && !this.procs.has(tgid)) {
+      this.procs.set(tgid, { executable, cgroupId });
+      this.infoWrites++;
+    }
   }
 
   /** sched_process_exec of a counted process: the kernel rewrites its executable name and cgroup id. */
@@ -88,6 +94,7 @@ class FakeProcessSource implements ProcessSource {
     if (proc !== undefined) {
       proc.executable = executable;
       proc.cgroupId = cgroupId;
+      this.infoWrites++;
     }
   }
 
@@ -126,7 +133,12 @@ class FakeProcessSource implements ProcessSource {
     );
   }
 
+  readInfoWrites(): number {
+    return this.infoWrites;
+  }
+
   readProcs(): MapSnapshot {
+    this.procsReads++;
     return processInfosSnapshot(
       [...this.procs].map(([tgid, { executable, cgroupId }]) => [
         tgid,
@@ -898,6 +910,57 @@ describe('ProcessCollector: churn and pid reuse', () => {
     expect(poll(collector, 3_000).processes).toEqual([
       { pid: 100, comm: 'x', cgroupId: 0n, counts: [0, 1, 0, 0], startMs: 2_000, exited: false },
     ]);
+  });
+});
+
+describe('ProcessCollector: the info map is read only when the kernel wrote it', () => {
+  it("skips the read while no process is new and nothing exec'd, and keeps every name and cgroup", () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'curl', 7n);
+    source.call(200, READ, 1, 'nginx', 8n);
+    poll(collector, 1_000);
+    expect(source.procsReads).toBe(1);
+    // Calls only: the counts move, the info map does not.
+    source.call(100, READ, 4);
+    source.call(200, WRITE, 2);
+    const later = byPid(poll(collector, 2_000).processes);
+    expect(source.procsReads).toBe(1);
+    expect([later.get(100)!.comm, later.get(100)!.cgroupId, later.get(100)!.counts[READ]]).toEqual(['curl', 7n, 5]);
+    expect([later.get(200)!.comm, later.get(200)!.cgroupId]).toEqual(['nginx', 8n]);
+    poll(collector, 3_000);
+    expect(source.procsReads).toBe(1);
+    expect(collector.mapFill().map((m) => m.entries)).toEqual([2, 2]);
+  });
+
+  it('reads it again after an exec, for a new process, and after the agent deleted entries', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'sh', 7n);
+    poll(collector, 1_000);
+    source.exec(100, 'python3', 9n);
+    const execd = byPid(poll(collector, 2_000).processes);
+    expect(source.procsReads).toBe(2);
+    expect([execd.get(100)!.comm, execd.get(100)!.cgroupId]).toEqual(['python3', 9n]);
+    source.call(300, OPENAT, 1, 'ls', 7n);
+    expect(byPid(poll(collector, 3_000).processes).get(300)!.comm).toBe('ls');
+    expect(source.procsReads).toBe(3);
+    // An exit: its entries are deleted at commit, and the next collection counts what is left.
+    source.exit(300);
+    poll(collector, 4_000);
+    expect(source.procsReads).toBe(3);
+    poll(collector, 5_000);
+    expect(source.procsReads).toBe(4);
+    expect(collector.mapFill().map((m) => m.entries)).toEqual([1, 1]);
+    poll(collector, 6_000);
+    expect(source.procsReads).toBe(4);
+  });
+
+  it('reads it at every collection from a source that does not count the writes', () => {
+    const { source, collector } = setup();
+    Object.defineProperty(source, 'readInfoWrites', { value: undefined });
+    source.call(100, READ, 1, 'curl');
+    poll(collector, 1_000);
+    poll(collector, 2_000);
+    expect(source.procsReads).toBe(2);
   });
 });
 
