@@ -267,15 +267,15 @@ export interface CgroupResolverStats {
 }
 
 export const DEFAULT_MAX_ENTRIES = 16_384;
+export const DEFAULT_MIN_RESCAN_INTERVAL_MS = 1_000;
+
+const UNKNOWN: ResolvedCgroup = Object.freeze({});
 
 interface CacheSlot {
   entry: ResolvedCgroup;
   /** The resolver's use counter when it was last used. */
   used: number;
 }
-export const DEFAULT_MIN_RESCAN_INTERVAL_MS = 1_000;
-
-const UNKNOWN: ResolvedCgroup = Object.freeze({});
 
 /**
  * Cgroup id → path and identity. On cgroup v2 (kernel ≥ 5.5, 64-bit) the id bpf_get_current_cgroup_id() gives is
