@@ -199,6 +199,9 @@ function v1Rank(controllers: string): number {
   return rank;
 }
 
+/** The identity of a process in no container: one object for every such process, never written. */
+const NO_CONTAINER: CgroupIdentity = Object.freeze({});
+
 /**
  * Identity from /proc/<pid>/cgroup: from the v2 path when it gives one, else from the first v1 path that does,
  * in the order name=systemd, memory, cpu(acct), pids, then the rest as listed.
@@ -215,7 +218,7 @@ export function identityFromProcCgroup(text: string): CgroupIdentity {
     const identity = parseCgroupPath(cgroupPath);
     if (!isEmpty(identity)) return identity;
   }
-  return {};
+  return NO_CONTAINER;
 }
 
 /**
@@ -352,7 +355,7 @@ export class CgroupResolver {
     try {
       text = readFileSync(path.join(procRoot, String(pid), 'cgroup'), 'utf8');
     } catch {
-      return {};
+      return NO_CONTAINER;
     }
     return identityFromProcCgroup(text);
   }

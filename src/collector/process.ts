@@ -225,8 +225,22 @@ export interface ProcessCollectorOptions {
   sinceMs?: number;
 }
 
-/** Distinct executable names kept for sharing (a bound: past it, the table starts again). */
+/** Distinct executable names (and cgroup ids) kept for sharing (a bound: past it, the table starts again). */
 const MAX_INTERNED_NAMES = 65_536;
+
+/** An executable name as the collector shares it, with its UTF-8 bytes (what an info entry holds for it). */
+interface InternedName {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** The NUL-terminated string in `bytes` at `at` (at most `size` bytes) is `expected`. */
+function sameCString(bytes: Uint8Array, at: number, size: number, expected: Uint8Array): boolean {
+  const n = expected.length;
+  if (n > size || (n < size && bytes[at + n] !== 0)) return false;
+  for (let i = 0; i < n; i++) if (bytes[at + i] !== expected[i]) return false;
+  return true;
+}
 
 export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly program: ProcessCountingProgram;
@@ -253,14 +267,17 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   /** The collection that last saw its counts entry, and its info entry. */
   #seenAt = new Uint32Array(0);
   #infoSeenAt = new Uint32Array(0);
-  /** Its info entry's bytes as last decoded (32-bit words by slot), and what they decoded to. */
-  #info = new Uint32Array(0);
-  #infoWords = 0;
-  #hasInfo = new Uint8Array(0);
-  #infoExecutable: string[] = [];
+  /**
+   * What its info entry last decoded to: the executable name (with its bytes, to compare the entry with) and the
+   * cgroup id (with its two 32-bit words, by slot). 12 bytes a process, where a copy of the entry was 72.
+   */
+  #infoName: (InternedName | undefined)[] = [];
+  #infoCgroupWords = new Uint32Array(0);
   #infoCgroupId: bigint[] = [];
   /** Executable names as decoded, shared by the processes that have them. */
-  readonly #names = new Map<string, string>();
+  readonly #names = new Map<string, InternedName>();
+  /** Cgroup ids as decoded, shared likewise (a host's processes are in a few hundred cgroups). */
+  readonly #cgroupIds = new Map<bigint, bigint>();
   /** Processes known to have exited whose keys wait for commit(): reported again until then. */
   readonly #exited = new Map<number, ProcessInfo>();
   /** The exited processes the last collect() returned in full: what commit() may delete. */
@@ -361,7 +378,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
         exited.set(
           pid,
           this.#infoSeenAt[slot] === collection
-            ? { executable: this.#infoExecutable[slot]!, cgroupId: this.#infoCgroupId[slot]! }
+            ? { executable: this.#infoName[slot]!.name, cgroupId: this.#infoCgroupId[slot]! }
             : { executable: '', cgroupId: 0n },
         );
       }
@@ -375,8 +392,8 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       const pid = proc.pid;
       const ended = exited.get(pid);
       const known = this.#infoSeenAt[slot] === collection;
-      const info = ended?.executable ?? (known ? this.#infoExecutable[slot] : undefined);
-      const executable = info || this.#executable[slot] || this.#intern(this.#processExecutable(pid) ?? '');
+      const info = ended?.executable ?? (known ? this.#infoName[slot]!.name : undefined);
+      const executable = info || this.#executable[slot] || this.#intern(this.#processExecutable(pid) ?? '').name;
       this.#executable[slot] = executable;
       const cgroupId = ended?.cgroupId ?? (known ? this.#infoCgroupId[slot] : undefined);
       if (cgroupId !== undefined && cgroupId !== 0n) this.#cgroupId[slot] = cgroupId;
@@ -421,34 +438,36 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     }
   }
 
-  /** Reads the info map; decodes the entries of the processes counted now whose bytes changed. Its entry count. */
+  /** Reads the info map; decodes the entries of the processes counted now that changed. Its entry count. */
   #readInfo(collection: number): number {
     const procs = this.#source.readProcs();
-    const words = procs.valueSize >>> 2;
-    if (words !== this.#infoWords) {
-      this.#infoWords = words;
-      this.#info = new Uint32Array(this.#capacity * words);
-      this.#hasInfo.fill(0);
-    }
+    const { executable, cgroup_id } = PROCESS_INFO.fields;
+    const values = procs.values;
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    const words = this.#infoCgroupWords;
     for (let i = 0; i < procs.count; i++) {
       const slot = this.#slotOf.get(procs.keys.getUint32(i * procs.keySize, true));
       if (slot === undefined || this.#seenAt[slot] !== collection) continue;
       const at = i * procs.valueSize;
-      const info = this.#info;
-      const base = slot * words;
-      let same = this.#hasInfo[slot] === 1;
-      for (let w = 0; w < words; w++) {
-        const word = procs.values.getUint32(at + w * 4, true);
-        if (info[base + w] !== word) {
-          info[base + w] = word;
-          same = false;
-        }
-      }
-      if (!same) {
-        const decoded = decodeProcessInfoAt(procs.values, at);
-        this.#infoExecutable[slot] = this.#intern(decoded.executable);
-        this.#infoCgroupId[slot] = decoded.cgroupId;
-        this.#hasInfo[slot] = 1;
+      const low = values.getUint32(at + cgroup_id.offset, true);
+      const high = values.getUint32(at + cgroup_id.offset + 4, true);
+      const name = this.#infoName[slot];
+      if (
+        name === undefined ||
+        words[slot * 2] !== low ||
+        words[slot * 2 + 1] !== high ||
+        !sameCString(bytes, at + executable.offset, executable.size, name.bytes)
+      ) {
+        const decoded = decodeProcessInfoAt(values, at);
+        const start = at + executable.offset;
+        const end = bytes.subarray(start, start + executable.size).indexOf(0);
+        this.#infoName[slot] = this.#intern(
+          decoded.executable,
+          bytes.slice(start, end < 0 ? start + executable.size : start + end),
+        );
+        this.#infoCgroupId[slot] = this.#internCgroup(decoded.cgroupId);
+        words[slot * 2] = low;
+        words[slot * 2 + 1] = high;
       }
       this.#infoSeenAt[slot] = collection;
     }
@@ -474,8 +493,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#idle[slot] = 0;
     this.#seenAt[slot] = 0;
     this.#infoSeenAt[slot] = 0;
-    this.#hasInfo[slot] = 0;
-    this.#infoExecutable[slot] = '';
+    this.#infoName[slot] = undefined;
     this.#infoCgroupId[slot] = 0n;
     return slot;
   }
@@ -486,7 +504,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     if (this.#slotOf.get(proc.pid) === slot) this.#slotOf.delete(proc.pid);
     this.#proc[slot] = undefined;
     this.#executable[slot] = '';
-    this.#infoExecutable[slot] = '';
+    this.#infoName[slot] = undefined;
     this.#freeSlots.push(slot);
   }
 
@@ -500,18 +518,29 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#idle = grow(this.#idle, new Uint8Array(capacity));
     this.#seenAt = grow(this.#seenAt, new Uint32Array(capacity));
     this.#infoSeenAt = grow(this.#infoSeenAt, new Uint32Array(capacity));
-    this.#hasInfo = grow(this.#hasInfo, new Uint8Array(capacity));
-    this.#info = grow(this.#info, new Uint32Array(capacity * this.#infoWords));
+    this.#infoCgroupWords = grow(this.#infoCgroupWords, new Uint32Array(capacity * 2));
     this.#capacity = capacity;
   }
 
-  /** The one string of each executable name (a process's name is decoded once, but many share it). */
-  #intern(name: string): string {
+  /**
+   * The one string of each executable name (a process's name is decoded once, but many share it), with the bytes it
+   * was decoded from (`raw`; by default its UTF-8).
+   */
+  #intern(name: string, raw?: Uint8Array): InternedName {
     const known = this.#names.get(name);
     if (known !== undefined) return known;
     if (this.#names.size >= MAX_INTERNED_NAMES) this.#names.clear();
-    this.#names.set(name, name);
-    return name;
+    const interned = { name, bytes: raw ?? Buffer.from(name, 'utf8') };
+    this.#names.set(name, interned);
+    return interned;
+  }
+
+  #internCgroup(id: bigint): bigint {
+    const known = this.#cgroupIds.get(id);
+    if (known !== undefined) return known;
+    if (this.#cgroupIds.size >= MAX_INTERNED_NAMES) this.#cgroupIds.clear();
+    this.#cgroupIds.set(id, id);
+    return id;
   }
 
   drops(): Drops {

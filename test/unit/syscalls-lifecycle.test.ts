@@ -412,6 +412,32 @@ describe('ProcessCollector: executable name', () => {
     expect(processExecutable).not.toHaveBeenCalled();
   });
 
+  it('sees every change of an entry it compares rather than decodes: a longer or shorter name, a cut one', () => {
+    const { source, collector } = setup();
+    const long = 'x'.repeat(PROCESS_INFO.fields.executable.size + 10);
+    const cut = 'x'.repeat(PROCESS_INFO.fields.executable.size - 1);
+    source.call(100, READ, 1, 'node');
+    const names = [];
+    for (const [i, name] of ['nodejs', 'node', 'nod', long, `${cut}y`, 'é', 'e', 'node'].entries()) {
+      source.exec(100, name, 0n);
+      source.call(100, READ, 1);
+      names.push(poll(collector, 1_000 * (i + 1)).processes[0]?.comm);
+    }
+    expect(names).toEqual(['nodejs', 'node', 'nod', cut, cut, 'é', 'e', 'node']);
+  });
+
+  it('sees a change of either half of the cgroup id while the name stays', () => {
+    const { source, collector } = setup();
+    source.call(100, READ, 1, 'app', 5n);
+    const ids = [];
+    for (const [i, id] of [5n + 2n ** 32n, 2n ** 32n, 2n ** 63n, 5n].entries()) {
+      source.exec(100, 'app', id);
+      source.call(100, READ, 1);
+      ids.push(poll(collector, 1_000 * (i + 1)).processes[0]?.cgroupId);
+    }
+    expect(ids).toEqual([5n + 2n ** 32n, 2n ** 32n, 2n ** 63n, 5n]);
+  });
+
   it('falls back to processExecutable when syscall_procs has no entry', () => {
     const { source, collector, processExecutable } = setup({
       executable: (pid) => (pid === 300 ? 'from-proc' : undefined),
