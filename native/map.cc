@@ -22,7 +22,12 @@ constexpr size_t kMinChunk = 64;
 
 }  // namespace
 
-// Room for `entries` entries in keys_ and values_, grown geometrically and never shrunk.
+void Map::Release() {
+  std::vector<uint8_t>().swap(keys_);
+  std::vector<uint8_t>().swap(values_);
+}
+
+// Room for `entries` entries in keys_ and values_, grown geometrically within a read.
 void Map::Reserve(size_t entries) {
   const size_t key_bytes = entries * bpf_map__key_size(map_);
   const size_t value_bytes = entries * bpf_map__value_size(map_);
@@ -53,6 +58,9 @@ Napi::Value Map::Read(Napi::Env env, size_t limit) {
   if (n > 0) memcpy(keys.Data(), keys_.data(), n * layout.key_size);
   Napi::ArrayBuffer values = Napi::ArrayBuffer::New(env, n * layout.value_size);
   if (n > 0) memcpy(values.Data(), values_.data(), n * layout.value_size);
+  // The scratch goes back to the allocator (mmap'd at these sizes, so to the kernel): kept, a read of 100,000
+  // processes' maps kept tens of MiB resident between polls for a copy that lasts microseconds.
+  Release();
   Napi::Object result = Napi::Object::New(env);
   result.Set("count", static_cast<double>(n));
   result.Set("keys", keys);

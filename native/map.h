@@ -44,10 +44,12 @@ class Map {
   size_t ReadBatched(Napi::Env env, int fd, const Layout& layout, size_t limit, bool* supported);
   size_t ReadByKey(Napi::Env env, int fd, const Layout& layout, size_t limit);
   void Reserve(size_t entries);
+  // Frees keys_ and values_ (after a read has copied them out).
+  void Release();
 
   struct bpf_map* map_;
-  // Scratch kept between reads, sized by what reads returned: keys and (summed) values of the last read, and one
-  // chunk of raw per-CPU values.
+  // Scratch of one read: its keys and (summed) values, freed once copied out; and one chunk of raw per-CPU values
+  // (at most 1 MiB, kept between reads).
   std::vector<uint8_t> keys_;
   std::vector<uint8_t> values_;
   std::vector<uint8_t> raw_;

@@ -96,7 +96,7 @@ describe('native addon', () => {
     expect(Math.min(...seen)).toBe(0);
     expect(Math.max(...seen)).toBe(entries - 1);
 
-    // A second read of the same map reuses its scratch and still returns exactly what is there.
+    // A second read of the same map (its scratch made again: the first one freed it) returns exactly what is there.
     const half = new Uint8Array(snapshot.keys.buffer.slice(0, (entries / 2) * 4));
     expect(object.deleteKeys(COUNTS, half)).toBe(entries / 2);
     expect(object.readMap(COUNTS).count).toBe(entries - entries / 2);
