@@ -58,8 +58,77 @@ export interface ProcessCounts {
   exited: boolean;
 }
 
+/**
+ * The processes of one collection, in columns by slot (a process costs no object): row k is the process in slot
+ * `rows[k]`. Its count of lane l is `counts[slot * stride + first + l]`, for l below `lanes` (a table can show a
+ * window of another's lanes). The collector writes its columns in place: a table is valid until the next collect().
+ */
+export interface ProcessTable {
+  /** The slots of the processes, in the count map's order. */
+  readonly rows: Int32Array;
+  readonly lanes: number;
+  readonly stride: number;
+  readonly first: number;
+  readonly counts: Float64Array;
+  readonly pid: Int32Array;
+  /** As ProcessCounts.startMs. */
+  readonly startMs: Float64Array;
+  /** 1: the process has ended (as ProcessCounts.exited). */
+  readonly exited: Uint8Array;
+  /** As ProcessCounts.comm and cgroupId. */
+  readonly comm: readonly string[];
+  readonly cgroupId: readonly bigint[];
+}
+
+/** A table of these processes (rows and slots in their order). */
+export function processTable(processes: readonly ProcessCounts[]): ProcessTable {
+  const n = processes.length;
+  let lanes = 0;
+  for (const p of processes) lanes = Math.max(lanes, p.counts.length);
+  const table = {
+    rows: Int32Array.from({ length: n }, (_, k) => k),
+    lanes,
+    stride: lanes,
+    first: 0,
+    counts: new Float64Array(n * lanes),
+    pid: new Int32Array(n),
+    startMs: new Float64Array(n),
+    exited: new Uint8Array(n),
+    comm: processes.map((p) => p.comm),
+    cgroupId: processes.map((p) => p.cgroupId),
+  };
+  for (let k = 0; k < n; k++) {
+    const p = processes[k]!;
+    table.pid[k] = p.pid;
+    table.startMs[k] = p.startMs;
+    table.exited[k] = p.exited ? 1 : 0;
+    for (let lane = 0; lane < p.counts.length; lane++) table.counts[k * lanes + lane] = p.counts[lane]!;
+  }
+  return table;
+}
+
+/** The table as it is, or a table of the processes. */
+export function asProcessTable(processes: ProcessTable | readonly ProcessCounts[]): ProcessTable {
+  return 'rows' in processes ? processes : processTable(processes);
+}
+
+/** Row k of a table as an object (a copy: it does not change with the table). */
+export function processAt(table: ProcessTable, k: number): ProcessCounts {
+  const slot = table.rows[k]!;
+  const counts = new Array<number>(table.lanes);
+  for (let lane = 0; lane < table.lanes; lane++) counts[lane] = table.counts[slot * table.stride + table.first + lane]!;
+  return {
+    pid: table.pid[slot]!,
+    comm: table.comm[slot]!,
+    cgroupId: table.cgroupId[slot]!,
+    counts,
+    startMs: table.startMs[slot]!,
+    exited: table.exited[slot] === 1,
+  };
+}
+
 export interface ProcessSnapshot {
-  processes: ProcessCounts[];
+  processes: ProcessTable;
 }
 
 /** Names of a program's count and info maps (for the map-fill and map-full metrics). */
@@ -250,14 +319,20 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   readonly #processExecutable: (pid: number) => string | undefined;
   readonly #onCgroup: ((id: bigint, path: string) => void) | undefined;
   // What the collector keeps of each process between collections, in columns by slot, so one whose entries did
-  // not change costs a compare and makes nothing: its counts are rewritten in place in the ProcessCounts it returns
-  // every time, and its info entry is decoded again only when its bytes changed (an exec, a move to another cgroup).
+  // not change costs a compare and makes nothing: the table it returns is these columns, its counts rewritten in
+  // place, and its info entry is decoded again only when it changed (an exec, a move to another cgroup).
   readonly #slotOf = new Map<number, number>();
   readonly #freeSlots: number[] = [];
   #capacity = 0;
   #highWater = 0;
-  /** Returned for the process while it lives: the same object, counts written in place; undefined: a free slot. */
-  #proc: (ProcessCounts | undefined)[] = [];
+  #lanes = 0;
+  /** 1: the slot holds a process. */
+  #used = new Uint8Array(0);
+  #pid = new Int32Array(0);
+  #startMs = new Float64Array(0);
+  #exitedAt = new Uint8Array(0);
+  /** By slot × lane. */
+  #counts = new Float64Array(0);
   /** The name and cgroup it is counted under (kept when the kernel's info entry goes missing). */
   #executable: string[] = [];
   #cgroupId: bigint[] = [];
@@ -324,22 +399,26 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     // The counts: each process's lanes written into its ProcessCounts, in the map's order.
     const counts = this.#source.readCounts();
     const lanes = counts.valueSize >>> 3;
+    if (lanes !== this.#lanes) {
+      this.#lanes = lanes;
+      this.#counts = new Float64Array(this.#capacity * lanes);
+    }
     const seen = new Int32Array(counts.count);
     for (let i = 0; i < counts.count; i++) {
       const pid = counts.keys.getUint32(i * counts.keySize, true);
       let slot = this.#slotOf.get(pid);
       // New, or (never from the kernel) a key twice in one read: the later entry is a process of its own.
       if (slot === undefined || this.#seenAt[slot] === collection) {
-        slot = this.#newSlot(pid, lanes, since);
+        slot = this.#newSlot(pid, since);
         fresh = true;
       }
-      const proc = this.#proc[slot]!;
-      const lane = proc.counts;
+      const lane = this.#counts;
+      const base = slot * lanes;
       const at = i * counts.valueSize;
       let total = 0;
       for (let l = 0; l < lanes; l++) {
         const value = u64(counts.values, at + l * 8);
-        lane[l] = value;
+        lane[base + l] = value;
         total += value;
       }
       this.#idle[slot] = total === this.#total[slot] ? 1 : 0;
@@ -372,7 +451,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     // since the last one (a dead process's never do) and treats those that are gone, or zombies, as exited.
     if ((this.#drops[DROP.PROCESS_DROP_EXIT_LOST] ?? 0) > 0 || (this.#drops[DROP.PROCESS_DROP_INFO_FULL] ?? 0) > 0) {
       for (const slot of seen) {
-        const pid = this.#proc[slot]!.pid;
+        const pid = this.#pid[slot]!;
         // pid 0 (the idle task, in CPU samples) never exits.
         if (pid === 0 || this.#idle[slot] === 0 || exited.has(pid) || this.#processAlive(pid)) continue;
         exited.set(
@@ -384,12 +463,10 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       }
     }
 
-    const processes: ProcessCounts[] = new Array(seen.length);
     this.#previousMs = nowMs;
     for (let i = 0; i < seen.length; i++) {
       const slot = seen[i]!;
-      const proc = this.#proc[slot]!;
-      const pid = proc.pid;
+      const pid = this.#pid[slot]!;
       const ended = exited.get(pid);
       const known = this.#infoSeenAt[slot] === collection;
       const info = ended?.executable ?? (known ? this.#infoName[slot]!.name : undefined);
@@ -397,27 +474,27 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       this.#executable[slot] = executable;
       const cgroupId = ended?.cgroupId ?? (known ? this.#infoCgroupId[slot] : undefined);
       if (cgroupId !== undefined && cgroupId !== 0n) this.#cgroupId[slot] = cgroupId;
-      if (ended !== undefined) {
-        // Final counts: an object of their own, which later collections never write.
-        processes[i] = {
-          pid,
-          comm: executable,
-          cgroupId: this.#cgroupId[slot]!,
-          counts: proc.counts.slice(),
-          startMs: proc.startMs,
-          exited: true,
-        };
-        continue;
-      }
-      proc.comm = executable;
-      proc.cgroupId = this.#cgroupId[slot]!;
-      processes[i] = proc;
+      // Final counts: the slot stays as it is until commit() frees it.
+      this.#exitedAt[slot] = ended !== undefined ? 1 : 0;
     }
     for (let slot = 0; slot < this.#highWater; slot++) {
-      if (this.#proc[slot] !== undefined && this.#seenAt[slot] !== collection) this.#freeSlot(slot);
+      if (this.#used[slot] === 1 && this.#seenAt[slot] !== collection) this.#freeSlot(slot);
     }
     this.#reported = [...exited.keys()];
-    return { processes };
+    return {
+      processes: {
+        rows: seen,
+        lanes,
+        stride: lanes,
+        first: 0,
+        counts: this.#counts,
+        pid: this.#pid,
+        startMs: this.#startMs,
+        exited: this.#exitedAt,
+        comm: this.#executable,
+        cgroupId: this.#cgroupId,
+      },
+    };
   }
 
   /**
@@ -474,19 +551,16 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     return procs.count;
   }
 
-  #newSlot(pid: number, lanes: number, startMs: number): number {
+  #newSlot(pid: number, startMs: number): number {
     if (this.#freeSlots.length === 0 && this.#highWater === this.#capacity) this.#grow();
     const slot = this.#freeSlots.pop() ?? this.#highWater++;
     // (A key twice in one read: the earlier entry keeps its slot until the next collection, which frees it.)
     this.#slotOf.set(pid, slot);
-    this.#proc[slot] = {
-      pid,
-      comm: '',
-      cgroupId: 0n,
-      counts: new Array<number>(lanes).fill(0),
-      startMs,
-      exited: false,
-    };
+    this.#used[slot] = 1;
+    this.#pid[slot] = pid;
+    this.#startMs[slot] = startMs;
+    this.#exitedAt[slot] = 0;
+    this.#counts.fill(0, slot * this.#lanes, (slot + 1) * this.#lanes);
     this.#executable[slot] = '';
     this.#cgroupId[slot] = 0n;
     this.#total[slot] = -1;
@@ -499,10 +573,10 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   }
 
   #freeSlot(slot: number): void {
-    const proc = this.#proc[slot];
-    if (proc === undefined) return;
-    if (this.#slotOf.get(proc.pid) === slot) this.#slotOf.delete(proc.pid);
-    this.#proc[slot] = undefined;
+    if (this.#used[slot] === 0) return;
+    const pid = this.#pid[slot]!;
+    if (this.#slotOf.get(pid) === slot) this.#slotOf.delete(pid);
+    this.#used[slot] = 0;
     this.#executable[slot] = '';
     this.#infoName[slot] = undefined;
     this.#freeSlots.push(slot);
@@ -510,10 +584,15 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
 
   #grow(): void {
     const capacity = Math.max(1024, this.#capacity * 2);
-    const grow = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, next: T): T => {
+    const grow = <T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(old: T, next: T): T => {
       next.set(old);
       return next;
     };
+    this.#used = grow(this.#used, new Uint8Array(capacity));
+    this.#pid = grow(this.#pid, new Int32Array(capacity));
+    this.#startMs = grow(this.#startMs, new Float64Array(capacity));
+    this.#exitedAt = grow(this.#exitedAt, new Uint8Array(capacity));
+    this.#counts = grow(this.#counts, new Float64Array(capacity * this.#lanes));
     this.#total = grow(this.#total, new Float64Array(capacity));
     this.#idle = grow(this.#idle, new Uint8Array(capacity));
     this.#seenAt = grow(this.#seenAt, new Uint32Array(capacity));

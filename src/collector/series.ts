@@ -8,6 +8,7 @@
 // Who each process is (container, pod) comes from the attributor. The exporter only names what this produces.
 import { IndexedBudget, SeriesBudget, type BudgetInput } from './budget.ts';
 import type { ExecCount } from './exec.ts';
+import { asProcessTable, processAt, processTable, type ProcessTable } from './process.ts';
 import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
 
 /** Where a process runs, as far as it is known. Absent fields are unknown, never guessed. */
@@ -127,6 +128,16 @@ interface Aggregate {
 
 const NO_PID = -1;
 
+/**
+ * The per-process view's processes: `order` names each, a slot of `table` (≥ 0) or, as ~i, slot i of `extra` (the
+ * exited processes kept for their retention, as objects of their own).
+ */
+interface PerProcessInput {
+  table: ProcessTable;
+  order: ArrayLike<number>;
+  extra: ProcessTable | undefined;
+}
+
 export class SyscallSeriesShaper {
   readonly #options: ShaperOptions;
   readonly #attribute: Attributor;
@@ -227,9 +238,10 @@ export class SyscallSeriesShaper {
     this.#slotCapacity = capacity;
   }
 
-  /** The slot of this process (pid and start): the one it had, or a new one. */
-  #slotOf(proc: ProcessSyscalls): number {
-    const { pid, startMs } = proc;
+  /** The slot of the process in slot `r` of table `t` (by pid and start): the one it had, or a new one. */
+  #slotOf(t: ProcessTable, r: number): number {
+    const pid = t.pid[r]!;
+    const startMs = t.startMs[r]!;
     const slot = this.#slotOfPid.get(pid);
     if (slot !== undefined && this.#startMs[slot] === startMs) return slot;
     if (this.#displaced.size > 0) {
@@ -261,24 +273,21 @@ export class SyscallSeriesShaper {
   }
 
   /** The process's slot, its attribution looked up once per poll and its group made again when either changed. */
-  #knownOf(proc: ProcessSyscalls): number {
+  #knownOf(t: ProcessTable, r: number): number {
     const poll = this.#shapes;
-    const slot = this.#slotOf(proc);
+    const slot = this.#slotOf(t, r);
     this.#seenAt[slot] = poll;
+    const comm = t.comm[r]!;
     // Looked up once per poll for both views (the lookup is synchronous: both would get the same answer), and
     // again for a record of the process under another name.
-    if (this.#attributedAt[slot] !== poll || this.#comm[slot] !== proc.comm) {
-      const attribution = this.#attribute(proc.cgroupId, proc.pid);
+    if (this.#attributedAt[slot] !== poll || this.#comm[slot] !== comm) {
+      const attribution = this.#attribute(t.cgroupId[r]!, t.pid[r]!);
       this.#attributedAt[slot] = poll;
       const group = this.#group[slot];
-      if (
-        group === undefined ||
-        this.#comm[slot] !== proc.comm ||
-        !sameAttribution(this.#attribution[slot]!, attribution)
-      ) {
-        this.#comm[slot] = proc.comm;
+      if (group === undefined || this.#comm[slot] !== comm || !sameAttribution(this.#attribution[slot]!, attribution)) {
+        this.#comm[slot] = comm;
         this.#attribution[slot] = attribution;
-        const prefix = `${proc.comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000`;
+        const prefix = `${comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000`;
         if (group?.prefix !== prefix) this.#join(slot, prefix);
       }
     }
@@ -345,7 +354,9 @@ export class SyscallSeriesShaper {
     for (const [key, slot] of this.#displaced) if (this.#pid[slot] === NO_PID) this.#displaced.delete(key);
   }
 
-  shape(processes: readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
+  /** `processes`: a collection's table (or, in tests, its processes as objects). */
+  shape(input: ProcessTable | readonly ProcessSyscalls[], nowMs: number): ShapedSyscalls {
+    const processes = asProcessTable(input);
     const poll = ++this.#shapes;
     const hold = this.#options.holdMs ?? 0;
     const aggregate = this.#budget.apply(this.#perExecutable(processes, nowMs), nowMs);
@@ -427,10 +438,20 @@ export class SyscallSeriesShaper {
    * is over (then once more as ended, so the budget lets them go). A process the collector reports as exited
    * again (its poll was not published) is the same retained one.
    */
-  #withRetained(processes: readonly ProcessSyscalls[], nowMs: number): readonly ProcessSyscalls[] {
+  #withRetained(t: ProcessTable, nowMs: number): PerProcessInput {
     const retention = this.#options.exitedRetentionMs ?? 0;
-    if (this.#retained.size === 0 && !processes.some((p) => p.exited)) return processes;
-    const out: ProcessSyscalls[] = [];
+    const rows = t.rows;
+    let anyExited = false;
+    for (let k = 0; k < rows.length && !anyExited; k++) anyExited = t.exited[rows[k]!] === 1;
+    if (this.#retained.size === 0 && !anyExited) return { table: t, order: rows, extra: undefined };
+    // The live processes' rows of the table, and the exited ones' as objects of their own (`extras`, at order
+    // ~index): a few, kept across polls while their retention lasts.
+    const order: number[] = [];
+    const extras: ProcessSyscalls[] = [];
+    const push = (proc: ProcessSyscalls): void => {
+      order.push(~extras.length);
+      extras.push(proc);
+    };
     // A live process that reuses a retained one's pid ends the retention now, and a newer process (live, or ended
     // already) with the same labels ends it unpublished: two series must not share labels. Made only when a
     // retained process is looked at (none is, in a poll without exits).
@@ -441,14 +462,15 @@ export class SyscallSeriesShaper {
     const index = (): void => {
       const asked = new Set<number>();
       for (const entry of this.#retained.values()) asked.add(entry.proc.pid);
-      for (let k = 0; k < processes.length; k++) if (processes[k]!.exited) asked.add(processes[k]!.pid);
+      for (let k = 0; k < rows.length; k++) if (t.exited[rows[k]!] === 1) asked.add(t.pid[rows[k]!]!);
       newest = new Map();
       live = new Set();
-      for (let k = 0; k < processes.length; k++) {
-        const p = processes[k]!;
-        if (!asked.has(p.pid)) continue;
-        newest.set(p.pid, Math.max(newest.get(p.pid) ?? -Infinity, p.startMs));
-        if (!p.exited) live.add(p.pid);
+      for (let k = 0; k < rows.length; k++) {
+        const r = rows[k]!;
+        const pid = t.pid[r]!;
+        if (!asked.has(pid)) continue;
+        newest.set(pid, Math.max(newest.get(pid) ?? -Infinity, t.startMs[r]!));
+        if (t.exited[r] === 0) live.add(pid);
       }
     };
     const reused = (proc: ProcessSyscalls): boolean => {
@@ -467,30 +489,30 @@ export class SyscallSeriesShaper {
         this.#superseded.push(entry.proc);
         this.#retained.delete(key);
       } else if (nowMs >= entry.untilMs || isLive(entry.proc.pid)) {
-        out.push({ ...entry.proc, exited: true });
+        push({ ...entry.proc, exited: true });
         this.#retained.delete(key);
       } else {
-        out.push(entry.proc);
+        push(entry.proc);
       }
     };
     const reported = new Set<string>();
-    for (let k = 0; k < processes.length; k++) {
-      const proc = processes[k]!;
-      if (!proc.exited) {
-        out.push(proc);
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      if (t.exited[r] === 0) {
+        order.push(r);
         continue;
       }
-      const key = `${proc.pid}/${proc.startMs}`;
+      const key = `${t.pid[r]}/${t.startMs[r]}`;
       reported.add(key);
       let entry = this.#retained.get(key);
       if (entry === undefined) {
-        entry = { proc: { ...proc, exited: false }, untilMs: nowMs + retention };
+        entry = { proc: { ...processAt(t, k), exited: false }, untilMs: nowMs + retention };
         this.#retained.set(key, entry);
       }
       emit(key, entry);
     }
     for (const [key, entry] of this.#retained) if (!reported.has(key)) emit(key, entry);
-    return out;
+    return { table: t, order, extra: processTable(extras) };
   }
 
   /** A retained process has the labels of the newer process that has its pid now (both looked up this poll). */
@@ -502,23 +524,32 @@ export class SyscallSeriesShaper {
   }
 
   /** The per-process view: each process's lanes with a count through the budget, in columns by slot. */
-  #perProcess(processes: readonly ProcessSyscalls[], nowMs: number): SyscallSeries[] {
+  #perProcess({ table, order, extra }: PerProcessInput, nowMs: number): SyscallSeries[] {
     const budget = this.#processBudget;
     const lanes = this.#lanes;
     budget.begin();
     // A retained process whose labels a newer process has now: the newer one's series go on from its values.
-    for (const proc of this.#superseded) {
-      const slot = this.#slotOf(proc);
-      const heir = this.#slotOfPid.get(proc.pid)!;
-      for (let lane = 0; lane < lanes; lane++) budget.inherit(heir * lanes + lane, slot * lanes + lane);
+    if (this.#superseded.length > 0) {
+      const superseded = processTable(this.#superseded);
+      for (let r = 0; r < superseded.rows.length; r++) {
+        const slot = this.#slotOf(superseded, r);
+        const heir = this.#slotOfPid.get(superseded.pid[r]!)!;
+        for (let lane = 0; lane < lanes; lane++) budget.inherit(heir * lanes + lane, slot * lanes + lane);
+      }
+      this.#superseded = [];
     }
-    this.#superseded = [];
-    for (let k = 0; k < processes.length; k++) {
-      const proc = processes[k]!;
-      const slot = this.#knownOf(proc);
-      for (let lane = 0; lane < lanes; lane++) {
-        const value = proc.counts[lane]!;
-        if (value !== 0) budget.input(slot * lanes + lane, lane, value, proc.exited, proc.startMs);
+    for (let k = 0; k < order.length; k++) {
+      const ref = order[k]!;
+      const t = ref >= 0 ? table : extra!;
+      const r = ref >= 0 ? ref : ~ref;
+      const slot = this.#knownOf(t, r);
+      const exited = t.exited[r] === 1;
+      const startMs = t.startMs[r]!;
+      const at = r * t.stride + t.first;
+      const n = Math.min(lanes, t.lanes);
+      for (let lane = 0; lane < n; lane++) {
+        const value = t.counts[at + lane]!;
+        if (value !== 0) budget.input(slot * lanes + lane, lane, value, exited, startMs);
       }
     }
     // A process that vanished unannounced, whose pid a newer one has: its retired series, if the two share labels,
@@ -581,7 +612,7 @@ export class SyscallSeriesShaper {
    * One series per (executable, container, syscall): the calls of live processes plus those of processes that
    * have ended or exec'd into another name, so each aggregate only grows.
    */
-  #perExecutable(processes: readonly ProcessSyscalls[], nowMs: number): BudgetInput<Payload>[] {
+  #perExecutable(t: ProcessTable, nowMs: number): BudgetInput<Payload>[] {
     const hold = this.#options.holdMs ?? 0;
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
     const poll = this.#shapes;
@@ -589,18 +620,24 @@ export class SyscallSeriesShaper {
     const finished = new Set<string>();
     /** Names a live process is in without calls under them yet: their aggregates, if another makes one, are occupied. */
     const waiting: string[] = [];
-    for (let k = 0; k < processes.length; k++) {
-      const proc = processes[k]!;
-      const slot = this.#knownOf(proc);
+    const rows = t.rows;
+    const n = Math.min(lanes, t.lanes);
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      const slot = this.#knownOf(t, r);
       this.#contributedAt[slot] = poll;
       const group = this.#group[slot]!;
       const attribution = this.#attribution[slot]!;
-      for (let lane = 0; lane < lanes; lane++) {
-        const value = proc.counts[lane]!;
+      const pid = t.pid[r]!;
+      const startMs = t.startMs[r]!;
+      const exited = t.exited[r] === 1;
+      const at = r * t.stride + t.first;
+      for (let lane = 0; lane < n; lane++) {
+        const value = t.counts[at + lane]!;
         if (value === 0) continue;
         const i = slot * lanes + lane;
-        if (proc.exited) {
-          const id = `${proc.pid}/${proc.startMs}/${lane}`;
+        if (exited) {
+          const id = `${pid}/${startMs}/${lane}`;
           if (this.#finished.has(id)) {
             finished.add(id);
             continue;
@@ -619,9 +656,9 @@ export class SyscallSeriesShaper {
         }
         // No series for a name that has no calls yet (a process that exec'd and has not made this call since).
         if (aggregate === undefined && value === base) {
-          if (proc.exited) {
+          if (exited) {
             this.#contributing[i] = 0;
-            finished.add(`${proc.pid}/${proc.startMs}/${lane}`);
+            finished.add(`${pid}/${startMs}/${lane}`);
           } else {
             waiting.push(group.names[lane]!);
           }
@@ -629,11 +666,11 @@ export class SyscallSeriesShaper {
         }
         if (aggregate === undefined) {
           aggregate = {
-            payload: { pid: undefined, comm: proc.comm, syscall: this.#kinds[lane]!, attribution },
+            payload: { pid: undefined, comm: t.comm[r]!, syscall: this.#kinds[lane]!, attribution },
             carried: 0,
             live: 0,
             // Held, it starts at the 0 it shows now; not held, its count began with this process's.
-            startMs: hold > 0 ? nowMs : Math.min(proc.startMs, nowMs),
+            startMs: hold > 0 ? nowMs : Math.min(startMs, nowMs),
             last: 0,
             changedMs: nowMs,
             occupiedAt: 0,
@@ -645,10 +682,10 @@ export class SyscallSeriesShaper {
         // Pod names arrive when the kubelet answers: the newest attribution of a live process wins (the object
         // is kept while its fields stay the same, so the series keeps its labels' objects).
         if (!sameAttribution(aggregate.payload.attribution, attribution)) aggregate.payload.attribution = attribution;
-        if (proc.exited) {
+        if (exited) {
           aggregate.carried += value - base;
           this.#contributing[i] = 0;
-          finished.add(`${proc.pid}/${proc.startMs}/${lane}`);
+          finished.add(`${pid}/${startMs}/${lane}`);
         } else {
           aggregate.live += value - base;
           aggregate.occupiedAt = poll;

@@ -7,12 +7,14 @@
 import { TCP_COUNTS, TCP_DROP, TCP_EVENT, TCP_MAP_SIZES } from '../bpf/layouts.ts';
 import { SyscallSeriesShaper, type Attribution, type ShaperOptions, type SyscallSeries } from './series.ts';
 import {
+  asProcessTable,
   KernelProcessSource,
   ProcessCollector,
   type KernelProcessSourceOptions,
   type ProcessCounts,
   type ProcessObject,
   type ProcessSnapshot,
+  type ProcessTable,
 } from './process.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 
@@ -179,12 +181,6 @@ export interface ShapedTcp {
   unowned: number;
 }
 
-/** A process's counts as one metric's shaper sees them: its lanes of that metric only (rewritten in place). */
-interface LaneView {
-  proc: ProcessCounts;
-  view: ProcessCounts;
-}
-
 /**
  * The tcp lanes shaped as the syscall counts are (SyscallSeriesShaper's aggregate view; no per-process view), one
  * shaper per metric, so each tcp metric has a budget of --max-series series as every other metric has, and its own
@@ -194,8 +190,6 @@ interface LaneView {
  */
 export class TcpSeriesShaper {
   readonly #shapers: { metric: TcpMetric; first: number; length: number; shaper: SyscallSeriesShaper }[];
-  /** Per metric, each process's view by pid, reused poll after poll. */
-  readonly #views: Map<number, LaneView>[];
 
   constructor(options: Omit<ShaperOptions, 'kinds' | 'pidLabels'>) {
     const lanes = (metric: TcpMetric, first: number, length: number) => ({
@@ -212,40 +206,22 @@ export class TcpSeriesShaper {
       ...TCP_EVENT_NAMES.map((event, i) => lanes(event, i, 1)),
       lanes('latency', TCP_EVENT_NAMES.length, TCP_LANES.length - TCP_EVENT_NAMES.length),
     ];
-    this.#views = this.#shapers.map(() => new Map());
   }
 
-  /** The processes with only the lanes first … first + length - 1, as views kept per pid. */
-  #viewsOf(index: number, processes: readonly ProcessCounts[]): ProcessCounts[] {
+  /** The processes with only the lanes first … first + length - 1: a window of the table's columns. */
+  #viewOf(index: number, processes: ProcessTable): ProcessTable {
     const { first, length } = this.#shapers[index]!;
-    const views = this.#views[index]!;
-    const out: ProcessCounts[] = [];
-    const seen = new Set<number>();
-    for (const proc of processes) {
-      seen.add(proc.pid);
-      let entry = views.get(proc.pid);
-      if (entry === undefined || entry.proc !== proc) {
-        entry = { proc, view: { ...proc, counts: new Array<number>(length).fill(0) } };
-        views.set(proc.pid, entry);
-      }
-      const view = entry.view;
-      view.comm = proc.comm;
-      view.cgroupId = proc.cgroupId;
-      view.startMs = proc.startMs;
-      view.exited = proc.exited;
-      for (let i = 0; i < length; i++) view.counts[i] = proc.counts[first + i]!;
-      out.push(view);
-    }
-    for (const pid of views.keys()) if (!seen.has(pid)) views.delete(pid);
-    return out;
+    return { ...processes, first: processes.first + first, lanes: length };
   }
 
-  shape(snapshot: ProcessSnapshot & { unowned: number }, nowMs: number): ShapedTcp {
+  /** `processes`: a collection's table (or, in tests, its processes as objects). */
+  shape(snapshot: { processes: ProcessTable | readonly ProcessCounts[]; unowned: number }, nowMs: number): ShapedTcp {
+    const processes = asProcessTable(snapshot.processes);
     const series: SyscallSeries[] = [];
     const latency = new Map<string, TcpLatencySeries>();
     const folded = {} as Record<TcpMetric, number>;
     this.#shapers.forEach(({ metric, shaper }, index) => {
-      const shaped = shaper.shape(this.#viewsOf(index, snapshot.processes), nowMs);
+      const shaped = shaper.shape(this.#viewOf(index, processes), nowMs);
       folded[metric] = shaped.foldedTotal;
       if (metric !== 'latency') {
         series.push(...shaped.series);

@@ -34,12 +34,15 @@ export const cpu: ProgramDescriptor<'cpu'> = {
       objects: [source.object],
       collect(now, snapshot) {
         const processes = collector.collect(now).processes;
-        const idle = processes.find((p) => p.pid === 0)?.counts[0] ?? 0;
+        // The idle task (pid 0) is the idle samples, not a process.
+        let idle = 0;
+        const rows = processes.rows.filter((slot) => {
+          if (processes.pid[slot] !== 0) return true;
+          idle = processes.counts[slot * processes.stride + processes.first]!;
+          return false;
+        });
         snapshot.cpu = {
-          ...shaper.shape(
-            processes.filter((p) => p.pid !== 0),
-            now,
-          ),
+          ...shaper.shape({ ...processes, rows }, now),
           idle,
           hz: config.cpuSampleHz,
         };

@@ -13,12 +13,14 @@ import {
   decodeProcessExit,
   procAlive,
   procExecutable,
+  processAt,
   ProcessCollector,
   type ProcessCounts,
   type ProcessExit,
   type ProcessSnapshot,
   type ProcessSource,
 } from '../../src/collector/process.ts';
+import { SyscallSeriesShaper } from '../../src/collector/series.ts';
 import { SYSCALL_NAMES } from '../../src/collector/syscalls.ts';
 import { countsSnapshot, processExitEvent, processInfosSnapshot } from '../helpers/layouts.ts';
 
@@ -43,11 +45,22 @@ const encoder = new TextEncoder();
 const kernelName = (name: string): Uint8Array =>
   encoder.encode(name).subarray(0, PROCESS_INFO.fields.executable.size - 1);
 
+/** A collection's processes as objects, in its rows' order. */
+function rowsOf(snapshot: ProcessSnapshot): ProcessCounts[] {
+  return Array.from({ length: snapshot.processes.rows.length }, (_, k) => processAt(snapshot.processes, k));
+}
+
 /** The agent's order: collect, publish (nothing to do here), commit. */
-function poll(collector: ProcessCollector, nowMs: number): ProcessSnapshot {
+function poll(collector: ProcessCollector, nowMs: number): { processes: ProcessCounts[] } {
   const snapshot = collector.collect(nowMs);
+  const processes = rowsOf(snapshot);
   collector.commit();
-  return snapshot;
+  return { processes };
+}
+
+/** collect() alone, its processes as objects. */
+function collected(collector: ProcessCollector, nowMs: number): ProcessCounts[] {
+  return rowsOf(collector.collect(nowMs));
 }
 
 interface KernelProc {
@@ -311,7 +324,7 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
 
     source.call(100, READ, 6);
     source.exit(100);
-    const reported = collector.collect(2_000).processes;
+    const reported = collected(collector, 2_000);
     expect(byPid(reported).get(100)).toMatchObject({ counts: [0, 10, 0, 0], exited: true });
     expect(source.deleteCalls).toEqual([]);
     expect(source.counts.has(100)).toBe(true);
@@ -321,7 +334,7 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
     expect(source.counts.has(100)).toBe(false);
     collector.commit();
     expect(source.deleteCalls).toEqual([[100]]);
-    expect(collector.collect(3_000).processes.map((p) => p.pid)).toEqual([200]);
+    expect(collected(collector, 3_000).map((p) => p.pid)).toEqual([200]);
   });
 
   it('reports an exited process again, final counts included, when its collection was not committed', () => {
@@ -334,13 +347,13 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
     const final = { pid: 100, comm: 'worker', cgroupId: 0n, counts: [3, 4, 0, 0], startMs: 1_000, exited: true };
 
     // Publication failed: no commit. The exit event has been drained, but the next collection still knows.
-    expect(collector.collect(2_000).processes).toEqual([final]);
-    expect(collector.collect(3_000).processes).toEqual([final]);
+    expect(collected(collector, 2_000)).toEqual([final]);
+    expect(collected(collector, 3_000)).toEqual([final]);
     expect(source.deleteCalls).toEqual([]);
 
     collector.commit();
     expect(source.deleteCalls).toEqual([[100]]);
-    expect(collector.collect(4_000).processes).toEqual([]);
+    expect(collected(collector, 4_000)).toEqual([]);
   });
 
   it('deletes nothing when the collection failed after draining the exit events', () => {
@@ -358,7 +371,7 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
     expect(source.deleteCalls).toEqual([]);
 
     source.readCounts = readCounts;
-    expect(collector.collect(3_000).processes).toMatchObject([{ pid: 100, counts: [0, 4, 0, 0], exited: true }]);
+    expect(collected(collector, 3_000)).toMatchObject([{ pid: 100, counts: [0, 4, 0, 0], exited: true }]);
     collector.commit();
     expect(source.deleteCalls).toEqual([[100]]);
   });
@@ -371,12 +384,12 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
     collector.collect(1_000);
     collector.collect(2_000);
     alive.delete(100);
-    expect(collector.collect(3_000).processes).toMatchObject([{ pid: 100, counts: [0, 2, 0, 0], exited: true }]);
-    expect(collector.collect(4_000).processes).toMatchObject([{ pid: 100, counts: [0, 2, 0, 0], exited: true }]);
+    expect(collected(collector, 3_000)).toMatchObject([{ pid: 100, counts: [0, 2, 0, 0], exited: true }]);
+    expect(collected(collector, 4_000)).toMatchObject([{ pid: 100, counts: [0, 2, 0, 0], exited: true }]);
     const asked = processAlive.mock.calls.length;
     collector.commit();
     expect(source.deleteCalls).toEqual([[100]]);
-    expect(collector.collect(5_000).processes).toEqual([]);
+    expect(collected(collector, 5_000)).toEqual([]);
     expect(processAlive.mock.calls.length).toBe(asked);
   });
 
@@ -384,7 +397,7 @@ describe('ProcessCollector: keys of exited processes are deleted by commit(), af
     const { source, collector } = setup();
     source.procs.set(300, { executable: 'quiet', cgroupId: 0n });
     source.exit(300);
-    expect(collector.collect(1_000).processes).toEqual([]);
+    expect(collected(collector, 1_000)).toEqual([]);
     collector.commit();
     expect(source.deleteCalls).toEqual([[300]]);
     expect(source.procs.has(300)).toBe(false);
@@ -1051,4 +1064,58 @@ describe('ProcessCollector: drops, map fill and the source', () => {
 
 afterEach(() => {
   vi.restoreAllMocks();
+});
+
+describe("the shapers read the collector's table as they read the same processes as objects", () => {
+  it('gives the same series, poll after poll, through exits, execs, pid reuse, folding and retention', () => {
+    const { source, collector } = setup({ alive: () => true });
+    const options = {
+      maxSeries: 6,
+      pidLabels: true,
+      maxProcessSeries: 9,
+      exitedRetentionMs: 12_000,
+      groupRetentionMs: 30_000,
+      holdMs: 6_000,
+      visibleMs: 6_000,
+      attribute: (cgroupId: bigint) => (cgroupId === 0n ? {} : { containerId: `c${cgroupId}` }),
+    };
+    const fromTable = new SyscallSeriesShaper(options);
+    const fromObjects = new SyscallSeriesShaper(options);
+    const fromTableCpu = new SyscallSeriesShaper({ ...options, kinds: ['read'] });
+    const fromObjectsCpu = new SyscallSeriesShaper({ ...options, kinds: ['read'] });
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const live = new Set<number>();
+    let compared = 0;
+    for (let step = 1; step <= 60; step++) {
+      for (let i = 0; i < 12; i++) {
+        const pid = 100 + random(40);
+        if (!live.has(pid)) live.add(pid);
+        source.call(pid, random(4), 1 + random(5), `exe${random(5)}`, BigInt(random(3)));
+      }
+      for (const pid of live) {
+        const dice = random(20);
+        if (dice === 0) source.exec(pid, `exe${random(5)}`, BigInt(random(3)));
+        if (dice === 1) {
+          source.exit(pid);
+          live.delete(pid);
+        }
+      }
+      const snapshot = collector.collect(step * 5_000);
+      const objects = rowsOf(snapshot);
+      const now = step * 5_000;
+      expect(fromTable.shape(snapshot.processes, now)).toEqual(fromObjects.shape(objects, now));
+      // A window of one lane (as the tcp program's metrics see their lanes of one table).
+      const window = { ...snapshot.processes, first: snapshot.processes.first + 1, lanes: 1 };
+      const lane = objects.map((p) => ({ ...p, counts: [p.counts[1]!] }));
+      expect(fromTableCpu.shape(window, now)).toEqual(fromObjectsCpu.shape(lane, now));
+      collector.commit();
+      for (const [pid] of source.counts) if (!live.has(pid)) source.counts.delete(pid);
+      compared += objects.length;
+    }
+    expect(compared).toBeGreaterThan(500);
+  });
 });
