@@ -40,7 +40,10 @@ export function createAttributor(options: AttributorOptions): Attributor {
     if (++sinceSweep < Math.max(byPid.size, SWEEP_MIN_LOOKUPS)) return;
     sinceSweep = 0;
     sweeps++;
-    for (const [pid, entry] of byPid) if (entry.sweep < sweeps - 2) byPid.delete(pid);
+    // forEach, not for…of: no [key, value] array per process.
+    byPid.forEach((entry, pid) => {
+      if (entry.sweep < sweeps - 2) byPid.delete(pid);
+    });
   };
   return (cgroupId, pid) => {
     let identity: CgroupIdentity = cgroupId !== 0n ? resolver.resolve(cgroupId) : NO_IDENTITY;

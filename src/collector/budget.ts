@@ -353,7 +353,10 @@ export class IndexedBudget<P> {
     }
 
     this.#assign(nowMs);
-    for (const [key, r] of this.#retired) if (nowMs > r.untilMs) this.#dropRetired(key, r);
+    // forEach, not for…of: no [key, value] array per entry (there can be tens of thousands).
+    this.#retired.forEach((r, key) => {
+      if (nowMs > r.untilMs) this.#dropRetired(key, r);
+    });
     // The first retired are the longest retired. One leaves early only once its final value has been shown for
     // visibleMs: leaving sooner, a scraper could miss the calls it counted last.
     let excess = this.#retired.size - this.#maxRetired;
@@ -364,7 +367,7 @@ export class IndexedBudget<P> {
       this.#endedEarlyTotal++;
       excess--;
     }
-    for (const r of this.#retired.values()) retired(r.payload, r.value, r.startMs);
+    this.#retired.forEach((r) => retired(r.payload, r.value, r.startMs));
 
     const current = this.#current;
     const values = new Map<number, [value: number, members: number]>();

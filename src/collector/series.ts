@@ -601,7 +601,9 @@ export class SyscallSeriesShaper {
     // A demoted series' object goes with its membership (its retired series is the budget's): otherwise the objects,
     // with their label text and encoded attributes, of every series that was ever a member would stay.
     if (this.#ownSeries.size > series.length) {
-      for (const id of this.#ownSeries.keys()) if (!budget.own(id)) this.#ownSeries.delete(id);
+      this.#ownSeries.forEach((_, id) => {
+        if (!budget.own(id)) this.#ownSeries.delete(id);
+      });
     }
     for (const r of retired) series.push(r);
     this.#addFolded(series, folded, OTHER, this.#processFoldedStart, nowMs, (v) => v);
