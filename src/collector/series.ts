@@ -147,11 +147,12 @@ export class SyscallSeriesShaper {
   readonly #aggregates = new Map<string, Aggregate>();
   readonly #groups = new Map<string, Group>();
   /**
-   * Exits already carried into their aggregate (`pid/start/lane`). The collector reports an exit again when the
-   * poll that carried it was not published (its commit never ran): it must not be counted twice. Forgotten once
-   * not reported.
+   * By slot × lane: the shape() that last carried the lane of an exited process into its aggregate (or found it had
+   * nothing to carry). The collector reports an exit again when the poll that carried it was not published (its
+   * commit never ran): reported in the very next shape(), it must not be counted twice. A stamp, not a key per
+   * lane: 100,000 processes ending at once made 400,000 strings.
    */
-  #finished = new Set<string>();
+  #finishedAt = new Uint32Array(0);
 
   /** The per-process view's budget: series id = process slot × lanes + lane, its folded group the lane. */
   readonly #processBudget: IndexedBudget<Payload>;
@@ -235,6 +236,7 @@ export class SyscallSeriesShaper {
     this.#contributing = grow(this.#contributing, new Uint8Array(capacity * lanes));
     this.#base = grow(this.#base, new Float64Array(capacity * lanes));
     this.#last = grow(this.#last, new Float64Array(capacity * lanes));
+    this.#finishedAt = grow(this.#finishedAt, new Uint32Array(capacity * lanes));
     this.#slotCapacity = capacity;
   }
 
@@ -269,6 +271,7 @@ export class SyscallSeriesShaper {
     this.#comm[fresh] = '';
     this.#attribution[fresh] = {};
     this.#group[fresh] = undefined;
+    this.#finishedAt.fill(0, fresh * this.#lanes, (fresh + 1) * this.#lanes);
     return fresh;
   }
 
@@ -619,7 +622,6 @@ export class SyscallSeriesShaper {
     for (const aggregate of this.#aggregates.values()) aggregate.live = 0;
     const poll = this.#shapes;
     const lanes = this.#lanes;
-    const finished = new Set<string>();
     /** Names a live process is in without calls under them yet: their aggregates, if another makes one, are occupied. */
     const waiting: string[] = [];
     const rows = t.rows;
@@ -638,12 +640,10 @@ export class SyscallSeriesShaper {
         const value = t.counts[at + lane]!;
         if (value === 0) continue;
         const i = slot * lanes + lane;
-        if (exited) {
-          const id = `${pid}/${startMs}/${lane}`;
-          if (this.#finished.has(id)) {
-            finished.add(id);
-            continue;
-          }
+        // (Stamps start at 1: 0 is never carried.)
+        if (exited && this.#finishedAt[i]! !== 0 && this.#finishedAt[i]! >= poll - 1) {
+          this.#finishedAt[i] = poll;
+          continue;
         }
         if (this.#contributing[i] === 0) {
           this.#contributing[i] = 1;
@@ -660,7 +660,7 @@ export class SyscallSeriesShaper {
         if (aggregate === undefined && value === base) {
           if (exited) {
             this.#contributing[i] = 0;
-            finished.add(`${pid}/${startMs}/${lane}`);
+            this.#finishedAt[i] = poll;
           } else {
             waiting.push(group.names[lane]!);
           }
@@ -687,14 +687,13 @@ export class SyscallSeriesShaper {
         if (exited) {
           aggregate.carried += value - base;
           this.#contributing[i] = 0;
-          finished.add(`${pid}/${startMs}/${lane}`);
+          this.#finishedAt[i] = poll;
         } else {
           aggregate.live += value - base;
           aggregate.occupiedAt = poll;
         }
       }
     }
-    this.#finished = finished;
     for (const name of waiting) {
       const aggregate = this.#aggregates.get(name);
       if (aggregate !== undefined) aggregate.occupiedAt = poll;
