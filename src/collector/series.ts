@@ -632,7 +632,6 @@ export class SyscallSeriesShaper {
       this.#contributedAt[slot] = poll;
       const group = this.#group[slot]!;
       const attribution = this.#attribution[slot]!;
-      const pid = t.pid[r]!;
       const startMs = t.startMs[r]!;
       const exited = t.exited[r] === 1;
       const at = r * t.stride + t.first;
