@@ -330,7 +330,8 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   #used = new Uint8Array(0);
   #pid = new Int32Array(0);
   #startMs = new Float64Array(0);
-  #exitedAt = new Uint8Array(0);
+  /** 1: its process has ended (these are its final counts, until commit() frees the slot). */
+  #ended = new Uint8Array(0);
   /** By slot × lane. */
   #counts = new Float64Array(0);
   /** The name and cgroup it is counted under (kept when the kernel's info entry goes missing). */
@@ -475,7 +476,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
       const cgroupId = ended?.cgroupId ?? (known ? this.#infoCgroupId[slot] : undefined);
       if (cgroupId !== undefined && cgroupId !== 0n) this.#cgroupId[slot] = cgroupId;
       // Final counts: the slot stays as it is until commit() frees it.
-      this.#exitedAt[slot] = ended !== undefined ? 1 : 0;
+      this.#ended[slot] = ended !== undefined ? 1 : 0;
     }
     for (let slot = 0; slot < this.#highWater; slot++) {
       if (this.#used[slot] === 1 && this.#seenAt[slot] !== collection) this.#freeSlot(slot);
@@ -490,7 +491,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
         counts: this.#counts,
         pid: this.#pid,
         startMs: this.#startMs,
-        exited: this.#exitedAt,
+        exited: this.#ended,
         comm: this.#executable,
         cgroupId: this.#cgroupId,
       },
@@ -559,7 +560,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#used[slot] = 1;
     this.#pid[slot] = pid;
     this.#startMs[slot] = startMs;
-    this.#exitedAt[slot] = 0;
+    this.#ended[slot] = 0;
     this.#counts.fill(0, slot * this.#lanes, (slot + 1) * this.#lanes);
     this.#executable[slot] = '';
     this.#cgroupId[slot] = 0n;
@@ -591,7 +592,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#used = grow(this.#used, new Uint8Array(capacity));
     this.#pid = grow(this.#pid, new Int32Array(capacity));
     this.#startMs = grow(this.#startMs, new Float64Array(capacity));
-    this.#exitedAt = grow(this.#exitedAt, new Uint8Array(capacity));
+    this.#ended = grow(this.#ended, new Uint8Array(capacity));
     this.#counts = grow(this.#counts, new Float64Array(capacity * this.#lanes));
     this.#total = grow(this.#total, new Float64Array(capacity));
     this.#idle = grow(this.#idle, new Uint8Array(capacity));
