@@ -8,6 +8,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <sys/mount.h>
 #include <time.h>
@@ -75,6 +76,19 @@ Napi::Value XdpQuery(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// trimMalloc() → boolean: gives the C heap's free pages back to the kernel (glibc malloc_trim(0): also the free
+// pages inside the heap, not only at its top), true when some were. A poll frees as much as it allocated, in blocks
+// below the mmap threshold (V8's remembered sets, libbpf and N-API scratch), and glibc keeps those pages resident
+// until the top of the heap is free: measured at 100,000 processes, 19 MiB of heap of which 5 were free. false where
+// the C library has no malloc_trim (musl).
+Napi::Value TrimMalloc(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 // enableRunTimeStats() → Link-like handle: the kernel counts run time and runs of every BPF program while it is
 // open (BPF_ENABLE_STATS, scoped to this fd rather than the global kernel.bpf_stats_enabled sysctl).
 Napi::Value EnableRunTimeStats(const Napi::CallbackInfo& info) {
@@ -111,6 +125,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("numPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "numPossibleCpus"));
   exports.Set("enableRunTimeStats", Napi::Function::New<EnableRunTimeStats>(env, "enableRunTimeStats"));
   exports.Set("libbpfVersion", Napi::Function::New<LibbpfVersion>(env, "libbpfVersion"));
+  exports.Set("trimMalloc", Napi::Function::New<TrimMalloc>(env, "trimMalloc"));
   return exports;
 }
 

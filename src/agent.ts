@@ -9,7 +9,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { addonPath, enableRunTimeStats, isBpfError, libbpfVersion, mountTracefs, type Link } from './bpf/index.ts';
+import {
+  addonPath,
+  enableRunTimeStats,
+  isBpfError,
+  libbpfVersion,
+  mountTracefs,
+  trimMalloc,
+  type Link,
+} from './bpf/index.ts';
 import type { Attributor } from './collector/series.ts';
 import { createAttributor } from './collector/attribution.ts';
 import { CgroupResolver } from './collector/cgroup.ts';
@@ -69,6 +77,8 @@ export interface AgentKernel {
   addonBuilt(): boolean;
   mountTracefs(path: string): void;
   enableRunTimeStats(): Link;
+  /** Gives the C heap's free pages back to the kernel after a poll (glibc malloc_trim). */
+  trimMalloc(): boolean;
 }
 
 const realKernel: AgentKernel = {
@@ -78,6 +88,7 @@ const realKernel: AgentKernel = {
   addonBuilt: () => existsSync(addonPath()),
   mountTracefs,
   enableRunTimeStats,
+  trimMalloc,
 };
 
 export interface AgentDeps {
@@ -365,6 +376,9 @@ export class Agent {
           this.#pollFailed(descriptor.name, error);
         }
       }
+      // What the poll freed in small blocks stays resident in glibc's heap until its top is free: give it back now,
+      // not at the next poll's peak (at 100,000 processes about 5 MiB of the heap's 19; it costs well under 1 ms).
+      this.#kernel.trimMalloc();
       return metrics;
     } catch (error) {
       this.#pollFailed('agent', error);

@@ -79,6 +79,7 @@ export interface RawAddon {
   numPossibleCpus(): number;
   enableRunTimeStats(): RawLink;
   libbpfVersion(): string;
+  trimMalloc(): boolean;
 }
 
 const root = packageRoot;

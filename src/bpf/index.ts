@@ -250,6 +250,11 @@ export function libbpfVersion(): string {
   return loadAddon().libbpfVersion();
 }
 
+/** Returns the C heap's free pages to the kernel (glibc's malloc_trim); true when some were. */
+export function trimMalloc(): boolean {
+  return loadAddon().trimMalloc();
+}
+
 /** Turns on per-program run time and run counts (BPF_ENABLE_STATS) until the returned handle is destroyed. */
 export function enableRunTimeStats(): Link {
   return new Link(loadAddon().enableRunTimeStats());

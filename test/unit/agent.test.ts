@@ -100,6 +100,10 @@ const kernel: Partial<AgentKernel> = {
   procStatus: () => 'Name:\tnode\nCapEff:\t000001ffffffffff\n',
   libbpfVersion: () => '1.7.0',
   addonBuilt: () => true,
+  trimMalloc: () => {
+    events.push('trim malloc');
+    return false;
+  },
   mountTracefs: () => {
     throw new Error('not in unit tests');
   },
@@ -218,7 +222,15 @@ describe('Agent', () => {
     const a = agent({ programs: 'exec,syscalls' });
     await a.start();
     const firstPoll = events.slice(events.indexOf('collect exec'));
-    expect(firstPoll).toEqual(['collect exec', 'collect syscalls', 'publish', 'commit exec', 'commit syscalls']);
+    // The C heap is trimmed last, once what the poll freed is free.
+    expect(firstPoll).toEqual([
+      'collect exec',
+      'collect syscalls',
+      'publish',
+      'commit exec',
+      'commit syscalls',
+      'trim malloc',
+    ]);
 
     events = [];
     // Malformed data makes building the poll's metrics throw: nothing is published, so nothing is forgotten.
@@ -231,7 +243,14 @@ describe('Agent', () => {
     events = [];
     fakes.syscalls.collect = () => undefined;
     a.poll();
-    expect(events).toEqual(['collect exec', 'collect syscalls', 'publish', 'commit exec', 'commit syscalls']);
+    expect(events).toEqual([
+      'collect exec',
+      'collect syscalls',
+      'publish',
+      'commit exec',
+      'commit syscalls',
+      'trim malloc',
+    ]);
     expect(sample(await metricsText(a), 'ebpf_agent_poll_errors_total', 'program="agent"')).toBe(1);
   });
 
