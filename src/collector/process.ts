@@ -12,6 +12,7 @@ import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } 
 import { PROCESS_CGROUP_EVENT, PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
 import { cString, u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
+import { IntMap } from './int-map.ts';
 
 /** The programs whose objects track processes with bpf/process.bpf.h. */
 export type ProcessCountingProgram = 'syscalls' | 'cpu' | 'tcp';
@@ -321,7 +322,7 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
   // What the collector keeps of each process between collections, in columns by slot, so one whose entries did
   // not change costs a compare and makes nothing: the table it returns is these columns, its counts rewritten in
   // place, and its info entry is decoded again only when it changed (an exec, a move to another cgroup).
-  readonly #slotOf = new Map<number, number>();
+  readonly #slotOf = new IntMap();
   readonly #freeSlots: number[] = [];
   #capacity = 0;
   #highWater = 0;

@@ -10,6 +10,7 @@ import { IndexedBudget, SeriesBudget, type BudgetInput } from './budget.ts';
 import type { ExecCount } from './exec.ts';
 import { asProcessTable, processAt, processTable, type ProcessTable } from './process.ts';
 import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
+import { IntMap } from './int-map.ts';
 
 /** Where a process runs, as far as it is known. Absent fields are unknown, never guessed. */
 export interface Attribution {
@@ -167,7 +168,7 @@ export class SyscallSeriesShaper {
 
   // What the shaper keeps of each process between polls, in columns by slot (a process costs no object of its
   // own): who it is, its group, and per lane what it contributes to its aggregate.
-  readonly #slotOfPid = new Map<number, number>();
+  readonly #slotOfPid = new IntMap();
   /** Slots of processes whose pid a newer process has now (an exited one kept for its retention): `pid/start`. */
   readonly #displaced = new Map<string, number>();
   readonly #freeSlots: number[] = [];

@@ -567,3 +567,21 @@ describe('SeriesBudget slots contested by many candidates', () => {
     expect(Object.keys(own(budget.apply(at(4), 4000))).sort()).toEqual(['c', 'y', 'z']);
   });
 });
+
+describe('SeriesBudget over many polls', () => {
+  it('keeps a series through more applies than its 8-bit stamp counts, and releases one the moment it vanishes', () => {
+    const budget = new SeriesBudget<string>(1);
+    const ledger = new IncreaseLedger();
+    for (let poll = 1; poll <= 600; poll++) {
+      // "a" is input every poll; "b" only until poll 300 (its key vanishes without an end), then again from 520.
+      const inputs = [input('a', poll * 3)];
+      if (poll <= 300 || poll >= 520) inputs.push(input('b', poll <= 300 ? poll : poll - 519));
+      const result = budget.apply(inputs, poll * 1000);
+      ledger.record(inputs, result);
+      // "a" is busier: it keeps the one slot from its first poll on, never restarted.
+      expect(own(result)).toEqual({ a: [poll * 3, 1000] });
+      expect(budget.tracked).toBe(inputs.length);
+    }
+    expect(ledger.counted).toBe(ledger.truth);
+  });
+});
