@@ -71,6 +71,8 @@ export class SeriesBudget<P> {
   #next = 0;
   readonly #groups = new Map<string, number>();
   readonly #groupNames: string[] = [];
+  /** Each id's start at its last input (when its count began). */
+  readonly #starts: number[] = [];
 
   /**
    * `retentionMs`: how long a demoted series is still published at its final value (0: not at all).
@@ -81,7 +83,13 @@ export class SeriesBudget<P> {
    * over-counted by up to half (the aggregate's retention is 10 scrape intervals for that reason).
    */
   constructor(maxSeries: number, retentionMs = 0, options: { maxRetired?: number; visibleMs?: number } = {}) {
-    this.#core = new IndexedBudget<P>(maxSeries, retentionMs, options, (id) => this.#payloads[id]!);
+    this.#core = new IndexedBudget<P>(
+      maxSeries,
+      retentionMs,
+      options,
+      (id) => this.#payloads[id]!,
+      (id) => this.#starts[id]!,
+    );
     this.maxSeries = maxSeries;
   }
 
@@ -117,7 +125,8 @@ export class SeriesBudget<P> {
         this.#groups.set(input.group, group);
         this.#groupNames.push(input.group);
       }
-      core.input(id, group, input.value, input.ended, input.startMs ?? nowMs);
+      this.#starts[id] = input.startMs ?? nowMs;
+      core.input(id, group, input.value, input.ended);
     }
     const own: OwnSeries<P>[] = [];
     const folded: FoldedSeries[] = [];
@@ -180,6 +189,8 @@ export class IndexedBudget<P> {
   readonly #maxRetired: number;
   /** The payload a demoted series' retired one keeps (its labels at the demotion). */
   readonly #payloadOf: (id: number) => P;
+  /** When the count of the id's series began, at its latest input (a series promoted at its first poll starts then). */
+  readonly #startOf: (id: number) => number;
 
   #capacity = 0;
   /** 1 while the id has a state. */
@@ -196,7 +207,6 @@ export class IndexedBudget<P> {
   #seen = new Uint8Array(0);
   /** Count when the series entered its current membership (own: its own series counts from here). */
   #base = new Float64Array(0);
-  #startMs = new Float64Array(0);
   #last = new Float64Array(0);
   /** The rate average (single precision: it only ranks series, and 4 bytes an id are 1.6 MiB at 400,000 ids). */
   #rate = new Float32Array(0);
@@ -206,6 +216,8 @@ export class IndexedBudget<P> {
   readonly #offsets = new Map<number, number>();
   readonly #previous = new Map<number, number>();
   readonly #retiredKeys = new Map<number, number>();
+  /** When an own series began (a column would cost every id 8 bytes; only members have one). */
+  readonly #ownStart = new Map<number, number>();
   /**
    * What an id's own series continues from when it is promoted: the value and start of a series with the same labels
    * that it took over (inherit(); rare, so not a column).
@@ -236,6 +248,7 @@ export class IndexedBudget<P> {
     retentionMs: number,
     options: { maxRetired?: number; visibleMs?: number },
     payloadOf: (id: number) => P,
+    startOf: (id: number) => number,
   ) {
     if (!Number.isInteger(maxSeries) || maxSeries < 1)
       throw new Error(`maxSeries must be a positive integer, got ${maxSeries}`);
@@ -244,6 +257,7 @@ export class IndexedBudget<P> {
     this.#visibleMs = options.visibleMs ?? 0;
     this.#maxRetired = options.maxRetired ?? Infinity;
     this.#payloadOf = payloadOf;
+    this.#startOf = startOf;
   }
 
   get foldedTotal(): number {
@@ -276,7 +290,6 @@ export class IndexedBudget<P> {
     this.#group = grow(this.#group, (n) => new Int32Array(n));
     this.#seen = grow(this.#seen, (n) => new Uint8Array(n));
     this.#base = grow(this.#base, (n) => new Float64Array(n));
-    this.#startMs = grow(this.#startMs, (n) => new Float64Array(n));
     this.#last = grow(this.#last, (n) => new Float64Array(n));
     this.#rate = grow(this.#rate, (n) => new Float32Array(n));
     this.#capacity = capacity;
@@ -289,7 +302,7 @@ export class IndexedBudget<P> {
   }
 
   /** One input of this apply: the series `id`, in folded group `group`, at cumulative `value`. */
-  input(id: number, group: number, value: number, ended: boolean, startMs: number): void {
+  input(id: number, group: number, value: number, ended: boolean): void {
     if (id >= this.#capacity) this.#grow(id);
     let fresh = false;
     if (this.#alive[id] === 0 || value < this.#last[id]!) {
@@ -301,7 +314,6 @@ export class IndexedBudget<P> {
       this.#alive[id] = 1;
       this.#own[id] = 0;
       this.#base[id] = 0;
-      this.#startMs[id] = startMs;
       this.#last[id] = 0;
       this.#rate[id] = 0;
       this.#group[id] = group;
@@ -335,7 +347,7 @@ export class IndexedBudget<P> {
   }
 
   ownStartMs(id: number): number {
-    return this.#startMs[id]!;
+    return this.#ownStart.get(id)!;
   }
 
   /**
@@ -453,7 +465,7 @@ export class IndexedBudget<P> {
     const key = this.#retiredKeys.get(from);
     if (this.#alive[from] === 1 && this.#own[from] === 1) {
       value = this.ownValue(from);
-      startMs = this.#startMs[from]!;
+      startMs = this.#ownStart.get(from)!;
     } else if (key !== undefined) {
       const r = this.#retired.get(key)!;
       value = r.value;
@@ -484,6 +496,7 @@ export class IndexedBudget<P> {
     if (this.#own[id] === 0) return;
     this.#offsets.delete(id);
     this.#previous.delete(id);
+    this.#ownStart.delete(id);
   }
 
   /** A series leaves its membership for good: what it counted while folded stays in its folded series. */
@@ -620,11 +633,14 @@ export class IndexedBudget<P> {
       this.#base[id] = value;
       const offset = retired?.value ?? inherited?.value ?? 0;
       if (offset !== 0) this.#offsets.set(id, offset);
-      this.#startMs[id] = retired?.startMs ?? inherited?.startMs ?? nowMs;
+      this.#ownStart.set(id, retired?.startMs ?? inherited?.startMs ?? nowMs);
     } else if (inherited !== undefined) {
       // New, in a series whose labels it took over: it goes on from that series' last value.
       if (inherited.value !== 0) this.#offsets.set(id, inherited.value);
-      this.#startMs[id] = inherited.startMs;
+      this.#ownStart.set(id, inherited.startMs);
+    } else {
+      // New, promoted at its first poll: its own series starts when its count began.
+      this.#ownStart.set(id, this.#startOf(id));
     }
     // (A fresh series with a retired one under its id is a new series that reuses the id: it starts at 0.)
     if (inherited !== undefined) this.#inherited.delete(id);
@@ -640,7 +656,7 @@ export class IndexedBudget<P> {
       this.#retired.set(key, {
         payload: this.#payloadOf(id),
         value: (this.#offsets.get(id) ?? 0) + previous - this.#base[id]!,
-        startMs: this.#startMs[id]!,
+        startMs: this.#ownStart.get(id)!,
         untilMs: nowMs + this.#retentionMs,
         // Its final value is what it showed at the last poll.
         shownMs: nowMs,

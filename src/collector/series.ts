@@ -208,6 +208,7 @@ export class SyscallSeriesShaper {
       retention,
       { maxRetired: maxProcessSeries, visibleMs: options.visibleMs ?? 0 },
       (id) => this.#payloadOf(id),
+      (id) => this.#startMs[Math.floor(id / this.#lanes)]!,
     );
   }
 
@@ -548,12 +549,11 @@ export class SyscallSeriesShaper {
       const r = ref >= 0 ? ref : ~ref;
       const slot = this.#knownOf(t, r);
       const exited = t.exited[r] === 1;
-      const startMs = t.startMs[r]!;
       const at = r * t.stride + t.first;
       const n = Math.min(lanes, t.lanes);
       for (let lane = 0; lane < n; lane++) {
         const value = t.counts[at + lane]!;
-        if (value !== 0) budget.input(slot * lanes + lane, lane, value, exited, startMs);
+        if (value !== 0) budget.input(slot * lanes + lane, lane, value, exited);
       }
     }
     // A process that vanished unannounced, whose pid a newer one has: its retired series, if the two share labels,
