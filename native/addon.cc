@@ -89,6 +89,35 @@ Napi::Value TrimMalloc(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// setMallocOption(name, value) → boolean: glibc's mallopt() for "mmap_threshold", "trim_threshold" or "arena_max",
+// true when glibc took it. The agent sets them through the environment when it re-executes itself (src/runtime.ts);
+// a user's own V8 flags stop that re-execution, and then these calls make the same settings from the first poll on.
+// false where the C library has no mallopt (musl) or for another name.
+Napi::Value SetMallocOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "setMallocOption(name: string, value: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+#ifdef __GLIBC__
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  const int value = info[1].As<Napi::Number>().Int32Value();
+  int param;
+  if (name == "mmap_threshold") {
+    param = M_MMAP_THRESHOLD;
+  } else if (name == "trim_threshold") {
+    param = M_TRIM_THRESHOLD;
+  } else if (name == "arena_max") {
+    param = M_ARENA_MAX;
+  } else {
+    return Napi::Boolean::New(env, false);
+  }
+  return Napi::Boolean::New(env, mallopt(param, value) == 1);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 // enableRunTimeStats() → Link-like handle: the kernel counts run time and runs of every BPF program while it is
 // open (BPF_ENABLE_STATS, scoped to this fd rather than the global kernel.bpf_stats_enabled sysctl).
 Napi::Value EnableRunTimeStats(const Napi::CallbackInfo& info) {
@@ -126,6 +155,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("enableRunTimeStats", Napi::Function::New<EnableRunTimeStats>(env, "enableRunTimeStats"));
   exports.Set("libbpfVersion", Napi::Function::New<LibbpfVersion>(env, "libbpfVersion"));
   exports.Set("trimMalloc", Napi::Function::New<TrimMalloc>(env, "trimMalloc"));
+  exports.Set("setMallocOption", Napi::Function::New<SetMallocOption>(env, "setMallocOption"));
   return exports;
 }
 

@@ -15,6 +15,7 @@ import {
   isBpfError,
   libbpfVersion,
   mountTracefs,
+  setMallocOption,
   trimMalloc,
   type Link,
 } from './bpf/index.ts';
@@ -52,6 +53,7 @@ import {
   needsTracefs,
 } from './preflight.ts';
 import { PROGRAMS } from './programs/registry.ts';
+import { mallocOptions } from './runtime.ts';
 import type { ProgramDescriptor, ProgramInstance } from './programs/types.ts';
 
 const root = packageRoot;
@@ -79,6 +81,8 @@ export interface AgentKernel {
   enableRunTimeStats(): Link;
   /** Gives the C heap's free pages back to the kernel after a poll (glibc malloc_trim). */
   trimMalloc(): boolean;
+  /** glibc's mallopt() by name; true when it was taken. */
+  setMallocOption(name: string, value: number): boolean;
 }
 
 const realKernel: AgentKernel = {
@@ -89,6 +93,7 @@ const realKernel: AgentKernel = {
   mountTracefs,
   enableRunTimeStats,
   trimMalloc,
+  setMallocOption,
 };
 
 export interface AgentDeps {
@@ -189,6 +194,7 @@ export class Agent {
     const { config } = this;
     this.#startMs = this.#clock.now();
     this.#preflight();
+    for (const [name, value] of mallocOptions(process.env)) this.#kernel.setMallocOption(name, value);
     this.#build = { version: this.#version, libbpf: this.#kernel.libbpfVersion(), kernel: this.#kernel.release() };
     this.#resource = agentResource(this.#version);
 

@@ -18,6 +18,27 @@ export const MALLOC_ENV = {
   MALLOC_TRIM_THRESHOLD_: '65536',
 } as const;
 
+/** glibc's names (mallopt) of the settings in MALLOC_ENV. */
+const MALLOPT_NAMES: Record<keyof typeof MALLOC_ENV, string> = {
+  MALLOC_ARENA_MAX: 'arena_max',
+  MALLOC_MMAP_THRESHOLD_: 'mmap_threshold',
+  MALLOC_TRIM_THRESHOLD_: 'trim_threshold',
+};
+
+/**
+ * The malloc settings to make at run time (mallopt), by glibc name: those of MALLOC_ENV whose variable the
+ * environment lacks. Empty in the re-executed agent (glibc read them at its start); without the re-execution (a
+ * user's own V8 flags) the defaults would be glibc's, whose mmap threshold climbs: measured with 100,000 live
+ * processes, a 70 MiB malloc heap instead of 10.
+ */
+export function mallocOptions(env: NodeJS.ProcessEnv): [name: string, value: number][] {
+  const out: [string, number][] = [];
+  for (const [variable, value] of Object.entries(MALLOC_ENV) as [keyof typeof MALLOC_ENV, string][]) {
+    if (env[variable] === undefined) out.push([MALLOPT_NAMES[variable], Number(value)]);
+  }
+  return out;
+}
+
 /** The environment to re-execute with: the malloc settings added where the user's environment has none. */
 export function reexecEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };

@@ -80,6 +80,7 @@ export interface RawAddon {
   enableRunTimeStats(): RawLink;
   libbpfVersion(): string;
   trimMalloc(): boolean;
+  setMallocOption(name: string, value: number): boolean;
 }
 
 const root = packageRoot;

@@ -255,6 +255,11 @@ export function trimMalloc(): boolean {
   return loadAddon().trimMalloc();
 }
 
+/** glibc's mallopt() by name ("mmap_threshold", "trim_threshold", "arena_max"); true when it was taken. */
+export function setMallocOption(name: string, value: number): boolean {
+  return loadAddon().setMallocOption(name, value);
+}
+
 /** Turns on per-program run time and run counts (BPF_ENABLE_STATS) until the returned handle is destroyed. */
 export function enableRunTimeStats(): Link {
   return new Link(loadAddon().enableRunTimeStats());

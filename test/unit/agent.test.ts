@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, type PathLike } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mallocOptions } from '../../src/runtime.ts';
 import { Agent, type AgentKernel } from '../../src/agent.ts';
 import { ExecSeriesShaper, noAttribution } from '../../src/collector/series.ts';
 import type { Collector, Drops, MapFill, ProgramName } from '../../src/collector/types.ts';
@@ -104,11 +105,17 @@ const kernel: Partial<AgentKernel> = {
     events.push('trim malloc');
     return false;
   },
+  setMallocOption: (name, value) => {
+    mallocSet.push([name, value]);
+    return true;
+  },
   mountTracefs: () => {
     throw new Error('not in unit tests');
   },
 };
 
+/** The agent's mallopt() calls. */
+const mallocSet: [string, number][] = [];
 let tmp: string;
 let clockMs: number;
 let fakes: Record<ProgramName, Fake>;
@@ -167,7 +174,10 @@ describe('Agent', () => {
   it('starts every enabled program once, is ready after the first poll, and closes them all on stop', async () => {
     const a = agent({ programs: 'exec,syscalls' });
     expect(a.readiness()).toEqual({ ready: false, reason: 'programs are still loading: exec, syscalls' });
+    mallocSet.length = 0;
     await a.start();
+    // The malloc settings its environment lacks (all three when it was not re-executed), once, at start.
+    expect(mallocSet).toEqual(mallocOptions(process.env));
     expect(fakes.exec.started).toBe(1);
     expect(fakes.syscalls.started).toBe(1);
     expect(fakes.xdp.started + fakes.cpu.started).toBe(0);

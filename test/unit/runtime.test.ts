@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MALLOC_ENV, reexecArgs, reexecEnv, V8_FLAGS } from '../../src/runtime.ts';
+import { MALLOC_ENV, mallocOptions, reexecArgs, reexecEnv, V8_FLAGS } from '../../src/runtime.ts';
 
 describe('reexecArgs', () => {
   it('re-executes with the V8 flags first, keeping the user flags, the script and its arguments', () => {
@@ -37,5 +37,24 @@ describe('reexecEnv', () => {
     const env = reexecEnv({ MALLOC_ARENA_MAX: '4' });
     expect(env.MALLOC_ARENA_MAX).toBe('4');
     expect(env.MALLOC_MMAP_THRESHOLD_).toBe(MALLOC_ENV.MALLOC_MMAP_THRESHOLD_);
+  });
+});
+
+describe('mallocOptions', () => {
+  it('makes at run time the malloc settings the environment lacks (the agent was not re-executed)', () => {
+    expect(mallocOptions({})).toEqual([
+      ['arena_max', 1],
+      ['mmap_threshold', 65536],
+      ['trim_threshold', 65536],
+    ]);
+  });
+
+  it('makes none in the re-executed agent, and leaves a variable the user set alone', () => {
+    expect(mallocOptions(reexecEnv({}))).toEqual([]);
+    expect(mallocOptions({ MALLOC_ARENA_MAX: '4' })).toEqual([
+      ['mmap_threshold', 65536],
+      ['trim_threshold', 65536],
+    ]);
+    expect(Object.keys(MALLOC_ENV)).toHaveLength(3);
   });
 });
