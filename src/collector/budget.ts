@@ -18,6 +18,8 @@
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
+import { IntMap } from './int-map.ts';
+
 export interface BudgetInput<P> {
   /** Identity of the series (e.g. "pid/syscall"). */
   key: string;
@@ -213,11 +215,11 @@ export class IndexedBudget<P> {
   // What only some ids have, in maps (a column would cost every id 8 bytes): an own series' offset (the value it had
   // before this membership: it continues a retired or inherited series; absent: 0), an own series' value at the last
   // poll (for its demotion), and the key in #retired of an id's retired series.
-  readonly #offsets = new Map<number, number>();
-  readonly #previous = new Map<number, number>();
-  readonly #retiredKeys = new Map<number, number>();
+  readonly #offsets = new IntMap('float64');
+  readonly #previous = new IntMap('float64');
+  readonly #retiredKeys = new IntMap('float64');
   /** When an own series began (a column would cost every id 8 bytes; only members have one). */
-  readonly #ownStart = new Map<number, number>();
+  readonly #ownStart = new IntMap('float64');
   /**
    * What an id's own series continues from when it is promoted: the value and start of a series with the same labels
    * that it took over (inherit(); rare, so not a column).

@@ -69,3 +69,24 @@ describe('IntMap', () => {
     expect(map.get(0)).toBeUndefined();
   });
 });
+
+describe("IntMap('float64')", () => {
+  it('keeps any number exactly (times in ms, counts up to 2^53), through growth and removal', () => {
+    const map = new IntMap('float64');
+    const reference = new Map<number, number>();
+    for (let id = 0; id < 20_000; id++) {
+      const value = id % 3 === 0 ? 1_764_000_000_000 + id + 0.25 : id % 3 === 1 ? 2 ** 53 - id : -id / 7;
+      map.set(id * 4 + (id % 4), value);
+      reference.set(id * 4 + (id % 4), value);
+    }
+    for (let id = 0; id < 20_000; id += 2) {
+      map.delete(id * 4 + (id % 4));
+      reference.delete(id * 4 + (id % 4));
+    }
+    same(map, reference);
+    // The int32 map truncates what is not an int32: the float64 one is for what is not.
+    const slots = new IntMap();
+    slots.set(1, 2.5);
+    expect(slots.get(1)).toBe(2);
+  });
+});
