@@ -104,6 +104,8 @@ function sameAttribution(a: Attribution, b: Attribution): boolean {
  */
 interface Group {
   prefix: string;
+  /** The executable name its processes have (the first part of the prefix). */
+  comm: string;
   /** Aggregate names by lane: executable, container, pod and kind. */
   names: string[];
   /** The aggregates of those names, as last looked up (a deleted one is marked `gone`). */
@@ -180,7 +182,6 @@ export class SyscallSeriesShaper {
   #seenAt = new Uint32Array(0);
   #attributedAt = new Uint32Array(0);
   #contributedAt = new Uint32Array(0);
-  #comm: string[] = [];
   #attribution: Attribution[] = [];
   #group: (Group | undefined)[] = [];
   /** By slot × lane: the process contributes to its group's aggregate, from which count, and its count then. */
@@ -217,7 +218,7 @@ export class SyscallSeriesShaper {
     const slot = Math.floor(id / this.#lanes);
     return {
       pid: this.#pid[slot]!,
-      comm: this.#comm[slot]!,
+      comm: this.#commOf(slot),
       syscall: this.#kinds[id % this.#lanes]!,
       attribution: this.#attribution[slot]!,
     };
@@ -270,7 +271,6 @@ export class SyscallSeriesShaper {
     this.#seenAt[fresh] = 0;
     this.#attributedAt[fresh] = 0;
     this.#contributedAt[fresh] = 0;
-    this.#comm[fresh] = '';
     this.#attribution[fresh] = {};
     this.#group[fresh] = undefined;
     this.#finishedAt.fill(0, fresh * this.#lanes, (fresh + 1) * this.#lanes);
@@ -285,15 +285,14 @@ export class SyscallSeriesShaper {
     const comm = t.comm[r]!;
     // Looked up once per poll for both views (the lookup is synchronous: both would get the same answer), and
     // again for a record of the process under another name.
-    if (this.#attributedAt[slot] !== poll || this.#comm[slot] !== comm) {
+    if (this.#attributedAt[slot] !== poll || this.#commOf(slot) !== comm) {
       const attribution = this.#attribute(t.cgroupId[r]!, t.pid[r]!);
       this.#attributedAt[slot] = poll;
       const group = this.#group[slot];
-      if (group === undefined || this.#comm[slot] !== comm || !sameAttribution(this.#attribution[slot]!, attribution)) {
-        this.#comm[slot] = comm;
+      if (group === undefined || group.comm !== comm || !sameAttribution(this.#attribution[slot]!, attribution)) {
         this.#attribution[slot] = attribution;
         const prefix = `${comm}\u0000${attribution.containerId ?? ''}\u0000${attribution.podUid ?? ''}\u0000`;
-        if (group?.prefix !== prefix) this.#join(slot, prefix);
+        if (group?.prefix !== prefix) this.#join(slot, prefix, comm);
       }
     }
     return slot;
@@ -303,7 +302,7 @@ export class SyscallSeriesShaper {
    * The process is in another group now (it exec'd, or its attribution changed): what it counted so far stays with
    * the aggregates of the old one, and it contributes to the new one from its current counts on.
    */
-  #join(slot: number, prefix: string): void {
+  #join(slot: number, prefix: string, comm: string): void {
     const old = this.#group[slot];
     if (old !== undefined) {
       const lanes = this.#lanes;
@@ -317,11 +316,16 @@ export class SyscallSeriesShaper {
     }
     let group = this.#groups.get(prefix);
     if (group === undefined) {
-      group = { prefix, names: this.#kinds.map((kind) => prefix + kind), aggregates: [], refs: 0 };
+      group = { prefix, comm, names: this.#kinds.map((kind) => prefix + kind), aggregates: [], refs: 0 };
       this.#groups.set(prefix, group);
     }
     group.refs++;
     this.#group[slot] = group;
+  }
+
+  /** The executable name of the process in the slot: its group's ('' before it has one). */
+  #commOf(slot: number): string {
+    return this.#group[slot]?.comm ?? '';
   }
 
   #leave(group: Group): void {
@@ -344,7 +348,6 @@ export class SyscallSeriesShaper {
       const group = this.#group[slot];
       if (group !== undefined) this.#leave(group);
       this.#group[slot] = undefined;
-      this.#comm[slot] = '';
       this.#attribution[slot] = {};
       for (let lane = 0; lane < lanes; lane++) {
         const id = slot * lanes + lane;
@@ -525,7 +528,7 @@ export class SyscallSeriesShaper {
     const live = this.#slotOfPid.get(retained.pid);
     const old = this.#displaced.get(`${retained.pid}/${retained.startMs}`);
     if (live === undefined || old === undefined || live === old) return false;
-    return this.#comm[live] === retained.comm && sameAttribution(this.#attribution[live]!, this.#attribution[old]!);
+    return this.#commOf(live) === retained.comm && sameAttribution(this.#attribution[live]!, this.#attribution[old]!);
   }
 
   /** The per-process view: each process's lanes with a count through the budget, in columns by slot. */
@@ -564,7 +567,7 @@ export class SyscallSeriesShaper {
         const live = this.#slotOfPid.get(this.#pid[slot]!);
         if (this.#seenAt[slot] === poll || live === undefined || this.#seenAt[live] !== poll) continue;
         if (
-          this.#comm[live] !== this.#comm[slot] ||
+          this.#commOf(live) !== this.#commOf(slot) ||
           !sameAttribution(this.#attribution[live]!, this.#attribution[slot]!)
         )
           continue;
@@ -584,11 +587,11 @@ export class SyscallSeriesShaper {
           s === undefined ||
           s.startMs !== startMs ||
           s.attribution !== this.#attribution[slot] ||
-          s.comm !== this.#comm[slot]
+          s.comm !== this.#commOf(slot)
         ) {
           s = {
             pid: this.#pid[slot]!,
-            comm: this.#comm[slot]!,
+            comm: this.#commOf(slot),
             syscall: this.#kinds[id % lanes]!,
             value: 0,
             startMs,
