@@ -124,15 +124,31 @@ describe('tcp program', () => {
 
     // New series are held at 0 for --scrape-interval + --interval before they show their counts: wait for them.
     const of = (samples: Sample[], metric: string, name: string): number => total(samples, metric, { [EXE]: name });
-    let samples = await waitFor('the counts', async () => {
-      const s = await agent.scrape();
-      return of(s, 'ebpf_tcp_connect_attempts_total', names.open) === N &&
-        of(s, 'ebpf_tcp_connect_failures_total', names.closed) === K &&
-        of(s, 'ebpf_tcp_connect_failures_total', names.lossy) === M &&
-        of(s, 'ebpf_tcp_resets_sent_total', names.reset) === R &&
-        of(s, 'ebpf_tcp_connect_duration_seconds_count', names.open) === N
-        ? s
-        : undefined;
+    // What the last scrape showed, for the failure message: which count did not arrive, and how far it got.
+    let seen = '';
+    let samples = await waitFor(
+      'the counts',
+      async () => {
+        const s = await agent.scrape();
+        const got = {
+          openAttempts: of(s, 'ebpf_tcp_connect_attempts_total', names.open),
+          closedFailures: of(s, 'ebpf_tcp_connect_failures_total', names.closed),
+          lossyFailures: of(s, 'ebpf_tcp_connect_failures_total', names.lossy),
+          resetsSent: of(s, 'ebpf_tcp_resets_sent_total', names.reset),
+          openHandshakes: of(s, 'ebpf_tcp_connect_duration_seconds_count', names.open),
+        };
+        seen = `${JSON.stringify(got)} (want ${JSON.stringify({ N, K, M, R })})`;
+        return got.openAttempts === N &&
+          got.closedFailures === K &&
+          got.lossyFailures === M &&
+          got.resetsSent === R &&
+          got.openHandshakes === N
+          ? s
+          : undefined;
+      },
+      60_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; the last scrape showed ${seen}`, { cause: error });
     });
     // Three more polls: nothing more arrives (the counts are final, not on their way up).
     samples = await agent.waitPolls(3);
