@@ -175,10 +175,17 @@ describe('exec handler', () => {
       return total(s, 'ebpf_agent_exec_handler_timeouts_total') === 1 ? s : undefined;
     });
     expect(total(samples, 'ebpf_agent_exec_handler_running')).toBe(0);
-    // Nothing of the handler's process group is left: not the handler, not its background sleep.
-    const left = execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' })
-      .split('\n')
-      .filter((line) => line.includes('sleep 300'));
+    // Nothing of the handler's process group is left: not the handler, not its background sleep. The group is
+    // killed when the timeout is counted; a killed process shows in ps until it is reaped, so give that a moment.
+    const sleeping = (): string[] =>
+      execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => line.includes('sleep 300'));
+    const left = await waitFor(
+      'the handler group to be gone',
+      () => (sleeping().length === 0 ? [] : undefined),
+      5_000,
+    ).catch(() => sleeping());
     expect(left).toEqual([]);
     expect(zombieChildren(agent.process.pid!)).toEqual([]);
     expect(call.comm).toBe('true');
