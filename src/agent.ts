@@ -11,6 +11,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import {
   addonPath,
+  dropFilePages,
   enableRunTimeStats,
   isBpfError,
   libbpfVersion,
@@ -83,6 +84,8 @@ export interface AgentKernel {
   trimMalloc(): boolean;
   /** glibc's mallopt() by name; true when it was taken. */
   setMallocOption(name: string, value: number): boolean;
+  /** Unmaps the clean read-only file pages (code, read-only data) the process has mapped; the bytes, or -1. */
+  dropFilePages(): number;
 }
 
 const realKernel: AgentKernel = {
@@ -94,6 +97,7 @@ const realKernel: AgentKernel = {
   enableRunTimeStats,
   trimMalloc,
   setMallocOption,
+  dropFilePages,
 };
 
 export interface AgentDeps {
@@ -132,6 +136,7 @@ export class Agent {
   #startMs = 0;
   #lastPollMs = 0;
   #polls = 0;
+  #filePagesDropped = false;
   /** Failed collections by program; `agent`: building or publishing a poll failed. */
   readonly #pollErrors: Record<string, number> = { agent: 0 };
   #pollDuration: HistogramState = newHistogram(POLL_BUCKETS);
@@ -385,6 +390,15 @@ export class Agent {
       // What the poll freed in small blocks stays resident in glibc's heap until its top is free: give it back now,
       // not at the next poll's peak (at 100,000 processes about 5 MiB of the heap's 19; it costs well under 1 ms).
       this.#kernel.trimMalloc();
+      // Once, after the first published poll: start-up (loading the modules, compiling the bundle, every init path
+      // of the Node binary) touched about 25 MiB of the binary's code and read-only data that no poll runs again,
+      // and mapped they would count in RSS for the agent's whole life. Those a poll uses come back at their next
+      // access, from the page cache (docs/benchmarks.md, "Start-up file pages").
+      if (!this.#filePagesDropped) {
+        this.#filePagesDropped = true;
+        const bytes = this.#kernel.dropFilePages();
+        this.#logger.debug('start-up file pages unmapped', { mib: Number((bytes / 2 ** 20).toFixed(1)) });
+      }
       return metrics;
     } catch (error) {
       this.#pollFailed('agent', error);

@@ -81,6 +81,7 @@ export interface RawAddon {
   libbpfVersion(): string;
   trimMalloc(): boolean;
   setMallocOption(name: string, value: number): boolean;
+  dropFilePages(): number;
 }
 
 const root = packageRoot;

@@ -260,6 +260,15 @@ export function setMallocOption(name: string, value: number): boolean {
   return loadAddon().setMallocOption(name, value);
 }
 
+/**
+ * Unmaps the process's clean read-only file mappings' pages (madvise MADV_DONTNEED on each private, non-writable,
+ * file-backed mapping with no private copy of a page): the bytes that were mapped, or -1 when /proc/self/smaps
+ * cannot be read. The pages stay in the page cache and come back at their next access.
+ */
+export function dropFilePages(): number {
+  return loadAddon().dropFilePages();
+}
+
 /** Turns on per-program run time and run counts (BPF_ENABLE_STATS) until the returned handle is destroyed. */
 export function enableRunTimeStats(): Link {
   return new Link(loadAddon().enableRunTimeStats());

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BpfObject, numPossibleCpus } from '../../src/bpf/index.ts';
-import { loadAddon } from '../../src/bpf/addon.ts';
+import { addonPath, loadAddon } from '../../src/bpf/addon.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const SYSCALLS_OBJECT = path.join(root, 'bpf', 'build', 'syscalls.bpf.o');
@@ -128,5 +128,46 @@ describe('native addon', () => {
     ring.close();
     ring.close();
     ring.consume(); // closed: nothing to deliver, no error
+  });
+
+  it('unmaps the clean file pages a process has mapped, and the process runs on: they come back from the file', () => {
+    // In a Node of its own: its RSS is what is measured, and the work after the drop runs the binary's code and
+    // libraries' (GOT and all) again. A private page written since its mapping (RELRO's) must have been left alone,
+    // or the calls through it would crash.
+    const script = String.raw`
+      const addon = require(${JSON.stringify(addonPath())});
+      const fs = require('node:fs');
+      const zlib = require('node:zlib');
+      const status = () => fs.readFileSync('/proc/self/status', 'utf8');
+      const rssFile = () => Number(/RssFile:\s+(\d+) kB/.exec(status())[1]);
+      const before = rssFile();
+      const dropped = addon.dropFilePages();
+      const after = rssFile();
+      const work = [
+        require('node:crypto').createHash('sha256').update('abc').digest('hex'),
+        zlib.gunzipSync(zlib.gzipSync('x'.repeat(100000))).length,
+        new Intl.NumberFormat('en').format(1234567.5),
+        /(\d+)-(\d+)/.exec('12-34')[2],
+        addon.numPossibleCpus() > 0,
+      ];
+      console.log(JSON.stringify({ before, dropped, after, work }));
+    `;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as {
+      before: number;
+      dropped: number;
+      after: number;
+      work: unknown[];
+    };
+    // A Node 24 process has about 40 MiB of its binary mapped after start-up.
+    expect(out.dropped).toBeGreaterThan(8 * 2 ** 20);
+    // Unmapped (a few pages come back in the read of /proc/self/status itself).
+    expect(out.after).toBeLessThan(out.before - out.dropped / 1024 / 2);
+    expect(out.work).toEqual([
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      100000,
+      '1,234,567.5',
+      '34',
+      true,
+    ]);
   });
 });

@@ -109,6 +109,10 @@ const kernel: Partial<AgentKernel> = {
     mallocSet.push([name, value]);
     return true;
   },
+  dropFilePages: () => {
+    events.push('drop file pages');
+    return 25 * 2 ** 20;
+  },
   mountTracefs: () => {
     throw new Error('not in unit tests');
   },
@@ -232,7 +236,8 @@ describe('Agent', () => {
     const a = agent({ programs: 'exec,syscalls' });
     await a.start();
     const firstPoll = events.slice(events.indexOf('collect exec'));
-    // The C heap is trimmed last, once what the poll freed is free.
+    // The C heap is trimmed last, once what the poll freed is free; after the first published poll only, the
+    // start-up's file pages are unmapped.
     expect(firstPoll).toEqual([
       'collect exec',
       'collect syscalls',
@@ -240,6 +245,7 @@ describe('Agent', () => {
       'commit exec',
       'commit syscalls',
       'trim malloc',
+      'drop file pages',
     ]);
 
     events = [];
@@ -262,6 +268,22 @@ describe('Agent', () => {
       'trim malloc',
     ]);
     expect(sample(await metricsText(a), 'ebpf_agent_poll_errors_total', 'program="agent"')).toBe(1);
+  });
+
+  it('unmaps the start-up file pages once, after the first poll that is published', async () => {
+    const a = agent({ programs: 'exec,syscalls' });
+    fakes.syscalls.collect = (_now, snapshot) => {
+      snapshot.xdp = {} as AgentSnapshot['xdp'];
+    };
+    await a.start();
+    expect(events).not.toContain('drop file pages');
+    fakes.syscalls.collect = () => undefined;
+    events = [];
+    a.poll();
+    expect(events.slice(-2)).toEqual(['trim malloc', 'drop file pages']);
+    events = [];
+    a.poll();
+    expect(events).not.toContain('drop file pages');
   });
 
   it('a program that fails to start: the ones started before are closed, and the error is one sentence', async () => {
