@@ -38,9 +38,17 @@ if ((${#missing[@]} > 0)); then
     exit 1
   fi
   log "installing ${missing[*]}"
-  apt-get update -qq
-  # The prometheus package would start a server; the tests start their own.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Three tries, 15 s apart: a mirror or its name that fails to resolve for a moment (seen in an image build, where
+  # apt-get update only warns and the install then finds no package) must not fail a CI run. The prometheus
+  # package would start a server; the tests start their own.
+  for try in 1 2 3; do
+    apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null &&
+      break
+    ((try < 3)) || { log "apt-get could not install ${missing[*]} (3 tries): check the network and the mirrors in /etc/apt"; exit 1; }
+    log "apt-get failed (try $try of 3): trying again in 15 s"
+    sleep 15
+  done
 fi
 
 if ! command -v npm >/dev/null; then

@@ -15,5 +15,10 @@ echo "packages.sh: installing ${missing[*]}" >&2
 # One apt at a time: several scripts may get here at once.
 exec 9>/var/lib/apt/eoa-packages.lock
 flock 9
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Three tries, 15 s apart: a mirror's name that fails to resolve for a moment must not fail the build.
+for try in 1 2 3; do
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null && exit 0
+  ((try < 3)) || { echo "packages.sh: apt-get could not install ${missing[*]} (3 tries)" >&2; exit 1; }
+  echo "packages.sh: apt-get failed (try $try of 3): trying again in 15 s" >&2
+  sleep 15
+done
