@@ -191,7 +191,11 @@ async function caseLive(size: number): Promise<CaseResult> {
   const started = Date.now();
   const notes: string[] = [];
   const entries = size <= 10_000 ? undefined : 2 ** Math.ceil(Math.log2(size + 16_384));
-  const agentArgs = [...PROGRAMS, ...(entries === undefined ? [] : ['--syscalls-max-entries', String(entries)])];
+  // Room in both programs' maps for the whole fleet (the cpu maps hold the processes a sample found on a CPU).
+  const agentArgs = [
+    ...PROGRAMS,
+    ...(entries === undefined ? [] : ['--syscalls-max-entries', String(entries), '--cpu-max-entries', String(entries)]),
+  ];
   if (size > pidMax() - 2000) {
     const needMiB = (size * BUDGET_PER_PROCESS_KIB) / 1024 + 2048;
     const available = memAvailableMiB();

@@ -80,6 +80,8 @@ export interface AgentConfig {
   bpfStats: boolean;
   /** CPU-clock samples per second per CPU for the cpu program. */
   cpuSampleHz: number;
+  /** Capacity of the cpu program's sample and info maps, in processes. */
+  cpuMaxEntries: number;
 }
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
@@ -114,6 +116,7 @@ export const DEFAULTS = {
   execHandlerRate: defaultOf('exec-handler-rate'),
   execHandlerTimeout: defaultOf('exec-handler-timeout'),
   cpuSampleHz: defaultOf('cpu-sample-hz'),
+  cpuMaxEntries: defaultOf('cpu-max-entries'),
 };
 
 /** --otlp-logs against the rest of the configuration (checked at start, before anything is loaded). */
@@ -176,6 +179,9 @@ export function resolveConfig(raw: RawOptions, defaultBpfDir: string): AgentConf
   // A value of its own (not the default, which --print-config writes out) for a program that does not run.
   if (config.cpuSampleHz !== DEFAULTS.cpuSampleHz && !programs.includes('cpu')) {
     throw new UserError('--cpu-sample-hz is set but cpu is not in --programs: add cpu to --programs');
+  }
+  if (config.cpuMaxEntries !== DEFAULTS.cpuMaxEntries && !programs.includes('cpu')) {
+    throw new UserError('--cpu-max-entries is set but cpu is not in --programs: add cpu to --programs');
   }
   if (config.execHandler !== undefined && !programs.includes('exec')) {
     throw new UserError('--exec-handler needs the exec program: add exec to --programs');

@@ -290,6 +290,18 @@ export const FLAGS = [
     field: 'cpuSampleHz',
   },
   {
+    name: 'cpu-max-entries',
+    kind: 'integer',
+    default: 32768,
+    min: 1024,
+    max: 1 << 24,
+    describe:
+      'Capacity of the cpu maps, in processes seen on a CPU (exited ones stay until their final count is published)',
+    group: 'Collection:',
+    program: 'cpu',
+    field: 'cpuMaxEntries',
+  },
+  {
     name: 'xdp-interface',
     kind: 'list',
     repeatable: true,

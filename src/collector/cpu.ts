@@ -45,6 +45,8 @@ export interface KernelCpuSourceOptions {
   btfPath?: string;
   /** Samples per second per CPU. */
   hz: number;
+  /** Capacity of cpu_samples and cpu_procs, in processes. Default: the object's (32768). */
+  maxEntries?: number;
   /** A process (its kernel tgid) left out of the samples: the agent's own. */
   excludedTgid?: number;
   debug?: boolean;

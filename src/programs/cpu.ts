@@ -19,6 +19,7 @@ export const cpu: ProgramDescriptor<'cpu'> = {
     const source = new KernelCpuSource({
       ...open('cpu.bpf.o'),
       hz: config.cpuSampleHz,
+      maxEntries: config.cpuMaxEntries,
       excludedTgid: excludedTgid(config, 'cpu', logger),
       logger,
     });

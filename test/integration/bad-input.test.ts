@@ -123,6 +123,8 @@ describe('bad input', () => {
     [['--programs', 'xdp', '--xdp-interface', 'lo,'], /--xdp-interface is empty/],
     [['--exec-log', ''], /--exec-log is empty/],
     [['--programs', 'syscalls', '--cpu-sample-hz', '49'], /--cpu-sample-hz is set but cpu is not in --programs/],
+    [['--programs', 'syscalls', '--cpu-max-entries', '65536'], /--cpu-max-entries is set but cpu is not in --programs/],
+    [['--programs', 'cpu', '--cpu-max-entries', '100'], /--cpu-max-entries 100 .*1024/],
     [
       ['--kubelet-url', 'https://127.0.0.1:10250', '--kubelet-token-file', '/nonexistent/token'],
       /--kubelet-token-file \/nonexistent\/token: cannot read it \(ENOENT\)/,

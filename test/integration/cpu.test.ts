@@ -18,11 +18,22 @@ import {
 
 const HZ = 99;
 const SECONDS = 3;
+/** Not the object's 32768: the agent sizes both maps before the load. */
+const CAPACITY = 4096;
 
 describe('cpu program', () => {
   let agent: RunningAgent;
   beforeAll(async () => {
-    agent = await startAgent(['--programs', 'cpu', '--cpu-sample-hz', String(HZ), '--interval', '500ms']);
+    agent = await startAgent([
+      '--programs',
+      'cpu',
+      '--cpu-sample-hz',
+      String(HZ),
+      '--cpu-max-entries',
+      String(CAPACITY),
+      '--interval',
+      '500ms',
+    ]);
   });
   afterAll(async () => {
     await killAllAgents();
@@ -77,5 +88,18 @@ describe('cpu program', () => {
       spinner.kill('SIGKILL');
       sleeper.kill('SIGKILL');
     }
+  });
+
+  it(`sizes both maps to --cpu-max-entries ${CAPACITY} and publishes their capacity and fill`, async () => {
+    const samples = await agent.waitPolls(1);
+    for (const map of ['cpu_samples', 'cpu_procs']) {
+      const labels = { program: 'cpu', map };
+      expect(total(samples, 'ebpf_agent_map_capacity', labels), map).toBe(CAPACITY);
+      // The host's processes that ran while sampled: some, never more than the capacity.
+      const entries = total(samples, 'ebpf_agent_map_entries', labels);
+      expect(entries, map).toBeGreaterThan(0);
+      expect(entries, map).toBeLessThanOrEqual(CAPACITY);
+    }
+    expect(total(samples, 'ebpf_agent_map_updates_dropped_total', { program: 'cpu', map: 'cpu_samples' })).toBe(0);
   });
 });

@@ -9,7 +9,7 @@ import { UserError } from '../../src/errors.ts';
 import { SETTINGS, camel } from '../../src/flags.ts';
 
 const KNOWN =
-  'host, port, interval, programs, cpu-sample-hz, xdp-interface, xdp-mode, net-interface, net-order, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
+  'host, port, interval, programs, cpu-sample-hz, cpu-max-entries, xdp-interface, xdp-mode, net-interface, net-order, exec-log, exec-handler, exec-handler-concurrency, exec-handler-rate, ' +
   'exec-handler-burst, exec-handler-timeout, exec-filter-comm, exec-filter-uid, exec-only-uid, exec-ring-bytes, ' +
   'syscalls-max-entries, exclude-self, max-series, pid-labels, max-process-series, exited-retention, scrape-interval, ' +
   'container-labels, cgroup-root, kubelet-url, kubelet-token-file, kubelet-ca-file, kubelet-insecure-skip-verify, ' +
@@ -326,6 +326,7 @@ describe('toRawOptions', () => {
       execOnlyUid: undefined,
       bpfStats: undefined,
       cpuSampleHz: undefined,
+      cpuMaxEntries: undefined,
       interval: undefined,
       programs: undefined,
       xdpInterface: ['a'],

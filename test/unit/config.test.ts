@@ -143,6 +143,7 @@ describe('resolveConfig', () => {
       execOnlyUid: undefined,
       bpfStats: false,
       cpuSampleHz: 99,
+      cpuMaxEntries: 32768,
       otlpEndpoint: undefined,
       otlpProtocol: 'http/protobuf',
       otlpTemporality: 'cumulative',
@@ -249,6 +250,10 @@ describe('resolveConfig', () => {
     expect(userError(() => resolve({ logFormat: 'xml' }))).toContain('--log-format "xml"');
     expect(userError(() => resolve({ host: '' }))).toContain('--host is empty');
     expect(userError(() => resolve({ syscallsMaxEntries: 10 }))).toContain('--syscalls-max-entries 10');
+    expect(userError(() => resolve({ programs: 'cpu', cpuMaxEntries: 10 }))).toContain('--cpu-max-entries 10');
+    expect(userError(() => resolve({ programs: 'syscalls', cpuMaxEntries: 65536 }))).toContain(
+      '--cpu-max-entries is set but cpu is not in --programs',
+    );
   });
 
   it('takes string values as they come from flags and the environment', () => {

@@ -48,6 +48,7 @@ const SAMPLE: Record<string, string> = {
   interval: '2s',
   programs: 'exec,syscalls,xdp,tc,cpu',
   'cpu-sample-hz': '49',
+  'cpu-max-entries': '65536',
   'xdp-interface': 'lo',
   'xdp-mode': 'generic',
   'net-interface': 'lo',
@@ -121,7 +122,7 @@ describe('one naming rule: flag, YAML key and variable give the same configurati
           ? ['--net-interface', 'lo']
           : name.startsWith('xdp-')
             ? ['--xdp-interface', 'lo']
-            : name === 'cpu-sample-hz'
+            : name === 'cpu-sample-hz' || name === 'cpu-max-entries'
               ? ['--programs', 'cpu']
               : [];
     const spec = SETTINGS.find((f) => f.name === name)!;

@@ -38,6 +38,7 @@ const CASES: Record<string, string[]> = {
     '--interval=1500ms',
     '--programs=cpu,exec,xdp,syscalls',
     '--cpu-sample-hz=49',
+    '--cpu-max-entries=65536',
     '--xdp-interface=lo',
     '--xdp-interface=eth0,eth1',
     '--xdp-mode=native',

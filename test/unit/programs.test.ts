@@ -34,7 +34,7 @@ describe('program registry', () => {
   it('each program with options has them tagged in the flag table', () => {
     expect(programOptions('exec')).toContain('exec-handler');
     expect(programOptions('xdp')).toEqual(['xdp-interface', 'xdp-mode']);
-    expect(programOptions('cpu')).toEqual(['cpu-sample-hz']);
+    expect(programOptions('cpu')).toEqual(['cpu-sample-hz', 'cpu-max-entries']);
     expect(programOptions('syscalls')).toEqual(['syscalls-max-entries']);
   });
 });
