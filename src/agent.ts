@@ -26,6 +26,7 @@ import { CgroupResolver } from './collector/cgroup.ts';
 import { KubeletPods } from './collector/kubelet.ts';
 import type { Clock, ProgramName } from './collector/types.ts';
 import { checkOtlpLogs, type AgentConfig } from './config.ts';
+import { DropWarnings } from './drop-warnings.ts';
 import { UserError } from './errors.ts';
 import {
   buildResourceMetrics,
@@ -137,6 +138,7 @@ export class Agent {
   #lastPollMs = 0;
   #polls = 0;
   #filePagesDropped = false;
+  readonly #dropWarnings: DropWarnings;
   /** Failed collections by program; `agent`: building or publishing a poll failed. */
   readonly #pollErrors: Record<string, number> = { agent: 0 };
   #pollDuration: HistogramState = newHistogram(POLL_BUCKETS);
@@ -147,6 +149,7 @@ export class Agent {
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.config = config;
     this.#logger = deps.logger;
+    this.#dropWarnings = new DropWarnings(deps.logger);
     this.#clock = deps.clock;
     this.#kernel = { ...realKernel, ...deps.kernel };
     const registry = deps.programs ?? PROGRAMS;
@@ -365,6 +368,8 @@ export class Agent {
         this.#pollFailed(descriptor.name, error);
       }
     }
+    // A drop counter that moved is in the log too, with what makes room.
+    this.#dropWarnings.observe(snapshot.drops, snapshot.mapFill, now);
     try {
       if (this.#stats !== undefined) snapshot.programStats = this.#programStats();
       if (this.#logs !== undefined) {
