@@ -143,6 +143,17 @@ async function during(a: Agent, phase: string, work: Promise<unknown>): Promise<
   return { phase, sample: peak, pollMs: meanPollMs(first, last), rssPeakMiB: peak.rssMiB };
 }
 
+/** The agent's warnings (the drops it logged, with the flag that makes room), each once with how often. */
+function warnings(log: string): string[] {
+  const counts = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    // "<time> WARN  <message> key=value …" (src/log.ts, text format).
+    const message = /^\S+ WARN {2}(.*?)(?: [a-z]\w*=.*)?$/.exec(line)?.[1];
+    if (message !== undefined) counts.set(message, (counts.get(message) ?? 0) + 1);
+  }
+  return [...counts].map(([m, n]) => `The agent warned${n > 1 ? ` (${n}×)` : ''}: ${m}.`);
+}
+
 function total(s: Sample, which: 'aggregate' | 'process'): number {
   const names =
     which === 'aggregate'
@@ -234,6 +245,7 @@ async function caseLive(size: number): Promise<CaseResult> {
     rows.push(...(await after(agent, rows[0]!.sample, 120_000, ended, false)));
   } finally {
     await fleet?.stop();
+    if (agent !== undefined) notes.push(...warnings(agent.log()));
     await agent?.stop();
     cleanupNow();
   }
@@ -274,6 +286,7 @@ async function caseChurn(name: string, retention: string, extraArgs: string[] = 
     );
     rows.push(...(await after(agent, rows[0]!.sample, retentionMs, Date.now())));
   } finally {
+    if (agent !== undefined) notes.push(...warnings(agent.log()));
     await agent?.stop();
     cleanupNow();
   }
@@ -340,6 +353,7 @@ async function caseContainers(retention: string, rmdirDelayMs: number): Promise<
     );
     rows.push(...(await after(agent, rows[0]!.sample, retentionMs, Date.now())));
   } finally {
+    if (agent !== undefined) notes.push(...warnings(agent.log()));
     await agent?.stop();
     cleanupNow();
   }

@@ -34,6 +34,7 @@ import {
   recordHistogram,
   type AgentSnapshot,
   type HistogramState,
+  type ProcessUsage,
   type ProgramStats,
 } from './export/metrics.ts';
 import type { Exporters } from './export/exporter.ts';
@@ -87,6 +88,19 @@ export interface AgentKernel {
   setMallocOption(name: string, value: number): boolean;
   /** Unmaps the clean read-only file pages (code, read-only data) the process has mapped; the bytes, or -1. */
   dropFilePages(): number;
+  /** The process's own CPU time and resident memory now. */
+  usage(): ProcessUsage;
+}
+
+/** getrusage() and /proc/self/stat's RSS, through Node (no file of its own to read). */
+function processUsage(): ProcessUsage {
+  const cpu = process.cpuUsage();
+  return {
+    userSeconds: cpu.user / 1e6,
+    systemSeconds: cpu.system / 1e6,
+    rssBytes: process.memoryUsage.rss(),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
 }
 
 const realKernel: AgentKernel = {
@@ -99,6 +113,7 @@ const realKernel: AgentKernel = {
   trimMalloc,
   setMallocOption,
   dropFilePages,
+  usage: processUsage,
 };
 
 export interface AgentDeps {
@@ -379,6 +394,8 @@ export class Agent {
       }
       this.#polls++;
       snapshot.polls = this.#polls;
+      // After this poll's collection: its own cost is in it.
+      snapshot.usage = this.#kernel.usage();
       recordHistogram(this.#pollDuration, (performance.now() - started) / 1000);
       const metrics = buildResourceMetrics(this.#resource, this.#version, snapshot);
       // Every exporter gets the same collection; a failed export is counted, never thrown.

@@ -354,6 +354,28 @@ export const METRICS = {
   ),
   pollDuration: histogram('ebpf.agent.poll.duration', 'Time to read, decode and publish one poll.'),
   scrapeDuration: histogram('ebpf.agent.scrape.duration', 'Time to serve one /metrics response.'),
+  cpuTime: counter(
+    'agent',
+    'ebpf.agent.cpu.time',
+    's',
+    [A.ATTR_CPU_MODE],
+    "CPU time of the agent's own process (all its threads) since it started, by mode: user or system.",
+    { valueType: 'double' },
+  ),
+  memoryUsage: gauge(
+    'agent',
+    'ebpf.agent.memory.usage',
+    'By',
+    [],
+    "Resident memory (RSS) of the agent's own process at the poll.",
+  ),
+  memoryPeak: gauge(
+    'agent',
+    'ebpf.agent.memory.peak',
+    'By',
+    [],
+    "Peak resident memory of the agent's own process since it started (getrusage's maxrss).",
+  ),
   exports: counter(
     'agent',
     'ebpf.agent.exports',

@@ -70,6 +70,14 @@ export interface ProgramStats {
   runCount: number;
 }
 
+/** What the agent's own process used, read at the poll. */
+export interface ProcessUsage {
+  userSeconds: number;
+  systemSeconds: number;
+  rssBytes: number;
+  peakRssBytes: number;
+}
+
 export interface AgentSnapshot {
   /** When the collection ran (ms). */
   timeMs: number;
@@ -102,6 +110,8 @@ export interface AgentSnapshot {
   build: { version: string; libbpf: string; kernel: string };
   /** --otlp-logs: the log records exported and lost so far. */
   otlpLogs?: LogExportStats;
+  /** The agent's own process: CPU time (s) and resident memory (bytes); absent: not published. */
+  usage?: ProcessUsage;
   /** What each exporter made of the collections so far (Exporters.stats()); absent: not published. */
   exports?: ExportStats[];
 }
@@ -536,6 +546,17 @@ export function buildMetrics(snapshot: AgentSnapshot): MetricData[] {
   });
   metrics.push(histogram(M.pollDuration, snapshot.pollDuration));
   if (snapshot.scrapeDuration !== undefined) metrics.push(histogram(M.scrapeDuration, snapshot.scrapeDuration));
+  if (snapshot.usage !== undefined) {
+    const u = snapshot.usage;
+    metrics.push(
+      data(M.cpuTime, [
+        point({ [N.ATTR_CPU_MODE]: 'user' }, u.userSeconds),
+        point({ [N.ATTR_CPU_MODE]: 'system' }, u.systemSeconds),
+      ]),
+    );
+    metrics.push(data(M.memoryUsage, [point({}, u.rssBytes)]));
+    metrics.push(data(M.memoryPeak, [point({}, u.peakRssBytes)]));
+  }
   if (snapshot.exports !== undefined) {
     const by = (e: ExportStats): Attributes => ({ [N.ATTR_EXPORTER]: e.exporter });
     metrics.push(

@@ -31,6 +31,8 @@ export const ATTR_MODE = 'mode';
 export const ATTR_REASON = 'reason';
 export const ATTR_BPF_PROGRAM = 'bpf_program';
 export const ATTR_EXPORTER = 'exporter';
+/** OpenTelemetry semantic conventions: the CPU mode of a process's CPU time (user, system). */
+export const ATTR_CPU_MODE = 'cpu.mode';
 export const ATTR_VERSION = 'version';
 export const ATTR_LIBBPF = 'libbpf';
 export const ATTR_KERNEL = 'kernel';

@@ -1,9 +1,17 @@
 // The /metrics output of an agent running every program passes promtool check metrics, also served gzipped,
 // and the endpoints behave as the contract says.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoAgentPrograms, killAllAgents, startAgent, syscallerPath, type RunningAgent } from './harness.ts';
+import {
+  expectNoAgentPrograms,
+  killAllAgents,
+  startAgent,
+  syscallerPath,
+  total,
+  type RunningAgent,
+} from './harness.ts';
 import { createVethPair, type VethPair } from './netns.ts';
 
 describe('exposition', () => {
@@ -64,5 +72,35 @@ describe('exposition', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it("publishes its own process's CPU time and resident memory, as /proc accounts them", async () => {
+    const pid = agent.process.pid!;
+    // utime and stime in clock ticks (1/100 s), VmRSS in KiB.
+    const procCpu = (): number => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    };
+    const status = (key: string): number =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    const before = procCpu();
+    const rssBefore = status('VmRSS');
+    const samples = await agent.waitPolls(1);
+    const after = procCpu();
+    const rssAfter = status('VmRSS');
+    const user = total(samples, 'ebpf_agent_cpu_time_seconds_total', { cpu_mode: 'user' });
+    const system = total(samples, 'ebpf_agent_cpu_time_seconds_total', { cpu_mode: 'system' });
+    expect(user).toBeGreaterThan(0);
+    expect(system).toBeGreaterThan(0);
+    // Read at the poll, between the two reads of /proc (which truncates to whole ticks).
+    expect(user + system).toBeGreaterThanOrEqual(before);
+    expect(user + system).toBeLessThanOrEqual(after + 0.02);
+    const rss = total(samples, 'ebpf_agent_memory_usage_bytes');
+    expect(rss).toBeGreaterThan(0.8 * Math.min(rssBefore, rssAfter));
+    expect(rss).toBeLessThan(1.2 * Math.max(rssBefore, rssAfter));
+    const peak = total(samples, 'ebpf_agent_memory_peak_bytes');
+    expect(peak).toBeGreaterThanOrEqual(rss);
+    expect(peak).toBeGreaterThanOrEqual(status('VmHWM') * 0.8);
   });
 });

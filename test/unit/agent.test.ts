@@ -13,7 +13,7 @@ import { resolveConfig, type AgentConfig, type RawOptions } from '../../src/conf
 import type { AgentSnapshot } from '../../src/export/metrics.ts';
 import { MetricsServer } from '../../src/export/server.ts';
 import { UserError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/log.ts';
+import { silentLogger, type Logger } from '../../src/log.ts';
 import { PROGRAMS } from '../../src/programs/registry.ts';
 import type { ProgramDescriptor, ProgramInstance } from '../../src/programs/types.ts';
 
@@ -41,8 +41,10 @@ class FakeCollector implements Collector<unknown> {
   collect(): unknown {
     return {};
   }
+  /** Replaced by tests: the drop counters the collector reports. */
+  dropsNow: Omit<Drops, 'program'> = { eventsLost: 0, mapFull: {} };
   drops(): Drops {
-    return { program: this.program, eventsLost: 0, mapFull: {} };
+    return { program: this.program, ...this.dropsNow };
   }
   mapFill(): MapFill[] {
     return [];
@@ -113,6 +115,7 @@ const kernel: Partial<AgentKernel> = {
     events.push('drop file pages');
     return 25 * 2 ** 20;
   },
+  usage: () => ({ userSeconds: 1.5, systemSeconds: 0.25, rssBytes: 64 * 2 ** 20, peakRssBytes: 80 * 2 ** 20 }),
   mountTracefs: () => {
     throw new Error('not in unit tests');
   },
@@ -144,7 +147,7 @@ afterEach(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function agent(raw: RawOptions = {}, overrides: Partial<AgentConfig> = {}): Agent {
+function agent(raw: RawOptions = {}, overrides: Partial<AgentConfig> = {}, logger: Logger = silentLogger): Agent {
   const config = {
     ...resolveConfig(
       { host: '127.0.0.1', port: '0', btfPath: path.join(tmp, 'vmlinux'), kubeletUrl: 'none', ...raw },
@@ -154,7 +157,7 @@ function agent(raw: RawOptions = {}, overrides: Partial<AgentConfig> = {}): Agen
   };
   const programs = Object.fromEntries(PROGRAM_NAMES.map((n) => [n, fakes[n].descriptor])) as typeof PROGRAMS;
   const a = new Agent(config, {
-    logger: silentLogger,
+    logger,
     clock: { now: () => clockMs },
     attribute: noAttribution,
     kernel,
@@ -284,6 +287,26 @@ describe('Agent', () => {
     events = [];
     a.poll();
     expect(events).not.toContain('drop file pages');
+  });
+
+  it("publishes its own process's CPU time and memory, and logs a drop counter that moved", async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (message) => warnings.push(message) };
+    const a = agent({ programs: 'exec,syscalls' }, {}, logger);
+    await a.start();
+    const text = await metricsText(a);
+    expect(sample(text, 'ebpf_agent_cpu_time_seconds_total', 'cpu_mode="user"')).toBe(1.5);
+    expect(sample(text, 'ebpf_agent_cpu_time_seconds_total', 'cpu_mode="system"')).toBe(0.25);
+    expect(text).toContain(`\nebpf_agent_memory_usage_bytes ${64 * 2 ** 20}\n`);
+    expect(text).toContain(`\nebpf_agent_memory_peak_bytes ${80 * 2 ** 20}\n`);
+    expect(warnings).toEqual([]);
+    fakes.syscalls.collector.dropsNow = { eventsLost: 0, mapFull: { syscall_counts: 12 } };
+    a.poll();
+    a.poll();
+    expect(warnings).toEqual([
+      'syscalls: 12 updates dropped, map syscall_counts is full (ebpf_agent_map_updates_dropped_total): ' +
+        'raise --syscalls-max-entries',
+    ]);
   });
 
   it('a program that fails to start: the ones started before are closed, and the error is one sentence', async () => {

@@ -268,6 +268,7 @@ export function richSnapshot(): AgentSnapshot {
       max: 0.5,
     },
     scrapeDuration: { boundaries: [0.001, 0.01], counts: [0, 0, 0], sum: 0, count: 0, min: Infinity, max: -Infinity },
+    usage: { userSeconds: 12.25, systemSeconds: 3.5, rssBytes: 70_123_520, peakRssBytes: 98_566_144 },
     build: { version: '1.2.3', libbpf: '1.1.2', kernel: '6.18.0' },
   };
 }
