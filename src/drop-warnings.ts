@@ -19,11 +19,11 @@ const REMEDY: Readonly<Record<string, string>> = {
 
 /** What a program's lost events are (each adds to ebpf_agent_events_lost_total{program}). */
 const LOST: Readonly<Record<string, string>> = {
-  exec: 'exec events lost, the ring buffer was full',
+  exec: ', the exec ring buffer was full',
   syscalls:
-    'events lost: exits or new cgroups the ring buffers had no room for between polls, or first counts of exiting processes',
-  cpu: 'events lost: exits or new cgroups the ring buffers had no room for between polls, or first samples of exiting processes',
-  exits: 'events lost: exits or new cgroups the ring buffers had no room for between polls',
+    ': exits or new cgroups the ring buffers had no room for between polls, or first counts of exiting processes',
+  cpu: ': exits or new cgroups the ring buffers had no room for between polls, or first samples of exiting processes',
+  exits: ': exits or new cgroups the ring buffers had no room for between polls',
 };
 
 /** Counters that their collector logs itself, in its own words (tc: the interface left without a slot). */
@@ -50,7 +50,7 @@ export class DropWarnings {
   observe(drops: readonly Drops[], fill: readonly MapFill[], nowMs: number): void {
     for (const d of drops) {
       this.#counter(`${d.program}/events`, d.eventsLost, nowMs, (n, total) => [
-        `${d.program}: ${count(n)} ${LOST[d.program] ?? 'events lost'}`,
+        `${d.program}: ${count(n)} ${n === 1 ? 'event' : 'events'} lost${LOST[d.program] ?? ''}`,
         { program: d.program, lost: n, total },
       ]);
       for (const [map, value] of Object.entries(d.mapFull)) {
@@ -60,7 +60,7 @@ export class DropWarnings {
           const capacity = fill.find((f) => f.program === d.program && f.map === map)?.capacity;
           const size = capacity === undefined ? '' : ` (${count(capacity)} entries)`;
           return [
-            `${d.program}: ${count(n)} updates dropped, map ${map} is full${size}`,
+            `${d.program}: ${count(n)} ${n === 1 ? 'update' : 'updates'} dropped, map ${map} is full${size}`,
             { program: d.program, map, dropped: n, total },
           ];
         });

@@ -61,7 +61,7 @@ describe('DropWarnings', () => {
     expect(lines.map((l) => l.message)).toEqual([
       'syscalls: 3 updates dropped, map syscall_procs is full (ebpf_agent_map_updates_dropped_total): ' +
         'raise --syscalls-max-entries',
-      'exec: 7 exec events lost, the ring buffer was full (ebpf_agent_events_lost_total): ' +
+      'exec: 7 events lost, the exec ring buffer was full (ebpf_agent_events_lost_total): ' +
         'raise --exec-ring-bytes, or see fewer execs with --exec-only-uid',
     ]);
   });
@@ -103,5 +103,14 @@ describe('DropWarnings', () => {
     warnings.observe([cpu(10)], FILL, 0);
     warnings.observe([cpu(4)], FILL, 1);
     expect(lines.map((l) => l.fields?.dropped)).toEqual([10, 4]);
+  });
+
+  it('says one event, one update', () => {
+    const { logger, lines } = recording();
+    new DropWarnings(logger).observe([cpu(1, 1)], FILL, 0);
+    expect(lines.map((l) => l.message.split(' (')[0])).toEqual([
+      'cpu: 1 event lost: exits or new cgroups the ring buffers had no room for between polls, or first samples of exiting processes',
+      'cpu: 1 update dropped, map cpu_samples is full',
+    ]);
   });
 });
