@@ -18,6 +18,7 @@
 // - Who keeps a series is decided by recent rate (an exponentially weighted mean of the per-poll increase), with
 //   hysteresis: a challenger replaces a member only when it is clearly busier, so membership does not flap.
 
+import { clear, grown } from './columns.ts';
 import { IntMap } from './int-map.ts';
 
 export interface BudgetInput<P> {
@@ -281,9 +282,8 @@ export class IndexedBudget<P> {
       old: T,
       make: (n: number) => T,
     ): T => {
-      const next = make(capacity);
-      next.set(old);
-      return next;
+      // Zero pages stay unwritten (src/collector/columns.ts): most ids have no base and are not own or ended.
+      return grown(old, make(capacity));
     };
     this.#alive = grow(this.#alive, (n) => new Uint8Array(n));
     this.#own = grow(this.#own, (n) => new Uint8Array(n));
@@ -314,11 +314,11 @@ export class IndexedBudget<P> {
         this.#disown(id);
       } else this.#tracked++;
       this.#alive[id] = 1;
-      this.#own[id] = 0;
-      this.#base[id] = 0;
-      this.#last[id] = 0;
-      this.#rate[id] = 0;
-      this.#group[id] = group;
+      clear(this.#own, id, id + 1);
+      clear(this.#base, id, id + 1);
+      clear(this.#last, id, id + 1);
+      clear(this.#rate, id, id + 1);
+      if (this.#group[id] !== group) this.#group[id] = group;
       fresh = true;
       if (id >= this.#highWater) this.#highWater = id + 1;
     }
@@ -328,8 +328,9 @@ export class IndexedBudget<P> {
     this.#rate[id] = fresh ? increase : RATE_WEIGHT * increase + (1 - RATE_WEIGHT) * this.#rate[id]!;
     this.#last[id] = value;
     if (this.#own[id] === 1) this.#previous.set(id, previous);
-    this.#fresh[id] = fresh ? 1 : 0;
-    this.#ended[id] = ended ? 1 : 0;
+    // Written only when it changes: an id that is never fresh again or never ended leaves its page unwritten.
+    if (this.#fresh[id] !== (fresh ? 1 : 0)) this.#fresh[id] = fresh ? 1 : 0;
+    if (this.#ended[id] !== (ended ? 1 : 0)) this.#ended[id] = ended ? 1 : 0;
     if (this.#count === this.#current.length) {
       const next = new Int32Array(this.#current.length * 2);
       next.set(this.#current);

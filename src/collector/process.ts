@@ -10,6 +10,7 @@ import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RingBuffer, buildObject, type BpfObject, type Link, type MapSnapshot } from '../bpf/index.ts';
 import { PROCESS_CGROUP_EVENT, PROCESS_DROP, PROCESS_EXIT_EVENT, PROCESS_INFO } from '../bpf/layouts.ts';
+import { clear, grown } from './columns.ts';
 import { cString, u64 } from './decode.ts';
 import type { Collector, Drops, MapFill } from './types.ts';
 import { IntMap } from './int-map.ts';
@@ -561,14 +562,14 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
     this.#used[slot] = 1;
     this.#pid[slot] = pid;
     this.#startMs[slot] = startMs;
-    this.#ended[slot] = 0;
-    this.#counts.fill(0, slot * this.#lanes, (slot + 1) * this.#lanes);
+    clear(this.#ended, slot, slot + 1);
+    clear(this.#counts, slot * this.#lanes, (slot + 1) * this.#lanes);
     this.#executable[slot] = '';
     this.#cgroupId[slot] = 0n;
     this.#total[slot] = -1;
-    this.#idle[slot] = 0;
-    this.#seenAt[slot] = 0;
-    this.#infoSeenAt[slot] = 0;
+    clear(this.#idle, slot, slot + 1);
+    clear(this.#seenAt, slot, slot + 1);
+    clear(this.#infoSeenAt, slot, slot + 1);
     this.#infoName[slot] = undefined;
     this.#infoCgroupId[slot] = 0n;
     return slot;
@@ -586,10 +587,8 @@ export class ProcessCollector implements Collector<ProcessSnapshot> {
 
   #grow(): void {
     const capacity = Math.max(1024, this.#capacity * 2);
-    const grow = <T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(old: T, next: T): T => {
-      next.set(old);
-      return next;
-    };
+    // Zero pages stay unwritten (src/collector/columns.ts).
+    const grow = grown;
     this.#used = grow(this.#used, new Uint8Array(capacity));
     this.#pid = grow(this.#pid, new Int32Array(capacity));
     this.#startMs = grow(this.#startMs, new Float64Array(capacity));

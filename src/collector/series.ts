@@ -7,6 +7,7 @@
 //   exited process's final counts for --exited-retention, then the series leaves.
 // Who each process is (container, pod) comes from the attributor. The exporter only names what this produces.
 import { IndexedBudget, SeriesBudget, type BudgetInput } from './budget.ts';
+import { clear, grown } from './columns.ts';
 import type { ExecCount } from './exec.ts';
 import { asProcessTable, processAt, processTable, type ProcessTable } from './process.ts';
 import { SYSCALL_NAMES, type ProcessSyscalls } from './syscalls.ts';
@@ -227,11 +228,11 @@ export class SyscallSeriesShaper {
   #growSlots(): void {
     const capacity = Math.max(1024, this.#slotCapacity * 2);
     const lanes = this.#lanes;
-    const grow = <T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(old: T, next: T): T => {
-      next.set(old);
-      return next;
-    };
-    this.#pid = grow(this.#pid, new Int32Array(capacity).fill(NO_PID));
+    // The pid column is all NO_PID; the others grow without writing their zero pages (src/collector/columns.ts).
+    const grow = grown;
+    const pid = new Int32Array(capacity).fill(NO_PID);
+    pid.set(this.#pid);
+    this.#pid = pid;
     this.#startMs = grow(this.#startMs, new Float64Array(capacity));
     this.#seenAt = grow(this.#seenAt, new Uint32Array(capacity));
     this.#attributedAt = grow(this.#attributedAt, new Uint32Array(capacity));
@@ -268,12 +269,12 @@ export class SyscallSeriesShaper {
     this.#slotOfPid.set(pid, fresh);
     this.#pid[fresh] = pid;
     this.#startMs[fresh] = startMs;
-    this.#seenAt[fresh] = 0;
-    this.#attributedAt[fresh] = 0;
-    this.#contributedAt[fresh] = 0;
+    clear(this.#seenAt, fresh, fresh + 1);
+    clear(this.#attributedAt, fresh, fresh + 1);
+    clear(this.#contributedAt, fresh, fresh + 1);
     this.#attribution[fresh] = {};
     this.#group[fresh] = undefined;
-    this.#finishedAt.fill(0, fresh * this.#lanes, (fresh + 1) * this.#lanes);
+    clear(this.#finishedAt, fresh * this.#lanes, (fresh + 1) * this.#lanes);
     return fresh;
   }
 
@@ -650,7 +651,7 @@ export class SyscallSeriesShaper {
         }
         if (this.#contributing[i] === 0) {
           this.#contributing[i] = 1;
-          this.#base[i] = 0;
+          if (this.#base[i] !== 0) this.#base[i] = 0;
         }
         this.#last[i] = value;
         const base = this.#base[i]!;
