@@ -9,16 +9,21 @@
  *       COUNT blocking IPv4 connects to ADDR:PORT, each socket closed right after (no data). With --syncnt N each
  *       socket gets TCP_SYNCNT N (its SYN is retransmitted at most N times). With --reset a connected socket is
  *       closed with SO_LINGER 0, so the close sends a reset. With --parallel, COUNT children make
- *       one connect each at the same time (the parent waits for them all). Prints "ok=<successes> failed=<failures>"
- *       and exits 0 whatever the outcomes.
+ *       one connect each at the same time (the parent waits for them all). Prints
+ *       "ok=<successes> failed=<failures> retrans=<retransmits>" and exits 0 whatever the outcomes. retrans is the
+ *       kernel's own count of the sockets' retransmits (TCP_INFO tcpi_total_retrans), read while a --syncnt connect
+ *       waits (a failed connect may clear it); 0 without --syncnt.
  *
  *   tcpconnect --listen ADDR PORT
  *       Listens on ADDR:PORT (SO_REUSEADDR), prints "listening" once it does, then accepts and closes connections
  *       until killed.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +45,43 @@ static struct sockaddr_in address(const char *ip, const char *port)
 	return sa;
 }
 
-/* One connect: 1 on success, 0 on failure. */
-static int connect_once(const struct sockaddr_in *sa, int syncnt, int reset)
+/*
+ * A non-blocking connect, waited for with the socket's retransmits read every 10 ms (the SYN's are 1 s apart):
+ * the most it showed goes to *retrans. 1 on success, 0 on failure.
+ */
+static int connect_watched(int fd, const struct sockaddr_in *sa, int *retrans)
+{
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+		perror("fcntl");
+		exit(2);
+	}
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return 1;
+	if (errno != EINPROGRESS)
+		return 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		struct tcp_info info;
+		socklen_t len = sizeof(info);
+		int n = poll(&p, 1, 10);
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && (int)info.tcpi_total_retrans > *retrans)
+			*retrans = (int)info.tcpi_total_retrans;
+		if (n > 0) {
+			int err = 0;
+			socklen_t size = sizeof(err);
+
+			return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &size) == 0 && err == 0;
+		}
+		if (n < 0 && errno != EINTR) {
+			perror("poll");
+			exit(2);
+		}
+	}
+}
+
+/* One connect: 1 on success, 0 on failure; with --syncnt its socket's retransmits are added to *retrans. */
+static int connect_once(const struct sockaddr_in *sa, int syncnt, int reset, int *retrans)
 {
 	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -55,7 +95,14 @@ static int connect_once(const struct sockaddr_in *sa, int syncnt, int reset)
 		perror("setsockopt TCP_SYNCNT");
 		exit(2);
 	}
-	ok = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	if (syncnt > 0) {
+		int seen = 0;
+
+		ok = connect_watched(fd, sa, &seen);
+		*retrans += seen;
+	} else {
+		ok = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	}
 	if (ok && reset && setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)) != 0) {
 		perror("setsockopt SO_LINGER");
 		exit(2);
@@ -86,7 +133,7 @@ static int listen_forever(const struct sockaddr_in *sa)
 
 int main(int argc, char **argv)
 {
-	int syncnt = 0, reset = 0, parallel = 0, i = 1, count, ok = 0;
+	int syncnt = 0, reset = 0, parallel = 0, i = 1, count, ok = 0, retrans = 0;
 	struct sockaddr_in sa;
 
 	if (argc == 4 && strcmp(argv[1], "--listen") == 0) {
@@ -111,7 +158,7 @@ int main(int argc, char **argv)
 	count = atoi(argv[i + 2]);
 	if (!parallel) {
 		for (int n = 0; n < count; n++)
-			ok += connect_once(&sa, syncnt, reset);
+			ok += connect_once(&sa, syncnt, reset, &retrans);
 	} else {
 		for (int n = 0; n < count; n++) {
 			pid_t pid = fork();
@@ -120,16 +167,23 @@ int main(int argc, char **argv)
 				perror("fork");
 				return 2;
 			}
-			if (pid == 0)
-				_exit(connect_once(&sa, syncnt, reset) ? 0 : 1);
+			if (pid == 0) {
+				/* The exit status: bit 0 set on failure, the retransmits above it. */
+				int mine = 0;
+				int failed = !connect_once(&sa, syncnt, reset, &mine);
+
+				_exit(failed | (mine > 127 ? 127 : mine) << 1);
+			}
 		}
 		for (int n = 0; n < count; n++) {
 			int status;
 
-			if (wait(&status) > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				ok++;
+			if (wait(&status) > 0 && WIFEXITED(status)) {
+				ok += (WEXITSTATUS(status) & 1) == 0;
+				retrans += WEXITSTATUS(status) >> 1;
+			}
 		}
 	}
-	printf("ok=%d failed=%d\n", ok, count - ok);
+	printf("ok=%d failed=%d retrans=%d\n", ok, count - ok, retrans);
 	return 0;
 }

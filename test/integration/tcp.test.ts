@@ -83,11 +83,11 @@ describe('tcp program', () => {
     count: number,
     extra: string[] = [],
     ip = SERVER_IP,
-  ): { ok: number; failed: number } {
+  ): { ok: number; failed: number; retrans: number } {
     const out = execFileSync(bin(name), [...extra, ip, String(port), String(count)], { encoding: 'utf8' });
-    const match = /ok=(\d+) failed=(\d+)/.exec(out);
+    const match = /ok=(\d+) failed=(\d+) retrans=(\d+)/.exec(out);
     if (match === null) throw new Error(`tcpconnect said: ${out}`);
-    return { ok: Number(match[1]), failed: Number(match[2]) };
+    return { ok: Number(match[1]), failed: Number(match[2]), retrans: Number(match[3]) };
   }
 
   it('counts connects, refusals, resets, latency and retransmits of its own workload exactly', async () => {
@@ -103,9 +103,9 @@ describe('tcp program', () => {
     server.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()));
     await waitFor('the server to listen', () => (said.includes('listening') ? true : undefined));
 
-    expect(connects(names.open, OPEN_PORT, N)).toEqual({ ok: N, failed: 0 });
-    expect(connects(names.closed, CLOSED_PORT, K)).toEqual({ ok: 0, failed: K });
-    expect(connects(names.reset, OPEN_PORT, R, ['--reset'])).toEqual({ ok: R, failed: 0 });
+    expect(connects(names.open, OPEN_PORT, N)).toMatchObject({ ok: N, failed: 0 });
+    expect(connects(names.closed, CLOSED_PORT, K)).toMatchObject({ ok: 0, failed: K });
+    expect(connects(names.reset, OPEN_PORT, R, ['--reset'])).toMatchObject({ ok: R, failed: 0 });
     execFileSync('ip', [
       'neigh',
       'replace',
@@ -117,10 +117,8 @@ describe('tcp program', () => {
       'nud',
       'permanent',
     ]);
-    expect(connects(names.lossy, OPEN_PORT, M, ['--syncnt', '1', '--parallel'], SILENT_IP)).toEqual({
-      ok: 0,
-      failed: M,
-    });
+    const lossy = connects(names.lossy, OPEN_PORT, M, ['--syncnt', '1', '--parallel'], SILENT_IP);
+    expect(lossy).toMatchObject({ ok: 0, failed: M });
 
     // New series are held at 0 for --scrape-interval + --interval before they show their counts: wait for them.
     const of = (samples: Sample[], metric: string, name: string): number => total(samples, metric, { [EXE]: name });
@@ -171,11 +169,16 @@ describe('tcp program', () => {
     expect(serverResets).toBeGreaterThanOrEqual(0);
     expect(serverResets).toBeLessThanOrEqual(R);
 
-    // Kernel-timed, exact by the kernel's rule (see the top of the file).
+    // Kernel-timed: exact against the kernel's own count of the sockets' retransmits (TCP_INFO, read by the
+    // helper while each connect waited). By the rule at the top of the file that is 2M (M with
+    // tcp_syn_linear_timeouts 0), but a timer over a second late on a loaded machine gives up before the second
+    // retransmit (a CI run read 4 of 6): the model bounds it, the kernel's count decides it.
     const linearFile = '/proc/sys/net/ipv4/tcp_syn_linear_timeouts';
     const linear = existsSync(linearFile) ? Number(readFileSync(linearFile, 'utf8')) : 0;
     const retransmits = of(samples, 'ebpf_tcp_retransmits_total', names.lossy);
-    expect(retransmits).toBe(linear >= 1 ? 2 * M : M);
+    expect(retransmits).toBe(lossy.retrans);
+    expect(retransmits).toBeGreaterThanOrEqual(M);
+    expect(retransmits).toBeLessThanOrEqual(linear >= 1 ? 2 * M : M);
     // No loss on the other connects' path (a veth with nothing else on it): none retransmitted.
     expect(of(samples, 'ebpf_tcp_retransmits_total', names.open)).toBe(0);
 
@@ -190,7 +193,7 @@ describe('tcp program', () => {
     expect(sum).toBeGreaterThan(0);
     expect(sum).toBeLessThan(N);
     console.log(
-      `tcp test: lossy retransmits ${retransmits} for ${M} connects; server resets received ${serverResets} of ${R}; handshakes sum ${sum} s`,
+      `tcp test: lossy retransmits ${retransmits} for ${M} connects (the kernel's TCP_INFO: ${lossy.retrans}); server resets received ${serverResets} of ${R}; handshakes sum ${sum} s`,
     );
 
     // Its sockets are forgotten once closed: no entry of this workload stays in tcp_socks (others' may be there).
